@@ -1,0 +1,59 @@
+/* cli.h -- the sentinel command line: the subcommand table and the options
+ * every subcommand shares (connection settings and -X). */
+#ifndef SENTINEL_CLI_H
+#define SENTINEL_CLI_H
+
+#include <getopt.h>
+
+#include "../conf.h"
+
+/* Exit statuses. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1 /* the work failed (bad lines, drift, ...) */
+#define CLI_EXIT_USAGE 2   /* bad command line */
+
+/* A subcommand: parses its own options from argv (argv[0] is its name). */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv, sentinel_conf_t *conf);
+} cli_command_t;
+
+/* Long options shared by every subcommand, to append to a subcommand's own
+ * table; their short/val codes are CLI_OPT_*. */
+enum {
+    CLI_OPT_BROKERS = 1000,
+    CLI_OPT_DB,
+    CLI_OPT_TOPIC,
+    CLI_OPT_GROUP_PREFIX,
+    CLI_OPT_HELP,
+};
+#define CLI_COMMON_LONG_OPTIONS                                                                    \
+    {"brokers", required_argument, NULL, CLI_OPT_BROKERS},                                         \
+        {"db", required_argument, NULL, CLI_OPT_DB},                                               \
+        {"topic", required_argument, NULL, CLI_OPT_TOPIC},                                         \
+        {"group-prefix", required_argument, NULL, CLI_OPT_GROUP_PREFIX},                           \
+        {"help", no_argument, NULL, CLI_OPT_HELP}
+#define CLI_COMMON_SHORT_OPTIONS "X:h"
+#define CLI_COMMON_HELP                                                                            \
+    "Connection options:\n"                                                                        \
+    "  --brokers LIST       Kafka bootstrap servers (SENTINEL_KAFKA_BROKERS,\n"                   \
+    "                       default " SENTINEL_DEFAULT_BROKERS ")\n"                               \
+    "  --db CONNINFO        libpq connection string (SENTINEL_DATABASE_URL, else PG*)\n"          \
+    "  --topic NAME         event topic (SENTINEL_TOPIC, default " SENTINEL_DEFAULT_TOPIC ")\n"   \
+    "  --group-prefix P     consumer group prefix (SENTINEL_GROUP_PREFIX,\n"                      \
+    "                       default " SENTINEL_DEFAULT_GROUP_PREFIX ")\n"                          \
+    "  -X key=value         librdkafka property, passed through\n"                                \
+    "  -h, --help           this help\n"
+
+/* Handle one shared option. Returns 1 if opt was a shared option and was
+ * applied, 0 if it is not a shared option, -1 after printing an error.
+ * For CLI_OPT_HELP/'h' it prints `usage` to stdout and returns 2. */
+int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const char *usage);
+
+/* Reset getopt for a subcommand's parse. */
+void cli_getopt_reset(void);
+
+int cli_doctor(int argc, char **argv, sentinel_conf_t *conf);
+
+#endif

@@ -1,0 +1,47 @@
+/* main.c -- the sentinel binary: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../log.h"
+#include "cli.h"
+
+static const cli_command_t commands[] = {
+    {"doctor", "check that Kafka and PostgreSQL answer, print their versions", cli_doctor},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: sentinel <command> [options]\n\n"
+                 "Sentinel event engine " SENTINEL_VERSION
+                 ": ingest domain events into Kafka, project them\n"
+                 "exactly once into PostgreSQL.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'sentinel <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    sentinel_log_init();
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("sentinel %s\n", SENTINEL_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(name, commands[i].name)) continue;
+        sentinel_conf_t *conf = sentinel_conf_new();
+        int rc = commands[i].run(argc - 1, argv + 1, conf);
+        sentinel_conf_destroy(conf);
+        return rc;
+    }
+    fprintf(stderr, "sentinel: unknown command \"%s\"\n\n", name);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,33 @@
+/* db.h -- PostgreSQL connections for Sentinel: connect with a libpq
+ * connection string (or libpq's PG* variables) and classify errors. */
+#ifndef SENTINEL_DB_H
+#define SENTINEL_DB_H
+
+#include <libpq-fe.h>
+
+#include "sentinel.h"
+
+/* new: an open connection with UTC as its time zone, or NULL with the
+ * server's reason in errstr. An empty or NULL url lets libpq use PG*. */
+PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size);
+
+/* Class of a failed result: RETRIABLE for SQLSTATE class 40 (serialization
+ * failure, deadlock), 57P01-03 (shutdown) and class 08 or a lost connection;
+ * INVALID for data errors (class 22, 23) ; FATAL for everything else.
+ * res may be NULL (no result at all: connection trouble). */
+sentinel_err_t sentinel_db_classify(const PGconn *conn, const PGresult *res);
+
+/* Class of a bare SQLSTATE (five characters), by the rules above. */
+sentinel_err_t sentinel_db_classify_sqlstate(const char *sqlstate);
+
+/* Run one statement without parameters and return its class; on failure
+ * errstr has the server's message. For DDL and transaction control. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
+                                                   size_t errstr_size);
+
+/* Copy a failed result's primary message (or the connection's) into errstr,
+ * without the trailing newline libpq adds. */
+void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,
+                        size_t errstr_size);
+
+#endif

@@ -1,0 +1,65 @@
+/* topic.c -- create the event topic through the Kafka admin API. */
+#include "topic.h"
+
+#include <stdio.h>
+
+sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf, const char *topic,
+                                     int partitions, char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, errstr, errstr_size);
+    if (!kconf) return SENTINEL_ERR_FATAL;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(kconf);
+        return SENTINEL_ERR_FATAL;
+    }
+
+    sentinel_err_t err = SENTINEL_OK;
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, -1, errstr, errstr_size);
+    if (!nt) {
+        rd_kafka_destroy(rk);
+        return SENTINEL_ERR_FATAL;
+    }
+    /* The log is the replay source: keep it forever. */
+    if (rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1") ||
+        rd_kafka_NewTopic_set_config(nt, "retention.bytes", "-1")) {
+        snprintf(errstr, errstr_size, "%s: cannot set topic retention", topic);
+        err = SENTINEL_ERR_FATAL;
+        goto out;
+    }
+
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    (void)rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, NULL, 0);
+    (void)rd_kafka_AdminOptions_set_request_timeout(opts, 30000, NULL, 0);
+    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 35000);
+    if (!ev) {
+        snprintf(errstr, errstr_size, "%s: create topic: no answer from %s in 35 s", topic,
+                 sentinel_conf_brokers(conf));
+        err = SENTINEL_ERR_RETRIABLE;
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errstr_size, "%s: create topic: %s", topic,
+                 rd_kafka_event_error_string(ev));
+        err = rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__TIMED_OUT ? SENTINEL_ERR_RETRIABLE
+                                                                         : SENTINEL_ERR_FATAL;
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **results =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+            if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                snprintf(errstr, errstr_size, "%s: create topic: %s", topic,
+                         rd_kafka_topic_result_error_string(results[i]));
+                err = SENTINEL_ERR_FATAL;
+            }
+        }
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+out:
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+    return err;
+}

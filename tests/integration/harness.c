@@ -1,0 +1,135 @@
+/* harness.c -- shared plumbing of the integration tests. */
+#include "harness.h"
+
+#include "topic.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static const char *require_env(const char *name) {
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fail_msg("%s is not set: start the services with scripts/services up and "
+                 "eval \"$(scripts/services env)\"",
+                 name);
+    }
+    return v;
+}
+
+const char *harness_brokers(void) { return require_env("SENTINEL_KAFKA_BROKERS"); }
+const char *harness_database_url(void) { return require_env("SENTINEL_DATABASE_URL"); }
+
+char *harness_unique_name(const char *prefix) {
+    static unsigned counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char *name = NULL;
+    if (asprintf(&name, "%s_%ld_%lld%03ld_%u", prefix, (long)getpid(), (long long)ts.tv_sec,
+                 ts.tv_nsec / 1000000L, counter++) < 0)
+        abort();
+    return name;
+}
+
+PGconn *harness_connect(const char *conninfo) {
+    PGconn *conn = PQconnectdb(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fail_msg("cannot connect to PostgreSQL (%s): %s", conninfo, PQerrorMessage(conn));
+    }
+    PQclear(PQexec(conn, "SET client_min_messages = warning"));
+    return conn;
+}
+
+static void exec_or_fail(PGconn *conn, const char *sql) {
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+char *harness_create_database(const char *name) {
+    PGconn *conn = harness_connect(harness_database_url());
+    char sql[512];
+    snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", name);
+    exec_or_fail(conn, sql);
+
+    /* Same server and credentials, other database. */
+    PQconninfoOption *opts = PQconninfo(conn);
+    char *info = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&info, &len);
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !strcmp(o->keyword, "dbname")) continue;
+        if (strcmp(o->keyword, "host") && strcmp(o->keyword, "port") &&
+            strcmp(o->keyword, "user") && strcmp(o->keyword, "password") &&
+            strcmp(o->keyword, "hostaddr"))
+            continue;
+        fprintf(out, "%s='%s' ", o->keyword, o->val);
+    }
+    fprintf(out, "dbname='%s'", name);
+    fclose(out);
+    PQconninfoFree(opts);
+    PQfinish(conn);
+    return info;
+}
+
+void harness_drop_database(const char *name) {
+    PGconn *conn = harness_connect(harness_database_url());
+    char sql[512];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
+    exec_or_fail(conn, sql);
+    PQfinish(conn);
+}
+
+char *harness_query_value(PGconn *conn, const char *sql) {
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+    if (PQntuples(res) != 1) fail_msg("%s: %d rows, expected 1", sql, PQntuples(res));
+    char *v = strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return v;
+}
+
+long long harness_query_int(PGconn *conn, const char *sql) {
+    char *v = harness_query_value(conn, sql);
+    long long n = strtoll(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+int harness_run_sentinel(const char *args, char **output) {
+    char *cmd = NULL;
+    if (asprintf(&cmd, "%s %s 2>&1", SENTINEL_BINARY, args) < 0) abort();
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    if (!p) fail_msg("popen failed");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) fwrite(chunk, 1, n, mem);
+    fclose(mem);
+    int status = pclose(p);
+    if (output) *output = buf;
+    else free(buf);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return -1;
+}
+
+void harness_create_topic(const char *topic, int partitions) {
+    char errstr[512];
+    sentinel_conf_t *conf = sentinel_conf_new();
+    if (sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    if (sentinel_topic_ensure(conf, topic, partitions, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    sentinel_conf_destroy(conf);
+}

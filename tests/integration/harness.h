@@ -1,0 +1,37 @@
+/* harness.h -- what integration tests share: the services' addresses (a
+ * missing service fails the test, never skips it), unique names, throwaway
+ * databases and running the sentinel binary. */
+#ifndef SENTINEL_TEST_HARNESS_H
+#define SENTINEL_TEST_HARNESS_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* Borrowed from the environment; fail the test when unset. */
+const char *harness_brokers(void);
+const char *harness_database_url(void);
+
+/* new: "<prefix>_<pid>_<time>_<n>", unique across runs. */
+char *harness_unique_name(const char *prefix);
+
+/* Create an empty database and return a new conninfo string for it (caller
+ * frees); harness_drop_database() removes it. */
+char *harness_create_database(const char *name);
+void harness_drop_database(const char *name);
+
+/* Connect or fail the test. */
+PGconn *harness_connect(const char *conninfo);
+
+/* Query returning a single value, or fail. Returns new string. */
+char *harness_query_value(PGconn *conn, const char *sql);
+long long harness_query_int(PGconn *conn, const char *sql);
+
+/* Run the sentinel binary through sh -c with `args` appended (shell syntax);
+ * captures stdout+stderr into *output (new, may be NULL to discard).
+ * Returns the exit status, or -1 if it died from a signal. */
+int harness_run_sentinel(const char *args, char **output);
+
+/* Create a topic with `partitions` partitions through the admin API, or fail. */
+void harness_create_topic(const char *topic, int partitions);
+
+#endif

@@ -1,0 +1,97 @@
+/* test_postgres.c -- the real PostgreSQL: a parameterized round trip, the
+ * session time zone, error classification of real server errors and the
+ * `sentinel doctor` command against both services. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "db.h"
+#include "harness.h"
+
+static void test_round_trip(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect(harness_database_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+
+    const char *params[2] = {"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a", "2026-11-26T10:15:00.123+02:00"};
+    PGresult *res = PQexecParams(conn, "SELECT $1::uuid::text, $2::timestamptz::text", 2, NULL,
+                                 params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), params[0]);
+    /* The session runs in UTC, whatever the server's default. */
+    assert_string_equal(PQgetvalue(res, 0, 1), "2026-11-26 08:15:00.123+00");
+    PQclear(res);
+    PQfinish(conn);
+}
+
+static void test_classify_real_errors(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect(harness_database_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+    assert_int_equal(sentinel_db_exec(conn, "CREATE TEMP TABLE t (id int PRIMARY KEY)", errstr,
+                                      sizeof(errstr)),
+                     SENTINEL_OK);
+    assert_int_equal(sentinel_db_exec(conn, "INSERT INTO t VALUES (1)", errstr, sizeof(errstr)),
+                     SENTINEL_OK);
+    assert_int_equal(sentinel_db_exec(conn, "INSERT INTO t VALUES (1)", errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
+    assert_non_null(strstr(errstr, "duplicate key"));
+    assert_int_equal(sentinel_db_exec(conn, "SELEC 1", errstr, sizeof(errstr)), SENTINEL_ERR_FATAL);
+    assert_non_null(strstr(errstr, "syntax error"));
+    /* A terminated backend is connection loss: retriable. */
+    PGconn *killer = harness_connect(harness_database_url());
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(conn));
+    free(harness_query_value(killer, sql));
+    PQfinish(killer);
+    assert_int_equal(sentinel_db_exec(conn, "SELECT 1", errstr, sizeof(errstr)),
+                     SENTINEL_ERR_RETRIABLE);
+    PQfinish(conn);
+}
+
+static void test_connect_failure_names_server(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2",
+                                       errstr, sizeof(errstr));
+    assert_null(conn);
+    assert_non_null(strstr(errstr, "127.0.0.1"));
+}
+
+static void test_doctor(void **state) {
+    (void)state;
+    char *out = NULL;
+    int rc = harness_run_sentinel("doctor", &out);
+    if (rc != 0) fail_msg("sentinel doctor exited %d:\n%s", rc, out);
+    assert_non_null(strstr(out, "kafka      ok"));
+    assert_non_null(strstr(out, "postgres   ok"));
+    free(out);
+
+    rc = harness_run_sentinel("doctor --brokers 127.0.0.1:1 --db 'postgresql://x@127.0.0.1:1/y'",
+                              &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "127.0.0.1:1"));
+    free(out);
+
+    rc = harness_run_sentinel("doctor -X no.such.property=1", &out);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "no.such.property"));
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_classify_real_errors),
+        cmocka_unit_test(test_connect_failure_names_server),
+        cmocka_unit_test(test_doctor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,51 @@
+/* test_db.c -- classification of PostgreSQL errors at the boundary. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "db.h"
+
+static void test_retriable(void **state) {
+    (void)state;
+    assert_int_equal(sentinel_db_classify_sqlstate("40001"), SENTINEL_ERR_RETRIABLE);
+    assert_int_equal(sentinel_db_classify_sqlstate("40P01"), SENTINEL_ERR_RETRIABLE);
+    assert_int_equal(sentinel_db_classify_sqlstate("08006"), SENTINEL_ERR_RETRIABLE);
+    assert_int_equal(sentinel_db_classify_sqlstate("57P01"), SENTINEL_ERR_RETRIABLE);
+    assert_int_equal(sentinel_db_classify_sqlstate("55P03"), SENTINEL_ERR_RETRIABLE);
+    /* No SQLSTATE at all means the connection went away. */
+    assert_int_equal(sentinel_db_classify_sqlstate(NULL), SENTINEL_ERR_RETRIABLE);
+    assert_int_equal(sentinel_db_classify(NULL, NULL), SENTINEL_ERR_RETRIABLE);
+}
+
+static void test_invalid(void **state) {
+    (void)state;
+    assert_int_equal(sentinel_db_classify_sqlstate("23505"), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_db_classify_sqlstate("23503"), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_db_classify_sqlstate("22P02"), SENTINEL_ERR_INVALID);
+}
+
+static void test_fatal(void **state) {
+    (void)state;
+    assert_int_equal(sentinel_db_classify_sqlstate("42601"), SENTINEL_ERR_FATAL);
+    assert_int_equal(sentinel_db_classify_sqlstate("42P01"), SENTINEL_ERR_FATAL);
+    assert_int_equal(sentinel_db_classify_sqlstate("53100"), SENTINEL_ERR_FATAL);
+}
+
+static void test_names(void **state) {
+    (void)state;
+    assert_string_equal(sentinel_err_name(SENTINEL_ERR_RETRIABLE), "retriable");
+    assert_string_equal(sentinel_err_name(SENTINEL_ERR_INVALID), "invalid");
+    assert_string_equal(sentinel_err_name(SENTINEL_ERR_FATAL), "fatal");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retriable),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_fatal),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
