@@ -54,6 +54,11 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
 /* Reset getopt for a subcommand's parse. */
 void cli_getopt_reset(void);
 
+/* The migrations directory: the flag, else SENTINEL_MIGRATIONS_DIR, else the
+ * source tree's migrations/. Borrowed. */
+const char *cli_migrations_dir(const char *flag);
+
 int cli_doctor(int argc, char **argv, sentinel_conf_t *conf);
+int cli_migrate(int argc, char **argv, sentinel_conf_t *conf);
 
 #endif

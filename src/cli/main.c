@@ -6,6 +6,7 @@
 #include "cli.h"
 
 static const cli_command_t commands[] = {
+    {"migrate", "apply the database migrations (ordered, checksummed, locked)", cli_migrate},
     {"doctor", "check that Kafka and PostgreSQL answer, print their versions", cli_doctor},
 };
 

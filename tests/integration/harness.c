@@ -133,3 +133,63 @@ void harness_create_topic(const char *topic, int partitions) {
         fail_msg("%s", errstr);
     sentinel_conf_destroy(conf);
 }
+
+char *harness_migrated_database(const char *prefix, int workspaces, char **name) {
+    char *db = harness_unique_name(prefix);
+    char *conninfo = harness_create_database(db);
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "migrate --db \"%s\"", conninfo) < 0) abort();
+    int rc = harness_run_sentinel(cmd, &out);
+    if (rc != 0) fail_msg("sentinel migrate exited %d:\n%s", rc, out);
+    free(cmd);
+    free(out);
+    if (workspaces > 0) {
+        if (asprintf(&cmd, "%s/scripts/fixtures --db \"%s\" --workspaces %d 2>&1",
+                     SENTINEL_SOURCE_DIR, conninfo, workspaces) < 0)
+            abort();
+        rc = system(cmd);
+        if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
+        free(cmd);
+    }
+    if (name) *name = db;
+    else free(db);
+    return conninfo;
+}
+
+void harness_exec(PGconn *conn, const char *sql) { exec_or_fail(conn, sql); }
+
+char *harness_exec_fails(PGconn *conn, const char *sql, char **message) {
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        fail_msg("expected an error from: %s", sql);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char *copy = strdup(state ? state : "");
+    if (message) *message = strdup(PQresultErrorMessage(res));
+    PQclear(res);
+    return copy;
+}
+
+const char *harness_workspace_id(int w) {
+    static char buf[8][40];
+    static int slot;
+    char *b = buf[slot++ % 8];
+    snprintf(b, 40, "a0000000-0000-4000-8000-%012d", w);
+    return b;
+}
+
+const char *harness_repository_id(int w, int r) {
+    static char buf[8][40];
+    static int slot;
+    char *b = buf[slot++ % 8];
+    snprintf(b, 40, "b0000000-0000-4000-8000-%06d%06d", w, r);
+    return b;
+}
+
+const char *harness_user_id(int u) {
+    static char buf[8][40];
+    static int slot;
+    char *b = buf[slot++ % 8];
+    snprintf(b, 40, "c0000000-0000-4000-8000-%012d", u);
+    return b;
+}

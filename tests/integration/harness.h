@@ -34,4 +34,22 @@ int harness_run_sentinel(const char *args, char **output);
 /* Create a topic with `partitions` partitions through the admin API, or fail. */
 void harness_create_topic(const char *topic, int partitions);
 
+
+/* Create a database, run `sentinel migrate` on it, and optionally load the
+ * demo fixtures (scripts/fixtures, `workspaces` workspaces; 0: none).
+ * Returns a new conninfo; the database name goes to *name (new). */
+char *harness_migrated_database(const char *prefix, int workspaces, char **name);
+
+/* Execute SQL that must succeed. */
+void harness_exec(PGconn *conn, const char *sql);
+
+/* Execute SQL that must fail; returns its SQLSTATE (new) and the message in
+ * *message (new, may be NULL). */
+char *harness_exec_fails(PGconn *conn, const char *sql, char **message);
+
+/* Fixture ids, as scripts/fixtures.sql makes them. Static buffers. */
+const char *harness_workspace_id(int w);
+const char *harness_repository_id(int w, int r);
+const char *harness_user_id(int u);
+
 #endif

@@ -1,0 +1,82 @@
+/* migrate.c -- `sentinel migrate`: apply migrations/, or list their state. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../db.h"
+#include "../migrate.h"
+#include "cli.h"
+
+static const char migrate_usage[] =
+    "usage: sentinel migrate [--status] [--to VERSION] [--dir DIR] [options]\n\n"
+    "Apply the pending migrations (NNNN_name.sql, in order, each in its own\n"
+    "transaction, under an advisory lock). Running it again is a no-op; a\n"
+    "migration file changed after it was applied is refused.\n\n"
+    "  --status         list applied and pending migrations, change nothing\n"
+    "  --to VERSION     stop after this version\n"
+    "  --dir DIR        migrations directory (SENTINEL_MIGRATIONS_DIR, default\n"
+    "                   the source tree's migrations/)\n\n" CLI_COMMON_HELP;
+
+const char *cli_migrations_dir(const char *flag) {
+    if (flag) return flag;
+    const char *env = getenv("SENTINEL_MIGRATIONS_DIR");
+    if (env && *env) return env;
+    return SENTINEL_SOURCE_DIR "/migrations";
+}
+
+int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
+    enum { OPT_STATUS = 1, OPT_TO, OPT_DIR };
+    static const struct option longopts[] = {{"status", no_argument, NULL, OPT_STATUS},
+                                             {"to", required_argument, NULL, OPT_TO},
+                                             {"dir", required_argument, NULL, OPT_DIR},
+                                             CLI_COMMON_LONG_OPTIONS,
+                                             {NULL, 0, NULL, 0}};
+    int status_only = 0, to_version = 0, opt;
+    const char *dir = NULL;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_STATUS: status_only = 1; break;
+        case OPT_TO:
+            to_version = atoi(optarg);
+            if (to_version <= 0) {
+                fprintf(stderr, "sentinel migrate: --to %s: expected a version number\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_DIR: dir = optarg; break;
+        default: {
+            int handled = cli_common_option(conf, opt, optarg, migrate_usage);
+            if (handled == 2) return CLI_EXIT_OK;
+            if (handled != 1) return CLI_EXIT_USAGE;
+        }
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sentinel migrate: unexpected argument \"%s\"\n", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    dir = cli_migrations_dir(dir);
+
+    char errstr[2048];
+    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    if (!pg) {
+        fprintf(stderr, "sentinel migrate: %s\n", errstr);
+        return CLI_EXIT_FAILURE;
+    }
+    sentinel_err_t err;
+    if (status_only) {
+        int pending = 0;
+        err = sentinel_migrate_status(pg, dir, stdout, &pending, errstr, sizeof(errstr));
+        if (!err) printf("%d pending\n", pending);
+    } else {
+        int applied = 0;
+        err = sentinel_migrate_apply(pg, dir, to_version, stdout, &applied, errstr, sizeof(errstr));
+        if (!err) printf(applied ? "%d migration(s) applied\n" : "up to date\n", applied);
+    }
+    PQfinish(pg);
+    if (err) {
+        fprintf(stderr, "sentinel migrate: %s\n", errstr);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
