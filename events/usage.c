@@ -1,0 +1,13 @@
+/* usage.c -- the metering family: UsageIncremented. */
+#include "fields.h"
+
+static const sentinel_field_spec_t usage_incremented_fields[] = {
+    REQUIRED("metric", ENUM),
+    REQUIRED_MIN("amount", LONG, 1),
+    OPTIONAL("subject_type", STRING),
+    OPTIONAL("subject_id", UUID),
+    END_OF_FIELDS,
+};
+
+const sentinel_event_type_t sentinel_event_usage_incremented = {
+    "UsageIncremented", "usage", usage_incremented_fields, NULL};

@@ -1,0 +1,18 @@
+# embed.cmake -- turn schemas/*.avsc into a C array of sentinel_schema_source_t.
+# cmake -DSCHEMA_DIR=... -DOUTPUT=... -P embed.cmake
+file(GLOB files RELATIVE "${SCHEMA_DIR}" "${SCHEMA_DIR}/*.avsc")
+list(SORT files)
+set(out "/* Generated from the .avsc files of schemas/ by schemas/embed.cmake: do not edit. */\n")
+string(APPEND out "#include \"event.h\"\n\nconst sentinel_schema_source_t sentinel_schema_sources[] = {\n")
+set(count 0)
+foreach(f ${files})
+  file(READ "${SCHEMA_DIR}/${f}" text)
+  string(REPLACE "\\" "\\\\" text "${text}")
+  string(REPLACE "\"" "\\\"" text "${text}")
+  string(REPLACE "\n" "\\n\"\n    \"" text "${text}")
+  string(APPEND out "  {\"${f}\",\n    \"${text}\"},\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND out "};\nconst size_t sentinel_schema_source_count = ${count};\n")
+file(WRITE "${OUTPUT}.tmp" "${out}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

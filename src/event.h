@@ -1,0 +1,134 @@
+/* event.h -- Sentinel's domain events: the catalog of event types (defined
+ * per family in events/), a validated event, and the codec between JSON,
+ * the validated event and Avro single-object encoding.
+ *
+ * Vocabulary: the *envelope* is what every event carries (event_id, type,
+ * version, workspace_id, occurred_at, source); *data* is the payload whose
+ * fields depend on the type. */
+#ifndef SENTINEL_EVENT_H
+#define SENTINEL_EVENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "sentinel.h"
+#include "timestamp.h"
+
+#define SENTINEL_EVENT_MAX_BYTES_DEFAULT (1024 * 1024)
+
+typedef enum sentinel_field_kind {
+    SENTINEL_FIELD_UUID,      /* string, 8-4-4-4-12 hex; stored lower case */
+    SENTINEL_FIELD_STRING,    /* non-empty string */
+    SENTINEL_FIELD_TIMESTAMP, /* RFC 3339 with a zone; stored as UTC */
+    SENTINEL_FIELD_INT,       /* JSON integer, 32 bits */
+    SENTINEL_FIELD_LONG,      /* JSON integer, 64 bits */
+    SENTINEL_FIELD_DOUBLE,    /* JSON number */
+    SENTINEL_FIELD_BOOLEAN,   /* true or false */
+    SENTINEL_FIELD_JSON,      /* JSON object or array, carried as JSON text in Avro */
+    SENTINEL_FIELD_OBJECT,    /* JSON object, carried as JSON text in Avro */
+    SENTINEL_FIELD_ENUM,      /* one of the Avro enum's symbols */
+    SENTINEL_FIELD_IP,        /* IPv4 or IPv6 address text */
+} sentinel_field_kind_t;
+
+/* One data field. Which versions have it is decided by the .avsc files. */
+typedef struct sentinel_field_spec {
+    const char *name;
+    sentinel_field_kind_t kind;
+    int required;
+    int has_min, has_max; /* numeric range, inclusive */
+    double min, max;
+} sentinel_field_spec_t;
+
+typedef struct sentinel_event_type {
+    const char *name;   /* "FindingRecorded" */
+    const char *family; /* "runs", "commands", "briefings", "usage", "activity" */
+    const sentinel_field_spec_t *fields; /* terminated by a NULL name */
+    /* Rules across fields of validated data, or NULL. INVALID with the
+     * reason (naming the fields) in errstr. */
+    sentinel_err_t (*check)(const json_t *data, char *errstr, size_t errstr_size);
+} sentinel_event_type_t;
+
+/* The catalog: every event type, NULL-terminated (events/catalog.c). */
+extern const sentinel_event_type_t *const sentinel_event_types[];
+
+/* The type named `name`, or NULL. Borrowed (static). */
+const sentinel_event_type_t *sentinel_event_type_find(const char *name);
+
+/* A validated event. */
+typedef struct sentinel_event {
+    const sentinel_event_type_t *type; /* borrowed, static */
+    int version;                       /* the payload schema version it was written with */
+    char event_id[SENTINEL_UUID_LEN + 1];
+    char workspace_id[SENTINEL_UUID_LEN + 1];
+    int64_t occurred_at; /* microseconds since the epoch, UTC */
+    char *source;        /* owned; NULL when absent */
+    /* owned: the data fields present, normalised (UUIDs lower case,
+     * timestamps as UTC RFC 3339 strings, JSON fields as JSON values). */
+    json_t *data;
+} sentinel_event_t;
+
+/* Free what an event owns and zero it; safe on a zeroed event. */
+void sentinel_event_clear(sentinel_event_t *ev);
+
+/* Borrowed data accessors: NULL / 0 when the field is absent. */
+const char *sentinel_event_str(const sentinel_event_t *ev, const char *field);
+int64_t sentinel_event_int(const sentinel_event_t *ev, const char *field);
+
+/* new: the event as one line of JSON (envelope and data; no newline). */
+char *sentinel_event_to_json(const sentinel_event_t *ev);
+
+/* The codec: the embedded schemas (the .avsc files of schemas/) with their fingerprints
+ * and resolvers, and reusable Avro buffers. One per thread. */
+typedef struct sentinel_codec sentinel_codec_t;
+
+/* new: loads and cross-checks every schema: canonical form, envelope,
+ * catalog agreement and compatibility between the versions of a type (an
+ * older reader reads newer data; a newer reader reads older data, fields it
+ * added taking their defaults). NULL with the reason on failure. */
+sentinel_codec_t *sentinel_codec_new(char *errstr, size_t errstr_size);
+void sentinel_codec_destroy(sentinel_codec_t *codec);
+
+/* Largest accepted event, in bytes of JSON (default 1 MiB). */
+void sentinel_codec_set_max_bytes(sentinel_codec_t *codec, size_t max_bytes);
+size_t sentinel_codec_max_bytes(const sentinel_codec_t *codec);
+
+/* Newest version of `type` that the codec knows; 0 if none. */
+int sentinel_codec_latest_version(const sentinel_codec_t *codec, const sentinel_event_type_t *type);
+
+/* Validate one JSON event. On success fills *ev (caller clears it). On
+ * INVALID, errstr reads "<Type>: <what broke which rule>" (or just the
+ * reason when the type is unknown) and *ev is left cleared. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_from_json(sentinel_codec_t *codec,
+                                                           const char *json, size_t len,
+                                                           sentinel_event_t *ev, char *errstr,
+                                                           size_t errstr_size);
+
+/* Avro single-object encoding of a validated event with its version's
+ * schema. The bytes are borrowed from the codec until its next call. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_encode(sentinel_codec_t *codec,
+                                                        const sentinel_event_t *ev,
+                                                        const void **bytes, size_t *len,
+                                                        char *errstr, size_t errstr_size);
+
+/* Decode single-object encoded bytes written with any known schema version,
+ * resolved to the newest version of the type, and validate the result as a
+ * JSON event would be. INVALID when the bytes are not such an event. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
+                                                        size_t len, sentinel_event_t *ev,
+                                                        char *errstr, size_t errstr_size);
+
+/* Schemas known to the codec, for listings and tests. */
+size_t sentinel_codec_schema_count(const sentinel_codec_t *codec);
+/* Borrowed; i < sentinel_codec_schema_count(). */
+void sentinel_codec_schema_info(const sentinel_codec_t *codec, size_t i, const char **type_name,
+                                int *version, uint64_t *fingerprint, const char **canonical_form);
+
+/* Embedded schema sources (generated at build time from schemas/). */
+typedef struct sentinel_schema_source {
+    const char *file; /* "FindingRecorded.v2.avsc" */
+    const char *json;
+} sentinel_schema_source_t;
+extern const sentinel_schema_source_t sentinel_schema_sources[];
+extern const size_t sentinel_schema_source_count;
+
+#endif
