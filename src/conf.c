@@ -115,12 +115,17 @@ const char *sentinel_conf_db(const sentinel_conf_t *conf) { return conf->db; }
 const char *sentinel_conf_topic(const sentinel_conf_t *conf) { return conf->topic; }
 const char *sentinel_conf_group_prefix(const sentinel_conf_t *conf) { return conf->group_prefix; }
 
-rd_kafka_conf_t *sentinel_conf_kafka_new(const sentinel_conf_t *conf, char *errstr,
-                                         size_t errstr_size) {
+rd_kafka_conf_t *sentinel_conf_kafka_new(const sentinel_conf_t *conf, const char *const *defaults,
+                                         char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(kconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) !=
         RD_KAFKA_CONF_OK)
         goto fail;
+    for (size_t i = 0; defaults && defaults[i]; i += 2) {
+        if (rd_kafka_conf_set(kconf, defaults[i], defaults[i + 1], errstr, errstr_size) !=
+            RD_KAFKA_CONF_OK)
+            goto fail;
+    }
     for (size_t i = 0; i < conf->props_len; i++) {
         if (rd_kafka_conf_set(kconf, conf->props[i].key, conf->props[i].value, errstr,
                               errstr_size) != RD_KAFKA_CONF_OK)

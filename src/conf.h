@@ -39,10 +39,11 @@ const char *sentinel_conf_db(const sentinel_conf_t *conf);
 const char *sentinel_conf_topic(const sentinel_conf_t *conf);
 const char *sentinel_conf_group_prefix(const sentinel_conf_t *conf);
 
-/* new: a librdkafka configuration with bootstrap.servers and every -X
- * property applied, for the caller to add to and hand to rd_kafka_new().
- * NULL with errstr set on failure. */
-rd_kafka_conf_t *sentinel_conf_kafka_new(const sentinel_conf_t *conf, char *errstr,
-                                         size_t errstr_size);
+/* new: a librdkafka configuration: bootstrap.servers, then `defaults`
+ * (key, value, ..., NULL; may be NULL), then every -X property, so a user's
+ * -X always wins. For the caller to hand to rd_kafka_new(). NULL with
+ * errstr set on failure. */
+rd_kafka_conf_t *sentinel_conf_kafka_new(const sentinel_conf_t *conf, const char *const *defaults,
+                                         char *errstr, size_t errstr_size);
 
 #endif

@@ -131,4 +131,9 @@ typedef struct sentinel_schema_source {
 extern const sentinel_schema_source_t sentinel_schema_sources[];
 extern const size_t sentinel_schema_source_count;
 
+/* new: a codec over other schema sources (tests of the compatibility
+ * checks use it); sentinel_codec_new() uses the embedded ones. */
+sentinel_codec_t *sentinel_codec_new_from(const sentinel_schema_source_t *sources, size_t count,
+                                          char *errstr, size_t errstr_size);
+
 #endif

@@ -151,33 +151,54 @@ static json_t *restrict_to(const schema_entry_t *newer, const schema_entry_t *ol
     return copy;
 }
 
-/* Can `reader` read data written with `writer`? Both ways are checked for
- * every pair of versions of a type. */
+/* Can `reader` read data written with `writer`? Checked for every ordered
+ * pair of versions of a type. Fields the reader has and the writer lacks
+ * need defaults (filled in by the codec: avro-c's resolver does not apply
+ * defaults); every enum symbol the writer may write must be known to the
+ * reader. Only then is avro-c's resolver asked about the rest (its failure
+ * path is not safe to exercise, so the checks above come first). */
 static int check_pair(schema_entry_t *writer, schema_entry_t *reader, char *errstr,
                       size_t errstr_size) {
     char what[160];
     snprintf(what, sizeof(what), "%s v%d reading v%d", reader->type->name, reader->version,
              writer->version);
-    if (reader->version < writer->version) {
-        /* An old reader ignores the fields it does not know. */
-        avro_value_iface_t *r = avro_resolved_reader_new(writer->schema, reader->schema);
-        if (!r) {
-            snprintf(errstr, errstr_size, "incompatible schemas: %s: %s", what, avro_strerror());
-            return -1;
-        }
-        avro_value_iface_decref(r);
-        return 0;
-    }
-    /* A newer reader: fields added since need defaults. */
     size_t i;
     const json_t *f;
     json_array_foreach(reader->data_fields, i, f) {
         const char *name = json_string_value(json_object_get(f, "name"));
-        if (!find_field(writer->data_fields, name) && !json_object_get(f, "default")) {
-            snprintf(errstr, errstr_size,
-                     "incompatible schemas: %s: field data.%s was added without a default", what,
+        const json_t *wf = find_field(writer->data_fields, name);
+        if (!wf) {
+            if (!json_object_get(f, "default")) {
+                snprintf(errstr, errstr_size,
+                         "incompatible schemas: %s: v%d data lacks data.%s, which has no default",
+                         what, writer->version, name);
+                return -1;
+            }
+            continue;
+        }
+        int ro, wo;
+        const json_t *rt = field_value_type(f, &ro), *wt = field_value_type(wf, &wo);
+        const char *rn = type_name_of(rt), *wn = type_name_of(wt);
+        if (!rn || !wn || strcmp(rn, wn) || (wo && !ro)) {
+            snprintf(errstr, errstr_size, "incompatible schemas: %s: data.%s changed type", what,
                      name);
             return -1;
+        }
+        if (!strcmp(rn, "enum")) {
+            size_t j;
+            const json_t *sym;
+            json_array_foreach(json_object_get(wt, "symbols"), j, sym) {
+                size_t k;
+                const json_t *known;
+                int found = 0;
+                json_array_foreach(json_object_get(rt, "symbols"), k, known) found |= json_equal(sym, known);
+                if (!found) {
+                    snprintf(errstr, errstr_size,
+                             "incompatible schemas: %s: data.%s: symbol %s is unknown to the reader",
+                             what, name, json_string_value(sym));
+                    return -1;
+                }
+            }
         }
     }
     json_t *restricted = restrict_to(reader, writer);
@@ -401,15 +422,21 @@ static int link_versions(sentinel_codec_t *codec, char *errstr, size_t errstr_si
 }
 
 sentinel_codec_t *sentinel_codec_new(char *errstr, size_t errstr_size) {
+    return sentinel_codec_new_from(sentinel_schema_sources, sentinel_schema_source_count, errstr,
+                                   errstr_size);
+}
+
+sentinel_codec_t *sentinel_codec_new_from(const sentinel_schema_source_t *sources, size_t count,
+                                          char *errstr, size_t errstr_size) {
     sentinel_codec_t *codec = calloc(1, sizeof(*codec));
     if (!codec) abort();
     codec->max_bytes = SENTINEL_EVENT_MAX_BYTES_DEFAULT;
-    codec->entries = calloc(sentinel_schema_source_count, sizeof(*codec->entries));
+    codec->entries = calloc(count ? count : 1, sizeof(*codec->entries));
     if (!codec->entries) abort();
 
     json_t *envelope = NULL;
-    for (size_t i = 0; i < sentinel_schema_source_count; i++) {
-        const sentinel_schema_source_t *src = &sentinel_schema_sources[i];
+    for (size_t i = 0; i < count; i++) {
+        const sentinel_schema_source_t *src = &sources[i];
         if (!strcmp(src->file, "envelope.avsc")) {
             json_error_t jerr;
             envelope = json_loads(src->json, 0, &jerr);
@@ -494,7 +521,7 @@ char *sentinel_event_to_json(const sentinel_event_t *ev) {
     json_object_set_new(obj, "occurred_at", json_string(ts));
     if (ev->source) json_object_set_new(obj, "source", json_string(ev->source));
     json_object_set(obj, "data", ev->data);
-    char *text = json_dumps(obj, JSON_COMPACT);
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(obj);
     return text;
 }
@@ -1020,6 +1047,81 @@ static json_t *string_of(avro_value_t *record, const char *name) {
     return json_stringn(s, size ? size - 1 : 0);
 }
 
+/* Walk a datum against its schema without allocating: every varint is
+ * well formed, every length and index in range. avro-c trusts the lengths
+ * it reads (a corrupt one becomes a huge allocation), so untrusted bytes
+ * pass through here first. Returns the bytes consumed, or -1. */
+static long datum_check(avro_schema_t schema, const unsigned char *p, const unsigned char *end,
+                        int depth) {
+    const unsigned char *start = p;
+    if (depth > 32) return -1;
+    int64_t n = 0;
+#define READ_VARINT(out)                                                                           \
+    do {                                                                                           \
+        uint64_t u = 0;                                                                            \
+        int shift = 0;                                                                             \
+        for (;;) {                                                                                 \
+            if (p >= end || shift > 63) return -1;                                                 \
+            unsigned char byte = *p++;                                                             \
+            u |= (uint64_t)(byte & 0x7f) << shift;                                                 \
+            if (!(byte & 0x80)) break;                                                             \
+            shift += 7;                                                                            \
+        }                                                                                          \
+        (out) = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);                                             \
+    } while (0)
+    switch (avro_typeof(schema)) {
+    case AVRO_NULL: break;
+    case AVRO_BOOLEAN:
+        if (p >= end || *p > 1) return -1;
+        p++;
+        break;
+    case AVRO_INT32:
+    case AVRO_INT64: READ_VARINT(n); break;
+    case AVRO_FLOAT:
+        if (end - p < 4) return -1;
+        p += 4;
+        break;
+    case AVRO_DOUBLE:
+        if (end - p < 8) return -1;
+        p += 8;
+        break;
+    case AVRO_STRING:
+    case AVRO_BYTES:
+        READ_VARINT(n);
+        if (n < 0 || n > end - p) return -1;
+        p += n;
+        break;
+    case AVRO_ENUM:
+        READ_VARINT(n);
+        if (n < 0 || n >= avro_schema_enum_number_of_symbols(schema)) return -1;
+        break;
+    case AVRO_UNION: {
+        READ_VARINT(n);
+        if (n < 0 || (size_t)n >= avro_schema_union_size(schema)) return -1;
+        long used = datum_check(avro_schema_union_branch(schema, (int)n), p, end, depth + 1);
+        if (used < 0) return -1;
+        p += used;
+        break;
+    }
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(schema); i++) {
+            long used = datum_check(avro_schema_record_field_get_by_index(schema, (int)i), p, end,
+                                    depth + 1);
+            if (used < 0) return -1;
+            p += used;
+        }
+        break;
+    case AVRO_FIXED:
+        if (end - p < avro_schema_fixed_size(schema)) return -1;
+        p += avro_schema_fixed_size(schema);
+        break;
+    case AVRO_LINK: return datum_check(avro_schema_link_target(schema), p, end, depth + 1);
+    default: return -1; /* arrays and maps: no event schema uses them */
+    }
+#undef READ_VARINT
+    return (long)(p - start);
+}
+
 sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes, size_t len,
                                      sentinel_event_t *ev, char *errstr, size_t errstr_size) {
     const unsigned char *p = bytes;
@@ -1042,15 +1144,21 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
         return SENTINEL_ERR_INVALID;
     }
 
+    long used = datum_check(e->schema, p + SINGLE_OBJECT_HEADER, p + len, 0);
+    if (used < 0) {
+        snprintf(errstr, errstr_size, "%s: datum does not match schema v%d: malformed or truncated",
+                 e->type->name, e->version);
+        return SENTINEL_ERR_INVALID;
+    }
+    if ((size_t)used != len - SINGLE_OBJECT_HEADER) {
+        snprintf(errstr, errstr_size, "%s: trailing bytes after the datum", e->type->name);
+        return SENTINEL_ERR_INVALID;
+    }
     avro_reader_memory_set_source(codec->reader, (const char *)p + SINGLE_OBJECT_HEADER,
                                   (int64_t)(len - SINGLE_OBJECT_HEADER));
     if (avro_value_reset(&e->value) || avro_value_read(codec->reader, &e->value)) {
         snprintf(errstr, errstr_size, "%s: datum does not match schema v%d: %s", e->type->name,
                  e->version, avro_strerror());
-        return SENTINEL_ERR_INVALID;
-    }
-    if (!avro_reader_is_eof(codec->reader)) {
-        snprintf(errstr, errstr_size, "%s: trailing bytes after the datum", e->type->name);
         return SENTINEL_ERR_INVALID;
     }
 

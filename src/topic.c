@@ -5,7 +5,7 @@
 
 sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf, const char *topic,
                                      int partitions, char *errstr, size_t errstr_size) {
-    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, errstr, errstr_size);
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, NULL, errstr, errstr_size);
     if (!kconf) return SENTINEL_ERR_FATAL;
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, errstr_size);
     if (!rk) {

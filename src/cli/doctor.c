@@ -11,7 +11,7 @@ static const char doctor_usage[] =
 
 static int check_kafka(const sentinel_conf_t *conf) {
     char errstr[512];
-    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, errstr, sizeof(errstr));
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, NULL, errstr, sizeof(errstr));
     if (!kconf) {
         fprintf(stderr, "kafka: %s\n", errstr);
         return -1;

@@ -65,8 +65,10 @@ static void test_kafka_passthrough(void **state) {
     char errstr[512];
     assert_int_equal(sentinel_conf_set_kafka(conf, "linger.ms=25", errstr, sizeof(errstr)), 0);
     assert_int_equal(sentinel_conf_set_kafka(conf, "client.id=abc=def", errstr, sizeof(errstr)), 0);
+    /* -X wins over a caller's defaults; other defaults apply. */
+    static const char *const defaults[] = {"linger.ms", "5", "batch.num.messages", "777", NULL};
 
-    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, errstr, sizeof(errstr));
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, defaults, errstr, sizeof(errstr));
     assert_non_null(kconf);
     char value[128];
     size_t size = sizeof(value);
@@ -75,6 +77,9 @@ static void test_kafka_passthrough(void **state) {
     size = sizeof(value);
     assert_int_equal(rd_kafka_conf_get(kconf, "client.id", value, &size), RD_KAFKA_CONF_OK);
     assert_string_equal(value, "abc=def");
+    size = sizeof(value);
+    assert_int_equal(rd_kafka_conf_get(kconf, "batch.num.messages", value, &size), RD_KAFKA_CONF_OK);
+    assert_string_equal(value, "777");
     size = sizeof(value);
     assert_int_equal(rd_kafka_conf_get(kconf, "bootstrap.servers", value, &size), RD_KAFKA_CONF_OK);
     assert_string_equal(value, "127.0.0.1:19092");

@@ -1,0 +1,260 @@
+/* publish.c -- `sentinel publish`: NDJSON events in, Avro to Kafka out. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../line_reader.h"
+#include "../publisher.h"
+#include "../topic.h"
+#include "cli.h"
+
+static const char publish_usage[] =
+    "usage: sentinel publish [FILE|-] [options]\n\n"
+    "Validate newline-delimited JSON events (one a line) and publish them to the\n"
+    "event topic as Avro single-object encoding, keyed by workspace_id, with\n"
+    "headers event_type and event_id. Invalid lines are reported as\n"
+    "\"line N: <Type>: <reason>\" and sent to <topic>.dead-letter with the reason;\n"
+    "the valid lines are still published. Exit status 0 only if every line was\n"
+    "valid and acknowledged by the broker.\n\n"
+    "  --dry-run              validate only; no Kafka\n"
+    "  --print                with --dry-run, print each valid event normalised\n"
+    "  --atomic               one Kafka transaction: every line is published or none\n"
+    "  --max-event-bytes N    largest accepted line (default 1048576)\n"
+    "  --partitions N         partitions when the topic must be created (default 12)\n"
+    "  --quiet                no progress line and no summary\n\n" CLI_COMMON_HELP;
+
+typedef struct publish_run {
+    unsigned long lines;
+    unsigned long rejected;
+    unsigned long failed;
+    int quiet;
+} publish_run_t;
+
+static void on_delivery(void *opaque, uint64_t tag, const char *error) {
+    publish_run_t *run = opaque;
+    if (error) {
+        run->failed++;
+        fprintf(stderr, "line %llu: not delivered: %s\n", (unsigned long long)tag, error);
+    }
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int only_whitespace(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
+    return 1;
+}
+
+int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
+    enum { OPT_DRY_RUN = 1, OPT_PRINT, OPT_ATOMIC, OPT_MAX_BYTES, OPT_PARTITIONS, OPT_QUIET };
+    static const struct option longopts[] = {{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+                                             {"print", no_argument, NULL, OPT_PRINT},
+                                             {"atomic", no_argument, NULL, OPT_ATOMIC},
+                                             {"max-event-bytes", required_argument, NULL, OPT_MAX_BYTES},
+                                             {"partitions", required_argument, NULL, OPT_PARTITIONS},
+                                             {"quiet", no_argument, NULL, OPT_QUIET},
+                                             CLI_COMMON_LONG_OPTIONS,
+                                             {NULL, 0, NULL, 0}};
+    int dry_run = 0, print = 0, atomic = 0, partitions = SENTINEL_DEFAULT_PARTITIONS, opt;
+    long max_bytes = SENTINEL_EVENT_MAX_BYTES_DEFAULT;
+    publish_run_t run = {0};
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_DRY_RUN: dry_run = 1; break;
+        case OPT_PRINT: print = 1; break;
+        case OPT_ATOMIC: atomic = 1; break;
+        case OPT_QUIET: run.quiet = 1; break;
+        case OPT_MAX_BYTES:
+            max_bytes = atol(optarg);
+            if (max_bytes < 64) {
+                fprintf(stderr, "sentinel publish: --max-event-bytes %s: expected at least 64\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_PARTITIONS:
+            partitions = atoi(optarg);
+            if (partitions < 1) {
+                fprintf(stderr, "sentinel publish: --partitions %s: expected a positive number\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        default: {
+            int handled = cli_common_option(conf, opt, optarg, publish_usage);
+            if (handled == 2) return CLI_EXIT_OK;
+            if (handled != 1) return CLI_EXIT_USAGE;
+        }
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "sentinel publish: one input at most (FILE or -)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (print && !dry_run) {
+        fprintf(stderr, "sentinel publish: --print goes with --dry-run\n");
+        return CLI_EXIT_USAGE;
+    }
+    const char *path = optind < argc ? argv[optind] : "-";
+    FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!in) {
+        fprintf(stderr, "sentinel publish: %s: %s\n", path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+
+    char errstr[2048];
+    int rc = CLI_EXIT_FAILURE;
+    sentinel_codec_t *codec = NULL;
+    sentinel_publisher_t *pub = NULL;
+    sentinel_line_reader_t *reader = NULL;
+    char *dead_letter_topic = NULL;
+    if (asprintf(&dead_letter_topic, "%s.dead-letter", sentinel_conf_topic(conf)) < 0) abort();
+
+    if (dry_run) {
+        codec = sentinel_codec_new(errstr, sizeof(errstr));
+        if (!codec) goto fatal;
+    } else {
+        sentinel_err_t err = sentinel_topic_ensure(conf, sentinel_conf_topic(conf), partitions,
+                                                   errstr, sizeof(errstr));
+        if (!err && !atomic)
+            err = sentinel_topic_ensure(conf, dead_letter_topic, 1, errstr, sizeof(errstr));
+        if (err) goto fatal;
+        sentinel_publisher_options_t options = {.transactional = atomic,
+                                                .on_delivery = on_delivery,
+                                                .opaque = &run};
+        pub = sentinel_publisher_new(conf, &options, errstr, sizeof(errstr));
+        if (!pub) goto fatal;
+        codec = sentinel_publisher_codec(pub);
+        if (atomic && sentinel_publisher_begin(pub, errstr, sizeof(errstr))) goto fatal;
+    }
+    sentinel_codec_set_max_bytes(codec, (size_t)max_bytes);
+    reader = sentinel_line_reader_new(in, (size_t)max_bytes);
+
+    int progress = !run.quiet && isatty(STDERR_FILENO);
+    double started = now_seconds(), last_progress = started;
+    const char *line;
+    size_t len;
+    unsigned long number;
+    sentinel_line_status_t status;
+    while ((status = sentinel_line_reader_next(reader, &line, &len, &number)) != SENTINEL_LINE_EOF) {
+        if (status == SENTINEL_LINE_ERROR) {
+            snprintf(errstr, sizeof(errstr), "%s: read error after line %lu: %s", path, run.lines,
+                     strerror(errno));
+            goto fatal;
+        }
+        if (status == SENTINEL_LINE_TOO_LONG) {
+            run.lines++;
+            run.rejected++;
+            fprintf(stderr, "line %lu: event is %zu bytes, over the limit of %ld\n", number, len, max_bytes);
+            continue;
+        }
+        if (only_whitespace(line, len)) continue;
+        run.lines++;
+        sentinel_err_t err;
+        if (dry_run) {
+            sentinel_event_t ev;
+            err = sentinel_event_from_json(codec, line, len, &ev, errstr, sizeof(errstr));
+            if (!err && print) {
+                char *text = sentinel_event_to_json(&ev);
+                puts(text);
+                free(text);
+            }
+            sentinel_event_clear(&ev);
+        } else {
+            err = sentinel_publisher_send_json(pub, line, len, number, errstr, sizeof(errstr));
+        }
+        if (err == SENTINEL_ERR_INVALID) {
+            run.rejected++;
+            fprintf(stderr, "line %lu: %s\n", number, errstr);
+            if (pub && !atomic) {
+                char reason[2100];
+                snprintf(reason, sizeof(reason), "line %lu: %s", number, errstr);
+                if (sentinel_publisher_send_raw(pub, dead_letter_topic, line, len, reason, number,
+                                                errstr, sizeof(errstr)))
+                    goto fatal;
+            }
+        } else if (err) {
+            goto fatal;
+        }
+        if (pub && run.lines % 1024 == 0) sentinel_publisher_poll(pub);
+        if (progress && run.lines % 4096 == 0) {
+            double t = now_seconds();
+            if (t - last_progress >= 1.0) {
+                fprintf(stderr, "\r%lu lines, %lu rejected, %.0f lines/s ", run.lines, run.rejected,
+                        run.lines / (t - started));
+                last_progress = t;
+            }
+        }
+    }
+    if (progress) fprintf(stderr, "\r%*s\r", 60, "");
+
+    if (pub) {
+        sentinel_err_t err;
+        if (atomic && run.rejected) {
+            err = sentinel_publisher_abort(pub, errstr, sizeof(errstr));
+            if (err) goto fatal;
+            fprintf(stderr, "sentinel publish: %lu invalid line(s): transaction aborted, nothing "
+                            "published\n", run.rejected);
+        } else {
+            err = atomic ? sentinel_publisher_commit(pub, errstr, sizeof(errstr))
+                         : sentinel_publisher_flush(pub, 120000, errstr, sizeof(errstr));
+            if (err && atomic) {
+                char abort_why[512];
+                if (sentinel_publisher_abort(pub, abort_why, sizeof(abort_why)))
+                    fprintf(stderr, "sentinel publish: abort: %s\n", abort_why);
+                fprintf(stderr, "sentinel publish: %s: transaction aborted, nothing published\n", errstr);
+            } else if (err) {
+                fprintf(stderr, "sentinel publish: %s\n", errstr);
+            }
+        }
+    }
+
+    double elapsed = now_seconds() - started;
+    sentinel_publisher_stats_t stats = {0};
+    if (pub) sentinel_publisher_stats(pub, &stats);
+    unsigned long published = atomic && run.rejected ? 0 : (unsigned long)stats.delivered;
+    if (pub && !atomic) {
+        /* Delivered counts dead letters too; published events are the rest. */
+        published = (unsigned long)stats.delivered >= run.rejected
+                        ? (unsigned long)stats.delivered - run.rejected
+                        : 0;
+    }
+    if (!run.quiet) {
+        if (dry_run)
+            fprintf(stderr, "%lu valid, %lu rejected, %.2f s, %.0f events/s (dry run)\n",
+                    run.lines - run.rejected, run.rejected, elapsed,
+                    elapsed > 0 ? (run.lines - run.rejected) / elapsed : 0.0);
+        else
+            fprintf(stderr, "%lu published, %lu rejected, %.2f s, %.0f events/s, %.1f MB/s\n",
+                    published, run.rejected, elapsed, elapsed > 0 ? published / elapsed : 0.0,
+                    elapsed > 0 ? stats.bytes / elapsed / 1e6 : 0.0);
+    }
+    int all_delivered = dry_run || (stats.failed == 0 && stats.delivered == stats.queued &&
+                                    !(atomic && run.rejected));
+    rc = run.rejected == 0 && run.failed == 0 && all_delivered ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+    goto out;
+
+fatal:
+    fprintf(stderr, "sentinel publish: %s\n", errstr);
+    if (pub && atomic) {
+        char ignored[512];
+        if (sentinel_publisher_abort(pub, ignored, sizeof(ignored))) {
+            /* Nothing more to do: the broker aborts it at the transaction timeout. */
+        }
+    }
+    rc = CLI_EXIT_FAILURE;
+out:
+    sentinel_line_reader_destroy(reader);
+    if (pub) sentinel_publisher_destroy(pub);
+    else sentinel_codec_destroy(codec);
+    free(dead_letter_topic);
+    if (in != stdin) fclose(in);
+    return rc;
+}

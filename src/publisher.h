@@ -1,0 +1,95 @@
+/* publisher.h -- the C API for integrations: validate events, encode them
+ * as Avro and produce them to the event topic, keyed by workspace, with an
+ * idempotent (optionally transactional) producer. `sentinel publish` is
+ * built on it.
+ *
+ *   sentinel_publisher_t *pub = sentinel_publisher_new(conf, NULL, errstr, sizeof(errstr));
+ *   sentinel_publisher_send_json(pub, line, len, 0, errstr, sizeof(errstr));
+ *   sentinel_publisher_flush(pub, 30000, errstr, sizeof(errstr));
+ *   sentinel_publisher_destroy(pub);
+ */
+#ifndef SENTINEL_PUBLISHER_H
+#define SENTINEL_PUBLISHER_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "event.h"
+
+typedef struct sentinel_publisher sentinel_publisher_t;
+
+/* Called from sentinel_publisher_poll/flush for each message the broker
+ * acknowledged or gave up on: `error` is NULL on success. `tag` is what the
+ * sender passed (the CLI passes the input line number). */
+typedef void(sentinel_delivery_cb_t)(void *opaque, uint64_t tag, const char *error);
+
+typedef struct sentinel_publisher_options {
+    int transactional;            /* use a Kafka transaction (begin/commit/abort) */
+    const char *transactional_id; /* default: sentinel-publish-<host>-<pid> */
+    sentinel_delivery_cb_t *on_delivery;
+    void *opaque;
+} sentinel_publisher_options_t;
+
+/* new: a publisher to conf's brokers and topic. options may be NULL. With
+ * transactional, the producer's transactions are initialised here.
+ * NULL with the reason in errstr. */
+sentinel_publisher_t *sentinel_publisher_new(const sentinel_conf_t *conf,
+                                             const sentinel_publisher_options_t *options,
+                                             char *errstr, size_t errstr_size);
+
+/* Flushes what is pending (up to 30 s), then frees everything. */
+void sentinel_publisher_destroy(sentinel_publisher_t *pub);
+
+/* The codec in use (borrowed), for settings such as the size limit. */
+sentinel_codec_t *sentinel_publisher_codec(sentinel_publisher_t *pub);
+
+/* Validate a JSON event and queue it. INVALID: the event was rejected
+ * (errstr has the reason) and nothing was queued. RETRIABLE/FATAL: Kafka
+ * refused it. Blocks while the local queue is full (bounded memory). */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_json(sentinel_publisher_t *pub,
+                                                               const char *json, size_t len,
+                                                               uint64_t tag, char *errstr,
+                                                               size_t errstr_size);
+
+/* Queue an already validated event. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_event(sentinel_publisher_t *pub,
+                                                                const sentinel_event_t *ev,
+                                                                uint64_t tag, char *errstr,
+                                                                size_t errstr_size);
+
+/* Queue raw bytes to another topic (the dead-letter topic of rejected
+ * input lines), with a `reason` header. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub,
+                                                              const char *topic, const void *value,
+                                                              size_t len, const char *reason,
+                                                              uint64_t tag, char *errstr,
+                                                              size_t errstr_size);
+
+/* Serve delivery reports without blocking. */
+void sentinel_publisher_poll(sentinel_publisher_t *pub);
+
+/* Wait until every queued message is acknowledged or failed. FATAL if any
+ * message failed since the publisher was made; RETRIABLE on timeout. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_flush(sentinel_publisher_t *pub,
+                                                           int timeout_ms, char *errstr,
+                                                           size_t errstr_size);
+
+/* Transactions (transactional publishers only). commit flushes first; on
+ * any failure the caller aborts. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_begin(sentinel_publisher_t *pub,
+                                                           char *errstr, size_t errstr_size);
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_commit(sentinel_publisher_t *pub,
+                                                            char *errstr, size_t errstr_size);
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_abort(sentinel_publisher_t *pub,
+                                                           char *errstr, size_t errstr_size);
+
+typedef struct sentinel_publisher_stats {
+    uint64_t queued;    /* messages handed to Kafka */
+    uint64_t delivered; /* acknowledged by the broker */
+    uint64_t failed;    /* given up on */
+    uint64_t bytes;     /* value bytes delivered */
+} sentinel_publisher_stats_t;
+
+void sentinel_publisher_stats(const sentinel_publisher_t *pub, sentinel_publisher_stats_t *stats);
+
+#endif

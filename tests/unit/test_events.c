@@ -1,0 +1,341 @@
+/* test_events.c -- the event catalog, data-driven from tests/data/events:
+ * every valid case normalises to its .out.json and survives JSON -> Avro ->
+ * JSON; every invalid case fails with the message in its .err. Also schema
+ * evolution (v1 <-> v2 of FindingRecorded), the compatibility checks and
+ * decoding of bad bytes. */
+#include <avro.h>
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+
+#define CASES SENTINEL_SOURCE_DIR "/tests/data/events"
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) fwrite(chunk, 1, n, mem);
+    fclose(mem);
+    fclose(f);
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = '\0';
+    return buf;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static int codec_setup(void **state) {
+    char errstr[1024];
+    sentinel_codec_t *codec = sentinel_codec_new(errstr, sizeof(errstr));
+    if (!codec) fail_msg("%s", errstr);
+    *state = codec;
+    return 0;
+}
+
+static int codec_teardown(void **state) {
+    sentinel_codec_destroy(*state);
+    return 0;
+}
+
+static void test_valid_cases(void **state) {
+    sentinel_codec_t *codec = *state;
+    DIR *d = opendir(CASES "/valid");
+    assert_non_null(d);
+    struct dirent *de;
+    int cases = 0;
+    int types_seen[32] = {0};
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".json") || ends_with(de->d_name, ".out.json")) continue;
+        char path[1024], expected_path[1024];
+        snprintf(path, sizeof(path), CASES "/valid/%s", de->d_name);
+        snprintf(expected_path, sizeof(expected_path), CASES "/valid/%.*s.out.json",
+                 (int)(strlen(de->d_name) - 5), de->d_name);
+        char *input = slurp(path), *expected = slurp(expected_path);
+        if (!expected) fail_msg("%s has no .out.json", de->d_name);
+
+        char errstr[1024];
+        sentinel_event_t ev;
+        if (sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)))
+            fail_msg("%s: %s", de->d_name, errstr);
+        char *normal = sentinel_event_to_json(&ev);
+        if (strcmp(normal, expected)) fail_msg("%s:\n got  %s\n want %s", de->d_name, normal, expected);
+        for (size_t t = 0; sentinel_event_types[t]; t++)
+            if (sentinel_event_types[t] == ev.type) types_seen[t] = 1;
+
+        /* Avro and back gives the same event. */
+        const void *bytes;
+        size_t len;
+        if (sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)))
+            fail_msg("%s: encode: %s", de->d_name, errstr);
+        const unsigned char *b = bytes;
+        assert_int_equal(b[0], 0xC3);
+        assert_int_equal(b[1], 0x01);
+        void *copy = malloc(len);
+        memcpy(copy, bytes, len);
+        sentinel_event_t back;
+        if (sentinel_event_decode(codec, copy, len, &back, errstr, sizeof(errstr)))
+            fail_msg("%s: decode: %s", de->d_name, errstr);
+        char *again = sentinel_event_to_json(&back);
+        if (strcmp(again, expected)) fail_msg("%s round trip:\n got  %s\n want %s", de->d_name, again, expected);
+        assert_int_equal(back.version, ev.version);
+
+        free(copy);
+        free(again);
+        sentinel_event_clear(&back);
+        free(normal);
+        sentinel_event_clear(&ev);
+        free(input);
+        free(expected);
+        cases++;
+    }
+    closedir(d);
+    assert_true(cases >= 20);
+    for (size_t t = 0; sentinel_event_types[t]; t++)
+        if (!types_seen[t]) fail_msg("no valid case for %s", sentinel_event_types[t]->name);
+}
+
+static void test_invalid_cases(void **state) {
+    sentinel_codec_t *codec = *state;
+    DIR *d = opendir(CASES "/invalid");
+    assert_non_null(d);
+    struct dirent *de;
+    int cases = 0;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".json")) continue;
+        char path[1024], err_path[1024];
+        snprintf(path, sizeof(path), CASES "/invalid/%s", de->d_name);
+        snprintf(err_path, sizeof(err_path), CASES "/invalid/%.*s.err", (int)(strlen(de->d_name) - 5),
+                 de->d_name);
+        char *input = slurp(path), *expected = slurp(err_path);
+        if (!expected) fail_msg("%s has no .err", de->d_name);
+        char errstr[1024];
+        sentinel_event_t ev;
+        sentinel_err_t err = sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr));
+        if (err != SENTINEL_ERR_INVALID) fail_msg("%s: accepted", de->d_name);
+        if (strcmp(errstr, expected)) fail_msg("%s:\n got  %s\n want %s", de->d_name, errstr, expected);
+        assert_null(ev.data);
+        free(input);
+        free(expected);
+        cases++;
+    }
+    closedir(d);
+    assert_true(cases >= 40);
+}
+
+static void test_size_limit(void **state) {
+    sentinel_codec_t *codec = *state;
+    char *input = slurp(CASES "/valid/run_started.json");
+    char errstr[256];
+    sentinel_event_t ev;
+    sentinel_codec_set_max_bytes(codec, 100);
+    assert_int_equal(sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
+    char want[128];
+    snprintf(want, sizeof(want), "event is %zu bytes, over the limit of 100", strlen(input));
+    assert_string_equal(errstr, want);
+    sentinel_codec_set_max_bytes(codec, SENTINEL_EVENT_MAX_BYTES_DEFAULT);
+    free(input);
+}
+
+static const char *schema_json(const char *file) {
+    for (size_t i = 0; i < sentinel_schema_source_count; i++)
+        if (!strcmp(sentinel_schema_sources[i].file, file)) return sentinel_schema_sources[i].json;
+    fail_msg("no schema %s", file);
+    return NULL;
+}
+
+/* v1 data decodes with the v2 reader (rule_id takes its default); v2 data
+ * decodes with a v1 reader (rule_id is skipped). */
+static void test_evolution(void **state) {
+    sentinel_codec_t *codec = *state;
+    char errstr[512];
+    char *v1_input = slurp(CASES "/valid/finding_recorded_v1.json");
+    sentinel_event_t ev;
+    assert_int_equal(sentinel_event_from_json(codec, v1_input, strlen(v1_input), &ev, errstr, sizeof(errstr)), 0);
+    assert_int_equal(ev.version, 1);
+    const void *bytes;
+    size_t len;
+    assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)), 0);
+    void *v1_bytes = malloc(len);
+    memcpy(v1_bytes, bytes, len);
+    size_t v1_len = len;
+    sentinel_event_t back;
+    assert_int_equal(sentinel_event_decode(codec, v1_bytes, v1_len, &back, errstr, sizeof(errstr)), 0);
+    assert_int_equal(back.version, 1);
+    assert_null(json_object_get(back.data, "rule_id"));
+    assert_string_equal(sentinel_event_str(&back, "title"), "SQL injection in query builder");
+    assert_true(sentinel_event_int(&back, "line_end") == 17);
+    sentinel_event_clear(&back);
+    sentinel_event_clear(&ev);
+    free(v1_input);
+
+    /* A v1 reader (any Avro library holding FindingRecorded.v1.avsc) reads v2 data. */
+    char *v2_input = slurp(CASES "/valid/finding_recorded_v2.json");
+    assert_int_equal(sentinel_event_from_json(codec, v2_input, strlen(v2_input), &ev, errstr, sizeof(errstr)), 0);
+    assert_int_equal(ev.version, 2);
+    assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)), 0);
+    avro_schema_t v1, v2;
+    const char *j1 = schema_json("FindingRecorded.v1.avsc"), *j2 = schema_json("FindingRecorded.v2.avsc");
+    assert_int_equal(avro_schema_from_json_length(j1, strlen(j1), &v1), 0);
+    assert_int_equal(avro_schema_from_json_length(j2, strlen(j2), &v2), 0);
+    avro_value_iface_t *writer_class = avro_generic_class_from_schema(v2);
+    avro_value_iface_t *resolver = avro_resolved_reader_new(v2, v1);
+    assert_non_null(resolver);
+    avro_value_t raw, resolved, data, field;
+    assert_int_equal(avro_generic_value_new(writer_class, &raw), 0);
+    assert_int_equal(avro_resolved_reader_new_value(resolver, &resolved), 0);
+    avro_reader_t reader = avro_reader_memory((const char *)bytes + 10, (int64_t)len - 10);
+    assert_int_equal(avro_value_read(reader, &raw), 0);
+    avro_resolved_reader_set_source(&resolved, &raw);
+    assert_int_equal(avro_value_get_by_name(&resolved, "data", &data, NULL), 0);
+    size_t fields = 0;
+    assert_int_equal(avro_value_get_size(&data, &fields), 0);
+    assert_int_equal(fields, 12); /* v1's fields: no rule_id */
+    assert_int_equal(avro_value_get_by_name(&data, "title", &field, NULL), 0);
+    const char *title;
+    size_t size;
+    assert_int_equal(avro_value_get_string(&field, &title, &size), 0);
+    assert_string_equal(title, "Long function");
+    avro_reader_free(reader);
+    avro_value_decref(&raw);
+    avro_value_decref(&resolved);
+    avro_value_iface_decref(resolver);
+    avro_value_iface_decref(writer_class);
+    avro_schema_decref(v1);
+    avro_schema_decref(v2);
+    sentinel_event_clear(&ev);
+    free(v2_input);
+    free(v1_bytes);
+}
+
+/* The embedded schemas plus one more file; the codec's checks must refuse it. */
+static void expect_refused(const char *file, const char *json, const char *fragment) {
+    size_t n = sentinel_schema_source_count;
+    sentinel_schema_source_t *sources = calloc(n + 1, sizeof(*sources));
+    memcpy(sources, sentinel_schema_sources, n * sizeof(*sources));
+    sources[n].file = file;
+    sources[n].json = json;
+    char errstr[1024];
+    sentinel_codec_t *codec = sentinel_codec_new_from(sources, n + 1, errstr, sizeof(errstr));
+    if (codec) fail_msg("%s was accepted", file);
+    if (!strstr(errstr, fragment)) fail_msg("%s: \"%s\" lacks \"%s\"", file, errstr, fragment);
+    free(sources);
+}
+
+/* FindingRecorded v2 with its data fields edited by `edit`. */
+static char *v3_from_v2(void (*edit)(json_t *fields)) {
+    json_t *schema = json_loads(schema_json("FindingRecorded.v2.avsc"), 0, NULL);
+    json_t *fields = json_object_get(schema, "fields");
+    json_t *data = json_array_get(fields, json_array_size(fields) - 1);
+    edit(json_object_get(json_object_get(data, "type"), "fields"));
+    char *text = json_dumps(schema, JSON_COMPACT);
+    json_decref(schema);
+    return text;
+}
+
+static void add_required_field(json_t *fields) {
+    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "rule_id2", "type", "string"));
+}
+static void drop_title(json_t *fields) {
+    for (size_t i = 0; i < json_array_size(fields); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(fields, i), "name")), "title"))
+            json_array_remove(fields, i);
+}
+static void drop_confidence(json_t *fields) {
+    for (size_t i = 0; i < json_array_size(fields); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(fields, i), "name")), "confidence"))
+            json_array_remove(fields, i);
+}
+static void retype_line_start(json_t *fields) {
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        json_t *f = json_array_get(fields, i);
+        if (!strcmp(json_string_value(json_object_get(f, "name")), "line_start"))
+            json_object_set_new(f, "type", json_pack("[s,s]", "null", "string"));
+    }
+}
+
+static void test_incompatible_changes_are_refused(void **state) {
+    (void)state;
+    char *text;
+    /* A catalog field missing from the catalog: refused by name. */
+    text = v3_from_v2(add_required_field);
+    expect_refused("FindingRecorded.v3.avsc", text, "data.rule_id2 is not in the catalog");
+    free(text);
+    /* A required field dropped: a v2 reader cannot read v3 data. */
+    text = v3_from_v2(drop_title);
+    expect_refused("FindingRecorded.v3.avsc", text, "v3 data lacks data.title, which has no default");
+    free(text);
+    /* A field's type changed. */
+    text = v3_from_v2(retype_line_start);
+    expect_refused("FindingRecorded.v3.avsc", text, "data.line_start: Avro type does not fit");
+    free(text);
+    /* The same schema twice under two versions. */
+    expect_refused("FindingRecorded.v3.avsc", schema_json("FindingRecorded.v2.avsc"),
+                   "has the same fingerprint as FindingRecorded v2");
+    /* A version gap: published versions are never deleted. */
+    text = v3_from_v2(drop_confidence);
+    expect_refused("FindingRecorded.v4.avsc", text, "schemas/FindingRecorded.v3.avsc is missing");
+    free(text);
+    /* A record named after another type. */
+    expect_refused("AnnotationPosted.v2.avsc", schema_json("RunStarted.v1.avsc"),
+                   "the record must be named AnnotationPosted");
+    expect_refused("Unknown.v1.avsc", schema_json("RunStarted.v1.avsc"), "Unknown is not in the event catalog");
+}
+
+static void test_decode_errors(void **state) {
+    sentinel_codec_t *codec = *state;
+    char errstr[512];
+    sentinel_event_t ev;
+    assert_int_equal(sentinel_event_decode(codec, "{\"json\":1}", 10, &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_string_equal(errstr, "not an Avro single-object encoding (no C3 01 marker)");
+    unsigned char unknown[12] = {0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0};
+    assert_int_equal(sentinel_event_decode(codec, unknown, sizeof(unknown), &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_string_equal(errstr, "unknown writer schema (fingerprint 0807060504030201)");
+
+    char *input = slurp(CASES "/valid/usage_incremented.json");
+    assert_int_equal(sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)), 0);
+    const void *bytes;
+    size_t len;
+    assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)), 0);
+    unsigned char *copy = malloc(len + 1);
+    memcpy(copy, bytes, len);
+    copy[len] = 0;
+    sentinel_event_clear(&ev);
+    assert_int_equal(sentinel_event_decode(codec, copy, len - 3, &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_non_null(strstr(errstr, "UsageIncremented: datum does not match schema v1"));
+    assert_int_equal(sentinel_event_decode(codec, copy, len + 1, &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_string_equal(errstr, "UsageIncremented: trailing bytes after the datum");
+    /* Well-formed Avro holding an invalid event: validated like JSON. The
+     * amount is the second-to-last field's zig-zag varint: 1500 -> make it 0. */
+    assert_int_equal(sentinel_event_decode(codec, copy, len, &ev, errstr, sizeof(errstr)), 0);
+    sentinel_event_clear(&ev);
+    free(copy);
+    free(input);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_cases),
+        cmocka_unit_test(test_invalid_cases),
+        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_evolution),
+        cmocka_unit_test(test_incompatible_changes_are_refused),
+        cmocka_unit_test(test_decode_errors),
+    };
+    return cmocka_run_group_tests(tests, codec_setup, codec_teardown);
+}

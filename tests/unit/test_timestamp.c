@@ -1,0 +1,106 @@
+/* test_timestamp.c -- RFC 3339 parsing and formatting, calendar arithmetic,
+ * UUID syntax. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "timestamp.h"
+
+static int64_t parse_ok(const char *s) {
+    int64_t micros = 0;
+    char errstr[256];
+    if (sentinel_timestamp_parse(s, &micros, errstr, sizeof(errstr))) fail_msg("%s: %s", s, errstr);
+    return micros;
+}
+
+static void test_parse(void **state) {
+    (void)state;
+    assert_true(parse_ok("1970-01-01T00:00:00Z") == 0);
+    assert_true(parse_ok("2026-11-26T10:15:00.123Z") == 1795688100123000LL);
+    assert_true(parse_ok("2026-11-26T12:15:00.123+02:00") == 1795688100123000LL);
+    assert_true(parse_ok("2026-11-26t10:15:00.123z") == 1795688100123000LL);
+    assert_true(parse_ok("2026-11-26T04:45:00.123-05:30") == 1795688100123000LL);
+    assert_true(parse_ok("1969-12-31T23:59:59.999999Z") == -1);
+    assert_true(parse_ok("2024-02-29T00:00:00Z") == 1709164800000000LL);
+    assert_true(parse_ok("2026-11-26T10:15:00.1Z") == 1795688100100000LL);
+}
+
+static void expect_error(const char *s, const char *fragment) {
+    int64_t micros;
+    char errstr[256];
+    if (sentinel_timestamp_parse(s, &micros, errstr, sizeof(errstr)) != SENTINEL_ERR_INVALID)
+        fail_msg("%s parsed", s);
+    if (!strstr(errstr, fragment)) fail_msg("%s: \"%s\" lacks \"%s\"", s, errstr, fragment);
+}
+
+static void test_parse_errors(void **state) {
+    (void)state;
+    expect_error("2026-11-26T10:15:00", "has no time zone");
+    expect_error("2026-11-26 10:15:00Z", "expected 'T'");
+    expect_error("2026-13-01T00:00:00Z", "not a valid date");
+    expect_error("2025-02-29T00:00:00Z", "not a valid date");
+    expect_error("2026-11-26T24:00:00Z", "not a valid date");
+    expect_error("2026-11-26T10:15:00.Z", "no digits after");
+    expect_error("2026-11-26T10:15:00.1234567Z", "more precise than microseconds");
+    expect_error("2026-11-26T10:15:00+2:00", "bad zone offset");
+    expect_error("2026-11-26T10:15:00Zjunk", "unexpected text");
+    expect_error("26-11-26T10:15:00Z", "not an RFC 3339 date-time");
+    expect_error("", "not an RFC 3339 date-time");
+}
+
+static void test_format(void **state) {
+    (void)state;
+    char out[SENTINEL_TIMESTAMP_MAX];
+    sentinel_timestamp_format(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00Z");
+    sentinel_timestamp_format(1795688100123000LL, out);
+    assert_string_equal(out, "2026-11-26T10:15:00.123Z");
+    sentinel_timestamp_format(1795688100123456LL, out);
+    assert_string_equal(out, "2026-11-26T10:15:00.123456Z");
+    sentinel_timestamp_format(-1, out);
+    assert_string_equal(out, "1969-12-31T23:59:59.999999Z");
+    sentinel_timestamp_format(parse_ok("2000-02-29T23:59:59Z"), out);
+    assert_string_equal(out, "2000-02-29T23:59:59Z");
+}
+
+static void test_calendar(void **state) {
+    (void)state;
+    assert_int_equal(sentinel_days_in_month(2024, 2), 29);
+    assert_int_equal(sentinel_days_in_month(2100, 2), 28);
+    assert_int_equal(sentinel_days_in_month(2000, 2), 29);
+    assert_int_equal(sentinel_days_in_month(2026, 4), 30);
+    assert_int_equal(sentinel_days_in_month(2026, 12), 31);
+    /* Every day from 1900 to 2100 converts both ways. */
+    for (int64_t d = sentinel_days_from_civil(1900, 1, 1); d < sentinel_days_from_civil(2100, 1, 1); d++) {
+        int64_t y;
+        unsigned m, day;
+        sentinel_civil_from_days(d, &y, &m, &day);
+        assert_true(sentinel_days_from_civil(y, m, day) == d);
+    }
+}
+
+static void test_uuid(void **state) {
+    (void)state;
+    char out[SENTINEL_UUID_LEN + 1];
+    assert_int_equal(sentinel_uuid_normalize("7B0C1E5E-3F0A-4C7E-9A55-2F3C1D2E4B6A", out), 0);
+    assert_string_equal(out, "7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a");
+    assert_int_equal(sentinel_uuid_normalize("7b0c1e5e3f0a4c7e9a552f3c1d2e4b6a", out), -1);
+    assert_int_equal(sentinel_uuid_normalize("7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a0", out), -1);
+    assert_int_equal(sentinel_uuid_normalize("7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6", out), -1);
+    assert_int_equal(sentinel_uuid_normalize("zb0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a", out), -1);
+    assert_int_equal(sentinel_uuid_normalize("", out), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),     cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_format),    cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_uuid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
