@@ -7,6 +7,7 @@
 
 static const cli_command_t commands[] = {
     {"migrate", "apply the database migrations (ordered, checksummed, locked)", cli_migrate},
+    {"gen", "write a realistic, deterministic NDJSON event stream", cli_gen},
     {"publish", "validate NDJSON events and publish them to Kafka as Avro", cli_publish},
     {"schemas", "list the event schemas and fingerprints; --check cross-checks them", cli_schemas},
     {"doctor", "check that Kafka and PostgreSQL answer, print their versions", cli_doctor},

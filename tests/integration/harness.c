@@ -193,3 +193,69 @@ const char *harness_user_id(int u) {
     snprintf(b, 40, "c0000000-0000-4000-8000-%012d", u);
     return b;
 }
+
+static const char *header_value(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t size) {
+    const void *v;
+    size_t len;
+    if (!hdrs || rd_kafka_header_get_last(hdrs, name, &v, &len)) return NULL;
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
+long harness_consume_all(const char *topic, const char *isolation,
+                         void (*fn)(const harness_message_t *m, void *opaque), void *opaque) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char *group = harness_unique_name("test.read");
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "isolation.level", isolation, errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    free(group);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk) fail_msg("%s", errstr);
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000)) fail_msg("metadata for %s", topic);
+    int partitions = md->topic_cnt ? md->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (partitions == 0) fail_msg("topic %s has no partitions", topic);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (rd_kafka_assign(rk, parts)) fail_msg("assign %s", topic);
+    rd_kafka_topic_partition_list_destroy(parts);
+
+    long count = 0;
+    int eofs = 0;
+    for (int idle = 0; eofs < partitions && idle < 600;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m) {
+            idle++;
+            continue;
+        }
+        idle = 0;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eofs++;
+        } else if (m->err) {
+            fail_msg("consume %s: %s", topic, rd_kafka_message_errstr(m));
+        } else {
+            rd_kafka_headers_t *hdrs = NULL;
+            rd_kafka_message_headers(m, &hdrs);
+            char t[128], id[64], reason[2048];
+            harness_message_t hm = {m->partition, m->offset, m->key, m->key_len, m->payload, m->len,
+                                    header_value(hdrs, "event_type", t, sizeof(t)),
+                                    header_value(hdrs, "event_id", id, sizeof(id)),
+                                    header_value(hdrs, "reason", reason, sizeof(reason))};
+            if (fn) fn(&hm, opaque);
+            count++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (eofs < partitions) fail_msg("%s: only %d of %d partitions reached their end", topic, eofs, partitions);
+    rd_kafka_destroy(rk);
+    return count;
+}

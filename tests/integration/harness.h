@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Borrowed from the environment; fail the test when unset. */
 const char *harness_brokers(void);
@@ -51,5 +52,24 @@ char *harness_exec_fails(PGconn *conn, const char *sql, char **message);
 const char *harness_workspace_id(int w);
 const char *harness_repository_id(int w, int r);
 const char *harness_user_id(int u);
+
+/* One consumed message (valid during the callback). */
+typedef struct harness_message {
+    int32_t partition;
+    int64_t offset;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t len;
+    const char *event_type; /* header, or NULL */
+    const char *event_id;   /* header, or NULL */
+    const char *reason;     /* header, or NULL */
+} harness_message_t;
+
+/* Read every partition of `topic` from the beginning to its end with the
+ * given isolation level ("read_committed"), calling `fn` for each message.
+ * Returns the number of messages. */
+long harness_consume_all(const char *topic, const char *isolation,
+                         void (*fn)(const harness_message_t *m, void *opaque), void *opaque);
 
 #endif

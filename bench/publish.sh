@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# publish.sh -- publish throughput: `sentinel publish` of N generated events
+# (default 1,000,000) beside kcat producing the same Avro records (same keys,
+# same bytes, same producer settings) in the same run.
+#   bench/publish.sh [EVENTS]
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+EVENTS="${1:-1000000}"
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+
+input="$OUT/publish-$EVENTS.ndjson"
+[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
+records="$OUT/publish-$EVENTS.records"
+[[ -f "$records" ]] || "$ROOT/build/release/bench_encode_avro" <"$input" >"$records"
+bytes=$(stat -c %s "$input")
+
+stamp=$(date +%s)
+t_sentinel="bench.publish.sentinel.$stamp"
+t_kcat="bench.publish.kcat.$stamp"
+producer=(-X enable.idempotence=true -X acks=all -X compression.type=lz4 -X linger.ms=20
+          -X batch.num.messages=10000 -X batch.size=1000000
+          -X queue.buffering.max.messages=200000 -X queue.buffering.max.kbytes=131072
+          -X partitioner=murmur2_random)
+
+# Both topics created the same way (12 partitions) before timing.
+printf '' | "$SENTINEL" publish --quiet --topic "$t_kcat" - >/dev/null 2>&1 || true
+printf '' | "$SENTINEL" publish --quiet --topic "$t_sentinel" - >/dev/null 2>&1 || true
+
+run_timed "$OUT/time.sentinel" "$SENTINEL" publish --quiet --topic "$t_sentinel" "$input"
+run_timed "$OUT/time.kcat" kcat -P -b "$SENTINEL_KAFKA_BROKERS" -t "$t_kcat" \
+    -K $'\x1e\x1fK\x1f\x1e' -D $'\x1e\x1fM\x1f\x1e' "${producer[@]}" "$records"
+
+read -r s_sec s_rss <"$OUT/time.sentinel"
+read -r k_sec k_rss <"$OUT/time.kcat"
+s_rate=$(rate "$EVENTS" "$s_sec")
+k_rate=$(rate "$EVENTS" "$k_sec")
+echo "publish benchmark: $EVENTS events, $(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}') MB of NDJSON in, Avro out"
+printf '%-18s %10s %12s %10s %12s\n' "" seconds events/s "MB/s in" "peak RSS MB"
+printf '%-18s %10s %12s %10s %12s\n' "sentinel publish" "$s_sec" "$s_rate" \
+    "$(awk -v b="$bytes" -v s="$s_sec" 'BEGIN{printf "%.1f", b/1e6/s}')" "$((s_rss / 1024))"
+printf '%-18s %10s %12s %10s %12s\n' "kcat (reference)" "$k_sec" "$k_rate" "-" "$((k_rss / 1024))"
+echo "ratio sentinel/kcat: $(ratio "$s_rate" "$k_rate")  (validation + JSON parse + Avro encode on top of producing)"
