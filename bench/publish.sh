@@ -27,7 +27,7 @@ printf '' | "$SENTINEL" publish --quiet --topic "$t_sentinel" - >/dev/null 2>&1 
 
 run_timed "$OUT/time.sentinel" "$SENTINEL" publish --quiet --topic "$t_sentinel" "$input"
 run_timed "$OUT/time.kcat" kcat -P -b "$SENTINEL_KAFKA_BROKERS" -t "$t_kcat" \
-    -K $'\x1e\x1fK\x1f\x1e' -D $'\x1e\x1fM\x1f\x1e' "${producer[@]}" "$records"
+    -K '\x1e\x1fK\x1f\x1e' -D '\x1e\x1fM\x1f\x1e' "${producer[@]}" -l "$records"
 
 read -r s_sec s_rss <"$OUT/time.sentinel"
 read -r k_sec k_rss <"$OUT/time.kcat"

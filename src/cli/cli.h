@@ -60,6 +60,9 @@ const char *cli_migrations_dir(const char *flag);
 
 int cli_doctor(int argc, char **argv, sentinel_conf_t *conf);
 int cli_migrate(int argc, char **argv, sentinel_conf_t *conf);
+int cli_project(int argc, char **argv, sentinel_conf_t *conf);
+int cli_status(int argc, char **argv, sentinel_conf_t *conf);
+int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf);
 int cli_gen(int argc, char **argv, sentinel_conf_t *conf);
 int cli_publish(int argc, char **argv, sentinel_conf_t *conf);
 int cli_schemas(int argc, char **argv, sentinel_conf_t *conf);

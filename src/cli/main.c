@@ -9,6 +9,9 @@ static const cli_command_t commands[] = {
     {"migrate", "apply the database migrations (ordered, checksummed, locked)", cli_migrate},
     {"gen", "write a realistic, deterministic NDJSON event stream", cli_gen},
     {"publish", "validate NDJSON events and publish them to Kafka as Avro", cli_publish},
+    {"project", "run projectors: apply events to PostgreSQL exactly once", cli_project},
+    {"status", "stored offsets, log ends and lag per projector and partition", cli_status},
+    {"dead-letters", "list rejected events and why", cli_dead_letters},
     {"schemas", "list the event schemas and fingerprints; --check cross-checks them", cli_schemas},
     {"doctor", "check that Kafka and PostgreSQL answer, print their versions", cli_doctor},
 };

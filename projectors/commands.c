@@ -1,0 +1,177 @@
+/* commands.c -- the `commands` projector: CommandRunStarted and
+ * CommandRunCompleted into command_runs. */
+#include "support.h"
+
+static const char *const command_types[] = {"CommandRunStarted", "CommandRunCompleted", NULL};
+static const char *const command_tables[] = {"command_runs", NULL};
+
+/* (workspace, external_reference) already taken -> the command run's id. */
+static void load_reference(PGresult *res, int r, void *opaque) {
+    char key[1024];
+    snprintf(key, sizeof(key), "%s/%s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+    json_object_set_new(opaque, key, json_string(PQgetvalue(res, r, 2)));
+}
+
+static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
+                                     size_t errstr_size) {
+    size_t n = sentinel_batch_count(batch);
+    id_list_t ids, repo_ids, workspaces;
+    id_list_init(&ids);
+    id_list_init(&repo_ids);
+    id_list_init(&workspaces);
+    for (size_t i = 0; i < n; i++) {
+        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        id_list_add(&ids, sentinel_event_str(ev, "command_run_id"));
+        id_list_add(&repo_ids, sentinel_event_str(ev, "repository_id"));
+        if (!strcmp(ev->type->name, "CommandRunStarted")) id_list_add(&workspaces, ev->workspace_id);
+    }
+    sentinel_uuid_map_t *commands = sentinel_uuid_map_new(), *repos = sentinel_uuid_map_new();
+    state_pool_t pool = {0};
+    json_t *references = json_object();
+    sentinel_copy_t started = {0}, completed = {0};
+    sentinel_err_t err;
+    if ((err = load_states(conn,
+                           "SELECT id, workspace_id, status FROM command_runs WHERE id = ANY($1::uuid[])",
+                           &ids, commands, &pool, errstr, errstr_size)))
+        goto out;
+    if ((err = load_states(conn,
+                           "SELECT id, workspace_id FROM repositories "
+                           "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+                           &repo_ids, repos, &pool, errstr, errstr_size)))
+        goto out;
+    /* External references in use by the batch's workspaces: only those the
+     * batch mentions matter, but one indexed read per workspace set is cheap. */
+    {
+        json_t *refs = json_array();
+        for (size_t i = 0; i < n; i++) {
+            const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+            if (!strcmp(ev->type->name, "CommandRunStarted"))
+                json_array_append_new(refs, json_string(sentinel_event_str(ev, "external_reference")));
+        }
+        char *refs_text = json_dumps(refs, JSON_COMPACT);
+        json_decref(refs);
+        char *ws = NULL;
+        size_t ws_len = 0;
+        FILE *f = open_memstream(&ws, &ws_len);
+        fputc('{', f);
+        for (size_t k = 0; k < workspaces.n; k++) fprintf(f, "%s%s", k ? "," : "", workspaces.ids[k]);
+        fputc('}', f);
+        fclose(f);
+        const char *params[2] = {ws, refs_text};
+        PGresult *res = PQexecParams(conn,
+                                     "SELECT workspace_id, external_reference, id FROM command_runs "
+                                     "WHERE workspace_id = ANY($1::uuid[]) AND external_reference IN "
+                                     "(SELECT jsonb_array_elements_text($2::jsonb))",
+                                     2, NULL, params, NULL, NULL, 0);
+        free(ws);
+        free(refs_text);
+        if ((err = sentinel_db_classify(conn, res))) {
+            sentinel_db_errstr(conn, res, errstr, errstr_size);
+            PQclear(res);
+            goto out;
+        }
+        for (int r = 0; r < PQntuples(res); r++) load_reference(res, r, references);
+        PQclear(res);
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        const char *id = sentinel_event_str(ev, "command_run_id");
+        if (!strcmp(ev->type->name, "CommandRunStarted")) {
+            if (!require_row(batch, i, repos, "repository", sentinel_event_str(ev, "repository_id")))
+                continue;
+            if (sentinel_uuid_map_get(commands, id)) {
+                sentinel_batch_reject(batch, i, "command run %s already exists", id);
+                continue;
+            }
+            char key[1024];
+            snprintf(key, sizeof(key), "%s/%s", ev->workspace_id,
+                     sentinel_event_str(ev, "external_reference"));
+            const char *taken = json_string_value(json_object_get(references, key));
+            if (taken) {
+                sentinel_batch_reject(batch, i, "external_reference \"%s\" is already used by command run %s",
+                                      sentinel_event_str(ev, "external_reference"), taken);
+                continue;
+            }
+            json_object_set_new(references, key, json_string(id));
+            sentinel_uuid_map_put(commands, id, state_new(&pool, ev->workspace_id, "running"));
+            json_t *v;
+            sentinel_copy_str(&started, id);
+            sentinel_copy_str(&started, ev->workspace_id);
+            sentinel_copy_str(&started, sentinel_event_str(ev, "repository_id"));
+            sentinel_copy_str(&started, sentinel_event_str(ev, "external_reference"));
+            if ((v = DATA(ev, "github_comment_id"))) sentinel_copy_int(&started, json_integer_value(v));
+            else sentinel_copy_null(&started);
+            if ((v = DATA(ev, "issue_number"))) sentinel_copy_int(&started, json_integer_value(v));
+            else sentinel_copy_null(&started);
+            if ((v = DATA(ev, "is_pull_request"))) sentinel_copy_bool(&started, json_is_true(v));
+            else sentinel_copy_null(&started);
+            sentinel_copy_str(&started, sentinel_event_str(ev, "command_type"));
+            sentinel_copy_str(&started, sentinel_event_str(ev, "query"));
+            sentinel_copy_str(&started, sentinel_event_str(ev, "started_at"));
+            sentinel_copy_json(&started, DATA(ev, "context_snapshot"));
+            sentinel_copy_json(&started, DATA(ev, "metadata"));
+            sentinel_copy_str(&started, ev->event_id);
+            sentinel_copy_timestamp(&started, ev->occurred_at);
+            sentinel_copy_end_row(&started);
+        } else {
+            row_state_t *s = require_row(batch, i, commands, "command run", id);
+            if (!s) continue;
+            if (strcmp(s->status, "running")) {
+                sentinel_batch_reject(batch, i, "command run %s is already %s: a second completion is rejected",
+                                      id, s->status);
+                continue;
+            }
+            snprintf(s->status, sizeof(s->status), "%s", sentinel_event_str(ev, "status"));
+            json_t *v;
+            sentinel_copy_str(&completed, id);
+            sentinel_copy_str(&completed, s->status);
+            sentinel_copy_timestamp(&completed, data_time(ev, "completed_at", ev->occurred_at));
+            if ((v = DATA(ev, "duration_seconds"))) sentinel_copy_double(&completed, json_number_value(v));
+            else sentinel_copy_null(&completed);
+            sentinel_copy_json(&completed, DATA(ev, "response"));
+            sentinel_copy_json(&completed, DATA(ev, "metrics"));
+            sentinel_copy_str(&completed, ev->event_id);
+            sentinel_copy_end_row(&completed);
+        }
+    }
+
+    if ((err = sentinel_copy_send(conn,
+                                  "COPY command_runs (id, workspace_id, repository_id, external_reference, "
+                                  "github_comment_id, issue_number, is_pull_request, command_type, query, "
+                                  "started_at, context_snapshot, metadata, event_id, created_at) FROM STDIN",
+                                  &started, errstr, errstr_size)))
+        goto out;
+    if (completed.rows) {
+        if ((err = sentinel_db_exec(conn,
+                                    "CREATE TEMP TABLE IF NOT EXISTS command_completions (id uuid, "
+                                    "status text, completed_at timestamptz, duration_seconds float8, "
+                                    "response jsonb, metrics jsonb, event_id uuid) ON COMMIT DELETE ROWS",
+                                    errstr, errstr_size)))
+            goto out;
+        if ((err = sentinel_copy_send(conn, "COPY command_completions FROM STDIN", &completed, errstr,
+                                      errstr_size)))
+            goto out;
+        err = sentinel_db_exec(conn,
+                               "UPDATE command_runs r SET status = c.status, completed_at = c.completed_at, "
+                               "duration_seconds = c.duration_seconds, response = c.response, "
+                               "metrics = c.metrics, completed_event_id = c.event_id "
+                               "FROM command_completions c WHERE r.id = c.id",
+                               errstr, errstr_size);
+    }
+out:
+    sentinel_copy_free(&started);
+    sentinel_copy_free(&completed);
+    json_decref(references);
+    state_pool_free(&pool);
+    sentinel_uuid_map_destroy(commands);
+    sentinel_uuid_map_destroy(repos);
+    id_list_free(&ids);
+    id_list_free(&repo_ids);
+    id_list_free(&workspaces);
+    return err;
+}
+
+const sentinel_projector_t sentinel_projector_commands = {
+    "commands", "command runs", command_types, command_tables, NULL, commands_apply,
+};

@@ -1,0 +1,247 @@
+/* runs.c -- the `runs` projector: RunStarted, RunCompleted, FindingRecorded
+ * and AnnotationPosted into runs, findings and annotations (and their key
+ * tables). A run is immutable once completed; findings and annotations are
+ * insert-only. */
+#include "support.h"
+
+static const char *const run_types[] = {"RunStarted", "RunCompleted", "FindingRecorded",
+                                        "AnnotationPosted", NULL};
+static const char *const run_tables[] = {"run_keys", "runs", "finding_keys", "findings",
+                                         "annotations", NULL};
+
+static void load_provider(PGresult *res, int r, void *opaque) {
+    json_object_set_new(opaque, PQgetvalue(res, r, 0), json_string(PQgetvalue(res, r, 1)));
+}
+
+static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
+                                 size_t errstr_size) {
+    size_t n = sentinel_batch_count(batch);
+    id_list_t run_ids, repo_ids, finding_ids, annotation_ids;
+    id_list_init(&run_ids);
+    id_list_init(&repo_ids);
+    id_list_init(&finding_ids);
+    id_list_init(&annotation_ids);
+    for (size_t i = 0; i < n; i++) {
+        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        id_list_add(&run_ids, sentinel_event_str(ev, "run_id"));
+        id_list_add(&repo_ids, sentinel_event_str(ev, "repository_id"));
+        id_list_add(&finding_ids, sentinel_event_str(ev, "finding_id"));
+        id_list_add(&annotation_ids, sentinel_event_str(ev, "annotation_id"));
+    }
+    sentinel_uuid_map_t *runs = sentinel_uuid_map_new(), *repos = sentinel_uuid_map_new(),
+                        *findings = sentinel_uuid_map_new(), *annotations = sentinel_uuid_map_new();
+    state_pool_t pool = {0};
+    json_t *providers = json_object();
+    sentinel_copy_t run_keys = {0}, run_rows = {0}, finding_keys = {0}, finding_rows = {0},
+                    annotation_rows = {0}, completions = {0};
+    sentinel_err_t err;
+
+    /* Set-based reads: everything the batch refers to, one query each. */
+    if ((err = load_states(conn,
+                           "SELECT k.id, k.workspace_id, r.status FROM run_keys k JOIN runs r "
+                           "ON r.id = k.id AND r.created_at = k.created_at "
+                           "WHERE k.id = ANY($1::uuid[])",
+                           &run_ids, runs, &pool, errstr, errstr_size)))
+        goto out;
+    if ((err = load_states(conn,
+                           "SELECT id, workspace_id FROM repositories "
+                           "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+                           &repo_ids, repos, &pool, errstr, errstr_size)))
+        goto out;
+    if ((err = load_states(conn,
+                           "SELECT id, workspace_id FROM finding_keys WHERE id = ANY($1::uuid[])",
+                           &finding_ids, findings, &pool, errstr, errstr_size)))
+        goto out;
+    if ((err = load_states(conn,
+                           "SELECT id, workspace_id FROM annotations WHERE id = ANY($1::uuid[])",
+                           &annotation_ids, annotations, &pool, errstr, errstr_size)))
+        goto out;
+    PGresult *res = PQexec(conn, "SELECT slug, id FROM providers");
+    if ((err = sentinel_db_classify(conn, res))) {
+        sentinel_db_errstr(conn, res, errstr, errstr_size);
+        PQclear(res);
+        goto out;
+    }
+    for (int r = 0; r < PQntuples(res); r++) load_provider(res, r, providers);
+    PQclear(res);
+
+    /* Decide each event in log order against that state. */
+    for (size_t i = 0; i < n; i++) {
+        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        const char *type = ev->type->name;
+        if (!strcmp(type, "RunStarted")) {
+            const char *run = sentinel_event_str(ev, "run_id");
+            if (!require_row(batch, i, repos, "repository", sentinel_event_str(ev, "repository_id")))
+                continue;
+            if (sentinel_uuid_map_get(runs, run)) {
+                sentinel_batch_reject(batch, i, "run %s already exists (started by another event)", run);
+                continue;
+            }
+            row_state_t *s = state_new(&pool, ev->workspace_id, "running");
+            s->is_new = 1;
+            s->created_at = ev->occurred_at;
+            sentinel_uuid_map_put(runs, run, s);
+            sentinel_copy_str(&run_keys, run);
+            sentinel_copy_str(&run_keys, ev->workspace_id);
+            sentinel_copy_timestamp(&run_keys, ev->occurred_at);
+            sentinel_copy_end_row(&run_keys);
+            sentinel_copy_str(&run_rows, run);
+            sentinel_copy_str(&run_rows, ev->workspace_id);
+            sentinel_copy_str(&run_rows, sentinel_event_str(ev, "repository_id"));
+            sentinel_copy_str(&run_rows, sentinel_event_str(ev, "external_reference"));
+            sentinel_copy_str(&run_rows, sentinel_event_str(ev, "started_at"));
+            sentinel_copy_json(&run_rows, DATA(ev, "policy_snapshot"));
+            sentinel_copy_json(&run_rows, DATA(ev, "metadata"));
+            sentinel_copy_str(&run_rows, ev->event_id);
+            sentinel_copy_timestamp(&run_rows, ev->occurred_at);
+            sentinel_copy_end_row(&run_rows);
+        } else if (!strcmp(type, "RunCompleted")) {
+            const char *run = sentinel_event_str(ev, "run_id");
+            row_state_t *s = require_row(batch, i, runs, "run", run);
+            if (!s) continue;
+            if (strcmp(s->status, "running")) {
+                sentinel_batch_reject(batch, i,
+                                      "run %s is already %s: a second completion is rejected", run,
+                                      s->status);
+                continue;
+            }
+            snprintf(s->status, sizeof(s->status), "%s", sentinel_event_str(ev, "status"));
+            sentinel_copy_str(&completions, run);
+            sentinel_copy_str(&completions, s->status);
+            sentinel_copy_timestamp(&completions, data_time(ev, "completed_at", ev->occurred_at));
+            sentinel_copy_json(&completions, DATA(ev, "metrics"));
+            sentinel_copy_str(&completions, ev->event_id);
+            sentinel_copy_end_row(&completions);
+        } else if (!strcmp(type, "FindingRecorded")) {
+            const char *run = sentinel_event_str(ev, "run_id");
+            const char *finding = sentinel_event_str(ev, "finding_id");
+            row_state_t *s = require_row(batch, i, runs, "run", run);
+            if (!s) continue;
+            if (strcmp(s->status, "running")) {
+                sentinel_batch_reject(batch, i, "run %s is %s: a finding for a completed run is rejected",
+                                      run, s->status);
+                continue;
+            }
+            if (sentinel_uuid_map_get(findings, finding)) {
+                sentinel_batch_reject(batch, i, "finding %s already exists", finding);
+                continue;
+            }
+            sentinel_uuid_map_put(findings, finding, state_new(&pool, ev->workspace_id, NULL));
+            sentinel_copy_str(&finding_keys, finding);
+            sentinel_copy_str(&finding_keys, ev->workspace_id);
+            sentinel_copy_str(&finding_keys, run);
+            sentinel_copy_timestamp(&finding_keys, ev->occurred_at);
+            sentinel_copy_end_row(&finding_keys);
+            sentinel_copy_str(&finding_rows, finding);
+            sentinel_copy_str(&finding_rows, run);
+            sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "finding_hash"));
+            sentinel_copy_str(&finding_rows, ev->workspace_id);
+            sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "severity"));
+            sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "category"));
+            sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "title"));
+            sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "description"));
+            sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "file_path"));
+            json_t *v;
+            if ((v = DATA(ev, "line_start"))) sentinel_copy_int(&finding_rows, json_integer_value(v));
+            else sentinel_copy_null(&finding_rows);
+            if ((v = DATA(ev, "line_end"))) sentinel_copy_int(&finding_rows, json_integer_value(v));
+            else sentinel_copy_null(&finding_rows);
+            if ((v = DATA(ev, "confidence"))) sentinel_copy_double(&finding_rows, json_number_value(v));
+            else sentinel_copy_null(&finding_rows);
+            sentinel_copy_json(&finding_rows, DATA(ev, "metadata"));
+            sentinel_copy_str(&finding_rows, ev->event_id);
+            sentinel_copy_timestamp(&finding_rows, ev->occurred_at);
+            sentinel_copy_end_row(&finding_rows);
+        } else if (!strcmp(type, "AnnotationPosted")) {
+            const char *annotation = sentinel_event_str(ev, "annotation_id");
+            const char *slug = sentinel_event_str(ev, "provider");
+            if (!require_row(batch, i, findings, "finding", sentinel_event_str(ev, "finding_id")))
+                continue;
+            const char *provider = json_string_value(json_object_get(providers, slug));
+            if (!provider) {
+                sentinel_batch_reject(batch, i, "unknown provider slug \"%s\"", slug);
+                continue;
+            }
+            if (sentinel_uuid_map_get(annotations, annotation)) {
+                sentinel_batch_reject(batch, i, "annotation %s already exists", annotation);
+                continue;
+            }
+            sentinel_uuid_map_put(annotations, annotation, state_new(&pool, ev->workspace_id, NULL));
+            sentinel_copy_str(&annotation_rows, annotation);
+            sentinel_copy_str(&annotation_rows, sentinel_event_str(ev, "finding_id"));
+            sentinel_copy_str(&annotation_rows, ev->workspace_id);
+            sentinel_copy_str(&annotation_rows, provider);
+            sentinel_copy_str(&annotation_rows, sentinel_event_str(ev, "external_id"));
+            sentinel_copy_str(&annotation_rows, sentinel_event_str(ev, "type"));
+            sentinel_copy_str(&annotation_rows, ev->event_id);
+            sentinel_copy_timestamp(&annotation_rows, ev->occurred_at);
+            sentinel_copy_end_row(&annotation_rows);
+        }
+    }
+
+    /* Set-based writes, parents first. */
+    if ((err = sentinel_copy_send(conn, "COPY run_keys (id, workspace_id, created_at) FROM STDIN",
+                                  &run_keys, errstr, errstr_size)))
+        goto out;
+    if ((err = sentinel_copy_send(conn,
+                                  "COPY runs (id, workspace_id, repository_id, external_reference, "
+                                  "started_at, policy_snapshot, metadata, event_id, created_at) "
+                                  "FROM STDIN",
+                                  &run_rows, errstr, errstr_size)))
+        goto out;
+    if (completions.rows) {
+        if ((err = sentinel_db_exec(conn,
+                                    "CREATE TEMP TABLE IF NOT EXISTS run_completions (id uuid, "
+                                    "status text, completed_at timestamptz, metrics jsonb, "
+                                    "event_id uuid) ON COMMIT DELETE ROWS",
+                                    errstr, errstr_size)))
+            goto out;
+        if ((err = sentinel_copy_send(conn, "COPY run_completions FROM STDIN", &completions, errstr,
+                                      errstr_size)))
+            goto out;
+        if ((err = sentinel_db_exec(conn,
+                                    "UPDATE runs r SET status = c.status, completed_at = c.completed_at, "
+                                    "metrics = c.metrics, completed_event_id = c.event_id "
+                                    "FROM run_completions c JOIN run_keys k ON k.id = c.id "
+                                    "WHERE r.id = c.id AND r.created_at = k.created_at",
+                                    errstr, errstr_size)))
+            goto out;
+    }
+    if ((err = sentinel_copy_send(conn,
+                                  "COPY finding_keys (id, workspace_id, run_id, created_at) FROM STDIN",
+                                  &finding_keys, errstr, errstr_size)))
+        goto out;
+    if ((err = sentinel_copy_send(conn,
+                                  "COPY findings (id, run_id, finding_hash, workspace_id, severity, "
+                                  "category, title, description, file_path, line_start, line_end, "
+                                  "confidence, metadata, event_id, created_at) FROM STDIN",
+                                  &finding_rows, errstr, errstr_size)))
+        goto out;
+    err = sentinel_copy_send(conn,
+                             "COPY annotations (id, finding_id, workspace_id, provider_id, "
+                             "external_id, type, event_id, created_at) FROM STDIN",
+                             &annotation_rows, errstr, errstr_size);
+out:
+    sentinel_copy_free(&run_keys);
+    sentinel_copy_free(&run_rows);
+    sentinel_copy_free(&completions);
+    sentinel_copy_free(&finding_keys);
+    sentinel_copy_free(&finding_rows);
+    sentinel_copy_free(&annotation_rows);
+    json_decref(providers);
+    state_pool_free(&pool);
+    sentinel_uuid_map_destroy(runs);
+    sentinel_uuid_map_destroy(repos);
+    sentinel_uuid_map_destroy(findings);
+    sentinel_uuid_map_destroy(annotations);
+    id_list_free(&run_ids);
+    id_list_free(&repo_ids);
+    id_list_free(&finding_ids);
+    id_list_free(&annotation_ids);
+    return err;
+}
+
+const sentinel_projector_t sentinel_projector_runs = {
+    "runs", "runs, findings and annotations", run_types, run_tables,
+    ensure_partitions_for, runs_apply,
+};

@@ -1,0 +1,133 @@
+/* support.c -- id sets, per-batch row state, partition creation. */
+#include "support.h"
+
+#include <pthread.h>
+
+void id_list_init(id_list_t *l) {
+    memset(l, 0, sizeof(*l));
+    l->seen = sentinel_uuid_map_new();
+}
+
+void id_list_add(id_list_t *l, const char *id) {
+    if (!id || sentinel_uuid_map_get(l->seen, id)) return;
+    sentinel_uuid_map_put(l->seen, id, (void *)1);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        const char **grown = realloc(l->ids, l->cap * sizeof(*grown));
+        if (!grown) abort();
+        l->ids = grown;
+    }
+    l->ids[l->n++] = id;
+}
+
+void id_list_free(id_list_t *l) {
+    free(l->ids);
+    sentinel_uuid_map_destroy(l->seen);
+    memset(l, 0, sizeof(*l));
+}
+
+row_state_t *state_new(state_pool_t *pool, const char *workspace_id, const char *status) {
+    row_state_t *s = calloc(1, sizeof(*s));
+    if (!s) abort();
+    snprintf(s->workspace_id, sizeof(s->workspace_id), "%s", workspace_id);
+    if (status) snprintf(s->status, sizeof(s->status), "%s", status);
+    if (pool->n == pool->cap) {
+        pool->cap = pool->cap ? pool->cap * 2 : 256;
+        row_state_t **grown = realloc(pool->rows, pool->cap * sizeof(*grown));
+        if (!grown) abort();
+        pool->rows = grown;
+    }
+    pool->rows[pool->n++] = s;
+    return s;
+}
+
+void state_pool_free(state_pool_t *pool) {
+    for (size_t i = 0; i < pool->n; i++) {
+        free(pool->rows[i]->extra);
+        free(pool->rows[i]);
+    }
+    free(pool->rows);
+    memset(pool, 0, sizeof(*pool));
+}
+
+typedef struct load_ctx {
+    sentinel_uuid_map_t *map;
+    state_pool_t *pool;
+} load_ctx_t;
+
+static void load_row(PGresult *res, int r, void *opaque) {
+    load_ctx_t *ctx = opaque;
+    const char *status = PQnfields(res) > 2 ? PQgetvalue(res, r, 2) : NULL;
+    row_state_t *s = state_new(ctx->pool, PQgetvalue(res, r, 1), status);
+    sentinel_uuid_map_put(ctx->map, PQgetvalue(res, r, 0), s);
+}
+
+sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentinel_uuid_map_t *map,
+                           state_pool_t *pool, char *errstr, size_t errstr_size) {
+    load_ctx_t ctx = {map, pool};
+    return sentinel_db_select_ids(conn, sql, ids->ids, ids->n, load_row, &ctx, errstr, errstr_size);
+}
+
+row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,
+                         const char *what, const char *id) {
+    const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+    row_state_t *s = sentinel_uuid_map_get(map, id);
+    if (!s) {
+        sentinel_batch_reject(batch, i, "%s %s does not exist", what, id);
+        return NULL;
+    }
+    if (s->workspace_id[0] && strcmp(s->workspace_id, ev->workspace_id)) {
+        sentinel_batch_reject(batch, i, "%s %s belongs to another workspace", what, id);
+        return NULL;
+    }
+    return s;
+}
+
+int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback) {
+    const char *s = json_string_value(DATA(ev, name));
+    int64_t micros;
+    char errstr[128];
+    if (!s || sentinel_timestamp_parse(s, &micros, errstr, sizeof(errstr))) return fallback;
+    return micros;
+}
+
+/* Months (days since epoch of their first day) already made in this process. */
+static int64_t made_months[512];
+static size_t n_made;
+static pthread_mutex_t made_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t month_of(int64_t micros) {
+    int64_t days = micros / 86400000000LL - (micros % 86400000000LL < 0);
+    int64_t y;
+    unsigned m, d;
+    sentinel_civil_from_days(days, &y, &m, &d);
+    return sentinel_days_from_civil(y, m, 1);
+}
+
+sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char *errstr,
+                                     size_t errstr_size) {
+    for (size_t i = 0; i < sentinel_batch_count(batch); i++) {
+        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        if (strcmp(ev->type->name, "RunStarted") && strcmp(ev->type->name, "FindingRecorded"))
+            continue;
+        int64_t month = month_of(ev->occurred_at);
+        pthread_mutex_lock(&made_lock);
+        int known = 0;
+        for (size_t k = 0; k < n_made && !known; k++) known = made_months[k] == month;
+        pthread_mutex_unlock(&made_lock);
+        if (known) continue;
+        char ts[SENTINEL_TIMESTAMP_MAX];
+        sentinel_timestamp_format(month * 86400000000LL, ts);
+        const char *params[1] = {ts};
+        PGresult *res = PQexecParams(conn, "SELECT sentinel_ensure_partitions($1)", 1, NULL, params,
+                                     NULL, NULL, 0);
+        sentinel_err_t err = sentinel_db_classify(conn, res);
+        if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
+        PQclear(res);
+        if (err) return err;
+        pthread_mutex_lock(&made_lock);
+        if (n_made < sizeof(made_months) / sizeof(made_months[0])) made_months[n_made++] = month;
+        pthread_mutex_unlock(&made_lock);
+    }
+    return SENTINEL_OK;
+}

@@ -1,0 +1,65 @@
+/* support.h -- what the projectors share on top of the runtime: sets of ids
+ * to look up in one query, and the per-batch state those lookups fill. */
+#ifndef SENTINEL_PROJECTORS_SUPPORT_H
+#define SENTINEL_PROJECTORS_SUPPORT_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "copy_buffer.h"
+#include "db.h"
+#include "projector.h"
+#include "timestamp.h"
+#include "uuid_map.h"
+
+/* A set of UUIDs in insertion order (borrowed strings). */
+typedef struct id_list {
+    const char **ids;
+    size_t n, cap;
+    sentinel_uuid_map_t *seen;
+} id_list_t;
+
+void id_list_init(id_list_t *l);
+void id_list_add(id_list_t *l, const char *id); /* NULL and repeats ignored */
+void id_list_free(id_list_t *l);
+
+/* What a lookup found about a row: its workspace and, for rows with a life
+ * cycle, their status. Values of a uuid map; owned by a state_pool. */
+typedef struct row_state {
+    char workspace_id[SENTINEL_UUID_LEN + 1];
+    char status[16];
+    int64_t created_at;
+    int is_new; /* inserted by this batch */
+    void *extra;
+} row_state_t;
+
+typedef struct state_pool {
+    row_state_t **rows;
+    size_t n, cap;
+} state_pool_t;
+
+row_state_t *state_new(state_pool_t *pool, const char *workspace_id, const char *status);
+void state_pool_free(state_pool_t *pool);
+
+/* Load `sql` (selecting id, workspace_id[, status]) for the ids into map. */
+sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentinel_uuid_map_t *map,
+                           state_pool_t *pool, char *errstr, size_t errstr_size);
+
+/* "does not exist" / "belongs to another workspace" check; rejects event i
+ * and returns NULL when the row is not usable. */
+row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,
+                         const char *what, const char *id);
+
+/* The event's data field as a JSON value (borrowed) or NULL. */
+#define DATA(ev, name) json_object_get((ev)->data, name)
+
+/* Create the monthly partitions of runs and findings for every month in
+ * which the batch has a RunStarted or FindingRecorded, once per process. */
+sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char *errstr,
+                                     size_t errstr_size);
+
+/* A timestamp field's microseconds, or `fallback` when absent. */
+int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback);
+
+#endif

@@ -1,0 +1,143 @@
+/* project.c -- `sentinel project`: run projectors until stopped, each on
+ * its own thread with its own consumer group and connection. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log.h"
+#include "../projector.h"
+#include "cli.h"
+
+static const char project_usage[] =
+    "usage: sentinel project [--projector NAME ...] [--until-caught-up] [options]\n\n"
+    "Run projectors (all by default) as Kafka consumers that apply events to\n"
+    "PostgreSQL exactly once in effect. SIGINT/SIGTERM finish the current batch\n"
+    "and exit cleanly.\n\n"
+    "  --projector NAME     runs, commands, briefings, activities (repeatable)\n"
+    "  --until-caught-up    exit once every assigned partition is at its end\n"
+    "  --batch-events N     most events per transaction (default 5000)\n"
+    "  --batch-bytes N      most payload bytes per transaction (default 16777216)\n"
+    "  --batch-ms N         longest wait to fill a batch (default 200)\n\n" CLI_COMMON_HELP;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct job {
+    const sentinel_projector_t *projector;
+    const sentinel_conf_t *conf;
+    const sentinel_run_options_t *options;
+    sentinel_err_t err;
+    char errstr[1024];
+    sentinel_projector_stats_t stats;
+} job_t;
+
+static void *run_job(void *arg) {
+    job_t *job = arg;
+    job->err = sentinel_projector_run(job->projector, job->conf, job->options, &job->stats,
+                                      job->errstr, sizeof(job->errstr));
+    if (job->err) stop_requested = 1; /* one fatal projector stops the process */
+    return NULL;
+}
+
+int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
+    enum { OPT_PROJECTOR = 1, OPT_UNTIL, OPT_EVENTS, OPT_BYTES, OPT_MS };
+    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
+                                             {"until-caught-up", no_argument, NULL, OPT_UNTIL},
+                                             {"batch-events", required_argument, NULL, OPT_EVENTS},
+                                             {"batch-bytes", required_argument, NULL, OPT_BYTES},
+                                             {"batch-ms", required_argument, NULL, OPT_MS},
+                                             CLI_COMMON_LONG_OPTIONS,
+                                             {NULL, 0, NULL, 0}};
+    const sentinel_projector_t *chosen[16];
+    int n_chosen = 0, opt;
+    sentinel_run_options_t options;
+    sentinel_run_options_init(&options);
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_PROJECTOR: {
+            const sentinel_projector_t *p = sentinel_projector_find(optarg);
+            if (!p) {
+                fprintf(stderr, "sentinel project: unknown projector \"%s\" (known:", optarg);
+                for (size_t i = 0; sentinel_projectors[i]; i++)
+                    fprintf(stderr, " %s", sentinel_projectors[i]->name);
+                fprintf(stderr, ")\n");
+                return CLI_EXIT_USAGE;
+            }
+            int dup = 0;
+            for (int i = 0; i < n_chosen; i++) dup |= chosen[i] == p;
+            if (!dup && n_chosen < 16) chosen[n_chosen++] = p;
+            break;
+        }
+        case OPT_UNTIL: options.until_caught_up = 1; break;
+        case OPT_EVENTS:
+            options.batch_events = atoi(optarg);
+            if (options.batch_events < 1) {
+                fprintf(stderr, "sentinel project: --batch-events must be at least 1\n");
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_BYTES:
+            options.batch_bytes = (size_t)atoll(optarg);
+            if (options.batch_bytes < 1024) {
+                fprintf(stderr, "sentinel project: --batch-bytes must be at least 1024\n");
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_MS:
+            options.batch_ms = atoi(optarg);
+            if (options.batch_ms < 1) {
+                fprintf(stderr, "sentinel project: --batch-ms must be at least 1\n");
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        default: {
+            int handled = cli_common_option(conf, opt, optarg, project_usage);
+            if (handled == 2) return CLI_EXIT_OK;
+            if (handled != 1) return CLI_EXIT_USAGE;
+        }
+        }
+    }
+    if (!n_chosen)
+        for (size_t i = 0; sentinel_projectors[i] && n_chosen < 16; i++) chosen[n_chosen++] = sentinel_projectors[i];
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    options.stop = &stop_requested;
+
+    job_t jobs[16];
+    pthread_t threads[16];
+    for (int i = 0; i < n_chosen; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].projector = chosen[i];
+        jobs[i].conf = conf;
+        jobs[i].options = &options;
+        if (pthread_create(&threads[i], NULL, run_job, &jobs[i])) {
+            fprintf(stderr, "sentinel project: cannot start a thread\n");
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    int rc = CLI_EXIT_OK;
+    for (int i = 0; i < n_chosen; i++) {
+        pthread_join(threads[i], NULL);
+        const sentinel_projector_stats_t *s = &jobs[i].stats;
+        sentinel_info("%s: %lu events in %lu batches: %lu applied, %lu duplicates, %lu rejected, "
+                      "%lu ignored, %lu fenced, %lu retries",
+                      chosen[i]->name, s->events, s->batches, s->applied, s->duplicates, s->rejected,
+                      s->ignored, s->fenced, s->retries);
+        if (jobs[i].err) {
+            fprintf(stderr, "sentinel project: %s: %s\n", chosen[i]->name, jobs[i].errstr);
+            rc = CLI_EXIT_FAILURE;
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,170 @@
+/* status.c -- `sentinel status` (stored offset, log end and lag per
+ * projector and partition, dead letters) and `sentinel dead-letters`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../db.h"
+#include "../projector.h"
+#include "cli.h"
+
+static const char status_usage[] =
+    "usage: sentinel status [--projector NAME ...] [options]\n\n"
+    "For each projector and partition of the topic: the offset stored in\n"
+    "PostgreSQL (the next event it will apply), the log end and the lag; and the\n"
+    "projector's unresolved dead letters.\n\n" CLI_COMMON_HELP;
+
+static const char dead_letters_usage[] =
+    "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [options]\n\n"
+    "List rejected events with where they were in the log and why.\n\n" CLI_COMMON_HELP;
+
+int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
+    enum { OPT_PROJECTOR = 1 };
+    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
+                                             CLI_COMMON_LONG_OPTIONS,
+                                             {NULL, 0, NULL, 0}};
+    const char *only[16];
+    int n_only = 0, opt;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+        if (opt == OPT_PROJECTOR) {
+            if (!sentinel_projector_find(optarg)) {
+                fprintf(stderr, "sentinel status: unknown projector \"%s\"\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            if (n_only < 16) only[n_only++] = optarg;
+            continue;
+        }
+        int handled = cli_common_option(conf, opt, optarg, status_usage);
+        if (handled == 2) return CLI_EXIT_OK;
+        if (handled != 1) return CLI_EXIT_USAGE;
+    }
+    char errstr[1024];
+    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    if (!pg) {
+        fprintf(stderr, "sentinel status: %s\n", errstr);
+        return CLI_EXIT_FAILURE;
+    }
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, NULL, errstr, sizeof(errstr));
+    rd_kafka_t *rk = kconf ? rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr)) : NULL;
+    if (!rk) {
+        if (kconf) rd_kafka_conf_destroy(kconf);
+        fprintf(stderr, "sentinel status: %s\n", errstr);
+        PQfinish(pg);
+        return CLI_EXIT_FAILURE;
+    }
+    const char *topic = sentinel_conf_topic(conf);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int partitions = 0;
+    if (!rd_kafka_metadata(rk, 0, rkt, &md, 10000)) {
+        if (md->topic_cnt && !md->topics[0].err) partitions = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    int64_t *ends = calloc((size_t)(partitions ? partitions : 1), sizeof(*ends));
+    for (int p = 0; p < partitions; p++) {
+        int64_t lo;
+        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &ends[p], 10000)) ends[p] = -1;
+    }
+    printf("topic %s: %d partition(s)\n", topic, partitions);
+    printf("%-12s %9s %12s %12s %10s\n", "projector", "partition", "stored", "log end", "lag");
+    int rc = CLI_EXIT_OK;
+    for (size_t i = 0; sentinel_projectors[i]; i++) {
+        const sentinel_projector_t *p = sentinel_projectors[i];
+        int wanted = !n_only;
+        for (int k = 0; k < n_only; k++) wanted |= !strcmp(only[k], p->name);
+        if (!wanted) continue;
+        const char *params[2] = {p->name, topic};
+        PGresult *res = PQexecParams(pg,
+                                     "SELECT partition, next_offset FROM projector_offsets "
+                                     "WHERE projector = $1 AND topic = $2 ORDER BY partition",
+                                     2, NULL, params, NULL, NULL, 0);
+        if (sentinel_db_classify(pg, res)) {
+            sentinel_db_errstr(pg, res, errstr, sizeof(errstr));
+            fprintf(stderr, "sentinel status: %s\n", errstr);
+            PQclear(res);
+            rc = CLI_EXIT_FAILURE;
+            break;
+        }
+        long long total = 0;
+        for (int part = 0; part < partitions; part++) {
+            long long stored = -1;
+            for (int r = 0; r < PQntuples(res); r++)
+                if (atoi(PQgetvalue(res, r, 0)) == part) stored = atoll(PQgetvalue(res, r, 1));
+            long long lag = ends[part] - (stored < 0 ? 0 : stored);
+            total += lag;
+            printf("%-12s %9d %12s %12lld %10lld\n", p->name, part,
+                   stored < 0 ? "-" : (snprintf(errstr, sizeof(errstr), "%lld", stored), errstr),
+                   (long long)ends[part], lag);
+        }
+        PQclear(res);
+        res = PQexecParams(pg,
+                           "SELECT count(*) FILTER (WHERE resolved_at IS NULL), count(*) "
+                           "FROM dead_letters WHERE projector = $1",
+                           1, NULL, params, NULL, NULL, 0);
+        const char *open = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "?";
+        printf("%-12s %9s %12s %12s %10lld   dead letters: %s open\n", p->name, "all", "", "", total,
+               open);
+        PQclear(res);
+    }
+    free(ends);
+    rd_kafka_destroy(rk);
+    PQfinish(pg);
+    return rc;
+}
+
+int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
+    enum { OPT_PROJECTOR = 1, OPT_WORKSPACE, OPT_LIMIT };
+    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
+                                             {"workspace", required_argument, NULL, OPT_WORKSPACE},
+                                             {"limit", required_argument, NULL, OPT_LIMIT},
+                                             CLI_COMMON_LONG_OPTIONS,
+                                             {NULL, 0, NULL, 0}};
+    const char *projector = NULL, *workspace = NULL, *limit = "100";
+    int opt;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_PROJECTOR: projector = optarg; break;
+        case OPT_WORKSPACE: workspace = optarg; break;
+        case OPT_LIMIT: limit = optarg; break;
+        default: {
+            int handled = cli_common_option(conf, opt, optarg, dead_letters_usage);
+            if (handled == 2) return CLI_EXIT_OK;
+            if (handled != 1) return CLI_EXIT_USAGE;
+        }
+        }
+    }
+    char errstr[1024];
+    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    if (!pg) {
+        fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
+        return CLI_EXIT_FAILURE;
+    }
+    const char *params[3] = {projector, workspace, limit};
+    PGresult *res = PQexecParams(
+        pg,
+        "SELECT id, projector, topic, partition, kafka_offset, coalesce(event_type, '?'), "
+        "coalesce(workspace_id::text, '-'), coalesce(event_id::text, '-'), "
+        "to_char(created_at, 'YYYY-MM-DD HH24:MI:SS'), reason FROM dead_letters "
+        "WHERE ($1::text IS NULL OR projector = $1) AND ($2::uuid IS NULL OR workspace_id = $2) "
+        "AND resolved_at IS NULL ORDER BY id LIMIT $3::int",
+        3, NULL, params, NULL, NULL, 0);
+    int rc = CLI_EXIT_OK;
+    if (sentinel_db_classify(pg, res)) {
+        sentinel_db_errstr(pg, res, errstr, sizeof(errstr));
+        fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
+        rc = CLI_EXIT_FAILURE;
+    } else {
+        for (int r = 0; r < PQntuples(res); r++)
+            printf("#%s %s %s[%s]@%s %s workspace %s event %s at %s: %s\n", PQgetvalue(res, r, 0),
+                   PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+                   PQgetvalue(res, r, 4), PQgetvalue(res, r, 5), PQgetvalue(res, r, 6),
+                   PQgetvalue(res, r, 7), PQgetvalue(res, r, 8), PQgetvalue(res, r, 9));
+        printf("%d dead letter(s)\n", PQntuples(res));
+    }
+    PQclear(res);
+    PQfinish(pg);
+    return rc;
+}

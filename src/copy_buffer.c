@@ -1,0 +1,145 @@
+/* copy_buffer.c -- COPY text format rows. */
+#include "copy_buffer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "timestamp.h"
+
+static void reserve(sentinel_copy_t *c, size_t more) {
+    if (c->len + more <= c->cap) return;
+    size_t cap = c->cap ? c->cap : 65536;
+    while (cap < c->len + more) cap *= 2;
+    char *grown = realloc(c->buf, cap);
+    if (!grown) abort();
+    c->buf = grown;
+    c->cap = cap;
+}
+
+static void separator(sentinel_copy_t *c) {
+    if (c->fields_in_row++ > 0) {
+        reserve(c, 1);
+        c->buf[c->len++] = '\t';
+    }
+}
+
+static void raw(sentinel_copy_t *c, const char *s, size_t n) {
+    reserve(c, n);
+    memcpy(c->buf + c->len, s, n);
+    c->len += n;
+}
+
+/* Backslash, tab, newline and carriage return are escaped. */
+static void escaped(sentinel_copy_t *c, const char *s) {
+    size_t n = strlen(s);
+    reserve(c, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        switch (ch) {
+        case '\\': c->buf[c->len++] = '\\'; c->buf[c->len++] = '\\'; break;
+        case '\t': c->buf[c->len++] = '\\'; c->buf[c->len++] = 't'; break;
+        case '\n': c->buf[c->len++] = '\\'; c->buf[c->len++] = 'n'; break;
+        case '\r': c->buf[c->len++] = '\\'; c->buf[c->len++] = 'r'; break;
+        default: c->buf[c->len++] = ch;
+        }
+    }
+}
+
+void sentinel_copy_null(sentinel_copy_t *c) {
+    separator(c);
+    raw(c, "\\N", 2);
+}
+
+void sentinel_copy_str(sentinel_copy_t *c, const char *s) {
+    if (!s) {
+        sentinel_copy_null(c);
+        return;
+    }
+    separator(c);
+    escaped(c, s);
+}
+
+void sentinel_copy_int(sentinel_copy_t *c, int64_t v) {
+    char num[32];
+    separator(c);
+    raw(c, num, (size_t)snprintf(num, sizeof(num), "%lld", (long long)v));
+}
+
+void sentinel_copy_double(sentinel_copy_t *c, double v) {
+    char num[40];
+    separator(c);
+    raw(c, num, (size_t)snprintf(num, sizeof(num), "%.17g", v));
+}
+
+void sentinel_copy_bool(sentinel_copy_t *c, int v) {
+    separator(c);
+    raw(c, v ? "t" : "f", 1);
+}
+
+void sentinel_copy_json(sentinel_copy_t *c, const json_t *v) {
+    if (!v) {
+        sentinel_copy_null(c);
+        return;
+    }
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    separator(c);
+    escaped(c, text);
+    free(text);
+}
+
+void sentinel_copy_timestamp(sentinel_copy_t *c, int64_t micros) {
+    char ts[SENTINEL_TIMESTAMP_MAX];
+    sentinel_timestamp_format(micros, ts);
+    separator(c);
+    raw(c, ts, strlen(ts));
+}
+
+void sentinel_copy_end_row(sentinel_copy_t *c) {
+    reserve(c, 1);
+    c->buf[c->len++] = '\n';
+    c->rows++;
+    c->fields_in_row = 0;
+}
+
+void sentinel_copy_reset(sentinel_copy_t *c) {
+    c->len = 0;
+    c->rows = 0;
+    c->fields_in_row = 0;
+}
+
+void sentinel_copy_free(sentinel_copy_t *c) {
+    free(c->buf);
+    memset(c, 0, sizeof(*c));
+}
+
+sentinel_err_t sentinel_copy_send(PGconn *conn, const char *copy_sql, sentinel_copy_t *c,
+                                  char *errstr, size_t errstr_size) {
+    if (c->rows == 0) return SENTINEL_OK;
+    PGresult *res = PQexec(conn, copy_sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        sentinel_err_t err = sentinel_db_classify(conn, res);
+        sentinel_db_errstr(conn, res, errstr, errstr_size);
+        PQclear(res);
+        return err ? err : SENTINEL_ERR_FATAL;
+    }
+    PQclear(res);
+    int ok = PQputCopyData(conn, c->buf, (int)c->len) == 1;
+    if (PQputCopyEnd(conn, ok ? NULL : "client error") != 1) ok = 0;
+    sentinel_err_t err = SENTINEL_OK;
+    while ((res = PQgetResult(conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && !err) {
+            err = sentinel_db_classify(conn, res);
+            if (!err) err = SENTINEL_ERR_FATAL;
+            sentinel_db_errstr(conn, res, errstr, errstr_size);
+        }
+        PQclear(res);
+    }
+    if (!ok && !err) {
+        sentinel_db_errstr(conn, NULL, errstr, errstr_size);
+        err = SENTINEL_ERR_RETRIABLE;
+    }
+    sentinel_copy_reset(c);
+    return err;
+}

@@ -1,0 +1,39 @@
+/* copy_buffer.h -- rows in PostgreSQL's COPY text format, built in memory
+ * and sent with one COPY ... FROM STDIN: the bulk path of the projectors. */
+#ifndef SENTINEL_COPY_BUFFER_H
+#define SENTINEL_COPY_BUFFER_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "sentinel.h"
+
+typedef struct sentinel_copy {
+    char *buf;
+    size_t len;
+    size_t cap;
+    size_t rows;
+    int fields_in_row;
+} sentinel_copy_t;
+
+/* Fields of the current row, in column order; end each row with _end_row. */
+void sentinel_copy_str(sentinel_copy_t *c, const char *s); /* NULL writes \N */
+void sentinel_copy_null(sentinel_copy_t *c);
+void sentinel_copy_int(sentinel_copy_t *c, int64_t v);
+void sentinel_copy_double(sentinel_copy_t *c, double v);
+void sentinel_copy_bool(sentinel_copy_t *c, int v);
+void sentinel_copy_json(sentinel_copy_t *c, const json_t *v); /* NULL writes \N */
+void sentinel_copy_timestamp(sentinel_copy_t *c, int64_t micros);
+void sentinel_copy_end_row(sentinel_copy_t *c);
+
+/* Run `copy_sql` ("COPY t (a, b) FROM STDIN") with the rows, then empty the
+ * buffer (kept allocated). Nothing is sent when there are no rows. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_copy_send(PGconn *conn, const char *copy_sql,
+                                                     sentinel_copy_t *c, char *errstr,
+                                                     size_t errstr_size);
+
+void sentinel_copy_reset(sentinel_copy_t *c);
+void sentinel_copy_free(sentinel_copy_t *c);
+
+#endif

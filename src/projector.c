@@ -1,0 +1,909 @@
+/* projector.c -- the projector runtime: consume, batch, decode, deduplicate,
+ * apply, dead-letter and advance offsets by compare-and-set, in one
+ * PostgreSQL transaction per batch. Kafka's committed offsets are never
+ * read: the offsets of record live in projector_offsets. */
+#include "projector.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "uuid_map.h"
+
+enum item_status {
+    ITEM_PENDING = 0, /* handled type, decoded, not yet classified */
+    ITEM_SKIPPED,     /* a type this projector does not handle */
+    ITEM_NEW,         /* first delivery of its event id: given to apply */
+    ITEM_DUPLICATE,   /* event id already applied */
+    ITEM_REJECTED,    /* dead-lettered */
+    ITEM_IGNORED,     /* applied as a no-op */
+};
+
+typedef struct item {
+    rd_kafka_message_t *msg; /* owned */
+    int decoded;
+    sentinel_event_t ev;
+    enum item_status status;
+    char *reason; /* owned, for REJECTED */
+} item_t;
+
+struct sentinel_batch {
+    item_t **events; /* the NEW items, in log order */
+    size_t n;
+};
+
+typedef struct part_state {
+    int assigned;
+    int64_t expected; /* next_offset as stored in PostgreSQL */
+    int64_t eof_at;   /* end of log seen at this offset, -1 if not at the end */
+    int in_batch;
+    int64_t last; /* last offset in the current batch */
+} part_state_t;
+
+typedef struct runner {
+    const sentinel_projector_t *p;
+    const sentinel_conf_t *conf;
+    const sentinel_run_options_t *opt;
+    rd_kafka_t *rk;
+    PGconn *pg;
+    char group[256];
+    const char *topic;
+    sentinel_codec_t *codec;
+    part_state_t *parts;
+    int n_parts;
+    item_t *items;
+    size_t n_items, cap_items;
+    size_t bytes;
+    int assigned_once;
+    int fatal;
+    char fatal_reason[1024];
+    sentinel_projector_stats_t stats;
+} runner_t;
+
+/* ---------------------------------------------------------------- batch API */
+
+size_t sentinel_batch_count(const sentinel_batch_t *b) { return b->n; }
+
+const sentinel_event_t *sentinel_batch_event(const sentinel_batch_t *b, size_t i) {
+    return &b->events[i]->ev;
+}
+
+void sentinel_batch_reject(sentinel_batch_t *b, size_t i, const char *fmt, ...) {
+    item_t *it = b->events[i];
+    char reason[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    free(it->reason);
+    it->reason = strdup(reason);
+    it->status = ITEM_REJECTED;
+}
+
+int sentinel_batch_is_rejected(const sentinel_batch_t *b, size_t i) {
+    return b->events[i]->status == ITEM_REJECTED;
+}
+
+void sentinel_batch_ignore(sentinel_batch_t *b, size_t i) { b->events[i]->status = ITEM_IGNORED; }
+
+/* ---------------------------------------------------------------- SQL helpers */
+
+/* "{a,b,c}" for a uuid[] parameter. New string. */
+static char *uuid_array(const char *const *ids, size_t n) {
+    char *s = malloc(n * (SENTINEL_UUID_LEN + 1) + 3);
+    if (!s) abort();
+    size_t len = 0;
+    s[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i) s[len++] = ',';
+        memcpy(s + len, ids[i], SENTINEL_UUID_LEN);
+        len += SENTINEL_UUID_LEN;
+    }
+    s[len++] = '}';
+    s[len] = '\0';
+    return s;
+}
+
+sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql, const char *const *ids,
+                                      size_t n, void (*row)(PGresult *res, int r, void *opaque),
+                                      void *opaque, char *errstr, size_t errstr_size) {
+    if (n == 0) return SENTINEL_OK;
+    char *array = uuid_array(ids, n);
+    const char *params[1] = {array};
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+    free(array);
+    sentinel_err_t err = sentinel_db_classify(conn, res);
+    if (err) {
+        sentinel_db_errstr(conn, res, errstr, errstr_size);
+    } else if (row) {
+        for (int r = 0; r < PQntuples(res); r++) row(res, r, opaque);
+    }
+    PQclear(res);
+    return err;
+}
+
+static sentinel_err_t exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                                  PGresult **out, char *errstr, size_t errstr_size) {
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    sentinel_err_t err = sentinel_db_classify(conn, res);
+    if (err) {
+        sentinel_db_errstr(conn, res, errstr, errstr_size);
+        PQclear(res);
+        return err;
+    }
+    if (out) *out = res;
+    else PQclear(res);
+    return SENTINEL_OK;
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) {
+    if (r->pg && PQstatus(r->pg) == CONNECTION_OK) return SENTINEL_OK;
+    if (r->pg) {
+        PQfinish(r->pg);
+        r->pg = NULL;
+    }
+    r->pg = sentinel_db_connect(sentinel_conf_db(r->conf), errstr, errstr_size);
+    if (!r->pg) return SENTINEL_ERR_RETRIABLE;
+    /* A stalled (stopped, partitioned) projector must not hold its
+     * offset rows locked forever: the server ends its transaction. */
+    sentinel_err_t err = sentinel_db_exec(
+        r->pg,
+        "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
+        "SET application_name = 'sentinel-projector'; SET client_min_messages = warning",
+        errstr, errstr_size);
+    if (!err) {
+        PGresult *res = PQexec(r->pg, "SELECT to_regclass('projector_offsets') IS NOT NULL");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t")) {
+            snprintf(errstr, errstr_size, "the database has no projector_offsets table: run "
+                                          "sentinel migrate first");
+            err = SENTINEL_ERR_FATAL;
+        }
+        PQclear(res);
+    }
+    return err;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void backoff(int attempt) {
+    int ms = 100 << (attempt < 6 ? attempt : 6);
+    if (ms > 5000) ms = 5000;
+    usleep((useconds_t)ms * 1000);
+}
+
+/* ---------------------------------------------------------------- partitions */
+
+static part_state_t *part(runner_t *r, int32_t partition) {
+    if (partition >= r->n_parts) {
+        int n = partition + 16;
+        part_state_t *grown = realloc(r->parts, (size_t)n * sizeof(*grown));
+        if (!grown) abort();
+        for (int i = r->n_parts; i < n; i++) grown[i] = (part_state_t){0, 0, -1, 0, 0};
+        r->parts = grown;
+        r->n_parts = n;
+    }
+    return &r->parts[partition];
+}
+
+static void set_fatal(runner_t *r, const char *fmt, ...) SENTINEL_PRINTF(2, 3);
+static void set_fatal(runner_t *r, const char *fmt, ...) {
+    if (r->fatal) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->fatal_reason, sizeof(r->fatal_reason), fmt, ap);
+    va_end(ap);
+    r->fatal = 1;
+}
+
+/* Read the stored offsets of `parts` (creating rows at the log start for
+ * partitions never seen) and set them as the positions to consume from. */
+static sentinel_err_t load_offsets(runner_t *r, rd_kafka_topic_partition_list_t *parts,
+                                   char *errstr, size_t errstr_size) {
+    sentinel_err_t err = SENTINEL_OK;
+    for (int attempt = 0;; attempt++) {
+        err = db_connect(r, errstr, errstr_size);
+        if (err != SENTINEL_ERR_RETRIABLE || attempt >= 20) break;
+        sentinel_warn("%s: %s; retrying", r->p->name, errstr);
+        backoff(attempt);
+    }
+    if (err) return err;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t kerr =
+            rd_kafka_query_watermark_offsets(r->rk, tp->topic, tp->partition, &lo, &hi, 15000);
+        if (kerr) {
+            snprintf(errstr, errstr_size, "%s [%d]: watermarks: %s", tp->topic, tp->partition,
+                     rd_kafka_err2str(kerr));
+            return SENTINEL_ERR_RETRIABLE;
+        }
+        char pstr[16], lostr[32];
+        snprintf(pstr, sizeof(pstr), "%d", tp->partition);
+        snprintf(lostr, sizeof(lostr), "%lld", (long long)lo);
+        const char *params[4] = {r->p->name, tp->topic, pstr, lostr};
+        /* A missing row means "start at the beginning". */
+        err = exec_params(r->pg,
+                          "INSERT INTO projector_offsets (projector, topic, partition, next_offset) "
+                          "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                          4, params, NULL, errstr, errstr_size);
+        if (err) return err;
+        PGresult *res = NULL;
+        err = exec_params(r->pg,
+                          "SELECT next_offset FROM projector_offsets "
+                          "WHERE projector = $1 AND topic = $2 AND partition = $3",
+                          3, params, &res, errstr, errstr_size);
+        if (err) return err;
+        int64_t stored = atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (stored < lo || stored > hi) {
+            snprintf(errstr, errstr_size,
+                     "%s: stored offset %lld of %s [%d] is outside the log (%lld..%lld); refusing "
+                     "to skip or re-read events silently (a topic recreated or truncated?). "
+                     "Inspect with sentinel status; re-project with sentinel replay",
+                     r->p->name, (long long)stored, tp->topic, tp->partition, (long long)lo,
+                     (long long)hi);
+            return SENTINEL_ERR_FATAL;
+        }
+        tp->offset = stored;
+        part_state_t *ps = part(r, tp->partition);
+        ps->assigned = 1;
+        ps->expected = stored;
+        ps->eof_at = -1;
+        sentinel_debug("%s: %s [%d] from offset %lld (log %lld..%lld)", r->p->name, tp->topic,
+                       tp->partition, (long long)stored, (long long)lo, (long long)hi);
+    }
+    return SENTINEL_OK;
+}
+
+static void item_free(item_t *it) {
+    if (it->msg) rd_kafka_message_destroy(it->msg);
+    sentinel_event_clear(&it->ev);
+    free(it->reason);
+    memset(it, 0, sizeof(*it));
+}
+
+static void drop_items(runner_t *r, int only_unassigned) {
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n_items; i++) {
+        item_t *it = &r->items[i];
+        if (only_unassigned && part(r, it->msg->partition)->assigned) {
+            r->items[kept++] = *it;
+        } else {
+            r->bytes -= it->msg->len;
+            item_free(it);
+        }
+    }
+    r->n_items = kept;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    runner_t *r = opaque;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        char errstr[1024];
+        if (load_offsets(r, parts, errstr, sizeof(errstr))) {
+            set_fatal(r, "%s", errstr);
+            return;
+        }
+        r->assigned_once = 1;
+        sentinel_info("%s: assigned %d partition(s) of %s", r->p->name, parts->cnt, r->topic);
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+        return;
+    }
+    /* Revoked or lost: in-flight work on them is abandoned before they go. */
+    for (int i = 0; i < parts->cnt; i++) part(r, parts->elems[i].partition)->assigned = 0;
+    drop_items(r, 1);
+    sentinel_info("%s: %s %d partition(s)", r->p->name,
+                  err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost", parts->cnt);
+    if (cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---------------------------------------------------------------- consuming */
+
+static int handles(const sentinel_projector_t *p, const char *type, size_t len) {
+    for (size_t i = 0; p->event_types[i]; i++)
+        if (strlen(p->event_types[i]) == len && !memcmp(p->event_types[i], type, len)) return 1;
+    return 0;
+}
+
+static void add_item(runner_t *r, rd_kafka_message_t *m) {
+    if (r->n_items == r->cap_items) {
+        r->cap_items = r->cap_items ? r->cap_items * 2 : 1024;
+        item_t *grown = realloc(r->items, r->cap_items * sizeof(*grown));
+        if (!grown) abort();
+        r->items = grown;
+    }
+    item_t *it = &r->items[r->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->msg = m;
+    r->bytes += m->len;
+
+    /* Route by header: other projectors' events need no decode. */
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *type = NULL;
+    size_t type_len = 0;
+    if (!rd_kafka_message_headers(m, &hdrs) &&
+        !rd_kafka_header_get_last(hdrs, "event_type", &type, &type_len) &&
+        !handles(r->p, type, type_len)) {
+        it->status = ITEM_SKIPPED;
+        return;
+    }
+    char errstr[1024];
+    if (sentinel_event_decode(r->codec, m->payload, m->len, &it->ev, errstr, sizeof(errstr))) {
+        char reason[1100];
+        snprintf(reason, sizeof(reason), "payload does not decode: %s", errstr);
+        it->reason = strdup(reason);
+        it->status = ITEM_REJECTED;
+        return;
+    }
+    it->decoded = 1;
+    it->status = handles(r->p, it->ev.type->name, strlen(it->ev.type->name)) ? ITEM_PENDING
+                                                                               : ITEM_SKIPPED;
+}
+
+/* Fill the batch: up to batch_events / batch_bytes, waiting at most
+ * batch_ms after the first message. */
+static void collect(runner_t *r) {
+    double deadline = 0;
+    while (!r->fatal && !(r->opt->stop && *r->opt->stop) &&
+           r->n_items < (size_t)r->opt->batch_events && r->bytes < r->opt->batch_bytes) {
+        int timeout = 100;
+        if (r->n_items) {
+            double left = deadline - now_seconds();
+            if (left <= 0) break;
+            timeout = (int)(left * 1000) + 1;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, timeout);
+        if (!m) {
+            if (!r->n_items) return;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            part(r, m->partition)->eof_at = m->offset;
+            rd_kafka_message_destroy(m);
+            if (!r->n_items) return;
+            continue;
+        }
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                set_fatal(r, "%s: %s [%d]: %s", r->p->name, r->topic, m->partition,
+                          rd_kafka_message_errstr(m));
+            } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                       m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                sentinel_debug("%s: %s", r->p->name, rd_kafka_message_errstr(m));
+            } else {
+                sentinel_warn("%s: consumer: %s", r->p->name, rd_kafka_message_errstr(m));
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        part_state_t *ps = part(r, m->partition);
+        if (!ps->assigned) { /* a straggler from a revoked partition */
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        ps->eof_at = -1;
+        if (!r->n_items) deadline = now_seconds() + r->opt->batch_ms / 1000.0;
+        add_item(r, m);
+    }
+}
+
+/* ---------------------------------------------------------------- the transaction */
+
+/* The compare-and-set of every partition in the batch, in one statement.
+ * Returns 1 when all rows moved, 0 when fenced. */
+static sentinel_err_t advance_offsets(runner_t *r, int *moved_all, char *errstr,
+                                      size_t errstr_size) {
+    char *ps = NULL, *ex = NULL, *nx = NULL;
+    size_t lp = 0, le = 0, ln = 0;
+    FILE *fp = open_memstream(&ps, &lp), *fe = open_memstream(&ex, &le),
+         *fn = open_memstream(&nx, &ln);
+    int count = 0;
+    for (int p = 0; p < r->n_parts; p++) {
+        part_state_t *st = &r->parts[p];
+        if (!st->in_batch) continue;
+        fprintf(fp, "%s%d", count ? "," : "{", p);
+        fprintf(fe, "%s%lld", count ? "," : "{", (long long)st->expected);
+        fprintf(fn, "%s%lld", count ? "," : "{", (long long)(st->last + 1));
+        count++;
+    }
+    fputs("}", fp);
+    fputs("}", fe);
+    fputs("}", fn);
+    fclose(fp);
+    fclose(fe);
+    fclose(fn);
+    const char *params[5] = {r->p->name, r->topic, ps, ex, nx};
+    PGresult *res = NULL;
+    sentinel_err_t err = exec_params(
+        r->pg,
+        "UPDATE projector_offsets o SET next_offset = v.next, updated_at = now() "
+        "FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS v(p, expected, next) "
+        "WHERE o.projector = $1 AND o.topic = $2 AND o.partition = v.p "
+        "AND o.next_offset = v.expected",
+        5, params, &res, errstr, errstr_size);
+    free(ps);
+    free(ex);
+    free(nx);
+    if (err) return err;
+    *moved_all = atoi(PQcmdTuples(res)) == count;
+    PQclear(res);
+    return SENTINEL_OK;
+}
+
+static sentinel_err_t deduplicate(runner_t *r, char *errstr, size_t errstr_size) {
+    size_t n = 0;
+    const char **ids = malloc((r->n_items + 1) * sizeof(*ids));
+    const char **ws = malloc((r->n_items + 1) * sizeof(*ws));
+    for (size_t i = 0; i < r->n_items; i++) {
+        if (r->items[i].status != ITEM_PENDING) continue;
+        ids[n] = r->items[i].ev.event_id;
+        ws[n] = r->items[i].ev.workspace_id;
+        n++;
+    }
+    sentinel_err_t err = SENTINEL_OK;
+    if (n) {
+        char *a = uuid_array(ids, n), *b = uuid_array(ws, n);
+        const char *params[3] = {r->p->name, a, b};
+        PGresult *res = NULL;
+        err = exec_params(r->pg,
+                          "INSERT INTO applied_events (projector, event_id, workspace_id) "
+                          "SELECT $1, e, w FROM unnest($2::uuid[], $3::uuid[]) AS t(e, w) "
+                          "ON CONFLICT DO NOTHING RETURNING event_id",
+                          3, params, &res, errstr, errstr_size);
+        free(a);
+        free(b);
+        if (!err) {
+            sentinel_uuid_map_t *fresh = sentinel_uuid_map_new();
+            for (int k = 0; k < PQntuples(res); k++)
+                sentinel_uuid_map_put(fresh, PQgetvalue(res, k, 0), (void *)1);
+            PQclear(res);
+            /* The first delivery in log order is the new one. */
+            for (size_t i = 0; i < r->n_items; i++) {
+                item_t *it = &r->items[i];
+                if (it->status != ITEM_PENDING) continue;
+                if (sentinel_uuid_map_get(fresh, it->ev.event_id)) {
+                    it->status = ITEM_NEW;
+                    sentinel_uuid_map_put(fresh, it->ev.event_id, NULL);
+                } else {
+                    it->status = ITEM_DUPLICATE;
+                }
+            }
+            sentinel_uuid_map_destroy(fresh);
+        }
+    }
+    free(ids);
+    free(ws);
+    return err;
+}
+
+static void mark_known_workspace(PGresult *res, int row, void *opaque) {
+    sentinel_uuid_map_put(opaque, PQgetvalue(res, row, 0), (void *)1);
+}
+
+static sentinel_err_t reject_unknown_workspaces(runner_t *r, char *errstr, size_t errstr_size) {
+    sentinel_uuid_map_t *seen = sentinel_uuid_map_new();
+    const char **ids = malloc((r->n_items + 1) * sizeof(*ids));
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_items; i++) {
+        item_t *it = &r->items[i];
+        if (it->status != ITEM_NEW || sentinel_uuid_map_get(seen, it->ev.workspace_id)) continue;
+        sentinel_uuid_map_put(seen, it->ev.workspace_id, (void *)1);
+        ids[n++] = it->ev.workspace_id;
+    }
+    sentinel_uuid_map_t *known = sentinel_uuid_map_new();
+    sentinel_err_t err = sentinel_db_select_ids(
+        r->pg, "SELECT id FROM workspaces WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL", ids,
+        n, mark_known_workspace, known, errstr, errstr_size);
+    for (size_t i = 0; !err && i < r->n_items; i++) {
+        item_t *it = &r->items[i];
+        if (it->status == ITEM_NEW && !sentinel_uuid_map_get(known, it->ev.workspace_id)) {
+            char reason[128];
+            snprintf(reason, sizeof(reason), "unknown workspace %s", it->ev.workspace_id);
+            it->reason = strdup(reason);
+            it->status = ITEM_REJECTED;
+        }
+    }
+    sentinel_uuid_map_destroy(known);
+    sentinel_uuid_map_destroy(seen);
+    free(ids);
+    return err;
+}
+
+/* Dead letters: one multi-row INSERT; and the rejected event ids are
+ * forgotten, so a corrected redelivery of the same id can still apply. */
+static sentinel_err_t write_dead_letters(runner_t *r, char *errstr, size_t errstr_size) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_items; i++) n += r->items[i].status == ITEM_REJECTED;
+    if (!n) return SENTINEL_OK;
+
+    const char **forget = malloc(n * sizeof(*forget));
+    size_t n_forget = 0;
+    char *sql = NULL;
+    size_t sql_len = 0;
+    FILE *f = open_memstream(&sql, &sql_len);
+    fputs("INSERT INTO dead_letters (projector, topic, partition, kafka_offset, event_id, "
+          "workspace_id, event_type, reason, payload) VALUES ",
+          f);
+    int nparams = (int)n * 9;
+    const char **values = calloc((size_t)nparams, sizeof(*values));
+    int *lengths = calloc((size_t)nparams, sizeof(*lengths));
+    int *formats = calloc((size_t)nparams, sizeof(*formats));
+    char (*numbers)[2][24] = calloc(n, sizeof(*numbers));
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_items; i++) {
+        item_t *it = &r->items[i];
+        if (it->status != ITEM_REJECTED) continue;
+        int b = (int)k * 9;
+        fprintf(f, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k ? ", " : "", b + 1, b + 2,
+                b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9);
+        snprintf(numbers[k][0], 24, "%d", it->msg->partition);
+        snprintf(numbers[k][1], 24, "%lld", (long long)it->msg->offset);
+        values[b] = r->p->name;
+        values[b + 1] = r->topic;
+        values[b + 2] = numbers[k][0];
+        values[b + 3] = numbers[k][1];
+        values[b + 4] = it->decoded ? it->ev.event_id : NULL;
+        values[b + 5] = it->decoded ? it->ev.workspace_id : NULL;
+        values[b + 6] = it->decoded ? it->ev.type->name : NULL;
+        values[b + 7] = it->reason ? it->reason : "rejected";
+        values[b + 8] = it->msg->payload;
+        lengths[b + 8] = (int)it->msg->len;
+        formats[b + 8] = 1; /* binary: the raw bytes */
+        if (it->decoded) forget[n_forget++] = it->ev.event_id;
+        k++;
+    }
+    fputs(" ON CONFLICT (projector, topic, partition, kafka_offset) DO NOTHING", f);
+    fclose(f);
+    PGresult *res = PQexecParams(r->pg, sql, nparams, NULL, values, lengths, formats, 0);
+    sentinel_err_t err = sentinel_db_classify(r->pg, res);
+    if (err) sentinel_db_errstr(r->pg, res, errstr, errstr_size);
+    PQclear(res);
+    if (!err && n_forget) {
+        char *a = uuid_array(forget, n_forget);
+        const char *params[2] = {r->p->name, a};
+        err = exec_params(r->pg,
+                          "DELETE FROM applied_events WHERE projector = $1 AND event_id = ANY($2::uuid[])",
+                          2, params, NULL, errstr, errstr_size);
+        free(a);
+    }
+    free(sql);
+    free(values);
+    free(lengths);
+    free(formats);
+    free(numbers);
+    free(forget);
+    return err;
+}
+
+/* Items back to their state before the transaction, for a retry. */
+static void reset_items(runner_t *r) {
+    for (size_t i = 0; i < r->n_items; i++) {
+        item_t *it = &r->items[i];
+        if (!it->decoded || it->status == ITEM_SKIPPED) continue;
+        it->status = ITEM_PENDING;
+        free(it->reason);
+        it->reason = NULL;
+    }
+}
+
+static sentinel_err_t run_prepare(runner_t *r, char *errstr, size_t errstr_size) {
+    if (!r->p->prepare) return SENTINEL_OK;
+    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0};
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i].status == ITEM_PENDING) batch.events[batch.n++] = &r->items[i];
+    sentinel_err_t err = r->p->prepare(&batch, r->pg, errstr, errstr_size);
+    free(batch.events);
+    return err;
+}
+
+/* One attempt at the batch's transaction. *fenced is set when another
+ * consumer moved an offset first. */
+static sentinel_err_t apply_once(runner_t *r, int *fenced, char *errstr, size_t errstr_size) {
+    sentinel_err_t err = sentinel_db_exec(r->pg, "BEGIN", errstr, errstr_size);
+    if (err) return err;
+    int moved_all = 0;
+    if ((err = advance_offsets(r, &moved_all, errstr, errstr_size))) goto rollback;
+    if (!moved_all) {
+        *fenced = 1;
+        goto rollback;
+    }
+    if ((err = deduplicate(r, errstr, errstr_size))) goto rollback;
+    if ((err = reject_unknown_workspaces(r, errstr, errstr_size))) goto rollback;
+
+    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0};
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i].status == ITEM_NEW) batch.events[batch.n++] = &r->items[i];
+    if (batch.n) err = r->p->apply(&batch, r->pg, errstr, errstr_size);
+    free(batch.events);
+    if (err) goto rollback;
+    if ((err = write_dead_letters(r, errstr, errstr_size))) goto rollback;
+    err = sentinel_db_exec(r->pg, "COMMIT", errstr, errstr_size);
+    return err;
+
+rollback:;
+    char ignored[256];
+    if (PQstatus(r->pg) == CONNECTION_OK && sentinel_db_exec(r->pg, "ROLLBACK", ignored, sizeof(ignored))) {
+        /* the server ends the transaction with the session */
+    }
+    return err;
+}
+
+/* After a fence: our idea of the stored offsets is stale. Re-read them and
+ * move the consumer there. */
+static void resync_offsets(runner_t *r) {
+    char errstr[1024];
+    for (int p = 0; p < r->n_parts; p++) {
+        part_state_t *st = &r->parts[p];
+        if (!st->in_batch || !st->assigned) continue;
+        char pstr[16];
+        snprintf(pstr, sizeof(pstr), "%d", p);
+        const char *params[3] = {r->p->name, r->topic, pstr};
+        PGresult *res = NULL;
+        if (exec_params(r->pg,
+                        "SELECT next_offset FROM projector_offsets "
+                        "WHERE projector = $1 AND topic = $2 AND partition = $3",
+                        3, params, &res, errstr, sizeof(errstr))) {
+            set_fatal(r, "%s: after a fence: %s", r->p->name, errstr);
+            return;
+        }
+        int64_t stored = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+        PQclear(res);
+        sentinel_warn("%s: %s [%d]: fenced: stored offset is %lld, this consumer expected %lld; "
+                      "batch rolled back, resuming from the stored offset",
+                      r->p->name, r->topic, p, (long long)stored, (long long)st->expected);
+        st->expected = stored;
+        st->eof_at = -1;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, r->topic, p)->offset = stored;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(r->rk, l, 10000);
+        if (e) rd_kafka_error_destroy(e);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+}
+
+static sentinel_err_t process(runner_t *r, char *errstr, size_t errstr_size) {
+    for (int p = 0; p < r->n_parts; p++) r->parts[p].in_batch = 0;
+    for (size_t i = 0; i < r->n_items; i++) {
+        part_state_t *st = part(r, r->items[i].msg->partition);
+        st->in_batch = 1;
+        st->last = r->items[i].msg->offset;
+    }
+    sentinel_err_t err;
+    for (int attempt = 0;; attempt++) {
+        if (r->opt->stop && *r->opt->stop && attempt > 0) return SENTINEL_OK; /* give up quietly */
+        err = db_connect(r, errstr, errstr_size);
+        if (!err) err = run_prepare(r, errstr, errstr_size);
+        int fenced = 0;
+        if (!err) err = apply_once(r, &fenced, errstr, errstr_size);
+        if (!err && fenced) {
+            r->stats.fenced++;
+            resync_offsets(r);
+            drop_items(r, 0);
+            return SENTINEL_OK;
+        }
+        if (!err) break;
+        /* A constraint race with another partition's consumer (the same id
+         * claimed in two workspaces at once) resolves on a retry, where the
+         * loser sees the winner's row. */
+        if (err == SENTINEL_ERR_FATAL || (err == SENTINEL_ERR_INVALID && attempt >= 5)) {
+            return SENTINEL_ERR_FATAL;
+        }
+        r->stats.retries++;
+        sentinel_warn("%s: batch of %zu: %s (%s); retrying", r->p->name, r->n_items, errstr,
+                      sentinel_err_name(err));
+        reset_items(r);
+        if (PQstatus(r->pg) != CONNECTION_OK) PQreset(r->pg);
+        backoff(attempt);
+    }
+    r->stats.batches++;
+    for (size_t i = 0; i < r->n_items; i++) {
+        r->stats.events++;
+        switch (r->items[i].status) {
+        case ITEM_NEW: r->stats.applied++; break;
+        case ITEM_DUPLICATE: r->stats.duplicates++; break;
+        case ITEM_REJECTED: r->stats.rejected++; break;
+        case ITEM_IGNORED: r->stats.ignored++; break;
+        case ITEM_SKIPPED: r->stats.skipped++; break;
+        case ITEM_PENDING: break;
+        }
+        if (r->items[i].status == ITEM_REJECTED)
+            sentinel_debug("%s: dead letter at %s [%d] offset %lld: %s", r->p->name, r->topic,
+                           r->items[i].msg->partition, (long long)r->items[i].msg->offset,
+                           r->items[i].reason);
+    }
+    for (int p = 0; p < r->n_parts; p++)
+        if (r->parts[p].in_batch) r->parts[p].expected = r->parts[p].last + 1;
+    drop_items(r, 0);
+    return SENTINEL_OK;
+}
+
+/* At the end of a partition whose log ends in records no consumer sees
+ * (transaction markers), move the stored offset to the end too, so lag
+ * reads 0. */
+static sentinel_err_t advance_to_eof(runner_t *r, char *errstr, size_t errstr_size) {
+    int any = 0;
+    for (int p = 0; p < r->n_parts; p++) {
+        part_state_t *st = &r->parts[p];
+        st->in_batch = st->assigned && st->eof_at > st->expected;
+        if (st->in_batch) {
+            st->last = st->eof_at - 1;
+            any = 1;
+        }
+    }
+    if (!any) return SENTINEL_OK;
+    sentinel_err_t err = db_connect(r, errstr, errstr_size);
+    if (err) return err;
+    int fenced = 0;
+    err = apply_once(r, &fenced, errstr, errstr_size);
+    if (err) return err;
+    if (fenced) {
+        r->stats.fenced++;
+        resync_offsets(r);
+        return SENTINEL_OK;
+    }
+    for (int p = 0; p < r->n_parts; p++)
+        if (r->parts[p].in_batch) r->parts[p].expected = r->parts[p].eof_at;
+    return SENTINEL_OK;
+}
+
+static int caught_up(const runner_t *r) {
+    if (!r->assigned_once || r->n_items) return 0;
+    for (int p = 0; p < r->n_parts; p++) {
+        const part_state_t *st = &r->parts[p];
+        if (st->assigned && (st->eof_at < 0 || st->expected < st->eof_at)) return 0;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- run */
+
+void sentinel_run_options_init(sentinel_run_options_t *o) {
+    memset(o, 0, sizeof(*o));
+    o->batch_events = 5000;
+    o->batch_bytes = 16 * 1024 * 1024;
+    o->batch_ms = 200;
+}
+
+const char *sentinel_projector_group(const sentinel_conf_t *conf, const sentinel_projector_t *p,
+                                     char *buf, size_t size) {
+    snprintf(buf, size, "%s.%s", sentinel_conf_group_prefix(conf), p->name);
+    return buf;
+}
+
+const sentinel_projector_t *sentinel_projector_find(const char *name) {
+    for (size_t i = 0; sentinel_projectors[i]; i++)
+        if (!strcmp(sentinel_projectors[i]->name, name)) return sentinel_projectors[i];
+    return NULL;
+}
+
+static const char *const consumer_defaults[] = {
+    "enable.auto.commit", "false",
+    "enable.auto.offset.store", "false",
+    "auto.offset.reset", "error", /* never a silent skip */
+    "isolation.level", "read_committed",
+    "enable.partition.eof", "true",
+    "session.timeout.ms", "10000",
+    "heartbeat.interval.ms", "1000",
+    "max.poll.interval.ms", "300000",
+    "fetch.max.bytes", "33554432",
+    "queued.max.messages.kbytes", "65536",
+    NULL,
+};
+
+sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
+                                      const sentinel_conf_t *conf,
+                                      const sentinel_run_options_t *options,
+                                      sentinel_projector_stats_t *stats, char *errstr,
+                                      size_t errstr_size) {
+    runner_t r = {.p = projector, .conf = conf, .opt = options, .topic = sentinel_conf_topic(conf)};
+    sentinel_err_t err = SENTINEL_OK;
+    r.codec = sentinel_codec_new(errstr, errstr_size);
+    if (!r.codec) return SENTINEL_ERR_FATAL;
+    for (int attempt = 0;; attempt++) {
+        err = db_connect(&r, errstr, errstr_size);
+        if (err != SENTINEL_ERR_RETRIABLE || attempt >= 30 || (options->stop && *options->stop))
+            break;
+        sentinel_warn("%s: %s; retrying", projector->name, errstr);
+        backoff(attempt);
+    }
+    if (err) goto out;
+
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, consumer_defaults, errstr, errstr_size);
+    if (!kconf) {
+        err = SENTINEL_ERR_FATAL;
+        goto out;
+    }
+    sentinel_projector_group(conf, projector, r.group, sizeof(r.group));
+    if (rd_kafka_conf_set(kconf, "group.id", r.group, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(kconf);
+        err = SENTINEL_ERR_FATAL;
+        goto out;
+    }
+    rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+    rd_kafka_conf_set_opaque(kconf, &r);
+    r.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, errstr_size);
+    if (!r.rk) {
+        rd_kafka_conf_destroy(kconf);
+        err = SENTINEL_ERR_FATAL;
+        goto out;
+    }
+    rd_kafka_poll_set_consumer(r.rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, r.topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(r.rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (kerr) {
+        snprintf(errstr, errstr_size, "%s: subscribe to %s: %s", projector->name, r.topic,
+                 rd_kafka_err2str(kerr));
+        err = SENTINEL_ERR_FATAL;
+        goto out;
+    }
+    sentinel_info("%s: consuming %s as group %s", projector->name, r.topic, r.group);
+
+    double last_report = now_seconds();
+    unsigned long reported = 0;
+    while (!(options->stop && *options->stop)) {
+        collect(&r);
+        if (r.fatal) break;
+        if (r.n_items) {
+            err = process(&r, errstr, errstr_size);
+            if (err) goto out;
+        } else {
+            if (advance_to_eof(&r, errstr, errstr_size) == SENTINEL_ERR_FATAL) {
+                err = SENTINEL_ERR_FATAL;
+                goto out;
+            }
+            if (options->until_caught_up && caught_up(&r)) break;
+        }
+        double t = now_seconds();
+        if (t - last_report >= 10) {
+            sentinel_info("%s: %lu events (%.0f/s), %lu applied, %lu duplicates, %lu rejected",
+                          projector->name, r.stats.events,
+                          (r.stats.events - reported) / (t - last_report), r.stats.applied,
+                          r.stats.duplicates, r.stats.rejected);
+            reported = r.stats.events;
+            last_report = t;
+        }
+    }
+    if (r.fatal) {
+        snprintf(errstr, errstr_size, "%s", r.fatal_reason);
+        err = SENTINEL_ERR_FATAL;
+    }
+out:
+    if (r.rk) {
+        rd_kafka_consumer_close(r.rk); /* leave the group cleanly */
+        drop_items(&r, 0);
+        rd_kafka_destroy(r.rk);
+    }
+    drop_items(&r, 0);
+    free(r.items);
+    free(r.parts);
+    if (r.pg) PQfinish(r.pg);
+    sentinel_codec_destroy(r.codec);
+    if (stats) *stats = r.stats;
+    return err;
+}

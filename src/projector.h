@@ -1,0 +1,102 @@
+/* projector.h -- the projector runtime: a Kafka consumer per projector that
+ * applies events to PostgreSQL exactly once in effect.
+ *
+ * Vocabulary: a *projector* (a file in projectors/) is a name, the event types it
+ * handles, the tables it owns and one `apply` handler. The *runtime* (here)
+ * does everything else: consume, batch, decode, drop redelivered event ids,
+ * reject events of unknown workspaces, dead-letter, and advance the stored
+ * offsets by compare-and-set in the same transaction as the rows. */
+#ifndef SENTINEL_PROJECTOR_H
+#define SENTINEL_PROJECTOR_H
+
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include "conf.h"
+#include "event.h"
+
+typedef struct sentinel_batch sentinel_batch_t;
+
+typedef struct sentinel_projector {
+    const char *name;
+    const char *summary;
+    const char *const *event_types; /* NULL-terminated type names it handles */
+    const char *const *tables;      /* NULL-terminated tables it owns */
+    /* Optional: before the batch's transaction (partitions, caches).
+     * Sees the same events as apply. */
+    sentinel_err_t (*prepare)(sentinel_batch_t *batch, PGconn *conn, char *errstr,
+                              size_t errstr_size);
+    /* Apply the batch's new events, in log order, inside the open
+     * transaction: read what is needed with set-based queries, decide each
+     * event, write the accepted ones set-based (COPY, unnest). Reject an
+     * event with sentinel_batch_reject(). Any error return rolls the whole
+     * batch back (RETRIABLE: retried). */
+    sentinel_err_t (*apply)(sentinel_batch_t *batch, PGconn *conn, char *errstr,
+                            size_t errstr_size);
+} sentinel_projector_t;
+
+/* The projectors (projectors/registry.c), NULL-terminated. */
+extern const sentinel_projector_t *const sentinel_projectors[];
+const sentinel_projector_t *sentinel_projector_find(const char *name);
+
+/* ---- for apply handlers ---- */
+
+/* New events of the batch (deduplicated, of handled types, of known
+ * workspaces), in log order. Borrowed. */
+size_t sentinel_batch_count(const sentinel_batch_t *batch);
+const sentinel_event_t *sentinel_batch_event(const sentinel_batch_t *batch, size_t i);
+/* Reject event i: it is dead-lettered with the reason, its rows (if any
+ * were written by the handler) must not be. */
+void sentinel_batch_reject(sentinel_batch_t *batch, size_t i, const char *fmt, ...)
+    SENTINEL_PRINTF(3, 4);
+int sentinel_batch_is_rejected(const sentinel_batch_t *batch, size_t i);
+/* Count event i as ignored (applied as a no-op, e.g. a late progress). */
+void sentinel_batch_ignore(sentinel_batch_t *batch, size_t i);
+
+/* Run `sql` with $1 = a uuid[] of `ids` (n of them) and hand each result
+ * row to `row`. For the set-based reads of apply handlers. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql,
+                                                         const char *const *ids, size_t n,
+                                                         void (*row)(PGresult *res, int r,
+                                                                     void *opaque),
+                                                         void *opaque, char *errstr,
+                                                         size_t errstr_size);
+
+/* ---- running projectors ---- */
+
+typedef struct sentinel_run_options {
+    int until_caught_up;   /* exit once every partition is at its end */
+    int batch_events;      /* most events per transaction (default 5000) */
+    size_t batch_bytes;    /* most payload bytes per transaction (default 16 MiB) */
+    int batch_ms;          /* longest wait to fill a batch (default 200) */
+    volatile sig_atomic_t *stop; /* set by a signal handler: finish the batch, leave */
+} sentinel_run_options_t;
+
+void sentinel_run_options_init(sentinel_run_options_t *options);
+
+typedef struct sentinel_projector_stats {
+    unsigned long batches;
+    unsigned long events;      /* messages consumed */
+    unsigned long applied;
+    unsigned long duplicates;
+    unsigned long rejected;
+    unsigned long ignored;
+    unsigned long skipped;     /* other projectors' event types */
+    unsigned long fenced;      /* batches rolled back by the offset compare-and-set */
+    unsigned long retries;
+} sentinel_projector_stats_t;
+
+/* Run one projector until stopped (or caught up). Blocks. FATAL with the
+ * reason on an error that stops it (out-of-range offset, schema missing,
+ * ...). stats may be NULL. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
+                                                         const sentinel_conf_t *conf,
+                                                         const sentinel_run_options_t *options,
+                                                         sentinel_projector_stats_t *stats,
+                                                         char *errstr, size_t errstr_size);
+
+/* The consumer group of a projector: "<prefix>.<name>". Static buffer. */
+const char *sentinel_projector_group(const sentinel_conf_t *conf, const sentinel_projector_t *p,
+                                     char *buf, size_t size);
+
+#endif
