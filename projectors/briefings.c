@@ -251,11 +251,12 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
              columns);
     if ((err = sentinel_copy_send(conn, sql, &inserts, errstr, errstr_size))) goto out;
     if (updates.rows) {
-        if ((err = sentinel_db_exec(conn,
-                                    "CREATE TEMP TABLE IF NOT EXISTS generation_changes (LIKE "
-                                    "briefing_generations INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                                    errstr, errstr_size)))
-            goto out;
+        /* Same column types, no constraints: it holds only the changes. */
+        snprintf(sql, sizeof(sql),
+                 "CREATE TEMP TABLE IF NOT EXISTS generation_changes ON COMMIT DELETE ROWS AS "
+                 "SELECT id%s FROM briefing_generations WITH NO DATA",
+                 columns);
+        if ((err = sentinel_db_exec(conn, sql, errstr, errstr_size))) goto out;
         snprintf(sql, sizeof(sql), "COPY generation_changes (id%s) FROM STDIN", columns);
         if ((err = sentinel_copy_send(conn, sql, &updates, errstr, errstr_size))) goto out;
         char set[1024] = "";

@@ -533,15 +533,15 @@ static sentinel_err_t reject_unknown_workspaces(runner_t *r, char *errstr, size_
     return err;
 }
 
-/* Dead letters: one multi-row INSERT; and the rejected event ids are
- * forgotten, so a corrected redelivery of the same id can still apply. */
+/* Dead letters: one multi-row INSERT. A rejected event id stays in
+ * applied_events: a redelivery of it is a duplicate whatever the batch
+ * boundaries (re-applying is `sentinel dead-letters retry`'s job), so the
+ * outcome never depends on how the log was cut into batches. */
 static sentinel_err_t write_dead_letters(runner_t *r, char *errstr, size_t errstr_size) {
     size_t n = 0;
     for (size_t i = 0; i < r->n_items; i++) n += r->items[i].status == ITEM_REJECTED;
     if (!n) return SENTINEL_OK;
 
-    const char **forget = malloc(n * sizeof(*forget));
-    size_t n_forget = 0;
     char *sql = NULL;
     size_t sql_len = 0;
     FILE *f = open_memstream(&sql, &sql_len);
@@ -573,7 +573,6 @@ static sentinel_err_t write_dead_letters(runner_t *r, char *errstr, size_t errst
         values[b + 8] = it->msg->payload;
         lengths[b + 8] = (int)it->msg->len;
         formats[b + 8] = 1; /* binary: the raw bytes */
-        if (it->decoded) forget[n_forget++] = it->ev.event_id;
         k++;
     }
     fputs(" ON CONFLICT (projector, topic, partition, kafka_offset) DO NOTHING", f);
@@ -582,20 +581,11 @@ static sentinel_err_t write_dead_letters(runner_t *r, char *errstr, size_t errst
     sentinel_err_t err = sentinel_db_classify(r->pg, res);
     if (err) sentinel_db_errstr(r->pg, res, errstr, errstr_size);
     PQclear(res);
-    if (!err && n_forget) {
-        char *a = uuid_array(forget, n_forget);
-        const char *params[2] = {r->p->name, a};
-        err = exec_params(r->pg,
-                          "DELETE FROM applied_events WHERE projector = $1 AND event_id = ANY($2::uuid[])",
-                          2, params, NULL, errstr, errstr_size);
-        free(a);
-    }
     free(sql);
     free(values);
     free(lengths);
     free(formats);
     free(numbers);
-    free(forget);
     return err;
 }
 
@@ -689,6 +679,10 @@ static sentinel_err_t process(runner_t *r, char *errstr, size_t errstr_size) {
     for (int p = 0; p < r->n_parts; p++) r->parts[p].in_batch = 0;
     for (size_t i = 0; i < r->n_items; i++) {
         part_state_t *st = part(r, r->items[i].msg->partition);
+        if (!st->in_batch && r->items[i].msg->offset != st->expected)
+            sentinel_debug("%s: [%d] batch starts at %lld, stored offset is %lld", r->p->name,
+                          r->items[i].msg->partition, (long long)r->items[i].msg->offset,
+                          (long long)st->expected);
         st->in_batch = 1;
         st->last = r->items[i].msg->offset;
     }
@@ -752,6 +746,8 @@ static sentinel_err_t advance_to_eof(runner_t *r, char *errstr, size_t errstr_si
         if (st->in_batch) {
             st->last = st->eof_at - 1;
             any = 1;
+            sentinel_debug("%s: %s [%d]: at the end of the log: stored offset %lld -> %lld",
+                          r->p->name, r->topic, p, (long long)st->expected, (long long)st->eof_at);
         }
     }
     if (!any) return SENTINEL_OK;
@@ -777,6 +773,43 @@ static int caught_up(const runner_t *r) {
         if (st->assigned && (st->eof_at < 0 || st->expected < st->eof_at)) return 0;
     }
     return 1;
+}
+
+/* Caught up across the whole group: every partition of the topic has its
+ * stored offset at the log end, whoever owns it. A process that only
+ * looked at its own partitions would stop early while a dead member still
+ * holds the others. */
+static int topic_caught_up(runner_t *r) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, r->topic, NULL);
+    int partitions = -1;
+    if (!rd_kafka_metadata(r->rk, 0, rkt, &md, 10000)) {
+        if (md->topic_cnt && !md->topics[0].err) partitions = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (partitions < 0) return 0;
+    const char *params[2] = {r->p->name, r->topic};
+    PGresult *res = NULL;
+    char errstr[512];
+    if (exec_params(r->pg,
+                    "SELECT partition, next_offset FROM projector_offsets "
+                    "WHERE projector = $1 AND topic = $2",
+                    2, params, &res, errstr, sizeof(errstr)))
+        return 0;
+    int done = 1;
+    for (int p = 0; p < partitions && done; p++) {
+        int64_t lo, hi, stored = -1;
+        if (rd_kafka_query_watermark_offsets(r->rk, r->topic, p, &lo, &hi, 10000)) {
+            done = 0;
+            break;
+        }
+        for (int k = 0; k < PQntuples(res); k++)
+            if (atoi(PQgetvalue(res, k, 0)) == p) stored = atoll(PQgetvalue(res, k, 1));
+        done = stored >= hi || (stored < 0 && hi == lo);
+    }
+    PQclear(res);
+    return done;
 }
 
 /* ---------------------------------------------------------------- run */
@@ -864,7 +897,7 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
     }
     sentinel_info("%s: consuming %s as group %s", projector->name, r.topic, r.group);
 
-    double last_report = now_seconds();
+    double last_report = now_seconds(), last_global_check = 0;
     unsigned long reported = 0;
     while (!(options->stop && *options->stop)) {
         collect(&r);
@@ -877,7 +910,13 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
                 err = SENTINEL_ERR_FATAL;
                 goto out;
             }
-            if (options->until_caught_up && caught_up(&r)) break;
+            if (options->until_caught_up && caught_up(&r)) {
+                double t = now_seconds();
+                if (t - last_global_check >= 1.0) {
+                    last_global_check = t;
+                    if (topic_caught_up(&r)) break;
+                }
+            }
         }
         double t = now_seconds();
         if (t - last_report >= 10) {

@@ -45,8 +45,9 @@ const sentinel_projector_t *sentinel_projector_find(const char *name);
  * workspaces), in log order. Borrowed. */
 size_t sentinel_batch_count(const sentinel_batch_t *batch);
 const sentinel_event_t *sentinel_batch_event(const sentinel_batch_t *batch, size_t i);
-/* Reject event i: it is dead-lettered with the reason, its rows (if any
- * were written by the handler) must not be. */
+/* Reject event i: it is dead-lettered with the reason; the handler writes
+ * no row for it. Its id still counts as processed: a redelivery is a
+ * duplicate. */
 void sentinel_batch_reject(sentinel_batch_t *batch, size_t i, const char *fmt, ...)
     SENTINEL_PRINTF(3, 4);
 int sentinel_batch_is_rejected(const sentinel_batch_t *batch, size_t i);

@@ -259,3 +259,52 @@ long harness_consume_all(const char *topic, const char *isolation,
     rd_kafka_destroy(rk);
     return count;
 }
+
+pid_t harness_spawn_sentinel(const char *args, const char *log_path) {
+    char *cmd = NULL;
+    if (asprintf(&cmd, "exec %s %s >>%s 2>&1", SENTINEL_BINARY, args, log_path) < 0) abort();
+    pid_t pid = fork();
+    if (pid < 0) fail_msg("fork failed");
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    free(cmd);
+    return pid;
+}
+
+int harness_wait(pid_t pid) {
+    int status;
+    if (waitpid(pid, &status, 0) != pid) fail_msg("waitpid %d failed", (int)pid);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+char *harness_projection_digest(PGconn *conn) {
+    return harness_query_value(conn,
+        "SELECT md5(concat_ws('|',"
+        " (SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r),"
+        " (SELECT string_agg(k::text, ',' ORDER BY k.id) FROM run_keys k),"
+        " (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f),"
+        " (SELECT string_agg(k::text, ',' ORDER BY k.id) FROM finding_keys k),"
+        " (SELECT string_agg(concat_ws(':', a.id, a.finding_id, a.workspace_id, p.slug, a.external_id,"
+        "    a.type, a.event_id, a.created_at), ',' ORDER BY a.id)"
+        "    FROM annotations a JOIN providers p ON p.id = a.provider_id),"
+        " (SELECT string_agg(c::text, ',' ORDER BY c.id) FROM command_runs c),"
+        " (SELECT string_agg(g::text, ',' ORDER BY g.id) FROM briefing_generations g),"
+        " (SELECT string_agg(d::text, ',' ORDER BY d.id) FROM briefing_downloads d),"
+        " (SELECT string_agg(a::text, ',' ORDER BY a.id) FROM activities a),"
+        " (SELECT string_agg(concat_ws(':', projector, event_id, workspace_id), ','"
+        "    ORDER BY projector, event_id) FROM applied_events),"
+        " (SELECT string_agg(concat_ws(':', projector, partition, kafka_offset, event_id, reason), ','"
+        "    ORDER BY projector, partition, kafka_offset) FROM dead_letters)))");
+}
+
+int harness_publish(const char *topic, const char *path) {
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "publish --quiet --topic %s %s", topic, path) < 0) abort();
+    int rc = harness_run_sentinel(cmd, &out);
+    free(cmd);
+    free(out);
+    return rc;
+}

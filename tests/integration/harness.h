@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Borrowed from the environment; fail the test when unset. */
 const char *harness_brokers(void);
@@ -71,5 +72,19 @@ typedef struct harness_message {
  * Returns the number of messages. */
 long harness_consume_all(const char *topic, const char *isolation,
                          void (*fn)(const harness_message_t *m, void *opaque), void *opaque);
+
+/* Start the sentinel binary in the background with `args` (shell syntax),
+ * output appended to `log_path`. Returns its pid. */
+pid_t harness_spawn_sentinel(const char *args, const char *log_path);
+
+/* Wait for a spawned process; returns its exit status, or 128+signal. */
+int harness_wait(pid_t pid);
+
+/* A digest of the projected tables (rows in a stable order, columns that
+ * depend on the wall clock left out), to compare two projections. New. */
+char *harness_projection_digest(PGconn *conn);
+
+/* Publish an NDJSON file to `topic`; returns the exit status. */
+int harness_publish(const char *topic, const char *path);
 
 #endif

@@ -1,0 +1,404 @@
+/* test_project.c -- the projectors against the real broker and database:
+ * end to end against an independent SQL derivation of what the events say,
+ * kill -9 at random moments, two processes sharing the partitions, a zombie
+ * whose transaction is fenced, and every rejection reason. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+typedef struct world {
+    char *topic;
+    char *events;      /* NDJSON path */
+    char *ref_name;    /* reference database: one clean pass */
+    char *ref_conninfo;
+    char *ref_digest;
+} world_t;
+
+static char *gen(const char *args) {
+    char *path = strdup("/tmp/sentinel_project_XXXXXX");
+    close(mkstemp(path));
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "gen %s -o %s", args, path) < 0) abort();
+    if (harness_run_sentinel(cmd, &out)) fail_msg("gen: %s", out);
+    free(cmd);
+    free(out);
+    return path;
+}
+
+static int project(const char *conninfo, const char *topic, const char *prefix, const char *extra,
+                   char **output) {
+    char *cmd = NULL;
+    if (asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s %s",
+                 conninfo, topic, prefix, extra ? extra : "") < 0)
+        abort();
+    int rc = harness_run_sentinel(cmd, output);
+    free(cmd);
+    return rc;
+}
+
+static long long lag(PGconn *conn, const char *topic, long long total_events) {
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE projector = 'runs' "
+             "AND topic = '%s'", topic);
+    return total_events - harness_query_int(conn, sql);
+}
+
+/* One topic of 30,000 generated events and its reference projection, shared
+ * by the crash tests. */
+static int world_setup(void **state) {
+    world_t *w = calloc(1, sizeof(*w));
+    w->topic = harness_unique_name("test.project");
+    w->events = gen("--events 30000 --duplicates 0.03 --orphans 0.02 --seed 5");
+    if (harness_publish(w->topic, w->events)) fail_msg("publish failed");
+    w->ref_conninfo = harness_migrated_database("sentinel_ref", 8, &w->ref_name);
+    char *prefix = harness_unique_name("ref");
+    char *out = NULL;
+    if (project(w->ref_conninfo, w->topic, prefix, NULL, &out)) fail_msg("reference pass: %s", out);
+    free(out);
+    free(prefix);
+    PGconn *conn = harness_connect(w->ref_conninfo);
+    w->ref_digest = harness_projection_digest(conn);
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM findings") > 1000);
+    PQfinish(conn);
+    *state = w;
+    return 0;
+}
+
+static int world_teardown(void **state) {
+    world_t *w = *state;
+    harness_drop_database(w->ref_name);
+    unlink(w->events);
+    free(w->events);
+    free(w->topic);
+    free(w->ref_name);
+    free(w->ref_conninfo);
+    free(w->ref_digest);
+    free(w);
+    return 0;
+}
+
+static long long total_messages(const char *topic) {
+    return harness_consume_all(topic, "read_committed", NULL, NULL);
+}
+
+static void test_kill_9_at_random_moments(void **state) {
+    world_t *w = *state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_crash", 8, &name);
+    PGconn *conn = harness_connect(conninfo);
+    char *prefix = harness_unique_name("crash");
+    char log[] = "/tmp/sentinel_crash_log_XXXXXX";
+    close(mkstemp(log));
+    long long total = total_messages(w->topic);
+    srand((unsigned)time(NULL));
+    int mid_way = 0;
+    for (int round = 0; round < 4; round++) {
+        char *args = NULL;
+        assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s --batch-events 400",
+                             conninfo, w->topic, prefix) > 0);
+        pid_t pid = harness_spawn_sentinel(args, log);
+        free(args);
+        usleep((useconds_t)(1200 + rand() % 1500) * 1000);
+        kill(pid, SIGKILL);
+        assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+        long long left = lag(conn, w->topic, total);
+        mid_way |= left > 0 && left < total;
+    }
+    assert_true(mid_way); /* at least one kill landed in the middle of the backlog */
+    char *out = NULL;
+    if (project(conninfo, w->topic, prefix, NULL, &out)) fail_msg("final pass: %s", out);
+    free(out);
+    char *digest = harness_projection_digest(conn);
+    assert_string_equal(digest, w->ref_digest);
+    free(digest);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(log);
+    free(prefix);
+    free(name);
+    free(conninfo);
+}
+
+static void test_two_processes_one_killed(void **state) {
+    world_t *w = *state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_group", 8, &name);
+    PGconn *conn = harness_connect(conninfo);
+    char *prefix = harness_unique_name("group");
+    char log[] = "/tmp/sentinel_group_log_XXXXXX";
+    close(mkstemp(log));
+    long long total = total_messages(w->topic);
+    char *args = NULL;
+    assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s --batch-events 300 "
+                                "-X session.timeout.ms=6000",
+                         conninfo, w->topic, prefix) > 0);
+    pid_t a = harness_spawn_sentinel(args, log);
+    pid_t b = harness_spawn_sentinel(args, log);
+    free(args);
+    /* Both joined and working: some progress, not all. */
+    for (int i = 0; i < 300 && lag(conn, w->topic, total) == total; i++) usleep(50000);
+    usleep(500000);
+    kill(a, SIGKILL);
+    assert_int_equal(harness_wait(a), 128 + SIGKILL);
+    /* The survivor takes the dead one's partitions after its session times out. */
+    int caught_up = 0;
+    for (int i = 0; i < 1200 && !caught_up; i++) {
+        caught_up = lag(conn, w->topic, total) == 0;
+        if (!caught_up) usleep(100000);
+    }
+    assert_true(caught_up);
+    kill(b, SIGTERM); /* clean shutdown: finish the batch, leave the group, exit 0 */
+    assert_int_equal(harness_wait(b), 0);
+    char *digest = harness_projection_digest(conn);
+    assert_string_equal(digest, w->ref_digest);
+    free(digest);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(log);
+    free(prefix);
+    free(name);
+    free(conninfo);
+}
+
+static char *slurp_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) fwrite(chunk, 1, n, mem);
+    fclose(mem);
+    fclose(f);
+    return buf;
+}
+
+/* A projector stopped (SIGSTOP) with a batch in hand, past its session
+ * timeout, while another takes over and commits; resumed (SIGCONT), its
+ * transaction's offset compare-and-set finds the offsets moved: fenced,
+ * rolled back, nothing doubled. The zombie is held before its transaction
+ * by an advisory lock the test takes: the one that guards the creation of
+ * the month partition its first batch needs. */
+static void test_zombie_is_fenced(void **state) {
+    world_t *w = *state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_zombie", 8, &name);
+    PGconn *conn = harness_connect(conninfo);
+    PGconn *locker = harness_connect(conninfo);
+    char *prefix = harness_unique_name("zombie");
+    char zlog[] = "/tmp/sentinel_zombie_log_XXXXXX", blog[] = "/tmp/sentinel_zombie_b_XXXXXX";
+    close(mkstemp(zlog));
+    close(mkstemp(blog));
+    long long total = total_messages(w->topic);
+    harness_exec(locker, "SELECT pg_advisory_lock(hashtext('sentinel.partition.runs_y2026m10'))");
+
+    char *args = NULL;
+    assert_true(asprintf(&args, "project --projector runs --until-caught-up --db \"%s\" --topic %s "
+                                "--group-prefix %s -X session.timeout.ms=4000",
+                         conninfo, w->topic, prefix) > 0);
+    pid_t zombie = harness_spawn_sentinel(args, zlog);
+    /* Wait until it is blocked, batch in hand, on the partition lock. */
+    int blocked = 0;
+    for (int i = 0; i < 600 && !blocked; i++) {
+        blocked = harness_query_int(conn, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                          "wait_event_type = 'Lock' AND query LIKE '%sentinel_ensure_partitions%'") > 0;
+        if (!blocked) usleep(50000);
+    }
+    assert_true(blocked);
+    kill(zombie, SIGSTOP);
+    harness_exec(locker, "SELECT pg_advisory_unlock_all()");
+
+    /* Another process takes over once the zombie's session times out. */
+    pid_t b = harness_spawn_sentinel(args, blog);
+    int caught_up = 0;
+    for (int i = 0; i < 1200 && !caught_up; i++) {
+        caught_up = lag(conn, w->topic, total) == 0;
+        if (!caught_up) usleep(100000);
+    }
+    assert_true(caught_up);
+    kill(zombie, SIGCONT);
+    int rc_zombie = harness_wait(zombie);
+    kill(b, SIGTERM);
+    harness_wait(b);
+    char *zombie_log = slurp_file(zlog);
+    if (rc_zombie != 0) fail_msg("zombie exited %d:\n%s", rc_zombie, zombie_log);
+    if (!strstr(zombie_log, "fenced")) fail_msg("the zombie was not fenced:\n%s", zombie_log);
+    free(zombie_log);
+
+    /* Nothing lost, nothing doubled: the runs tables equal the reference's. */
+    const char *runs_digest = "SELECT md5(concat_ws('|', (SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r),"
+                              " (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f),"
+                              " (SELECT string_agg(a.id || ':' || a.finding_id, ',' ORDER BY a.id) FROM annotations a)))";
+    char *got = harness_query_value(conn, runs_digest);
+    PGconn *ref = harness_connect(w->ref_conninfo);
+    char *want = harness_query_value(ref, runs_digest);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    PQfinish(ref);
+    PQfinish(locker);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(zlog);
+    unlink(blog);
+    free(args);
+    free(prefix);
+    free(name);
+    free(conninfo);
+}
+
+/* ---------------------------------------------------------------- end to end */
+
+static void load_lines(PGconn *conn, const char *path) {
+    harness_exec(conn, "CREATE TEMP TABLE ev_raw (n serial, line text)");
+    PGresult *res = PQexec(conn, "COPY ev_raw (line) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')");
+    assert_int_equal(PQresultStatus(res), PGRES_COPY_IN);
+    PQclear(res);
+    char *text = slurp_file(path);
+    assert_int_equal(PQputCopyData(conn, text, (int)strlen(text)), 1);
+    assert_int_equal(PQputCopyEnd(conn, NULL), 1);
+    res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) fail_msg("COPY: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    while ((res = PQgetResult(conn))) PQclear(res);
+    free(text);
+}
+
+/* Rows in one query and not the other, both ways. */
+static long long difference(PGconn *conn, const char *expected, const char *actual) {
+    char *sql = NULL;
+    if (asprintf(&sql, "SELECT (SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) a) + "
+                       "(SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) b)",
+                 expected, actual, actual, expected) < 0)
+        abort();
+    long long n = harness_query_int(conn, sql);
+    free(sql);
+    return n;
+}
+
+static void test_end_to_end(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_e2e", 8, &name);
+    char *topic = harness_unique_name("test.e2e");
+    char *events = gen("--events 6000 --duplicates 0.05 --invalid 0.01 --orphans 0.03 --seed 11");
+    assert_int_equal(harness_publish(topic, events), 1); /* the invalid lines */
+    char *out = NULL;
+    char *prefix = harness_unique_name("e2e");
+    if (project(conninfo, topic, prefix, NULL, &out)) fail_msg("project: %s", out);
+    free(out);
+
+    /* The valid events, normalised, in log order (one workspace: one partition). */
+    char normal[] = "/tmp/sentinel_e2e_XXXXXX";
+    close(mkstemp(normal));
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "%s publish --dry-run --print --quiet %s > %s 2>/dev/null",
+                         SENTINEL_BINARY, events, normal) > 0);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 1); /* the invalid lines */
+    free(cmd);
+    PGconn *conn = harness_connect(conninfo);
+    load_lines(conn, normal);
+    /* First delivery of each event id. */
+    harness_exec(conn,
+        "CREATE TEMP TABLE e AS SELECT DISTINCT ON (j->>'event_id') n, j->>'type' AS t, "
+        "(j->>'workspace_id')::uuid AS ws, (j->>'occurred_at')::timestamptz AS at, "
+        "(j->>'event_id')::uuid AS id, j->'data' AS d FROM (SELECT n, line::jsonb AS j FROM ev_raw) s "
+        "ORDER BY j->>'event_id', n");
+    harness_exec(conn,
+        "CREATE TEMP TABLE x_runs AS SELECT (s.d->>'run_id')::uuid AS id, s.ws, s.n, s.at, "
+        "coalesce((SELECT c.d->>'status' FROM e c WHERE c.t = 'RunCompleted' AND c.d->>'run_id' = s.d->>'run_id' "
+        "AND c.ws = s.ws AND c.n > s.n ORDER BY c.n LIMIT 1), 'running') AS status, "
+        "(SELECT min(c.n) FROM e c WHERE c.t = 'RunCompleted' AND c.d->>'run_id' = s.d->>'run_id' AND c.ws = s.ws AND c.n > s.n) AS done_n "
+        "FROM e s WHERE s.t = 'RunStarted' AND EXISTS (SELECT 1 FROM repositories r WHERE r.id = (s.d->>'repository_id')::uuid AND r.workspace_id = s.ws)");
+    assert_int_equal(difference(conn, "SELECT id, ws, at, status FROM x_runs",
+                                "SELECT id, workspace_id, created_at, status FROM runs"), 0);
+    harness_exec(conn,
+        "CREATE TEMP TABLE x_findings AS SELECT (f.d->>'finding_id')::uuid AS id, f.ws, f.n, "
+        "(f.d->>'run_id')::uuid AS run_id, f.d->>'severity' AS severity, f.d->>'title' AS title, f.at "
+        "FROM e f JOIN x_runs r ON r.id = (f.d->>'run_id')::uuid AND r.ws = f.ws AND r.n < f.n "
+        "AND (r.done_n IS NULL OR r.done_n > f.n) WHERE f.t = 'FindingRecorded'");
+    assert_int_equal(difference(conn, "SELECT id, ws, run_id, severity, title, at FROM x_findings",
+                                "SELECT id, workspace_id, run_id, severity, title, created_at FROM findings"), 0);
+    assert_int_equal(difference(conn,
+        "SELECT (a.d->>'annotation_id')::uuid, a.ws, (a.d->>'finding_id')::uuid, a.d->>'external_id' FROM e a "
+        "JOIN x_findings f ON f.id = (a.d->>'finding_id')::uuid AND f.ws = a.ws AND f.n < a.n WHERE a.t = 'AnnotationPosted'",
+        "SELECT id, workspace_id, finding_id, external_id FROM annotations"), 0);
+    assert_int_equal(difference(conn,
+        "SELECT (s.d->>'command_run_id')::uuid, s.ws, s.d->>'external_reference', "
+        "coalesce((SELECT c.d->>'status' FROM e c WHERE c.t = 'CommandRunCompleted' AND c.d->>'command_run_id' = s.d->>'command_run_id' "
+        "AND c.n > s.n ORDER BY c.n LIMIT 1), 'running') FROM e s WHERE s.t = 'CommandRunStarted'",
+        "SELECT id, workspace_id, external_reference, status FROM command_runs"), 0);
+    harness_exec(conn,
+        "CREATE TEMP TABLE x_gens AS SELECT (s.d->>'generation_id')::uuid AS id, s.ws, s.n, "
+        "(SELECT min(c.n) FROM e c WHERE c.t IN ('BriefingGenerated', 'BriefingFailed') AND c.d->>'generation_id' = s.d->>'generation_id' AND c.n > s.n) AS final_n "
+        "FROM e s WHERE s.t = 'BriefingRequested'");
+    assert_int_equal(difference(conn,
+        "SELECT g.id, g.ws, CASE WHEN g.final_n IS NOT NULL THEN (SELECT CASE f.t WHEN 'BriefingGenerated' THEN 'completed' ELSE 'failed' END FROM e f WHERE f.n = g.final_n) "
+        "WHEN EXISTS (SELECT 1 FROM e p WHERE p.t = 'BriefingProgressed' AND (p.d->>'generation_id')::uuid = g.id) THEN 'processing' ELSE 'pending' END, "
+        "(SELECT count(*) FROM e p WHERE p.t = 'BriefingProgressed' AND (p.d->>'generation_id')::uuid = g.id AND p.n > g.final_n)::int FROM x_gens g",
+        "SELECT id, workspace_id, status, ignored_events FROM briefing_generations"), 0);
+    assert_true(harness_query_int(conn, "SELECT sum(ignored_events) FROM briefing_generations") > 0);
+    assert_int_equal(difference(conn,
+        "SELECT (d.d->>'download_id')::uuid, d.ws, (d.d->>'generation_id')::uuid, d.d->>'format' FROM e d "
+        "JOIN x_gens g ON g.id = (d.d->>'generation_id')::uuid AND g.ws = d.ws AND g.n < d.n WHERE d.t = 'BriefingDownloaded'",
+        "SELECT id, workspace_id, briefing_generation_id, format FROM briefing_downloads"), 0);
+    assert_int_equal(difference(conn,
+        "SELECT (a.d->>'activity_id')::uuid, a.ws, a.d->>'type', a.at FROM e a WHERE a.t = 'ActivityLogged'",
+        "SELECT id, workspace_id, type, created_at FROM activities"), 0);
+    /* Every run-family event not projected is a dead letter, with a reason. */
+    assert_int_equal(harness_query_int(conn,
+        "SELECT count(*) FROM e WHERE t IN ('RunStarted', 'RunCompleted', 'FindingRecorded', 'AnnotationPosted')") -
+        harness_query_int(conn, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM runs WHERE status <> 'running') "
+                                "+ (SELECT count(*) FROM findings) + (SELECT count(*) FROM annotations)"),
+        harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE projector = 'runs'"));
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'repository % does not exist'") > 0);
+    /* Each row keeps the event that wrote it, and its time. */
+    assert_int_equal(harness_query_int(conn,
+        "SELECT count(*) FROM runs r LEFT JOIN e ON e.id = r.event_id WHERE e.id IS NULL OR e.at <> r.created_at"), 0);
+
+    /* Re-running over the same log changes nothing. */
+    char *before = harness_projection_digest(conn);
+    out = NULL;
+    if (project(conninfo, topic, prefix, NULL, &out)) fail_msg("second pass: %s", out);
+    free(out);
+    char *after = harness_projection_digest(conn);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(events);
+    unlink(normal);
+    free(events);
+    free(prefix);
+    free(topic);
+    free(name);
+    free(conninfo);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test_setup_teardown(test_kill_9_at_random_moments, world_setup, world_teardown),
+    };
+    const struct CMUnitTest group_tests[] = {
+        cmocka_unit_test_setup_teardown(test_two_processes_one_killed, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_zombie_is_fenced, world_setup, world_teardown),
+    };
+    int failed = cmocka_run_group_tests_name("projection", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("groups", group_tests, NULL, NULL);
+    return failed;
+}
