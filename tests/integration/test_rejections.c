@@ -1,0 +1,144 @@
+/* test_rejections.c -- every rejection reason of the projectors: the event
+ * is dead-lettered with the reason in words and writes no row; a replayed
+ * event is a duplicate, not a dead letter; a late progress is ignored and
+ * counted. Cases: tests/data/projection (phase 1 sets the scene, phase 2
+ * holds one event per rule, phase2.expected the reasons). */
+#include <librdkafka/rdkafka.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define CASES SENTINEL_SOURCE_DIR "/tests/data/projection"
+
+static void project_all(const char *conninfo, const char *topic, const char *prefix) {
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
+                         conninfo, topic, prefix) > 0);
+    int rc = harness_run_sentinel(cmd, &out);
+    if (rc) fail_msg("project exited %d: %s", rc, out);
+    free(cmd);
+    free(out);
+}
+
+/* Bytes that are no Avro event, with a header that routes them to runs. */
+static void produce_garbage(const char *topic) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "event_type", -1, "RunStarted", -1);
+    const char *junk = "{\"not\": \"avro\"}";
+    if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_VALUE((void *)junk, strlen(junk)), RD_KAFKA_V_HEADERS(h),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END))
+        fail_msg("produce failed");
+    assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+    rd_kafka_destroy(rk);
+}
+
+static void test_every_rejection_reason(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_reject", 2, &name);
+    char *topic = harness_unique_name("test.reject");
+    char *prefix = harness_unique_name("reject");
+    assert_int_equal(harness_publish(topic, CASES "/phase1.ndjson"), 0);
+    project_all(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 0);
+
+    assert_int_equal(harness_publish(topic, CASES "/phase2.ndjson"), 0);
+    produce_garbage(topic);
+    project_all(conninfo, topic, prefix);
+
+    FILE *f = fopen(CASES "/phase2.expected", "r");
+    assert_non_null(f);
+    char line[1024];
+    int cases = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (line[0] == '#') continue;
+        line[strcspn(line, "\n")] = '\0';
+        char *tab = strchr(line, '\t');
+        *tab = '\0';
+        char sql[2048];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM dead_letters WHERE event_id = '%s'", line);
+        if (harness_query_int(conn, sql) != 1) fail_msg("event %s (%s): not dead-lettered once", line, tab + 1);
+        snprintf(sql, sizeof(sql), "SELECT reason FROM dead_letters WHERE event_id = '%s'", line);
+        char *reason = harness_query_value(conn, sql);
+        if (!strstr(reason, tab + 1)) fail_msg("event %s: reason \"%s\", expected \"%s\"", line, reason, tab + 1);
+        free(reason);
+        /* Each dead letter says where it was and what it was. */
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM dead_letters WHERE event_id = '%s' AND topic = '%s' AND "
+                 "kafka_offset >= 0 AND event_type IS NOT NULL AND workspace_id IS NOT NULL "
+                 "AND length(payload) > 10", line, topic);
+        assert_int_equal(harness_query_int(conn, sql), 1);
+        cases++;
+    }
+    fclose(f);
+    assert_int_equal(cases, 15);
+
+    /* No row for any rejected event. */
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs WHERE id::text LIKE 'e000010_%' AND id <> 'e0000100-0000-4000-8000-000000000100'"), 0);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM findings WHERE id <> 'e0000200-0000-4000-8000-000000000200'"), 0);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM annotations"), 0);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM command_runs"), 1);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM briefing_generations"), 2);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM activities"), 0);
+    /* The first completion stands; the second did not overwrite it. */
+    char *status = harness_query_value(conn, "SELECT status FROM runs WHERE id = 'e0000100-0000-4000-8000-000000000100'");
+    assert_string_equal(status, "completed");
+    free(status);
+    status = harness_query_value(conn, "SELECT status FROM command_runs");
+    assert_string_equal(status, "completed");
+    free(status);
+    /* The replayed completion (same event id) is a duplicate, not a dead letter. */
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE event_id = 'e0005001-0000-4000-8000-000000005001'"), 0);
+    /* A late progress on a failed generation: ignored and counted. */
+    assert_int_equal(harness_query_int(conn, "SELECT ignored_events FROM briefing_generations WHERE id = 'e0000401-0000-4000-8000-000000000401'"), 1);
+    status = harness_query_value(conn, "SELECT status FROM briefing_generations WHERE id = 'e0000401-0000-4000-8000-000000000401'");
+    assert_string_equal(status, "failed");
+    free(status);
+    /* The undecodable payload, kept byte for byte. */
+    assert_int_equal(harness_query_int(conn,
+        "SELECT count(*) FROM dead_letters WHERE event_id IS NULL AND reason LIKE 'payload does not decode: %' "
+        "AND payload = convert_to('{\"not\": \"avro\"}', 'UTF8') AND projector = 'runs'"), 1);
+
+    /* sentinel dead-letters lists them with their reasons. */
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "dead-letters --db \"%s\" --projector runs", conninfo) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    assert_non_null(strstr(out, "a second completion is rejected"));
+    assert_non_null(strstr(out, "payload does not decode"));
+    assert_non_null(strstr(out, "dead letter(s)"));
+    free(out);
+    free(cmd);
+    assert_true(asprintf(&cmd, "status --db \"%s\" --topic %s", conninfo, topic) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    assert_non_null(strstr(out, "dead letters: 10 open"));
+    free(out);
+    free(cmd);
+
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(prefix);
+    free(topic);
+    free(name);
+    free(conninfo);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_rejection_reason),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
