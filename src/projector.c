@@ -900,11 +900,16 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
     double last_report = now_seconds(), last_global_check = 0;
     unsigned long reported = 0;
     while (!(options->stop && *options->stop)) {
+        double t0 = now_seconds();
         collect(&r);
         if (r.fatal) break;
         if (r.n_items) {
+            double t1 = now_seconds();
+            size_t n = r.n_items;
             err = process(&r, errstr, errstr_size);
             if (err) goto out;
+            sentinel_debug("%s: batch of %zu: collected in %.0f ms, applied in %.0f ms",
+                           projector->name, n, (t1 - t0) * 1000, (now_seconds() - t1) * 1000);
         } else {
             if (advance_to_eof(&r, errstr, errstr_size) == SENTINEL_ERR_FATAL) {
                 err = SENTINEL_ERR_FATAL;

@@ -139,17 +139,25 @@ static sentinel_err_t produce(sentinel_publisher_t *pub, const char *topic, cons
     }
 }
 
+sentinel_err_t sentinel_publisher_send_encoded(sentinel_publisher_t *pub, const char *workspace_id,
+                                               const char *event_type, const char *event_id,
+                                               const void *value, size_t len, uint64_t tag,
+                                               char *errstr, size_t errstr_size) {
+    rd_kafka_headers_t *headers = rd_kafka_headers_new(2);
+    rd_kafka_header_add(headers, "event_type", -1, event_type, -1);
+    rd_kafka_header_add(headers, "event_id", -1, event_id, -1);
+    return produce(pub, pub->topic, workspace_id, SENTINEL_UUID_LEN, value, len, headers, tag,
+                   errstr, errstr_size);
+}
+
 sentinel_err_t sentinel_publisher_send_event(sentinel_publisher_t *pub, const sentinel_event_t *ev,
                                              uint64_t tag, char *errstr, size_t errstr_size) {
     const void *bytes;
     size_t len;
     sentinel_err_t err = sentinel_event_encode(pub->codec, ev, &bytes, &len, errstr, errstr_size);
     if (err) return err;
-    rd_kafka_headers_t *headers = rd_kafka_headers_new(2);
-    rd_kafka_header_add(headers, "event_type", -1, ev->type->name, -1);
-    rd_kafka_header_add(headers, "event_id", -1, ev->event_id, -1);
-    return produce(pub, pub->topic, ev->workspace_id, SENTINEL_UUID_LEN, bytes, len, headers, tag,
-                   errstr, errstr_size);
+    return sentinel_publisher_send_encoded(pub, ev->workspace_id, ev->type->name, ev->event_id,
+                                           bytes, len, tag, errstr, errstr_size);
 }
 
 sentinel_err_t sentinel_publisher_send_json(sentinel_publisher_t *pub, const char *json, size_t len,

@@ -57,6 +57,13 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_event(sentinel_publish
                                                                 uint64_t tag, char *errstr,
                                                                 size_t errstr_size);
 
+/* Queue an event already encoded (by sentinel_event_encode): its workspace
+ * id is the key, its type and id the headers. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_encoded(
+    sentinel_publisher_t *pub, const char *workspace_id, const char *event_type,
+    const char *event_id, const void *value, size_t len, uint64_t tag, char *errstr,
+    size_t errstr_size);
+
 /* Queue raw bytes to another topic (the dead-letter topic of rejected
  * input lines), with a `reason` header. */
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub,

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../encode_pool.h"
 #include "../line_reader.h"
 #include "../publisher.h"
 #include "../topic.h"
@@ -24,6 +25,7 @@ static const char publish_usage[] =
     "  --atomic               one Kafka transaction: every line is published or none\n"
     "  --max-event-bytes N    largest accepted line (default 1048576)\n"
     "  --partitions N         partitions when the topic must be created (default 12)\n"
+    "  --threads N            validating and encoding threads (default: the CPUs)\n"
     "  --quiet                no progress line and no summary\n\n" CLI_COMMON_HELP;
 
 typedef struct publish_run {
@@ -41,6 +43,35 @@ static void on_delivery(void *opaque, uint64_t tag, const char *error) {
     }
 }
 
+/* Print, produce or dead-letter one chunk's results, in input order.
+ * Returns -1 (errstr set) when Kafka refuses a message outright. */
+static int handle_chunk(publish_run_t *run, sentinel_publisher_t *pub, sentinel_chunk_t *chunk,
+                        int atomic, const char *dead_letter_topic, char *errstr,
+                        size_t errstr_size) {
+    for (size_t i = 0; i < sentinel_chunk_count(chunk); i++) {
+        const sentinel_encoded_t *it = sentinel_chunk_get(chunk, i);
+        if (!it->ok) {
+            run->rejected++;
+            fprintf(stderr, "line %lu: %s\n", it->number, it->error);
+            if (pub && !atomic) {
+                char reason[2100];
+                snprintf(reason, sizeof(reason), "line %lu: %s", it->number, it->error);
+                if (sentinel_publisher_send_raw(pub, dead_letter_topic, it->line, it->line_len,
+                                                reason, it->number, errstr, errstr_size))
+                    return -1;
+            }
+            continue;
+        }
+        if (it->normalized) puts(it->normalized);
+        if (pub && sentinel_publisher_send_encoded(pub, it->key, it->type_name, it->event_id,
+                                                   it->value, it->value_len, it->number, errstr,
+                                                   errstr_size))
+            return -1;
+    }
+    if (pub) sentinel_publisher_poll(pub);
+    return 0;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -54,17 +85,20 @@ static int only_whitespace(const char *s, size_t len) {
 }
 
 int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_DRY_RUN = 1, OPT_PRINT, OPT_ATOMIC, OPT_MAX_BYTES, OPT_PARTITIONS, OPT_QUIET };
+    enum { OPT_DRY_RUN = 1, OPT_PRINT, OPT_ATOMIC, OPT_MAX_BYTES, OPT_PARTITIONS, OPT_QUIET,
+           OPT_THREADS };
     static const struct option longopts[] = {{"dry-run", no_argument, NULL, OPT_DRY_RUN},
                                              {"print", no_argument, NULL, OPT_PRINT},
                                              {"atomic", no_argument, NULL, OPT_ATOMIC},
                                              {"max-event-bytes", required_argument, NULL, OPT_MAX_BYTES},
                                              {"partitions", required_argument, NULL, OPT_PARTITIONS},
                                              {"quiet", no_argument, NULL, OPT_QUIET},
+                                             {"threads", required_argument, NULL, OPT_THREADS},
                                              CLI_COMMON_LONG_OPTIONS,
                                              {NULL, 0, NULL, 0}};
     int dry_run = 0, print = 0, atomic = 0, partitions = SENTINEL_DEFAULT_PARTITIONS, opt;
     long max_bytes = SENTINEL_EVENT_MAX_BYTES_DEFAULT;
+    long threads = sysconf(_SC_NPROCESSORS_ONLN);
     publish_run_t run = {0};
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
@@ -77,6 +111,13 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
             max_bytes = atol(optarg);
             if (max_bytes < 64) {
                 fprintf(stderr, "sentinel publish: --max-event-bytes %s: expected at least 64\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_THREADS:
+            threads = atol(optarg);
+            if (threads < 1 || threads > 64) {
+                fprintf(stderr, "sentinel publish: --threads %s: expected 1 to 64\n", optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
@@ -111,16 +152,13 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
 
     char errstr[2048];
     int rc = CLI_EXIT_FAILURE;
-    sentinel_codec_t *codec = NULL;
     sentinel_publisher_t *pub = NULL;
+    sentinel_encode_pool_t *pool = NULL;
     sentinel_line_reader_t *reader = NULL;
     char *dead_letter_topic = NULL;
     if (asprintf(&dead_letter_topic, "%s.dead-letter", sentinel_conf_topic(conf)) < 0) abort();
 
-    if (dry_run) {
-        codec = sentinel_codec_new(errstr, sizeof(errstr));
-        if (!codec) goto fatal;
-    } else {
+    if (!dry_run) {
         sentinel_err_t err = sentinel_topic_ensure(conf, sentinel_conf_topic(conf), partitions,
                                                    errstr, sizeof(errstr));
         if (!err && !atomic)
@@ -131,10 +169,13 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
                                                 .opaque = &run};
         pub = sentinel_publisher_new(conf, &options, errstr, sizeof(errstr));
         if (!pub) goto fatal;
-        codec = sentinel_publisher_codec(pub);
         if (atomic && sentinel_publisher_begin(pub, errstr, sizeof(errstr))) goto fatal;
     }
-    sentinel_codec_set_max_bytes(codec, (size_t)max_bytes);
+    /* Validation and encoding run on `threads` threads; this one reads,
+     * and produces the results in input order. */
+    pool = sentinel_encode_pool_new((int)threads, 1024, (size_t)max_bytes, dry_run, print, errstr,
+                                    sizeof(errstr));
+    if (!pool) goto fatal;
     reader = sentinel_line_reader_new(in, (size_t)max_bytes);
 
     int progress = !run.quiet && isatty(STDERR_FILENO);
@@ -143,7 +184,10 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     size_t len;
     unsigned long number;
     sentinel_line_status_t status;
-    while ((status = sentinel_line_reader_next(reader, &line, &len, &number)) != SENTINEL_LINE_EOF) {
+    sentinel_chunk_t *chunk;
+    for (;;) {
+        status = sentinel_line_reader_next(reader, &line, &len, &number);
+        if (status == SENTINEL_LINE_EOF) break;
         if (status == SENTINEL_LINE_ERROR) {
             snprintf(errstr, sizeof(errstr), "%s: read error after line %lu: %s", path, run.lines,
                      strerror(errno));
@@ -157,33 +201,19 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         }
         if (only_whitespace(line, len)) continue;
         run.lines++;
-        sentinel_err_t err;
-        if (dry_run) {
-            sentinel_event_t ev;
-            err = sentinel_event_from_json(codec, line, len, &ev, errstr, sizeof(errstr));
-            if (!err && print) {
-                char *text = sentinel_event_to_json(&ev);
-                puts(text);
-                free(text);
+        while (sentinel_encode_pool_add(pool, line, len, number)) {
+            chunk = sentinel_encode_pool_next(pool, 1);
+            if (handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr))) {
+                sentinel_encode_pool_release(pool, chunk);
+                goto fatal;
             }
-            sentinel_event_clear(&ev);
-        } else {
-            err = sentinel_publisher_send_json(pub, line, len, number, errstr, sizeof(errstr));
+            sentinel_encode_pool_release(pool, chunk);
         }
-        if (err == SENTINEL_ERR_INVALID) {
-            run.rejected++;
-            fprintf(stderr, "line %lu: %s\n", number, errstr);
-            if (pub && !atomic) {
-                char reason[2100];
-                snprintf(reason, sizeof(reason), "line %lu: %s", number, errstr);
-                if (sentinel_publisher_send_raw(pub, dead_letter_topic, line, len, reason, number,
-                                                errstr, sizeof(errstr)))
-                    goto fatal;
-            }
-        } else if (err) {
-            goto fatal;
+        while ((chunk = sentinel_encode_pool_next(pool, 0))) {
+            int failed = handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
+            sentinel_encode_pool_release(pool, chunk);
+            if (failed) goto fatal;
         }
-        if (pub && run.lines % 1024 == 0) sentinel_publisher_poll(pub);
         if (progress && run.lines % 4096 == 0) {
             double t = now_seconds();
             if (t - last_progress >= 1.0) {
@@ -192,6 +222,12 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
                 last_progress = t;
             }
         }
+    }
+    sentinel_encode_pool_flush(pool);
+    while ((chunk = sentinel_encode_pool_next(pool, 1))) {
+        int failed = handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
+        sentinel_encode_pool_release(pool, chunk);
+        if (failed) goto fatal;
     }
     if (progress) fprintf(stderr, "\r%*s\r", 60, "");
 
@@ -252,8 +288,8 @@ fatal:
     rc = CLI_EXIT_FAILURE;
 out:
     sentinel_line_reader_destroy(reader);
+    sentinel_encode_pool_destroy(pool);
     if (pub) sentinel_publisher_destroy(pub);
-    else sentinel_codec_destroy(codec);
     free(dead_letter_topic);
     if (in != stdin) fclose(in);
     return rc;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# project.sh -- projection throughput: N generated events (default 1,000,000)
+# already in the topic, projected by `sentinel project --until-caught-up` into
+# empty tables; beside raw COPY of the same resulting rows into the same
+# tables of another empty database, in the same run.
+#   bench/project.sh [EVENTS]
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+EVENTS="${1:-1000000}"
+input="$OUT/publish-$EVENTS.ndjson"
+[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
+
+stamp=$(date +%s)
+topic="bench.project.$stamp"
+admin="$SENTINEL_DATABASE_URL"
+db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
+fresh_db() {
+    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
+    "$SENTINEL" migrate --db "$(db_url "$1")" >/dev/null
+    "$ROOT/scripts/fixtures" --db "$(db_url "$1")"
+}
+
+echo "publishing $EVENTS events to $topic ..." >&2
+"$SENTINEL" publish --quiet --topic "$topic" "$input"
+fresh_db bench_project
+fresh_db bench_copy
+
+run_timed "$OUT/time.project" "$SENTINEL" project --until-caught-up --topic "$topic" \
+    --db "$(db_url bench_project)" --group-prefix "bench$stamp"
+
+# The reference: the same rows, COPY'd (binary) into the same tables.
+tables=(run_keys runs finding_keys findings annotations command_runs briefing_generations
+        briefing_downloads activities)
+rows=0
+for t in "${tables[@]}"; do
+    psql -X -q "$(db_url bench_project)" -c "\\copy (SELECT * FROM $t) TO '$OUT/$t.copy' WITH (FORMAT binary)"
+    rows=$((rows + $(psql -X -At "$(db_url bench_project)" -c "SELECT count(*) FROM $t")))
+done
+for m in $(psql -X -At "$(db_url bench_project)" -c \
+    "SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM run_keys UNION SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM finding_keys"); do
+    psql -X -q "$(db_url bench_copy)" -c "SELECT sentinel_ensure_partitions('${m}T00:00:00Z')" >/dev/null
+done
+# Provider ids differ between databases: map annotations to the reference's ids.
+psql -X -q "$(db_url bench_copy)" -c "UPDATE providers p SET id = s.id FROM (VALUES $(psql -X -At "$(db_url bench_project)" -c "SELECT string_agg(format('(%L::uuid, %L)', id, slug), ',') FROM providers")) AS s(id, slug) WHERE p.slug = s.slug"
+copy_script="$OUT/copy.sql"
+{
+    echo "BEGIN;"
+    for t in "${tables[@]}"; do echo "\\copy $t FROM '$OUT/$t.copy' WITH (FORMAT binary)"; done
+    echo "COMMIT;"
+} >"$copy_script"
+run_timed "$OUT/time.copy" psql -X -q -v ON_ERROR_STOP=1 "$(db_url bench_copy)" -f "$copy_script"
+
+read -r p_sec p_rss <"$OUT/time.project"
+read -r c_sec c_rss <"$OUT/time.copy"
+p_rate=$(rate "$EVENTS" "$p_sec")
+c_rate=$(rate "$EVENTS" "$c_sec")
+echo "projection benchmark: $EVENTS events in the topic -> $rows rows in ${#tables[@]} tables"
+printf '%-26s %10s %12s %12s\n' "" seconds "events/s" "peak RSS MB"
+printf '%-26s %10s %12s %12s\n' "sentinel project (4 proj.)" "$p_sec" "$p_rate" "$((p_rss / 1024))"
+printf '%-26s %10s %12s %12s\n' "raw COPY of the same rows" "$c_sec" "$c_rate" "-"
+echo "ratio project/COPY: $(ratio "$c_sec" "$p_sec")  (1.0 = as fast as loading the final rows with COPY)"
