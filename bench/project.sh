@@ -13,11 +13,15 @@ stamp=$(date +%s)
 topic="bench.project.$stamp"
 admin="$SENTINEL_DATABASE_URL"
 db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
+# Both databases are copies of one template, so control-plane ids (the
+# providers' among them) agree.
 fresh_db() {
-    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
-    "$SENTINEL" migrate --db "$(db_url "$1")" >/dev/null
-    "$ROOT/scripts/fixtures" --db "$(db_url "$1")"
+    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+        -c "CREATE DATABASE $1 TEMPLATE bench_template"
 }
+psql -X -q "$admin" -c "DROP DATABASE IF EXISTS bench_template WITH (FORCE)" -c "CREATE DATABASE bench_template"
+"$SENTINEL" migrate --db "$(db_url bench_template)" >/dev/null
+"$ROOT/scripts/fixtures" --db "$(db_url bench_template)"
 
 echo "publishing $EVENTS events to $topic ..." >&2
 "$SENTINEL" publish --quiet --topic "$topic" "$input"
@@ -39,8 +43,6 @@ for m in $(psql -X -At "$(db_url bench_project)" -c \
     "SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM run_keys UNION SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM finding_keys"); do
     psql -X -q "$(db_url bench_copy)" -c "SELECT sentinel_ensure_partitions('${m}T00:00:00Z')" >/dev/null
 done
-# Provider ids differ between databases: map annotations to the reference's ids.
-psql -X -q "$(db_url bench_copy)" -c "UPDATE providers p SET id = s.id FROM (VALUES $(psql -X -At "$(db_url bench_project)" -c "SELECT string_agg(format('(%L::uuid, %L)', id, slug), ',') FROM providers")) AS s(id, slug) WHERE p.slug = s.slug"
 copy_script="$OUT/copy.sql"
 {
     echo "BEGIN;"

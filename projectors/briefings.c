@@ -252,22 +252,20 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
     if ((err = sentinel_copy_send(conn, sql, &inserts, errstr, errstr_size))) goto out;
     if (updates.rows) {
         /* Same column types, no constraints: it holds only the changes. */
-        snprintf(sql, sizeof(sql),
+        char create[1024], copy[1024], update[2048], set[1024] = "";
+        snprintf(create, sizeof(create),
                  "CREATE TEMP TABLE IF NOT EXISTS generation_changes ON COMMIT DELETE ROWS AS "
                  "SELECT id%s FROM briefing_generations WITH NO DATA",
                  columns);
-        if ((err = sentinel_db_exec(conn, sql, errstr, errstr_size))) goto out;
-        snprintf(sql, sizeof(sql), "COPY generation_changes (id%s) FROM STDIN", columns);
-        if ((err = sentinel_copy_send(conn, sql, &updates, errstr, errstr_size))) goto out;
-        char set[1024] = "";
+        snprintf(copy, sizeof(copy), "COPY generation_changes (id%s) FROM STDIN", columns);
         for (int k = 0; k < G_FIELDS; k++) {
             char one[96];
             snprintf(one, sizeof(one), "%s%s = c.%s", k ? ", " : "", gen_columns[k], gen_columns[k]);
             strcat(set, one);
         }
-        snprintf(sql, sizeof(sql),
+        snprintf(update, sizeof(update),
                  "UPDATE briefing_generations g SET %s FROM generation_changes c WHERE g.id = c.id", set);
-        if ((err = sentinel_db_exec(conn, sql, errstr, errstr_size))) goto out;
+        if ((err = stage_and_update(conn, create, copy, &updates, update, errstr, errstr_size))) goto out;
     }
     err = sentinel_copy_send(conn,
                              "COPY briefing_downloads (id, briefing_generation_id, workspace_id, user_id, "

@@ -142,23 +142,16 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                                   "started_at, context_snapshot, metadata, event_id, created_at) FROM STDIN",
                                   &started, errstr, errstr_size)))
         goto out;
-    if (completed.rows) {
-        if ((err = sentinel_db_exec(conn,
-                                    "CREATE TEMP TABLE IF NOT EXISTS command_completions (id uuid, "
-                                    "status text, completed_at timestamptz, duration_seconds float8, "
-                                    "response jsonb, metrics jsonb, event_id uuid) ON COMMIT DELETE ROWS",
-                                    errstr, errstr_size)))
-            goto out;
-        if ((err = sentinel_copy_send(conn, "COPY command_completions FROM STDIN", &completed, errstr,
-                                      errstr_size)))
-            goto out;
-        err = sentinel_db_exec(conn,
-                               "UPDATE command_runs r SET status = c.status, completed_at = c.completed_at, "
-                               "duration_seconds = c.duration_seconds, response = c.response, "
-                               "metrics = c.metrics, completed_event_id = c.event_id "
-                               "FROM command_completions c WHERE r.id = c.id",
-                               errstr, errstr_size);
-    }
+    err = stage_and_update(conn,
+                           "CREATE TEMP TABLE IF NOT EXISTS command_completions (id uuid, "
+                           "status text, completed_at timestamptz, duration_seconds float8, "
+                           "response jsonb, metrics jsonb, event_id uuid) ON COMMIT DELETE ROWS",
+                           "COPY command_completions FROM STDIN", &completed,
+                           "UPDATE command_runs r SET status = c.status, completed_at = c.completed_at, "
+                           "duration_seconds = c.duration_seconds, response = c.response, "
+                           "metrics = c.metrics, completed_event_id = c.event_id "
+                           "FROM command_completions c WHERE r.id = c.id",
+                           errstr, errstr_size);
 out:
     sentinel_copy_free(&started);
     sentinel_copy_free(&completed);

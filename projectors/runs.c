@@ -189,24 +189,17 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                   "FROM STDIN",
                                   &run_rows, errstr, errstr_size)))
         goto out;
-    if (completions.rows) {
-        if ((err = sentinel_db_exec(conn,
-                                    "CREATE TEMP TABLE IF NOT EXISTS run_completions (id uuid, "
-                                    "status text, completed_at timestamptz, metrics jsonb, "
-                                    "event_id uuid) ON COMMIT DELETE ROWS",
-                                    errstr, errstr_size)))
-            goto out;
-        if ((err = sentinel_copy_send(conn, "COPY run_completions FROM STDIN", &completions, errstr,
-                                      errstr_size)))
-            goto out;
-        if ((err = sentinel_db_exec(conn,
-                                    "UPDATE runs r SET status = c.status, completed_at = c.completed_at, "
-                                    "metrics = c.metrics, completed_event_id = c.event_id "
-                                    "FROM run_completions c JOIN run_keys k ON k.id = c.id "
-                                    "WHERE r.id = c.id AND r.created_at = k.created_at",
-                                    errstr, errstr_size)))
-            goto out;
-    }
+    if ((err = stage_and_update(conn,
+                                "CREATE TEMP TABLE IF NOT EXISTS run_completions (id uuid, "
+                                "status text, completed_at timestamptz, metrics jsonb, "
+                                "event_id uuid) ON COMMIT DELETE ROWS",
+                                "COPY run_completions FROM STDIN", &completions,
+                                "UPDATE runs r SET status = c.status, completed_at = c.completed_at, "
+                                "metrics = c.metrics, completed_event_id = c.event_id "
+                                "FROM run_completions c JOIN run_keys k ON k.id = c.id "
+                                "WHERE r.id = c.id AND r.created_at = k.created_at",
+                                errstr, errstr_size)))
+        goto out;
     if ((err = sentinel_copy_send(conn,
                                   "COPY finding_keys (id, workspace_id, run_id, created_at) FROM STDIN",
                                   &finding_keys, errstr, errstr_size)))

@@ -131,3 +131,13 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
     }
     return SENTINEL_OK;
 }
+
+sentinel_err_t stage_and_update(PGconn *conn, const char *create_sql, const char *copy_sql,
+                                sentinel_copy_t *rows, const char *update_sql, char *errstr,
+                                size_t errstr_size) {
+    if (!rows->rows) return SENTINEL_OK;
+    sentinel_err_t err = sentinel_db_exec(conn, create_sql, errstr, errstr_size);
+    if (!err) err = sentinel_copy_send(conn, copy_sql, rows, errstr, errstr_size);
+    if (!err) err = sentinel_db_exec(conn, update_sql, errstr, errstr_size);
+    return err;
+}

@@ -152,10 +152,14 @@ static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) 
     r->pg = sentinel_db_connect(sentinel_conf_db(r->conf), errstr, errstr_size);
     if (!r->pg) return SENTINEL_ERR_RETRIABLE;
     /* A stalled (stopped, partitioned) projector must not hold its
-     * offset rows locked forever: the server ends its transaction. */
+     * offset rows locked forever: the server ends its transaction.
+     * Asynchronous commit is safe here: the offsets commit in the same
+     * transaction as the rows, so a transaction lost in a server crash
+     * loses its offset advance with it and is applied again from Kafka. */
     sentinel_err_t err = sentinel_db_exec(
         r->pg,
         "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
+        "SET synchronous_commit = off;"
         "SET application_name = 'sentinel-projector'; SET client_min_messages = warning",
         errstr, errstr_size);
     if (!err) {
@@ -816,7 +820,7 @@ static int topic_caught_up(runner_t *r) {
 
 void sentinel_run_options_init(sentinel_run_options_t *o) {
     memset(o, 0, sizeof(*o));
-    o->batch_events = 5000;
+    o->batch_events = 10000;
     o->batch_bytes = 16 * 1024 * 1024;
     o->batch_ms = 200;
 }
@@ -842,8 +846,11 @@ static const char *const consumer_defaults[] = {
     "session.timeout.ms", "10000",
     "heartbeat.interval.ms", "1000",
     "max.poll.interval.ms", "300000",
-    "fetch.max.bytes", "33554432",
-    "queued.max.messages.kbytes", "65536",
+    /* Memory is bounded by these, per projector, whatever the backlog. */
+    "fetch.max.bytes", "8388608",
+    "max.partition.fetch.bytes", "1048576",
+    "queued.max.messages.kbytes", "8192",
+    "queued.min.messages", "10000",
     NULL,
 };
 

@@ -67,7 +67,7 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_select_ids(PGconn *conn, const cha
 
 typedef struct sentinel_run_options {
     int until_caught_up;   /* exit once every partition is at its end */
-    int batch_events;      /* most events per transaction (default 5000) */
+    int batch_events;      /* most events per transaction (default 10000) */
     size_t batch_bytes;    /* most payload bytes per transaction (default 16 MiB) */
     int batch_ms;          /* longest wait to fill a batch (default 200) */
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the batch, leave */

@@ -17,7 +17,7 @@ static const char project_usage[] =
     "and exit cleanly.\n\n"
     "  --projector NAME     runs, commands, briefings, activities (repeatable)\n"
     "  --until-caught-up    exit once every assigned partition is at its end\n"
-    "  --batch-events N     most events per transaction (default 5000)\n"
+    "  --batch-events N     most events per transaction (default 10000)\n"
     "  --batch-bytes N      most payload bytes per transaction (default 16777216)\n"
     "  --batch-ms N         longest wait to fill a batch (default 200)\n\n" CLI_COMMON_HELP;
 
