@@ -3,12 +3,13 @@
 #include "projector.h"
 
 extern const sentinel_projector_t sentinel_projector_runs, sentinel_projector_commands,
-    sentinel_projector_briefings, sentinel_projector_activities;
+    sentinel_projector_briefings, sentinel_projector_activities, sentinel_projector_usage;
 
 const sentinel_projector_t *const sentinel_projectors[] = {
     &sentinel_projector_runs,
     &sentinel_projector_commands,
     &sentinel_projector_briefings,
     &sentinel_projector_activities,
+    &sentinel_projector_usage,
     NULL,
 };

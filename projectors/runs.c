@@ -1,13 +1,15 @@
 /* runs.c -- the `runs` projector: RunStarted, RunCompleted, FindingRecorded
  * and AnnotationPosted into runs, findings and annotations (and their key
  * tables). A run is immutable once completed; findings and annotations are
- * insert-only. */
+ * insert-only. The run and finding counts of workspace_daily_metrics are
+ * kept here, in the same transaction as the rows they count, so a rejected
+ * event never counts. */
 #include "support.h"
 
 static const char *const run_types[] = {"RunStarted", "RunCompleted", "FindingRecorded",
                                         "AnnotationPosted", NULL};
 static const char *const run_tables[] = {"run_keys", "runs", "finding_keys", "findings",
-                                         "annotations", NULL};
+                                         "annotations", "workspace_daily_metrics", NULL};
 
 static void load_provider(PGresult *res, int r, void *opaque) {
     json_object_set_new(opaque, PQgetvalue(res, r, 0), json_string(PQgetvalue(res, r, 1)));
@@ -34,6 +36,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
     json_t *providers = json_object();
     sentinel_copy_t run_keys = {0}, run_rows = {0}, finding_keys = {0}, finding_rows = {0},
                     annotation_rows = {0}, completions = {0};
+    daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err;
 
     /* Set-based reads: everything the batch refers to, one query each. */
@@ -81,6 +84,8 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             s->is_new = 1;
             s->created_at = ev->occurred_at;
             sentinel_uuid_map_put(runs, run, s);
+            /* The daily rollup counts accepted runs only, in this transaction. */
+            daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 1, 0, 0, 0, 0);
             sentinel_copy_str(&run_keys, run);
             sentinel_copy_str(&run_keys, ev->workspace_id);
             sentinel_copy_timestamp(&run_keys, ev->occurred_at);
@@ -127,6 +132,9 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                 continue;
             }
             sentinel_uuid_map_put(findings, finding, state_new(&pool, ev->workspace_id, NULL));
+            const char *severity = sentinel_event_str(ev, "severity");
+            daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 1,
+                              !strcmp(severity, "critical"), !strcmp(severity, "warning"), 0);
             sentinel_copy_str(&finding_keys, finding);
             sentinel_copy_str(&finding_keys, ev->workspace_id);
             sentinel_copy_str(&finding_keys, run);
@@ -210,11 +218,14 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                   "confidence, metadata, event_id, created_at) FROM STDIN",
                                   &finding_rows, errstr, errstr_size)))
         goto out;
-    err = sentinel_copy_send(conn,
-                             "COPY annotations (id, finding_id, workspace_id, provider_id, "
-                             "external_id, type, event_id, created_at) FROM STDIN",
-                             &annotation_rows, errstr, errstr_size);
+    if ((err = sentinel_copy_send(conn,
+                                  "COPY annotations (id, finding_id, workspace_id, provider_id, "
+                                  "external_id, type, event_id, created_at) FROM STDIN",
+                                  &annotation_rows, errstr, errstr_size)))
+        goto out;
+    err = daily_metrics_write(daily, conn, errstr, errstr_size);
 out:
+    daily_metrics_destroy(daily);
     sentinel_copy_free(&run_keys);
     sentinel_copy_free(&run_rows);
     sentinel_copy_free(&completions);

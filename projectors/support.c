@@ -141,3 +141,101 @@ sentinel_err_t stage_and_update(PGconn *conn, const char *create_sql, const char
     if (!err) err = sentinel_db_exec(conn, update_sql, errstr, errstr_size);
     return err;
 }
+
+typedef struct daily_row {
+    char workspace_id[SENTINEL_UUID_LEN + 1];
+    int64_t day; /* days since the epoch */
+    long runs, findings, critical, warning;
+    long long tokens;
+} daily_row_t;
+
+struct daily_metrics {
+    json_t *index; /* "<workspace>/<day>" -> position in rows */
+    daily_row_t *rows;
+    size_t n, cap;
+};
+
+daily_metrics_t *daily_metrics_new(void) {
+    daily_metrics_t *d = calloc(1, sizeof(*d));
+    if (!d) abort();
+    d->index = json_object();
+    return d;
+}
+
+void daily_metrics_destroy(daily_metrics_t *d) {
+    if (!d) return;
+    json_decref(d->index);
+    free(d->rows);
+    free(d);
+}
+
+void daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at, long runs,
+                       long findings, long critical, long warning, long long tokens) {
+    int64_t day = at / 86400000000LL - (at % 86400000000LL < 0);
+    char key[64];
+    snprintf(key, sizeof(key), "%s/%lld", workspace_id, (long long)day);
+    json_t *pos = json_object_get(d->index, key);
+    daily_row_t *row;
+    if (pos) {
+        row = &d->rows[json_integer_value(pos)];
+    } else {
+        if (d->n == d->cap) {
+            d->cap = d->cap ? d->cap * 2 : 64;
+            daily_row_t *grown = realloc(d->rows, d->cap * sizeof(*grown));
+            if (!grown) abort();
+            d->rows = grown;
+        }
+        row = &d->rows[d->n];
+        memset(row, 0, sizeof(*row));
+        snprintf(row->workspace_id, sizeof(row->workspace_id), "%s", workspace_id);
+        row->day = day;
+        json_object_set_new(d->index, key, json_integer((json_int_t)d->n));
+        d->n++;
+    }
+    row->runs += runs;
+    row->findings += findings;
+    row->critical += critical;
+    row->warning += warning;
+    row->tokens += tokens;
+}
+
+sentinel_err_t daily_metrics_write(daily_metrics_t *d, PGconn *conn, char *errstr,
+                                   size_t errstr_size) {
+    if (!d->n) return SENTINEL_OK;
+    sentinel_copy_t rows = {0};
+    for (size_t i = 0; i < d->n; i++) {
+        daily_row_t *r = &d->rows[i];
+        int64_t y;
+        unsigned m, day;
+        char date[16];
+        sentinel_civil_from_days(r->day, &y, &m, &day);
+        snprintf(date, sizeof(date), "%04lld-%02u-%02u", (long long)y, m, day);
+        sentinel_copy_str(&rows, r->workspace_id);
+        sentinel_copy_str(&rows, date);
+        sentinel_copy_int(&rows, r->runs);
+        sentinel_copy_int(&rows, r->findings);
+        sentinel_copy_int(&rows, r->critical);
+        sentinel_copy_int(&rows, r->warning);
+        sentinel_copy_int(&rows, r->tokens);
+        sentinel_copy_end_row(&rows);
+    }
+    sentinel_err_t err = stage_and_update(
+        conn,
+        "CREATE TEMP TABLE IF NOT EXISTS daily_increments (workspace_id uuid, date date, "
+        "runs bigint, findings bigint, critical bigint, warning bigint, tokens bigint) "
+        "ON COMMIT DELETE ROWS",
+        "COPY daily_increments FROM STDIN", &rows,
+        "INSERT INTO workspace_daily_metrics AS m (workspace_id, date, runs_count, findings_count, "
+        "critical_count, warning_count, tokens_estimated) "
+        "SELECT workspace_id, date, runs, findings, critical, warning, tokens FROM daily_increments "
+        "ORDER BY workspace_id, date "
+        "ON CONFLICT (workspace_id, date) DO UPDATE SET "
+        "runs_count = m.runs_count + EXCLUDED.runs_count, "
+        "findings_count = m.findings_count + EXCLUDED.findings_count, "
+        "critical_count = m.critical_count + EXCLUDED.critical_count, "
+        "warning_count = m.warning_count + EXCLUDED.warning_count, "
+        "tokens_estimated = m.tokens_estimated + EXCLUDED.tokens_estimated, updated_at = now()",
+        errstr, errstr_size);
+    sentinel_copy_free(&rows);
+    return err;
+}

@@ -70,4 +70,15 @@ sentinel_err_t stage_and_update(PGconn *conn, const char *create_sql, const char
 /* A timestamp field's microseconds, or `fallback` when absent. */
 int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback);
 
+/* Daily metric increments of a batch, summed per workspace and UTC date so
+ * a hot key costs one upsert per batch, whatever its number of events. */
+typedef struct daily_metrics daily_metrics_t;
+daily_metrics_t *daily_metrics_new(void);
+void daily_metrics_destroy(daily_metrics_t *d);
+void daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at, long runs,
+                       long findings, long critical, long warning, long long tokens);
+/* Add the sums to workspace_daily_metrics (one statement). */
+sentinel_err_t daily_metrics_write(daily_metrics_t *d, PGconn *conn, char *errstr,
+                                   size_t errstr_size);
+
 #endif

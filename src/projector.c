@@ -35,6 +35,7 @@ typedef struct item {
 struct sentinel_batch {
     item_t **events; /* the NEW items, in log order */
     size_t n;
+    const char *topic;
 };
 
 typedef struct part_state {
@@ -87,6 +88,14 @@ void sentinel_batch_reject(sentinel_batch_t *b, size_t i, const char *fmt, ...) 
 
 int sentinel_batch_is_rejected(const sentinel_batch_t *b, size_t i) {
     return b->events[i]->status == ITEM_REJECTED;
+}
+
+const char *sentinel_batch_topic(const sentinel_batch_t *b) { return b->topic; }
+
+void sentinel_batch_position(const sentinel_batch_t *b, size_t i, int32_t *partition,
+                             int64_t *offset) {
+    *partition = b->events[i]->msg->partition;
+    *offset = b->events[i]->msg->offset;
 }
 
 void sentinel_batch_ignore(sentinel_batch_t *b, size_t i) { b->events[i]->status = ITEM_IGNORED; }
@@ -606,7 +615,7 @@ static void reset_items(runner_t *r) {
 
 static sentinel_err_t run_prepare(runner_t *r, char *errstr, size_t errstr_size) {
     if (!r->p->prepare) return SENTINEL_OK;
-    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0};
+    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0, r->topic};
     for (size_t i = 0; i < r->n_items; i++)
         if (r->items[i].status == ITEM_PENDING) batch.events[batch.n++] = &r->items[i];
     sentinel_err_t err = r->p->prepare(&batch, r->pg, errstr, errstr_size);
@@ -628,7 +637,7 @@ static sentinel_err_t apply_once(runner_t *r, int *fenced, char *errstr, size_t 
     if ((err = deduplicate(r, errstr, errstr_size))) goto rollback;
     if ((err = reject_unknown_workspaces(r, errstr, errstr_size))) goto rollback;
 
-    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0};
+    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0, r->topic};
     for (size_t i = 0; i < r->n_items; i++)
         if (r->items[i].status == ITEM_NEW) batch.events[batch.n++] = &r->items[i];
     if (batch.n) err = r->p->apply(&batch, r->pg, errstr, errstr_size);

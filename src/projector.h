@@ -51,6 +51,10 @@ const sentinel_event_t *sentinel_batch_event(const sentinel_batch_t *batch, size
 void sentinel_batch_reject(sentinel_batch_t *batch, size_t i, const char *fmt, ...)
     SENTINEL_PRINTF(3, 4);
 int sentinel_batch_is_rejected(const sentinel_batch_t *batch, size_t i);
+/* Where event i is in the log. */
+const char *sentinel_batch_topic(const sentinel_batch_t *batch);
+void sentinel_batch_position(const sentinel_batch_t *batch, size_t i, int32_t *partition,
+                             int64_t *offset);
 /* Count event i as ignored (applied as a no-op, e.g. a late progress). */
 void sentinel_batch_ignore(sentinel_batch_t *batch, size_t i);
 

@@ -63,6 +63,8 @@ int cli_migrate(int argc, char **argv, sentinel_conf_t *conf);
 int cli_project(int argc, char **argv, sentinel_conf_t *conf);
 int cli_status(int argc, char **argv, sentinel_conf_t *conf);
 int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf);
+int cli_verify(int argc, char **argv, sentinel_conf_t *conf);
+int cli_usage(int argc, char **argv, sentinel_conf_t *conf);
 int cli_gen(int argc, char **argv, sentinel_conf_t *conf);
 int cli_publish(int argc, char **argv, sentinel_conf_t *conf);
 int cli_schemas(int argc, char **argv, sentinel_conf_t *conf);

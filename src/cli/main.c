@@ -12,6 +12,8 @@ static const cli_command_t commands[] = {
     {"project", "run projectors: apply events to PostgreSQL exactly once", cli_project},
     {"status", "stored offsets, log ends and lag per projector and partition", cli_status},
     {"dead-letters", "list rejected events and why", cli_dead_letters},
+    {"verify", "recompute the rollups from their sources; exit 1 on drift", cli_verify},
+    {"usage", "a workspace's usage for a billing period beside its plan's limits", cli_usage},
     {"schemas", "list the event schemas and fingerprints; --check cross-checks them", cli_schemas},
     {"doctor", "check that Kafka and PostgreSQL answer, print their versions", cli_doctor},
 };

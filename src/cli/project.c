@@ -15,7 +15,8 @@ static const char project_usage[] =
     "Run projectors (all by default) as Kafka consumers that apply events to\n"
     "PostgreSQL exactly once in effect. SIGINT/SIGTERM finish the current batch\n"
     "and exit cleanly.\n\n"
-    "  --projector NAME     runs, commands, briefings, activities (repeatable)\n"
+    "  --projector NAME     runs, commands, briefings, activities, usage (repeatable);\n"
+    "                       metrics names runs and usage, which keep the daily metrics\n"
     "  --until-caught-up    exit once every assigned partition is at its end\n"
     "  --batch-events N     most events per transaction (default 10000)\n"
     "  --batch-bytes N      most payload bytes per transaction (default 16777216)\n"
@@ -62,6 +63,18 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR: {
+            /* The daily metrics are kept by the projectors whose facts they
+             * count, in the same transactions: `metrics` names those. */
+            if (!strcmp(optarg, "metrics")) {
+                const sentinel_projector_t *both[2] = {sentinel_projector_find("runs"),
+                                                       sentinel_projector_find("usage")};
+                for (int k = 0; k < 2; k++) {
+                    int dup = 0;
+                    for (int i = 0; i < n_chosen; i++) dup |= chosen[i] == both[k];
+                    if (!dup && n_chosen < 16) chosen[n_chosen++] = both[k];
+                }
+                break;
+            }
             const sentinel_projector_t *p = sentinel_projector_find(optarg);
             if (!p) {
                 fprintf(stderr, "sentinel project: unknown projector \"%s\" (known:", optarg);

@@ -1,0 +1,183 @@
+/* usage.c -- the `usage` projector: each UsageIncremented goes to the
+ * auditable usage_ledger (once per event id, forever) and is added to the
+ * workspace's usage_records row for its billing period, and `tokens` to the
+ * day's workspace_daily_metrics -- all in the batch's transaction, summed
+ * per key first so a hot workspace costs one upsert per batch. */
+#include "billing_period.h"
+#include "support.h"
+
+static const char *const usage_types[] = {"UsageIncremented", NULL};
+static const char *const usage_tables[] = {"usage_ledger", "usage_records",
+                                           "workspace_daily_metrics", NULL};
+
+enum { M_RUNS, M_COMMANDS, M_BRIEFINGS, M_FINDINGS, M_ANNOTATIONS, M_TOKENS, METRICS };
+static const char *const metric_names[METRICS] = {"runs", "commands", "briefings", "findings",
+                                                  "annotations", "tokens"};
+
+typedef struct subscription {
+    char workspace_id[SENTINEL_UUID_LEN + 1];
+    int64_t started_at, ends_at; /* ends_at: INT64_MAX when open */
+} subscription_t;
+
+typedef struct period_sum {
+    char workspace_id[SENTINEL_UUID_LEN + 1];
+    int64_t start, end;
+    long long counts[METRICS];
+} period_sum_t;
+
+/* The anchor day of the subscription in force at `at`, or 0. */
+static int anchor_for(const subscription_t *subs, size_t n, const char *ws, int64_t at) {
+    const subscription_t *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const subscription_t *s = &subs[i];
+        if (strcmp(s->workspace_id, ws) || s->started_at > at || at >= s->ends_at) continue;
+        if (!best || s->started_at > best->started_at) best = s;
+    }
+    return best ? sentinel_billing_anchor(best->started_at) : 0;
+}
+
+static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
+                                  size_t errstr_size) {
+    size_t n = sentinel_batch_count(batch);
+    id_list_t workspaces;
+    id_list_init(&workspaces);
+    for (size_t i = 0; i < n; i++) id_list_add(&workspaces, sentinel_batch_event(batch, i)->workspace_id);
+
+    subscription_t *subs = NULL;
+    size_t n_subs = 0;
+    period_sum_t *sums = NULL;
+    size_t n_sums = 0, cap_sums = 0;
+    sentinel_copy_t ledger = {0}, records = {0};
+    daily_metrics_t *daily = daily_metrics_new();
+    sentinel_err_t err = SENTINEL_OK;
+
+    {
+        char *array = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&array, &len);
+        fputc('{', f);
+        for (size_t k = 0; k < workspaces.n; k++) fprintf(f, "%s%s", k ? "," : "", workspaces.ids[k]);
+        fputc('}', f);
+        fclose(f);
+        const char *params[1] = {array};
+        PGresult *res = PQexecParams(conn,
+                                     "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
+                                     "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
+                                     "WHERE workspace_id = ANY($1::uuid[])",
+                                     1, NULL, params, NULL, NULL, 0);
+        free(array);
+        if ((err = sentinel_db_classify(conn, res))) {
+            sentinel_db_errstr(conn, res, errstr, errstr_size);
+            PQclear(res);
+            goto out;
+        }
+        n_subs = (size_t)PQntuples(res);
+        subs = calloc(n_subs + 1, sizeof(*subs));
+        for (size_t k = 0; k < n_subs; k++) {
+            snprintf(subs[k].workspace_id, sizeof(subs[k].workspace_id), "%s", PQgetvalue(res, (int)k, 0));
+            subs[k].started_at = atoll(PQgetvalue(res, (int)k, 1));
+            subs[k].ends_at = PQgetisnull(res, (int)k, 2) ? INT64_MAX : atoll(PQgetvalue(res, (int)k, 2));
+        }
+        PQclear(res);
+    }
+
+    const char *topic = sentinel_batch_topic(batch);
+    for (size_t i = 0; i < n; i++) {
+        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        const char *metric = sentinel_event_str(ev, "metric");
+        long long amount = (long long)sentinel_event_int(ev, "amount");
+        int m = 0;
+        while (m < METRICS && strcmp(metric_names[m], metric)) m++;
+        if (m == METRICS) {
+            sentinel_batch_reject(batch, i, "unknown metric \"%s\"", metric);
+            continue;
+        }
+        int64_t start, end;
+        sentinel_billing_period(ev->occurred_at,
+                                anchor_for(subs, n_subs, ev->workspace_id, ev->occurred_at), &start,
+                                &end);
+        int32_t partition;
+        int64_t offset;
+        sentinel_batch_position(batch, i, &partition, &offset);
+        sentinel_copy_str(&ledger, ev->event_id);
+        sentinel_copy_str(&ledger, ev->workspace_id);
+        sentinel_copy_str(&ledger, metric);
+        sentinel_copy_int(&ledger, amount);
+        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_type"));
+        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_id"));
+        sentinel_copy_timestamp(&ledger, ev->occurred_at);
+        sentinel_copy_timestamp(&ledger, start);
+        sentinel_copy_timestamp(&ledger, end);
+        sentinel_copy_str(&ledger, topic);
+        sentinel_copy_int(&ledger, partition);
+        sentinel_copy_int(&ledger, offset);
+        sentinel_copy_end_row(&ledger);
+
+        period_sum_t *sum = NULL;
+        for (size_t k = 0; k < n_sums && !sum; k++)
+            if (sums[k].start == start && !strcmp(sums[k].workspace_id, ev->workspace_id)) sum = &sums[k];
+        if (!sum) {
+            if (n_sums == cap_sums) {
+                cap_sums = cap_sums ? cap_sums * 2 : 16;
+                period_sum_t *grown = realloc(sums, cap_sums * sizeof(*grown));
+                if (!grown) abort();
+                sums = grown;
+            }
+            sum = &sums[n_sums++];
+            memset(sum, 0, sizeof(*sum));
+            snprintf(sum->workspace_id, sizeof(sum->workspace_id), "%s", ev->workspace_id);
+            sum->start = start;
+            sum->end = end;
+        }
+        sum->counts[m] += amount;
+        if (m == M_TOKENS) daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 0, 0, 0, amount);
+    }
+    for (size_t k = 0; k < n_sums; k++) {
+        sentinel_copy_str(&records, sums[k].workspace_id);
+        sentinel_copy_timestamp(&records, sums[k].start);
+        sentinel_copy_timestamp(&records, sums[k].end);
+        for (int m = 0; m < METRICS; m++) sentinel_copy_int(&records, sums[k].counts[m]);
+        sentinel_copy_end_row(&records);
+    }
+
+    if ((err = sentinel_copy_send(conn,
+                                  "COPY usage_ledger (event_id, workspace_id, metric, amount, "
+                                  "subject_type, subject_id, occurred_at, period_start, period_end, "
+                                  "topic, partition, kafka_offset) FROM STDIN",
+                                  &ledger, errstr, errstr_size)))
+        goto out;
+    if ((err = stage_and_update(
+             conn,
+             "CREATE TEMP TABLE IF NOT EXISTS usage_increments (workspace_id uuid, "
+             "period_start timestamptz, period_end timestamptz, runs bigint, commands bigint, "
+             "briefings bigint, findings bigint, annotations bigint, tokens bigint) "
+             "ON COMMIT DELETE ROWS",
+             "COPY usage_increments FROM STDIN", &records,
+             "INSERT INTO usage_records AS u (workspace_id, period_start, period_end, runs_count, "
+             "commands_count, briefings_count, findings_count, annotations_count, tokens_estimated) "
+             "SELECT workspace_id, period_start, period_end, runs, commands, briefings, findings, "
+             "annotations, tokens FROM usage_increments ORDER BY workspace_id, period_start "
+             "ON CONFLICT (workspace_id, period_start) DO UPDATE SET "
+             "runs_count = u.runs_count + EXCLUDED.runs_count, "
+             "commands_count = u.commands_count + EXCLUDED.commands_count, "
+             "briefings_count = u.briefings_count + EXCLUDED.briefings_count, "
+             "findings_count = u.findings_count + EXCLUDED.findings_count, "
+             "annotations_count = u.annotations_count + EXCLUDED.annotations_count, "
+             "tokens_estimated = u.tokens_estimated + EXCLUDED.tokens_estimated",
+             errstr, errstr_size)))
+        goto out;
+    err = daily_metrics_write(daily, conn, errstr, errstr_size);
+out:
+    daily_metrics_destroy(daily);
+    sentinel_copy_free(&ledger);
+    sentinel_copy_free(&records);
+    free(sums);
+    free(subs);
+    id_list_free(&workspaces);
+    return err;
+}
+
+const sentinel_projector_t sentinel_projector_usage = {
+    "usage", "usage ledger, usage records per billing period, daily tokens", usage_types,
+    usage_tables, NULL, usage_apply,
+};
