@@ -855,11 +855,13 @@ static const char *const consumer_defaults[] = {
     "session.timeout.ms", "10000",
     "heartbeat.interval.ms", "1000",
     "max.poll.interval.ms", "300000",
-    /* Memory is bounded by these, per projector, whatever the backlog. */
+    /* Memory is bounded by these, per projector, whatever the backlog. A
+     * queue much smaller than a few batches starves the consumer: it then
+     * waits on fetches between batches (measured: 4x slower at 8 MiB). */
     "fetch.max.bytes", "8388608",
     "max.partition.fetch.bytes", "1048576",
-    "queued.max.messages.kbytes", "8192",
-    "queued.min.messages", "10000",
+    "queued.max.messages.kbytes", "16384",
+    "fetch.wait.max.ms", "50",
     NULL,
 };
 
