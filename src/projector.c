@@ -25,7 +25,9 @@ enum item_status {
 };
 
 typedef struct item {
-    rd_kafka_message_t *msg; /* owned */
+    rd_kafka_message_t *msg; /* owned; made by retry_load when `retried` */
+    long long dead_letter;   /* the dead letter being retried, else 0 */
+    int retried;
     int decoded;
     sentinel_event_t ev;
     enum item_status status;
@@ -280,7 +282,12 @@ static sentinel_err_t load_offsets(runner_t *r, rd_kafka_topic_partition_list_t 
 }
 
 static void item_free(item_t *it) {
-    if (it->msg) rd_kafka_message_destroy(it->msg);
+    if (it->msg && it->retried) {
+        free(it->msg->payload);
+        free(it->msg);
+    } else if (it->msg) {
+        rd_kafka_message_destroy(it->msg);
+    }
     sentinel_event_clear(&it->ev);
     free(it->reason);
     memset(it, 0, sizeof(*it));
@@ -967,5 +974,137 @@ out:
     if (r.pg) PQfinish(r.pg);
     sentinel_codec_destroy(r.codec);
     if (stats) *stats = r.stats;
+    return err;
+}
+
+/* ---------------------------------------------------------------- retry */
+
+/* Load up to `limit` unresolved dead letters (after id `after`) as items. */
+static sentinel_err_t retry_load(runner_t *r, const char *ids, long long after, int limit,
+                                 char *errstr, size_t errstr_size) {
+    char after_s[32], limit_s[16];
+    snprintf(after_s, sizeof(after_s), "%lld", after);
+    snprintf(limit_s, sizeof(limit_s), "%d", limit);
+    const char *params[5] = {r->p->name, r->topic, ids, after_s, limit_s};
+    PGresult *res = NULL;
+    sentinel_err_t err = exec_params(
+        r->pg,
+        "SELECT id, partition, kafka_offset, payload FROM dead_letters "
+        "WHERE projector = $1 AND topic = $2 AND resolved_at IS NULL AND id > $4::bigint "
+        "AND ($3::bigint[] IS NULL OR id = ANY($3::bigint[])) ORDER BY id LIMIT $5::int",
+        5, params, &res, errstr, errstr_size);
+    if (err) return err;
+    for (int k = 0; k < PQntuples(res); k++) {
+        size_t len = 0;
+        unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, k, 3), &len);
+        rd_kafka_message_t *m = calloc(1, sizeof(*m));
+        m->partition = atoi(PQgetvalue(res, k, 1));
+        m->offset = atoll(PQgetvalue(res, k, 2));
+        m->payload = malloc(len ? len : 1);
+        memcpy(m->payload, bytes, len);
+        m->len = len;
+        PQfreemem(bytes);
+        if (r->n_items == r->cap_items) {
+            r->cap_items = r->cap_items ? r->cap_items * 2 : 1024;
+            item_t *grown = realloc(r->items, r->cap_items * sizeof(*grown));
+            if (!grown) abort();
+            r->items = grown;
+        }
+        item_t *it = &r->items[r->n_items++];
+        memset(it, 0, sizeof(*it));
+        it->msg = m;
+        it->retried = 1;
+        it->dead_letter = atoll(PQgetvalue(res, k, 0));
+        char why[1024];
+        if (sentinel_event_decode(r->codec, m->payload, m->len, &it->ev, why, sizeof(why))) {
+            it->status = ITEM_REJECTED;
+            it->reason = strdup("payload does not decode");
+            continue;
+        }
+        it->decoded = 1;
+        it->status = ITEM_PENDING;
+    }
+    PQclear(res);
+    return SENTINEL_OK;
+}
+
+/* One transaction over the loaded dead letters: forget their ids, apply
+ * them as new, then resolve the applied and re-reason the rejected. */
+static sentinel_err_t retry_apply(runner_t *r, size_t *resolved, size_t *still, char *errstr,
+                                  size_t errstr_size) {
+    sentinel_err_t err = run_prepare(r, errstr, errstr_size);
+    if (err) return err;
+    if ((err = sentinel_db_exec(r->pg, "BEGIN", errstr, errstr_size))) return err;
+    const char **ids = malloc((r->n_items + 1) * sizeof(*ids));
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i].decoded) ids[n++] = r->items[i].ev.event_id;
+    if (n) {
+        char *array = uuid_array(ids, n);
+        const char *params[2] = {r->p->name, array};
+        err = exec_params(r->pg,
+                          "DELETE FROM applied_events WHERE projector = $1 AND event_id = ANY($2::uuid[])",
+                          2, params, NULL, errstr, errstr_size);
+        free(array);
+    }
+    free(ids);
+    if (!err) err = deduplicate(r, errstr, errstr_size);
+    if (!err) err = reject_unknown_workspaces(r, errstr, errstr_size);
+    if (!err) {
+        sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0, r->topic};
+        for (size_t i = 0; i < r->n_items; i++)
+            if (r->items[i].status == ITEM_NEW) batch.events[batch.n++] = &r->items[i];
+        if (batch.n) err = r->p->apply(&batch, r->pg, errstr, errstr_size);
+        free(batch.events);
+    }
+    for (size_t i = 0; !err && i < r->n_items; i++) {
+        item_t *it = &r->items[i];
+        char id[32];
+        snprintf(id, sizeof(id), "%lld", it->dead_letter);
+        const char *params[2] = {id, it->reason ? it->reason : "rejected"};
+        if (it->status == ITEM_REJECTED) {
+            err = exec_params(r->pg,
+                              "UPDATE dead_letters SET reason = $2, retried_at = now(), "
+                              "retry_count = retry_count + 1 WHERE id = $1::bigint",
+                              2, params, NULL, errstr, errstr_size);
+            (*still)++;
+        } else {
+            err = exec_params(r->pg,
+                              "UPDATE dead_letters SET resolved_at = now(), retried_at = now(), "
+                              "retry_count = retry_count + 1 WHERE id = $1::bigint",
+                              1, params, NULL, errstr, errstr_size);
+            (*resolved)++;
+        }
+    }
+    if (!err) return sentinel_db_exec(r->pg, "COMMIT", errstr, errstr_size);
+    char ignored[256];
+    if (sentinel_db_exec(r->pg, "ROLLBACK", ignored, sizeof(ignored))) {
+        /* the server ends the transaction with the session */
+    }
+    return err;
+}
+
+sentinel_err_t sentinel_dead_letters_retry(const sentinel_projector_t *projector,
+                                           const sentinel_conf_t *conf, const char *ids,
+                                           size_t *resolved, size_t *still, char *errstr,
+                                           size_t errstr_size) {
+    runner_t r = {.p = projector, .conf = conf, .topic = sentinel_conf_topic(conf)};
+    *resolved = *still = 0;
+    r.codec = sentinel_codec_new(errstr, errstr_size);
+    if (!r.codec) return SENTINEL_ERR_FATAL;
+    sentinel_err_t err = db_connect(&r, errstr, errstr_size);
+    long long after = 0;
+    while (!err) {
+        if ((err = retry_load(&r, ids, after, 2000, errstr, errstr_size))) break;
+        if (!r.n_items) break;
+        after = r.items[r.n_items - 1].dead_letter;
+        err = retry_apply(&r, resolved, still, errstr, errstr_size);
+        drop_items(&r, 0);
+    }
+    drop_items(&r, 0);
+    free(r.items);
+    free(r.parts);
+    if (r.pg) PQfinish(r.pg);
+    sentinel_codec_destroy(r.codec);
     return err;
 }

@@ -100,6 +100,17 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_projector_run(const sentinel_projecto
                                                          sentinel_projector_stats_t *stats,
                                                          char *errstr, size_t errstr_size);
 
+/* Re-apply the unresolved dead letters of `projector` on conf's topic
+ * (`ids`: a bigint[] literal such as "{3,7}" to choose some, NULL for all),
+ * in the order they were rejected, after the data they missed has arrived
+ * or a fix shipped. Each applied one is marked resolved; each rejected again
+ * keeps its dead letter with the new reason. Idempotent. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_dead_letters_retry(const sentinel_projector_t *projector,
+                                                              const sentinel_conf_t *conf,
+                                                              const char *ids, size_t *resolved,
+                                                              size_t *still, char *errstr,
+                                                              size_t errstr_size);
+
 /* The consumer group of a projector: "<prefix>.<name>". Static buffer. */
 const char *sentinel_projector_group(const sentinel_conf_t *conf, const sentinel_projector_t *p,
                                      char *buf, size_t size);

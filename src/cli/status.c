@@ -15,8 +15,68 @@ static const char status_usage[] =
     "projector's unresolved dead letters.\n\n" CLI_COMMON_HELP;
 
 static const char dead_letters_usage[] =
-    "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [options]\n\n"
-    "List rejected events with where they were in the log and why.\n\n" CLI_COMMON_HELP;
+    "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [options]\n"
+    "       sentinel dead-letters retry [--projector NAME] [--id N ...] [options]\n\n"
+    "List rejected events with where they were in the log and why; or re-apply\n"
+    "them (after the missing data arrived or a fix shipped): each applied one is\n"
+    "marked resolved, each rejected again keeps its dead letter with the new\n"
+    "reason. Retrying again changes nothing more.\n\n" CLI_COMMON_HELP;
+
+static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
+    enum { OPT_PROJECTOR = 1, OPT_ID };
+    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
+                                             {"id", required_argument, NULL, OPT_ID},
+                                             CLI_COMMON_LONG_OPTIONS,
+                                             {NULL, 0, NULL, 0}};
+    const sentinel_projector_t *only = NULL;
+    char ids[4096] = "";
+    size_t ids_len = 0;
+    int opt;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_PROJECTOR:
+            if (!(only = sentinel_projector_find(optarg))) {
+                fprintf(stderr, "sentinel dead-letters retry: unknown projector \"%s\"\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_ID: {
+            char *end;
+            long long id = strtoll(optarg, &end, 10);
+            if (*end || id <= 0 || ids_len > sizeof(ids) - 32) {
+                fprintf(stderr, "sentinel dead-letters retry: --id %s: expected a dead letter id\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            ids_len += (size_t)snprintf(ids + ids_len, sizeof(ids) - ids_len, "%s%lld",
+                                        ids_len ? "," : "{", id);
+            break;
+        }
+        default: {
+            int handled = cli_common_option(conf, opt, optarg, dead_letters_usage);
+            if (handled == 2) return CLI_EXIT_OK;
+            if (handled != 1) return CLI_EXIT_USAGE;
+        }
+        }
+    }
+    if (ids_len) snprintf(ids + ids_len, sizeof(ids) - ids_len, "}");
+    int rc = CLI_EXIT_OK;
+    for (size_t i = 0; sentinel_projectors[i]; i++) {
+        const sentinel_projector_t *p = sentinel_projectors[i];
+        if (only && p != only) continue;
+        size_t resolved = 0, still = 0;
+        char errstr[1024];
+        if (sentinel_dead_letters_retry(p, conf, ids_len ? ids : NULL, &resolved, &still, errstr,
+                                        sizeof(errstr))) {
+            fprintf(stderr, "sentinel dead-letters retry: %s: %s\n", p->name, errstr);
+            rc = CLI_EXIT_FAILURE;
+            continue;
+        }
+        if (resolved || still)
+            printf("%s: %zu applied, %zu still rejected\n", p->name, resolved, still);
+    }
+    return rc;
+}
 
 int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     enum { OPT_PROJECTOR = 1 };
@@ -115,6 +175,7 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
 }
 
 int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
+    if (argc > 1 && !strcmp(argv[1], "retry")) return dead_letters_retry(argc - 1, argv + 1, conf);
     enum { OPT_PROJECTOR = 1, OPT_WORKSPACE, OPT_LIMIT };
     static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
                                              {"workspace", required_argument, NULL, OPT_WORKSPACE},

@@ -128,6 +128,27 @@ static void test_every_rejection_reason(void **state) {
     free(out);
     free(cmd);
 
+    /* The missing repository arrives; a retry applies what it unblocks
+     * and leaves the rest dead-lettered with their reasons. */
+    harness_exec(conn, "INSERT INTO repositories (id, workspace_id, installation_id, external_id, name) "
+                       "VALUES ('e0000999-0000-4000-8000-000000000999', 'a0000000-0000-4000-8000-000000000001', "
+                       "'a2000000-0000-4000-8000-000000000001', 'late-1', 'org-1/late')");
+    assert_true(asprintf(&cmd, "dead-letters retry --projector runs --db \"%s\" --topic %s", conninfo, topic) > 0);
+    int rc = harness_run_sentinel(cmd, &out);
+    if (rc) fail_msg("retry exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "runs: 1 applied, 9 still rejected"));
+    free(out);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs WHERE id = 'e0000102-0000-4000-8000-000000000102'"), 1);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NOT NULL"), 1);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL AND retry_count = 1"), 9);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM workspace_daily_metrics WHERE runs_count = 2"), 1);
+    /* Again: nothing left to apply, nothing changes but the retry count. */
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    assert_non_null(strstr(out, "runs: 0 applied, 9 still rejected"));
+    free(out);
+    free(cmd);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs"), 2);
+
     PQfinish(conn);
     harness_drop_database(name);
     free(prefix);
