@@ -58,20 +58,14 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
         fputc('}', f);
         fclose(f);
         const char *params[2] = {ws, refs_text};
-        PGresult *res = PQexecParams(conn,
-                                     "SELECT workspace_id, external_reference, id FROM command_runs "
-                                     "WHERE workspace_id = ANY($1::uuid[]) AND external_reference IN "
-                                     "(SELECT jsonb_array_elements_text($2::jsonb))",
-                                     2, NULL, params, NULL, NULL, 0);
+        err = query_rows(conn,
+                         "SELECT workspace_id, external_reference, id FROM command_runs "
+                         "WHERE workspace_id = ANY($1::uuid[]) AND external_reference IN "
+                         "(SELECT jsonb_array_elements_text($2::jsonb))",
+                         2, params, load_reference, references, errstr, errstr_size);
         free(ws);
         free(refs_text);
-        if ((err = sentinel_db_classify(conn, res))) {
-            sentinel_db_errstr(conn, res, errstr, errstr_size);
-            PQclear(res);
-            goto out;
-        }
-        for (int r = 0; r < PQntuples(res); r++) load_reference(res, r, references);
-        PQclear(res);
+        if (err) goto out;
     }
 
     for (size_t i = 0; i < n; i++) {

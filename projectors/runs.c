@@ -59,14 +59,9 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                            "SELECT id, workspace_id FROM annotations WHERE id = ANY($1::uuid[])",
                            &annotation_ids, annotations, &pool, errstr, errstr_size)))
         goto out;
-    PGresult *res = PQexec(conn, "SELECT slug, id FROM providers");
-    if ((err = sentinel_db_classify(conn, res))) {
-        sentinel_db_errstr(conn, res, errstr, errstr_size);
-        PQclear(res);
+    if ((err = query_rows(conn, "SELECT slug, id FROM providers", 0, NULL, load_provider, providers,
+                          errstr, errstr_size)))
         goto out;
-    }
-    for (int r = 0; r < PQntuples(res); r++) load_provider(res, r, providers);
-    PQclear(res);
 
     /* Decide each event in log order against that state. */
     for (size_t i = 0; i < n; i++) {

@@ -68,6 +68,18 @@ sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentin
     return sentinel_db_select_ids(conn, sql, ids->ids, ids->n, load_row, &ctx, errstr, errstr_size);
 }
 
+sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const char *const *params,
+                          void (*row)(PGresult *res, int r, void *opaque), void *opaque,
+                          char *errstr, size_t errstr_size) {
+    PGresult *res = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    sentinel_err_t err = sentinel_db_classify(conn, res);
+    if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
+    else
+        for (int r = 0; r < PQntuples(res); r++) row(res, r, opaque);
+    PQclear(res);
+    return err;
+}
+
 row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,
                          const char *what, const char *id) {
     const sentinel_event_t *ev = sentinel_batch_event(batch, i);

@@ -46,6 +46,11 @@ void state_pool_free(state_pool_t *pool);
 sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentinel_uuid_map_t *map,
                            state_pool_t *pool, char *errstr, size_t errstr_size);
 
+/* Run a parameterised read and hand each row to `row`. */
+sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const char *const *params,
+                          void (*row)(PGresult *res, int r, void *opaque), void *opaque,
+                          char *errstr, size_t errstr_size);
+
 /* "does not exist" / "belongs to another workspace" check; rejects event i
  * and returns NULL when the row is not usable. */
 row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,

@@ -19,6 +19,25 @@ typedef struct subscription {
     int64_t started_at, ends_at; /* ends_at: INT64_MAX when open */
 } subscription_t;
 
+typedef struct subscription_list {
+    subscription_t *items;
+    size_t n, cap;
+} subscription_list_t;
+
+static void load_subscription(PGresult *res, int r, void *opaque) {
+    subscription_list_t *list = opaque;
+    if (list->n == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 16;
+        subscription_t *grown = realloc(list->items, list->cap * sizeof(*grown));
+        if (!grown) abort();
+        list->items = grown;
+    }
+    subscription_t *s = &list->items[list->n++];
+    snprintf(s->workspace_id, sizeof(s->workspace_id), "%s", PQgetvalue(res, r, 0));
+    s->started_at = atoll(PQgetvalue(res, r, 1));
+    s->ends_at = PQgetisnull(res, r, 2) ? INT64_MAX : atoll(PQgetvalue(res, r, 2));
+}
+
 typedef struct period_sum {
     char workspace_id[SENTINEL_UUID_LEN + 1];
     int64_t start, end;
@@ -51,35 +70,16 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err = SENTINEL_OK;
 
-    {
-        char *array = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&array, &len);
-        fputc('{', f);
-        for (size_t k = 0; k < workspaces.n; k++) fprintf(f, "%s%s", k ? "," : "", workspaces.ids[k]);
-        fputc('}', f);
-        fclose(f);
-        const char *params[1] = {array};
-        PGresult *res = PQexecParams(conn,
-                                     "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
-                                     "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
-                                     "WHERE workspace_id = ANY($1::uuid[])",
-                                     1, NULL, params, NULL, NULL, 0);
-        free(array);
-        if ((err = sentinel_db_classify(conn, res))) {
-            sentinel_db_errstr(conn, res, errstr, errstr_size);
-            PQclear(res);
-            goto out;
-        }
-        n_subs = (size_t)PQntuples(res);
-        subs = calloc(n_subs + 1, sizeof(*subs));
-        for (size_t k = 0; k < n_subs; k++) {
-            snprintf(subs[k].workspace_id, sizeof(subs[k].workspace_id), "%s", PQgetvalue(res, (int)k, 0));
-            subs[k].started_at = atoll(PQgetvalue(res, (int)k, 1));
-            subs[k].ends_at = PQgetisnull(res, (int)k, 2) ? INT64_MAX : atoll(PQgetvalue(res, (int)k, 2));
-        }
-        PQclear(res);
-    }
+    subscription_list_t list = {0};
+    err = sentinel_db_select_ids(conn,
+                                 "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
+                                 "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
+                                 "WHERE workspace_id = ANY($1::uuid[])",
+                                 workspaces.ids, workspaces.n, load_subscription, &list, errstr,
+                                 errstr_size);
+    subs = list.items;
+    n_subs = list.n;
+    if (err) goto out;
 
     const char *topic = sentinel_batch_topic(batch);
     for (size_t i = 0; i < n; i++) {

@@ -348,7 +348,8 @@ static int handles(const sentinel_projector_t *p, const char *type, size_t len) 
     return 0;
 }
 
-static void add_item(runner_t *r, rd_kafka_message_t *m) {
+/* A new item at the end of the batch, holding m (stolen). */
+static item_t *new_item(runner_t *r, rd_kafka_message_t *m) {
     if (r->n_items == r->cap_items) {
         r->cap_items = r->cap_items ? r->cap_items * 2 : 1024;
         item_t *grown = realloc(r->items, r->cap_items * sizeof(*grown));
@@ -359,6 +360,11 @@ static void add_item(runner_t *r, rd_kafka_message_t *m) {
     memset(it, 0, sizeof(*it));
     it->msg = m;
     r->bytes += m->len;
+    return it;
+}
+
+static void add_item(runner_t *r, rd_kafka_message_t *m) {
+    item_t *it = new_item(r, m);
 
     /* Route by header: other projectors' events need no decode. */
     rd_kafka_headers_t *hdrs = NULL;
@@ -1004,15 +1010,7 @@ static sentinel_err_t retry_load(runner_t *r, const char *ids, long long after, 
         memcpy(m->payload, bytes, len);
         m->len = len;
         PQfreemem(bytes);
-        if (r->n_items == r->cap_items) {
-            r->cap_items = r->cap_items ? r->cap_items * 2 : 1024;
-            item_t *grown = realloc(r->items, r->cap_items * sizeof(*grown));
-            if (!grown) abort();
-            r->items = grown;
-        }
-        item_t *it = &r->items[r->n_items++];
-        memset(it, 0, sizeof(*it));
-        it->msg = m;
+        item_t *it = new_item(r, m);
         it->retried = 1;
         it->dead_letter = atoll(PQgetvalue(res, k, 0));
         char why[1024];

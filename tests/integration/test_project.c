@@ -119,9 +119,14 @@ static void test_kill_9_at_random_moments(void **state) {
         char *args = NULL;
         assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s --batch-events 400",
                              conninfo, w->topic, prefix) > 0);
+        long long before = lag(conn, w->topic, total);
         pid_t pid = harness_spawn_sentinel(args, log);
         free(args);
-        usleep((useconds_t)(1200 + rand() % 1500) * 1000);
+        /* Kill it at a random moment once it is working (a loaded machine
+         * may take seconds to join the group), or after 30 s regardless. */
+        for (int i = 0; i < 600 && before > 0 && lag(conn, w->topic, total) == before; i++)
+            usleep(50000);
+        usleep((useconds_t)(rand() % 800) * 1000);
         kill(pid, SIGKILL);
         assert_int_equal(harness_wait(pid), 128 + SIGKILL);
         long long left = lag(conn, w->topic, total);
