@@ -313,7 +313,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         char errstr[1024];
-        if (load_offsets(r, parts, errstr, sizeof(errstr))) {
+        sentinel_err_t lerr;
+        /* A slow broker or a restarting database is waited for; only a
+         * real contradiction (an offset outside the log) stops the projector. */
+        for (int attempt = 0;; attempt++) {
+            lerr = load_offsets(r, parts, errstr, sizeof(errstr));
+            if (lerr != SENTINEL_ERR_RETRIABLE || attempt >= 12 || (r->opt->stop && *r->opt->stop))
+                break;
+            sentinel_warn("%s: reading stored offsets: %s; retrying", r->p->name, errstr);
+            backoff(attempt);
+        }
+        if (lerr) {
             set_fatal(r, "%s", errstr);
             return;
         }
