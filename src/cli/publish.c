@@ -31,6 +31,7 @@ static const char publish_usage[] =
 typedef struct publish_run {
     unsigned long lines;
     unsigned long rejected;
+    unsigned long dead_lettered; /* rejected lines sent to the dead-letter topic */
     unsigned long failed;
     int quiet;
 } publish_run_t;
@@ -59,6 +60,7 @@ static int handle_chunk(publish_run_t *run, sentinel_publisher_t *pub, sentinel_
                 if (sentinel_publisher_send_raw(pub, dead_letter_topic, it->line, it->line_len,
                                                 reason, it->number, errstr, errstr_size))
                     return -1;
+                run->dead_lettered++;
             }
             continue;
         }
@@ -258,8 +260,8 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     unsigned long published = atomic && run.rejected ? 0 : (unsigned long)stats.delivered;
     if (pub && !atomic) {
         /* Delivered counts dead letters too; published events are the rest. */
-        published = (unsigned long)stats.delivered >= run.rejected
-                        ? (unsigned long)stats.delivered - run.rejected
+        published = (unsigned long)stats.delivered >= run.dead_lettered
+                        ? (unsigned long)stats.delivered - run.dead_lettered
                         : 0;
     }
     if (!run.quiet) {
