@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # services.sh -- scripts/services as a user drives it: `up` twice is a
-# no-op, a broker killed with kill -9 is recovered by `up`, `status` and
-# `env` report, and the services answer afterwards. Runs alone (RUN_SERIAL):
+# no-op, `down` then `up` works, a broker killed with kill -9 is recovered by
+# `up`, `status` and `env` report, and the services answer afterwards. Runs alone (RUN_SERIAL):
 # it kills the shared broker.
 set -euo pipefail
 ROOT="$1"
@@ -16,6 +16,12 @@ grep -q "postgres already running" /tmp/services-up.log || fail "second up did n
 "$services" status >/dev/null || fail "status after up"
 eval "$("$services" env)"
 [[ "$SENTINEL_KAFKA_BROKERS" == 127.0.0.1:19092 ]] || fail "env: brokers $SENTINEL_KAFKA_BROKERS"
+
+# down stops both; up brings them back.
+"$services" down 2>/tmp/services-down.log || fail "down: $(cat /tmp/services-down.log)"
+if "$services" status >/dev/null; then fail "status says up after down"; fi
+"$services" up 2>/tmp/services-up.log || fail "up after down: $(cat /tmp/services-up.log)"
+"$services" status >/dev/null || fail "status after down and up"
 
 state="${SENTINEL_STATE_DIR:-/var/lib/sentinel-dev}"
 [[ $EUID -eq 0 ]] || state="${SENTINEL_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/sentinel}"
