@@ -23,10 +23,7 @@ static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, ch
     if ((err = load_states(conn, "SELECT id, workspace_id FROM activities WHERE id = ANY($1::uuid[])",
                            &ids, existing, &pool, errstr, errstr_size)))
         goto out;
-    /* Users are global: any workspace may name them (the id, '' as workspace). */
-    if ((err = load_states(conn,
-                           "SELECT id, '' FROM users WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
-                           &users, known_users, &pool, errstr, errstr_size)))
+    if ((err = load_users(conn, &users, known_users, &pool, errstr, errstr_size)))
         goto out;
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);

@@ -111,9 +111,7 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
                            "FROM briefings WHERE id = ANY($1::uuid[])",
                            &templates, tmpl, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = load_states(conn,
-                           "SELECT id, '' FROM users WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
-                           &users, known_users, &pool, errstr, errstr_size)))
+    if ((err = load_users(conn, &users, known_users, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_states(conn,
                            "SELECT id, workspace_id FROM briefing_downloads WHERE id = ANY($1::uuid[])",

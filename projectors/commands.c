@@ -34,10 +34,7 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                            "SELECT id, workspace_id, status FROM command_runs WHERE id = ANY($1::uuid[])",
                            &ids, commands, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = load_states(conn,
-                           "SELECT id, workspace_id FROM repositories "
-                           "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
-                           &repo_ids, repos, &pool, errstr, errstr_size)))
+    if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size)))
         goto out;
     /* External references in use by the batch's workspaces: only those the
      * batch mentions matter, but one indexed read per workspace set is cheap. */

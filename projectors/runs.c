@@ -46,10 +46,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                            "WHERE k.id = ANY($1::uuid[])",
                            &run_ids, runs, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = load_states(conn,
-                           "SELECT id, workspace_id FROM repositories "
-                           "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
-                           &repo_ids, repos, &pool, errstr, errstr_size)))
+    if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_states(conn,
                            "SELECT id, workspace_id FROM finding_keys WHERE id = ANY($1::uuid[])",

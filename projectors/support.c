@@ -68,6 +68,21 @@ sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentin
     return sentinel_db_select_ids(conn, sql, ids->ids, ids->n, load_row, &ctx, errstr, errstr_size);
 }
 
+sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
+                                 state_pool_t *pool, char *errstr, size_t errstr_size) {
+    return load_states(conn,
+                       "SELECT id, workspace_id FROM repositories "
+                       "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+                       ids, map, pool, errstr, errstr_size);
+}
+
+sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
+                          state_pool_t *pool, char *errstr, size_t errstr_size) {
+    return load_states(conn,
+                       "SELECT id, '' FROM users WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+                       ids, map, pool, errstr, errstr_size);
+}
+
 sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const char *const *params,
                           void (*row)(PGresult *res, int r, void *opaque), void *opaque,
                           char *errstr, size_t errstr_size) {

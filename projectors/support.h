@@ -46,6 +46,14 @@ void state_pool_free(state_pool_t *pool);
 sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentinel_uuid_map_t *map,
                            state_pool_t *pool, char *errstr, size_t errstr_size);
 
+/* The control-plane rows events refer to, loaded into map: live
+ * repositories with their workspace; live users, which are global (their
+ * workspace is left empty, so require_row checks existence only). */
+sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
+                                 state_pool_t *pool, char *errstr, size_t errstr_size);
+sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
+                          state_pool_t *pool, char *errstr, size_t errstr_size);
+
 /* Run a parameterised read and hand each row to `row`. */
 sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const char *const *params,
                           void (*row)(PGresult *res, int r, void *opaque), void *opaque,

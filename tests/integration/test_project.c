@@ -110,6 +110,15 @@ static int world_teardown(void **state) {
     return 0;
 }
 
+/* The projection equals the reference's clean pass, and its rollups agree
+ * with their sources. */
+static void assert_matches_reference(const world_t *w, PGconn *conn, const char *conninfo) {
+    char *digest = harness_projection_digest(conn);
+    assert_string_equal(digest, w->ref_digest);
+    free(digest);
+    assert_verified(conninfo);
+}
+
 static long long total_messages(const char *topic) {
     return harness_consume_all(topic, "read_committed", NULL, NULL);
 }
@@ -146,10 +155,7 @@ static void test_kill_9_at_random_moments(void **state) {
     char *out = NULL;
     if (project(conninfo, w->topic, prefix, NULL, &out)) fail_msg("final pass: %s", out);
     free(out);
-    char *digest = harness_projection_digest(conn);
-    assert_string_equal(digest, w->ref_digest);
-    free(digest);
-    assert_verified(conninfo);
+    assert_matches_reference(w, conn, conninfo);
     PQfinish(conn);
     harness_drop_database(name);
     unlink(log);
@@ -192,10 +198,7 @@ static void test_two_processes_one_killed(void **state) {
     }
     kill(b, SIGTERM); /* clean shutdown: finish the batch, leave the group, exit 0 */
     assert_int_equal(harness_wait(b), 0);
-    char *digest = harness_projection_digest(conn);
-    assert_string_equal(digest, w->ref_digest);
-    free(digest);
-    assert_verified(conninfo);
+    assert_matches_reference(w, conn, conninfo);
     PQfinish(conn);
     harness_drop_database(name);
     unlink(log);
