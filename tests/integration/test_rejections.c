@@ -149,6 +149,18 @@ static void test_every_rejection_reason(void **state) {
     free(cmd);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs"), 2);
 
+    /* A stored offset past the end of the log (a topic recreated under a
+     * projection) stops the projector with a clear error, never a skip. */
+    harness_exec(conn, "UPDATE projector_offsets SET next_offset = next_offset + 1000 "
+                       "WHERE projector = 'activities' AND partition = 0");
+    assert_true(asprintf(&cmd, "project --projector activities --until-caught-up --db \"%s\" "
+                               "--topic %s --group-prefix %s", conninfo, topic, prefix) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 1);
+    assert_non_null(strstr(out, "is outside the log"));
+    assert_non_null(strstr(out, "refusing to skip or re-read events silently"));
+    free(out);
+    free(cmd);
+
     PQfinish(conn);
     harness_drop_database(name);
     free(prefix);
