@@ -93,7 +93,8 @@ CREATE INDEX projection_jobs_started_at_idx ON projection_jobs (started_at);
 GRANT SELECT ON projection_jobs TO sentinel_app, sentinel_projector;
 
 -- The columns compared between a live table and its rebuild: all but
--- those the wall clock fills (updated_at, DEFAULT now()).
+-- those the wall clock or chance fills (updated_at, DEFAULT now(),
+-- DEFAULT gen_random_uuid()).
 CREATE FUNCTION sentinel_compared_columns(rel regclass) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
@@ -101,18 +102,28 @@ LANGUAGE sql STABLE AS $$
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname <> 'updated_at'
-       AND coalesce(pg_get_expr(d.adbin, d.adrelid), '') <> 'now()'
+       AND coalesce(pg_get_expr(d.adbin, d.adrelid), '') NOT IN ('now()', 'gen_random_uuid()')
 $$;
 
--- The primary key columns of a table (all compared columns if it has none).
+-- The columns that identify a row for listing differences: the primary
+-- key, else the first unique key, made of compared columns only; else
+-- every compared column.
 CREATE FUNCTION sentinel_key_columns(rel regclass) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(
         (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
-           FROM pg_index i
+           FROM (SELECT i.indexrelid, i.indkey FROM pg_index i
+                  WHERE i.indrelid = rel AND i.indisunique
+                    AND NOT EXISTS (
+                        SELECT 1 FROM unnest(i.indkey) AS c(attnum)
+                          JOIN pg_attribute a ON a.attrelid = rel AND a.attnum = c.attnum
+                          LEFT JOIN pg_attrdef d ON d.adrelid = rel AND d.adnum = a.attnum
+                         WHERE a.attname = 'updated_at'
+                            OR coalesce(pg_get_expr(d.adbin, d.adrelid), '') IN ('now()', 'gen_random_uuid()')
+                            OR c.attnum = 0)
+                  ORDER BY i.indisprimary DESC, i.indexrelid LIMIT 1) i
            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
-           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-          WHERE i.indrelid = rel AND i.indisprimary),
+           JOIN pg_attribute a ON a.attrelid = rel AND a.attnum = k.attnum),
         sentinel_compared_columns(rel))
 $$;
 

@@ -118,8 +118,14 @@ int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback
     return micros;
 }
 
-/* Months (days since epoch of their first day) already made in this process. */
-static int64_t made_months[512];
+/* Months (days since epoch of their first day) already made in this
+ * process, per runs table: a rebuild's shadow has its own, and a swap puts
+ * a new table under the old name, so the table is known by its oid. */
+typedef struct made_month {
+    unsigned int table;
+    int64_t month;
+} made_month_t;
+static made_month_t made_months[512];
 static size_t n_made;
 static pthread_mutex_t made_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -131,18 +137,32 @@ static int64_t month_of(int64_t micros) {
     return sentinel_days_from_civil(y, m, 1);
 }
 
+static int month_made(unsigned int table, int64_t month) {
+    int known = 0;
+    pthread_mutex_lock(&made_lock);
+    for (size_t k = 0; k < n_made && !known; k++)
+        known = made_months[k].table == table && made_months[k].month == month;
+    pthread_mutex_unlock(&made_lock);
+    return known;
+}
+
 sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                      size_t errstr_size) {
+    unsigned int table = 0;
     for (size_t i = 0; i < sentinel_batch_count(batch); i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         if (strcmp(ev->type->name, "RunStarted") && strcmp(ev->type->name, "FindingRecorded"))
             continue;
+        if (!table) {
+            PGresult *res = PQexec(conn, "SELECT 'runs'::regclass::oid");
+            sentinel_err_t err = sentinel_db_classify(conn, res);
+            if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
+            else table = (unsigned int)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+            PQclear(res);
+            if (err) return err;
+        }
         int64_t month = month_of(ev->occurred_at);
-        pthread_mutex_lock(&made_lock);
-        int known = 0;
-        for (size_t k = 0; k < n_made && !known; k++) known = made_months[k] == month;
-        pthread_mutex_unlock(&made_lock);
-        if (known) continue;
+        if (month_made(table, month)) continue;
         char ts[SENTINEL_TIMESTAMP_MAX];
         sentinel_timestamp_format(month * 86400000000LL, ts);
         const char *params[1] = {ts};
@@ -153,7 +173,8 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
         PQclear(res);
         if (err) return err;
         pthread_mutex_lock(&made_lock);
-        if (n_made < sizeof(made_months) / sizeof(made_months[0])) made_months[n_made++] = month;
+        if (n_made < sizeof(made_months) / sizeof(made_months[0]))
+            made_months[n_made++] = (made_month_t){table, month};
         pthread_mutex_unlock(&made_lock);
     }
     return SENTINEL_OK;

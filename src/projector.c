@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "topic.h"
 #include "uuid_map.h"
 
 enum item_status {
@@ -46,6 +47,8 @@ typedef struct part_state {
     int64_t eof_at;   /* end of log seen at this offset, -1 if not at the end */
     int in_batch;
     int64_t last; /* last offset in the current batch */
+    int64_t stop; /* bounded runs: the first offset not to apply, else -1 */
+    int done;     /* bounded runs: reached stop */
 } part_state_t;
 
 typedef struct runner {
@@ -173,6 +176,15 @@ static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) 
         "SET synchronous_commit = off;"
         "SET application_name = 'sentinel-projector'; SET client_min_messages = warning",
         errstr, errstr_size);
+    if (!err && r->opt && r->opt->schema) {
+        /* A shadow first: the projector's unqualified names resolve to its
+         * copies, the control plane it reads to public. */
+        char *quoted = PQescapeIdentifier(r->pg, r->opt->schema, strlen(r->opt->schema));
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SET search_path = %s, public", quoted ? quoted : "\"\"");
+        PQfreemem(quoted);
+        err = sentinel_db_exec(r->pg, sql, errstr, errstr_size);
+    }
     if (!err) {
         PGresult *res = PQexec(r->pg, "SELECT to_regclass('projector_offsets') IS NOT NULL");
         if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t")) {
@@ -204,7 +216,7 @@ static part_state_t *part(runner_t *r, int32_t partition) {
         int n = partition + 16;
         part_state_t *grown = realloc(r->parts, (size_t)n * sizeof(*grown));
         if (!grown) abort();
-        for (int i = r->n_parts; i < n; i++) grown[i] = (part_state_t){0, 0, -1, 0, 0};
+        for (int i = r->n_parts; i < n; i++) grown[i] = (part_state_t){0, 0, -1, 0, 0, -1, 0};
         r->parts = grown;
         r->n_parts = n;
     }
@@ -399,6 +411,15 @@ static void add_item(runner_t *r, rd_kafka_message_t *m) {
                                                                                : ITEM_SKIPPED;
 }
 
+/* A bounded run reached the stop offset of `partition`: fetch no more. */
+static void reach_stop(runner_t *r, int32_t partition) {
+    part(r, partition)->done = 1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, r->topic, partition);
+    rd_kafka_pause_partitions(r->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Fill the batch: up to batch_events / batch_bytes, waiting at most
  * batch_ms after the first message. */
 static void collect(runner_t *r) {
@@ -417,7 +438,9 @@ static void collect(runner_t *r) {
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            part(r, m->partition)->eof_at = m->offset;
+            part_state_t *ps = part(r, m->partition);
+            ps->eof_at = m->offset;
+            if (ps->stop >= 0 && m->offset >= ps->stop) ps->done = 1;
             rd_kafka_message_destroy(m);
             if (!r->n_items) return;
             continue;
@@ -437,8 +460,14 @@ static void collect(runner_t *r) {
             continue;
         }
         part_state_t *ps = part(r, m->partition);
-        if (!ps->assigned) { /* a straggler from a revoked partition */
+        if (!ps->assigned || ps->done) { /* a straggler: revoked, or past the stop */
             rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (ps->stop >= 0 && m->offset >= ps->stop) {
+            reach_stop(r, m->partition);
+            rd_kafka_message_destroy(m);
+            if (!r->n_items) return;
             continue;
         }
         ps->eof_at = -1;
@@ -447,7 +476,31 @@ static void collect(runner_t *r) {
     }
 }
 
+/* For progress reports: where each partition is. Read by another thread
+ * while this one writes: each value is stored whole. */
+static void publish_positions(runner_t *r) {
+    if (!r->opt->positions) return;
+    for (int p = 0; p < r->n_parts && p < r->opt->n_partitions; p++)
+        if (r->parts[p].assigned)
+            __atomic_store_n(&r->opt->positions[p], r->parts[p].expected, __ATOMIC_RELAXED);
+}
+
 /* ---------------------------------------------------------------- the transaction */
+
+sentinel_err_t sentinel_projection_lock(PGconn *conn, const char *schema, const char *projector,
+                                        int exclusive, char *errstr, size_t errstr_size) {
+    const char *params[2] = {schema ? schema : "public", projector};
+    PGresult *res = PQexecParams(conn,
+                                 exclusive ? "SELECT pg_advisory_xact_lock(hashtext('sentinel.projection.' "
+                                             "|| $1), hashtext($2))"
+                                           : "SELECT pg_advisory_xact_lock_shared(hashtext("
+                                             "'sentinel.projection.' || $1), hashtext($2))",
+                                 2, NULL, params, NULL, NULL, 0);
+    sentinel_err_t err = sentinel_db_classify(conn, res);
+    if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
+    PQclear(res);
+    return err;
+}
 
 /* The compare-and-set of every partition in the batch, in one statement.
  * Returns 1 when all rows moved, 0 when fenced. */
@@ -651,8 +704,11 @@ static sentinel_err_t run_prepare(runner_t *r, char *errstr, size_t errstr_size)
 static sentinel_err_t apply_once(runner_t *r, int *fenced, char *errstr, size_t errstr_size) {
     sentinel_err_t err = sentinel_db_exec(r->pg, "BEGIN", errstr, errstr_size);
     if (err) return err;
-    int moved_all = 0;
-    if ((err = advance_offsets(r, &moved_all, errstr, errstr_size))) goto rollback;
+    if ((err = sentinel_projection_lock(r->pg, r->opt->schema, r->p->name, 0, errstr, errstr_size)))
+        goto rollback;
+    int moved_all = 1; /* a replay stores no offsets */
+    if (!r->opt->start_offsets && (err = advance_offsets(r, &moved_all, errstr, errstr_size)))
+        goto rollback;
     if (!moved_all) {
         *fenced = 1;
         goto rollback;
@@ -707,6 +763,11 @@ static void resync_offsets(runner_t *r) {
         rd_kafka_topic_partition_list_add(l, r->topic, p)->offset = stored;
         rd_kafka_error_t *e = rd_kafka_seek_partitions(r->rk, l, 10000);
         if (e) rd_kafka_error_destroy(e);
+        if (st->stop >= 0) { /* a bounded run: the other consumer may have gone past the stop */
+            st->done = stored >= st->stop;
+            if (st->done) rd_kafka_pause_partitions(r->rk, l);
+            else rd_kafka_resume_partitions(r->rk, l);
+        }
         rd_kafka_topic_partition_list_destroy(l);
     }
 }
@@ -768,6 +829,7 @@ static sentinel_err_t process(runner_t *r, char *errstr, size_t errstr_size) {
     for (int p = 0; p < r->n_parts; p++)
         if (r->parts[p].in_batch) r->parts[p].expected = r->parts[p].last + 1;
     drop_items(r, 0);
+    publish_positions(r);
     return SENTINEL_OK;
 }
 
@@ -848,6 +910,91 @@ static int topic_caught_up(runner_t *r) {
     return done;
 }
 
+/* ---------------------------------------------------------------- bounded runs */
+
+/* Assign every partition from its start (a replay's, else the stored
+ * offset) up to its stop; those already at their stop are left out. */
+static sentinel_err_t assign_bounded(runner_t *r, char *errstr, size_t errstr_size) {
+    const sentinel_run_options_t *o = r->opt;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(o->n_partitions);
+    for (int p = 0; p < o->n_partitions; p++) rd_kafka_topic_partition_list_add(parts, r->topic, p);
+    sentinel_err_t err = SENTINEL_OK;
+    if (o->start_offsets) {
+        for (int p = 0; p < o->n_partitions; p++) {
+            part_state_t *ps = part(r, p);
+            ps->assigned = 1;
+            ps->expected = o->start_offsets[p];
+        }
+    } else {
+        for (int attempt = 0;; attempt++) {
+            err = load_offsets(r, parts, errstr, errstr_size);
+            if (err != SENTINEL_ERR_RETRIABLE || attempt >= 12 || (o->stop && *o->stop)) break;
+            sentinel_warn("%s: reading stored offsets: %s; retrying", r->p->name, errstr);
+            backoff(attempt);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) return err;
+    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(o->n_partitions);
+    for (int p = 0; p < o->n_partitions; p++) {
+        part_state_t *ps = part(r, p);
+        ps->stop = o->stop_offsets[p];
+        ps->done = ps->expected >= ps->stop;
+        if (!ps->done) rd_kafka_topic_partition_list_add(go, r->topic, p)->offset = ps->expected;
+    }
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(r->rk, go);
+    rd_kafka_topic_partition_list_destroy(go);
+    if (kerr) {
+        snprintf(errstr, errstr_size, "%s: assign %s: %s", r->p->name, r->topic,
+                 rd_kafka_err2str(kerr));
+        return SENTINEL_ERR_FATAL;
+    }
+    r->assigned_once = 1;
+    publish_positions(r);
+    return SENTINEL_OK;
+}
+
+static int bounded_reached(const runner_t *r) {
+    if (r->n_items) return 0;
+    for (int p = 0; p < r->opt->n_partitions; p++)
+        if (!r->parts[p].done) return 0;
+    return 1;
+}
+
+/* Every partition reached its stop. Stored offsets short of it (the last
+ * records before the stop were transaction markers or other projectors'
+ * aborted records) move to exactly the stop, so a run bounded by another
+ * projection's offsets ends where that projection is. Returns 1 when
+ * done, 0 when a fence sent a partition back. */
+static sentinel_err_t finish_bounded(runner_t *r, int *finished, char *errstr, size_t errstr_size) {
+    *finished = 1;
+    if (r->opt->start_offsets) return SENTINEL_OK;
+    int any = 0;
+    for (int p = 0; p < r->opt->n_partitions; p++) {
+        part_state_t *st = &r->parts[p];
+        st->in_batch = st->assigned && st->expected < st->stop;
+        if (st->in_batch) {
+            st->last = st->stop - 1;
+            any = 1;
+        }
+    }
+    if (!any) return SENTINEL_OK;
+    sentinel_err_t err = db_connect(r, errstr, errstr_size);
+    int fenced = 0;
+    if (!err) err = apply_once(r, &fenced, errstr, errstr_size);
+    if (err) return err;
+    if (fenced) {
+        r->stats.fenced++;
+        resync_offsets(r);
+        *finished = 0;
+        return SENTINEL_OK;
+    }
+    for (int p = 0; p < r->opt->n_partitions; p++)
+        if (r->parts[p].in_batch) r->parts[p].expected = r->parts[p].stop;
+    publish_positions(r);
+    return SENTINEL_OK;
+}
+
 /* ---------------------------------------------------------------- run */
 
 void sentinel_run_options_init(sentinel_run_options_t *o) {
@@ -926,6 +1073,12 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
         goto out;
     }
     rd_kafka_poll_set_consumer(r.rk);
+    if (options->stop_offsets) {
+        if ((err = assign_bounded(&r, errstr, errstr_size))) goto out;
+        sentinel_info("%s: consuming %s%s%s up to set offsets", projector->name, r.topic,
+                      options->schema ? " into " : "", options->schema ? options->schema : "");
+        goto consume;
+    }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, r.topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t kerr = rd_kafka_subscribe(r.rk, sub);
@@ -938,6 +1091,7 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
     }
     sentinel_info("%s: consuming %s as group %s", projector->name, r.topic, r.group);
 
+consume:;
     double last_report = now_seconds(), last_global_check = 0;
     unsigned long reported = 0;
     while (!(options->stop && *options->stop)) {
@@ -951,6 +1105,15 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
             if (err) goto out;
             sentinel_debug("%s: batch of %zu: collected in %.0f ms, applied in %.0f ms",
                            projector->name, n, (t1 - t0) * 1000, (now_seconds() - t1) * 1000);
+        } else if (options->stop_offsets) {
+            if (bounded_reached(&r)) {
+                int finished = 0;
+                err = finish_bounded(&r, &finished, errstr, errstr_size);
+                if (err == SENTINEL_ERR_FATAL) goto out;
+                if (!err && finished) break;
+                if (err) backoff(1);
+                err = SENTINEL_OK;
+            }
         } else {
             if (advance_to_eof(&r, errstr, errstr_size) == SENTINEL_ERR_FATAL) {
                 err = SENTINEL_ERR_FATAL;
@@ -1043,6 +1206,13 @@ static sentinel_err_t retry_apply(runner_t *r, size_t *resolved, size_t *still, 
     sentinel_err_t err = run_prepare(r, errstr, errstr_size);
     if (err) return err;
     if ((err = sentinel_db_exec(r->pg, "BEGIN", errstr, errstr_size))) return err;
+    if ((err = sentinel_projection_lock(r->pg, NULL, r->p->name, 0, errstr, errstr_size))) {
+        char ignored[256];
+        if (sentinel_db_exec(r->pg, "ROLLBACK", ignored, sizeof(ignored))) {
+            /* the server ends the transaction with the session */
+        }
+        return err;
+    }
     const char **ids = malloc((r->n_items + 1) * sizeof(*ids));
     size_t n = 0;
     for (size_t i = 0; i < r->n_items; i++)

@@ -75,6 +75,23 @@ typedef struct sentinel_run_options {
     size_t batch_bytes;    /* most payload bytes per transaction (default 16 MiB) */
     int batch_ms;          /* longest wait to fill a batch (default 200) */
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the batch, leave */
+
+    /* Where the projection is: NULL for the live tables in public; a
+     * rebuild's shadow schema, put first on the search path, for its copies
+     * (offsets, applied ids and dead letters included). */
+    const char *schema;
+    /* Bounded runs (replays, rebuilds): consume partitions 0..n_partitions-1
+     * with an assignment of their own (no consumer group) up to, not
+     * including, stop_offsets[p], then return. The stored offsets end at
+     * exactly stop_offsets[p] (those already beyond are left alone). */
+    const int64_t *stop_offsets;
+    int n_partitions;
+    /* A replay: start at start_offsets[p] and leave projector_offsets
+     * alone; only applied_events says what is new. Needs stop_offsets. */
+    const int64_t *start_offsets;
+    /* When set (n_partitions of them): the next offset of each partition,
+     * updated after every batch, for progress reports. */
+    int64_t *positions;
 } sentinel_run_options_t;
 
 void sentinel_run_options_init(sentinel_run_options_t *options);
@@ -110,6 +127,14 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_dead_letters_retry(const sentinel_pro
                                                               const char *ids, size_t *resolved,
                                                               size_t *still, char *errstr,
                                                               size_t errstr_size);
+
+/* Take the lock of a projection, in the open transaction: shared by every
+ * writer (a batch, a replay, a retry) as its first statement; exclusive
+ * by a rebuild's swap, which so waits for the writers in flight and holds
+ * back the next ones until it commits. `schema` NULL is public. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_projection_lock(PGconn *conn, const char *schema,
+                                                           const char *projector, int exclusive,
+                                                           char *errstr, size_t errstr_size);
 
 /* The consumer group of a projector: "<prefix>.<name>". Static buffer. */
 const char *sentinel_projector_group(const sentinel_conf_t *conf, const sentinel_projector_t *p,

@@ -63,3 +63,22 @@ out:
     rd_kafka_destroy(rk);
     return err;
 }
+
+int sentinel_topic_partitions(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int partitions = -1;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (err) {
+        snprintf(errstr, errstr_size, "%s: metadata: %s", topic, rd_kafka_err2str(err));
+    } else if (!md->topic_cnt || md->topics[0].err) {
+        snprintf(errstr, errstr_size, "%s: %s", topic,
+                 rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
+                                                : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    } else {
+        partitions = md->topics[0].partition_cnt;
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return partitions;
+}

@@ -2,6 +2,8 @@
 #ifndef SENTINEL_TOPIC_H
 #define SENTINEL_TOPIC_H
 
+#include <librdkafka/rdkafka.h>
+
 #include "conf.h"
 
 /* Create `topic` with `partitions` partitions (replication factor of the
@@ -10,5 +12,9 @@
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf,
                                                         const char *topic, int partitions,
                                                         char *errstr, size_t errstr_size);
+
+/* The number of partitions of `topic` as the client `rk` sees it, or -1
+ * with the reason in errstr (unknown topic, broker unreachable). */
+int sentinel_topic_partitions(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size);
 
 #endif

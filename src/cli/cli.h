@@ -6,6 +6,7 @@
 #include <getopt.h>
 
 #include "../conf.h"
+#include "../projector.h"
 
 /* Exit statuses. */
 #define CLI_EXIT_OK 0
@@ -27,6 +28,9 @@ enum {
     CLI_OPT_TOPIC,
     CLI_OPT_GROUP_PREFIX,
     CLI_OPT_HELP,
+    CLI_OPT_BATCH_EVENTS,
+    CLI_OPT_BATCH_BYTES,
+    CLI_OPT_BATCH_MS,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
     {"brokers", required_argument, NULL, CLI_OPT_BROKERS},                                         \
@@ -51,6 +55,30 @@ enum {
  * For CLI_OPT_HELP/'h' it prints `usage` to stdout and returns 2. */
 int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const char *usage);
 
+/* The batch options of the commands that run projectors. */
+#define CLI_BATCH_LONG_OPTIONS                                                                     \
+    {"batch-events", required_argument, NULL, CLI_OPT_BATCH_EVENTS},                               \
+        {"batch-bytes", required_argument, NULL, CLI_OPT_BATCH_BYTES},                             \
+        {"batch-ms", required_argument, NULL, CLI_OPT_BATCH_MS}
+#define CLI_BATCH_HELP                                                                             \
+    "  --batch-events N     most events per transaction (default 10000)\n"                         \
+    "  --batch-bytes N      most payload bytes per transaction (default 16777216)\n"               \
+    "  --batch-ms N         longest wait to fill a batch (default 200)\n"
+#define CLI_PROJECTOR_HELP                                                                         \
+    "  --projector NAME     runs, commands, briefings, activities, usage (repeatable);\n"          \
+    "                       metrics names runs and usage, which keep the daily\n"                  \
+    "                       metrics; all names every projector\n"
+#define CLI_MAX_PROJECTORS 16
+
+/* Add the projector(s) `name` names to chosen (no repeats). Returns 0, or
+ * -1 after printing the known names. */
+int cli_projector_option(const char *command, const char *name, const sentinel_projector_t **chosen,
+                         int *n);
+
+/* Apply a batch option: 1 if applied, 0 if opt is not one, -1 after
+ * printing an error. */
+int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options);
+
 /* Reset getopt for a subcommand's parse. */
 void cli_getopt_reset(void);
 
@@ -68,5 +96,7 @@ int cli_usage(int argc, char **argv, sentinel_conf_t *conf);
 int cli_gen(int argc, char **argv, sentinel_conf_t *conf);
 int cli_publish(int argc, char **argv, sentinel_conf_t *conf);
 int cli_schemas(int argc, char **argv, sentinel_conf_t *conf);
+int cli_replay(int argc, char **argv, sentinel_conf_t *conf);
+int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf);
 
 #endif

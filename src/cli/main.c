@@ -10,6 +10,8 @@ static const cli_command_t commands[] = {
     {"gen", "write a realistic, deterministic NDJSON event stream", cli_gen},
     {"publish", "validate NDJSON events and publish them to Kafka as Avro", cli_publish},
     {"project", "run projectors: apply events to PostgreSQL exactly once", cli_project},
+    {"replay", "re-apply a range of the log to the live projection (idempotent)", cli_replay},
+    {"rebuild", "rebuild a projection from the log into shadow tables, compare, swap", cli_rebuild},
     {"status", "stored offsets, log ends and lag per projector and partition", cli_status},
     {"dead-letters", "list rejected events and why", cli_dead_letters},
     {"verify", "recompute the rollups from their sources; exit 1 on drift", cli_verify},

@@ -1,5 +1,7 @@
 /* options.c -- options every sentinel subcommand shares. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -31,4 +33,55 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
         return -1;
     }
     return 1;
+}
+
+static void add_once(const sentinel_projector_t **chosen, int *n, const sentinel_projector_t *p) {
+    for (int i = 0; i < *n; i++)
+        if (chosen[i] == p) return;
+    if (*n < CLI_MAX_PROJECTORS) chosen[(*n)++] = p;
+}
+
+int cli_projector_option(const char *command, const char *name, const sentinel_projector_t **chosen,
+                         int *n) {
+    /* The daily metrics are kept by the projectors whose facts they count,
+     * in the same transactions: `metrics` names those. */
+    if (!strcmp(name, "metrics")) {
+        add_once(chosen, n, sentinel_projector_find("runs"));
+        add_once(chosen, n, sentinel_projector_find("usage"));
+        return 0;
+    }
+    if (!strcmp(name, "all")) {
+        for (size_t i = 0; sentinel_projectors[i]; i++) add_once(chosen, n, sentinel_projectors[i]);
+        return 0;
+    }
+    const sentinel_projector_t *p = sentinel_projector_find(name);
+    if (!p) {
+        fprintf(stderr, "sentinel %s: unknown projector \"%s\" (known:", command, name);
+        for (size_t i = 0; sentinel_projectors[i]; i++) fprintf(stderr, " %s", sentinel_projectors[i]->name);
+        fprintf(stderr, ", metrics, all)\n");
+        return -1;
+    }
+    add_once(chosen, n, p);
+    return 0;
+}
+
+int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options) {
+    switch (opt) {
+    case CLI_OPT_BATCH_EVENTS:
+        options->batch_events = atoi(arg);
+        if (options->batch_events >= 1) return 1;
+        fprintf(stderr, "sentinel %s: --batch-events must be at least 1\n", command);
+        return -1;
+    case CLI_OPT_BATCH_BYTES:
+        options->batch_bytes = (size_t)atoll(arg);
+        if (options->batch_bytes >= 1024) return 1;
+        fprintf(stderr, "sentinel %s: --batch-bytes must be at least 1024\n", command);
+        return -1;
+    case CLI_OPT_BATCH_MS:
+        options->batch_ms = atoi(arg);
+        if (options->batch_ms >= 1) return 1;
+        fprintf(stderr, "sentinel %s: --batch-ms must be at least 1\n", command);
+        return -1;
+    default: return 0;
+    }
 }

@@ -15,12 +15,9 @@ static const char project_usage[] =
     "Run projectors (all by default) as Kafka consumers that apply events to\n"
     "PostgreSQL exactly once in effect. SIGINT/SIGTERM finish the current batch\n"
     "and exit cleanly.\n\n"
-    "  --projector NAME     runs, commands, briefings, activities, usage (repeatable);\n"
-    "                       metrics names runs and usage, which keep the daily metrics\n"
+    CLI_PROJECTOR_HELP
     "  --until-caught-up    exit once every assigned partition is at its end\n"
-    "  --batch-events N     most events per transaction (default 10000)\n"
-    "  --batch-bytes N      most payload bytes per transaction (default 16777216)\n"
-    "  --batch-ms N         longest wait to fill a batch (default 200)\n\n" CLI_COMMON_HELP;
+    CLI_BATCH_HELP "\n" CLI_COMMON_HELP;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -47,78 +44,33 @@ static void *run_job(void *arg) {
 }
 
 int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_PROJECTOR = 1, OPT_UNTIL, OPT_EVENTS, OPT_BYTES, OPT_MS };
+    enum { OPT_PROJECTOR = 1, OPT_UNTIL };
     static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
                                              {"until-caught-up", no_argument, NULL, OPT_UNTIL},
-                                             {"batch-events", required_argument, NULL, OPT_EVENTS},
-                                             {"batch-bytes", required_argument, NULL, OPT_BYTES},
-                                             {"batch-ms", required_argument, NULL, OPT_MS},
+                                             CLI_BATCH_LONG_OPTIONS,
                                              CLI_COMMON_LONG_OPTIONS,
                                              {NULL, 0, NULL, 0}};
-    const sentinel_projector_t *chosen[16];
+    const sentinel_projector_t *chosen[CLI_MAX_PROJECTORS];
     int n_chosen = 0, opt;
     sentinel_run_options_t options;
     sentinel_run_options_init(&options);
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
         switch (opt) {
-        case OPT_PROJECTOR: {
-            /* The daily metrics are kept by the projectors whose facts they
-             * count, in the same transactions: `metrics` names those. */
-            if (!strcmp(optarg, "metrics")) {
-                const sentinel_projector_t *both[2] = {sentinel_projector_find("runs"),
-                                                       sentinel_projector_find("usage")};
-                for (int k = 0; k < 2; k++) {
-                    int dup = 0;
-                    for (int i = 0; i < n_chosen; i++) dup |= chosen[i] == both[k];
-                    if (!dup && n_chosen < 16) chosen[n_chosen++] = both[k];
-                }
-                break;
-            }
-            const sentinel_projector_t *p = sentinel_projector_find(optarg);
-            if (!p) {
-                fprintf(stderr, "sentinel project: unknown projector \"%s\" (known:", optarg);
-                for (size_t i = 0; sentinel_projectors[i]; i++)
-                    fprintf(stderr, " %s", sentinel_projectors[i]->name);
-                fprintf(stderr, ")\n");
-                return CLI_EXIT_USAGE;
-            }
-            int dup = 0;
-            for (int i = 0; i < n_chosen; i++) dup |= chosen[i] == p;
-            if (!dup && n_chosen < 16) chosen[n_chosen++] = p;
+        case OPT_PROJECTOR:
+            if (cli_projector_option("project", optarg, chosen, &n_chosen)) return CLI_EXIT_USAGE;
             break;
-        }
         case OPT_UNTIL: options.until_caught_up = 1; break;
-        case OPT_EVENTS:
-            options.batch_events = atoi(optarg);
-            if (options.batch_events < 1) {
-                fprintf(stderr, "sentinel project: --batch-events must be at least 1\n");
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_BYTES:
-            options.batch_bytes = (size_t)atoll(optarg);
-            if (options.batch_bytes < 1024) {
-                fprintf(stderr, "sentinel project: --batch-bytes must be at least 1024\n");
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_MS:
-            options.batch_ms = atoi(optarg);
-            if (options.batch_ms < 1) {
-                fprintf(stderr, "sentinel project: --batch-ms must be at least 1\n");
-                return CLI_EXIT_USAGE;
-            }
-            break;
         default: {
-            int handled = cli_common_option(conf, opt, optarg, project_usage);
+            int handled = cli_batch_option("project", opt, optarg, &options);
+            if (!handled) handled = cli_common_option(conf, opt, optarg, project_usage);
             if (handled == 2) return CLI_EXIT_OK;
             if (handled != 1) return CLI_EXIT_USAGE;
         }
         }
     }
     if (!n_chosen)
-        for (size_t i = 0; sentinel_projectors[i] && n_chosen < 16; i++) chosen[n_chosen++] = sentinel_projectors[i];
+        for (size_t i = 0; sentinel_projectors[i] && n_chosen < CLI_MAX_PROJECTORS; i++) chosen[n_chosen++] = sentinel_projectors[i];
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -127,8 +79,8 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     sigaction(SIGTERM, &sa, NULL);
     options.stop = &stop_requested;
 
-    job_t jobs[16];
-    pthread_t threads[16];
+    job_t jobs[CLI_MAX_PROJECTORS];
+    pthread_t threads[CLI_MAX_PROJECTORS];
     for (int i = 0; i < n_chosen; i++) {
         memset(&jobs[i], 0, sizeof(jobs[i]));
         jobs[i].projector = chosen[i];
