@@ -1075,7 +1075,7 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
     rd_kafka_poll_set_consumer(r.rk);
     if (options->stop_offsets) {
         if ((err = assign_bounded(&r, errstr, errstr_size))) goto out;
-        sentinel_info("%s: consuming %s%s%s up to set offsets", projector->name, r.topic,
+        sentinel_debug("%s: consuming %s%s%s up to set offsets", projector->name, r.topic,
                       options->schema ? " into " : "", options->schema ? options->schema : "");
         goto consume;
     }

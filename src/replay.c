@@ -353,8 +353,9 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
         }
         double elapsed = now_seconds() - t0;
         double rate = elapsed > 0.5 ? (double)(done - done0) / elapsed : 0;
-        if (o->progress) o->progress(o->progress_opaque, phase, done, total, rate);
-        job_beat(job, done, total, !running);
+        /* Counted in log positions: the projectors read the same log. */
+        if (o->progress) o->progress(o->progress_opaque, phase, done / n, total / n, rate / n);
+        job_beat(job, done / n, total / n, !running);
     }
     sentinel_err_t err = SENTINEL_OK;
     for (int i = 0; i < n; i++) {
@@ -365,6 +366,7 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
             sum->duplicates += runs[i].stats.duplicates;
             sum->rejected += runs[i].stats.rejected;
             sum->ignored += runs[i].stats.ignored;
+            sum->skipped += runs[i].stats.skipped;
             sum->fenced += runs[i].stats.fenced;
             sum->retries += runs[i].stats.retries;
         }
@@ -716,9 +718,11 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
                       live, base, &rb->job, NULL, errstr, errstr_size);
     }
     if (!err) {
-        report(rb->o, "live and rebuilt projections both at offsets");
-        for (int p = 0; p < np; p++) report(rb->o, " %d:%lld", p, (long long)live[p]);
-        report(rb->o, "%s\n", rb->n > 1 ? " (first projector)" : "");
+        for (int i = 0; i < rb->n; i++) {
+            report(rb->o, "%s: live and rebuilt at offsets", rb->set[i]->name);
+            for (int p = 0; p < np; p++) report(rb->o, " %d:%lld", p, (long long)live[i * np + p]);
+            report(rb->o, "\n");
+        }
         err = rebuild_compare(rb, differing, errstr, errstr_size);
     }
     if (!err && mode == SENTINEL_REBUILD_SWAP) {

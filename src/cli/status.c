@@ -12,7 +12,8 @@ static const char status_usage[] =
     "usage: sentinel status [--projector NAME ...] [options]\n\n"
     "For each projector and partition of the topic: the offset stored in\n"
     "PostgreSQL (the next event it will apply), the log end and the lag; and the\n"
-    "projector's unresolved dead letters.\n\n" CLI_COMMON_HELP;
+    "projector's unresolved dead letters; then running replays and rebuilds and\n"
+    "those of the last day.\n\n" CLI_COMMON_HELP;
 
 static const char dead_letters_usage[] =
     "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [options]\n"
@@ -76,6 +77,46 @@ static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
             printf("%s: %zu applied, %zu still rejected\n", p->name, resolved, still);
     }
     return rc;
+}
+
+/* Replays and rebuilds of the topic: running ones, unfinished rebuilds,
+ * and what finished in the last day. A job whose heartbeat is older than
+ * 15 s has lost its process. */
+static void print_jobs(PGconn *pg, const char *topic) {
+    const char *params[1] = {topic};
+    PGresult *res = PQexecParams(
+        pg,
+        "SELECT id, kind, array_to_string(projectors, '+'), state, "
+        "CASE WHEN state IN ('running', 'building') AND finished_at IS NULL "
+        "          AND heartbeat_at > now() - interval '15 seconds' THEN 'active' "
+        "     WHEN state IN ('running', 'building') THEN 'stopped' ELSE '' END, "
+        "events_done, events_total, coalesce(pid::text, '-'), coalesce(host, '-'), "
+        "to_char(started_at, 'YYYY-MM-DD HH24:MI:SS'), "
+        "round(extract(epoch FROM now() - heartbeat_at))::bigint, coalesce(detail, '') "
+        "FROM projection_jobs WHERE topic = $1 AND (state IN ('running', 'building') "
+        "OR finished_at > now() - interval '1 day') ORDER BY id",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) { /* an older schema: no jobs table yet */
+        PQclear(res);
+        return;
+    }
+    if (PQntuples(res)) printf("\nreplays and rebuilds:\n");
+    for (int r = 0; r < PQntuples(res); r++) {
+        long long done = atoll(PQgetvalue(res, r, 5)), total = atoll(PQgetvalue(res, r, 6));
+        const char *liveness = PQgetvalue(res, r, 4);
+        printf("#%s %s %s: %s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+               PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
+        if (!strcmp(liveness, "active"))
+            printf(" (pid %s on %s)", PQgetvalue(res, r, 7), PQgetvalue(res, r, 8));
+        else if (*liveness)
+            printf(" (not running: last heartbeat %s s ago; run it again to resume)",
+                   PQgetvalue(res, r, 10));
+        printf(", %lld of %lld events (%.1f%%), started %s", done, total,
+               total ? 100.0 * (double)done / (double)total : 100.0, PQgetvalue(res, r, 9));
+        if (*PQgetvalue(res, r, 11)) printf("\n    %s", PQgetvalue(res, r, 11));
+        printf("\n");
+    }
+    PQclear(res);
 }
 
 int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
@@ -168,6 +209,7 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
                open);
         PQclear(res);
     }
+    if (rc == CLI_EXIT_OK) print_jobs(pg, topic);
     free(ends);
     rd_kafka_destroy(rk);
     PQfinish(pg);

@@ -1,0 +1,394 @@
+/* test_rebuild.c -- replays and rebuilds against the real broker and
+ * database: a rebuild while events keep arriving equals a clean pass, a
+ * replay of the whole topic changes nothing, a replay applies what the
+ * live projection never saw, a year of backfilled history lands in its
+ * partitions and rollups, and a rebuild killed with -9 resumes. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+typedef struct world {
+    char *topic;
+    char *events; /* NDJSON path */
+    long long messages;
+} world_t;
+
+static char *gen(const char *args) {
+    char *path = strdup("/tmp/sentinel_rebuild_XXXXXX");
+    close(mkstemp(path));
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "gen %s -o %s", args, path) < 0) abort();
+    if (harness_run_sentinel(cmd, &out)) fail_msg("gen: %s", out);
+    free(cmd);
+    free(out);
+    return path;
+}
+
+/* Run a sentinel command that must succeed; returns its output (new). */
+static char *must_run(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd = NULL, *out = NULL;
+    if (vasprintf(&cmd, fmt, ap) < 0) abort();
+    va_end(ap);
+    int rc = harness_run_sentinel(cmd, &out);
+    if (rc) fail_msg("sentinel %s exited %d:\n%s", cmd, rc, out);
+    free(cmd);
+    return out;
+}
+
+static void project(const char *conninfo, const char *topic, const char *prefix) {
+    free(must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo,
+                  topic, prefix));
+}
+
+static void assert_verified(const char *conninfo) {
+    char *out = must_run("verify --db \"%s\"", conninfo);
+    assert_non_null(strstr(out, "rollups agree with their sources"));
+    free(out);
+}
+
+/* A clean single pass over the whole topic, into a database of its own:
+ * what every other path must equal. New digest. */
+static char *reference_digest(const char *topic) {
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_rb_ref", 8, &name);
+    char *prefix = harness_unique_name("ref");
+    project(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+    char *digest = harness_projection_digest(conn);
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(prefix);
+    free(name);
+    free(conninfo);
+    return digest;
+}
+
+static int group_setup(void **state) {
+    world_t *w = calloc(1, sizeof(*w));
+    w->topic = harness_unique_name("test.rebuild");
+    w->events = gen("--events 20000 --duplicates 0.03 --orphans 0.02 --seed 11");
+    if (harness_publish(w->topic, w->events)) fail_msg("publish failed");
+    w->messages = harness_consume_all(w->topic, "read_committed", NULL, NULL);
+    *state = w;
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    world_t *w = *state;
+    unlink(w->events);
+    free(w->events);
+    free(w->topic);
+    free(w);
+    return 0;
+}
+
+static long long shadow_schemas(PGconn *conn) {
+    return harness_query_int(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild%'");
+}
+
+/* Publish `files` one after another, a pause between them, in a child. */
+static pid_t publish_slowly(const char *topic, char **files, int n) {
+    pid_t pid = fork();
+    if (pid < 0) fail_msg("fork failed");
+    if (pid) return pid;
+    for (int i = 0; i < n; i++) {
+        if (harness_publish(topic, files[i])) _exit(1);
+        usleep(700 * 1000);
+    }
+    _exit(0);
+}
+
+static void test_rebuild_while_events_arrive(void **state) {
+    world_t *w = *state;
+    char *topic = harness_unique_name("test.rebuild.live");
+    if (harness_publish(topic, w->events)) fail_msg("publish failed");
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_rb_live", 8, &name);
+    char *prefix = harness_unique_name("live");
+    project(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+    long long before = harness_query_int(conn, "SELECT count(*) FROM runs");
+
+    /* More history keeps arriving, in slices, while the live projection
+     * keeps consuming and the rebuild runs. */
+    char *slices[6];
+    for (int i = 0; i < 6; i++) {
+        char args[128];
+        snprintf(args, sizeof(args), "--events 1500 --seed %d --start 2026-11-0%dT00:00:00Z --days 1",
+                 100 + i, i + 1);
+        slices[i] = gen(args);
+    }
+    char log[] = "/tmp/sentinel_rb_live_log_XXXXXX";
+    close(mkstemp(log));
+    char *live_args = NULL;
+    assert_true(asprintf(&live_args, "project --db \"%s\" --topic %s --group-prefix %s", conninfo,
+                         topic, prefix) > 0);
+    pid_t live = harness_spawn_sentinel(live_args, log);
+    pid_t publisher = publish_slowly(topic, slices, 6);
+    usleep(300 * 1000);
+    char *out = must_run("rebuild --projector all --batch-events 500 --db \"%s\" --topic %s "
+                         "--group-prefix %s",
+                         conninfo, topic, prefix);
+    assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; swapped"));
+    assert_int_equal(harness_wait(publisher), 0);
+
+    /* The live process goes on with the swapped tables: let it finish the
+     * backlog, then stop it cleanly. */
+    long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE topic = '%s'", topic);
+    for (int i = 0; i < 1800 && harness_query_int(conn, sql) < total * 5; i++) usleep(100 * 1000);
+    kill(live, SIGTERM);
+    assert_int_equal(harness_wait(live), 0);
+    free(must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo,
+                  topic, prefix));
+
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM runs") > before);
+    assert_int_equal(shadow_schemas(conn), 0);
+    char *digest = harness_projection_digest(conn);
+    char *expected = reference_digest(topic);
+    assert_string_equal(digest, expected);
+    assert_verified(conninfo);
+    /* The job is on record as swapped. */
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM projection_jobs "
+                                             "WHERE kind = 'rebuild' AND state = 'swapped'"),
+                     1);
+
+    PQfinish(conn);
+    harness_drop_database(name);
+    for (int i = 0; i < 6; i++) {
+        unlink(slices[i]);
+        free(slices[i]);
+    }
+    unlink(log);
+    free(live_args);
+    free(digest);
+    free(expected);
+    free(out);
+    free(prefix);
+    free(name);
+    free(conninfo);
+    free(topic);
+}
+
+static void test_replay_changes_nothing(void **state) {
+    world_t *w = *state;
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_rb_replay", 8, &name);
+    char *prefix = harness_unique_name("replay");
+    project(conninfo, w->topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+    char *digest = harness_projection_digest(conn);
+    const char *counters =
+        "SELECT md5(concat_ws('|', (SELECT string_agg(concat_ws(':', workspace_id, date, runs_count, "
+        "findings_count, tokens_estimated, updated_at), ',' ORDER BY workspace_id, date) "
+        "FROM workspace_daily_metrics), (SELECT string_agg(concat_ws(':', workspace_id, period_start, "
+        "runs_count, tokens_estimated, updated_at), ',' ORDER BY workspace_id, period_start) "
+        "FROM usage_records), (SELECT string_agg(concat_ws(':', projector, partition, next_offset, "
+        "updated_at), ',' ORDER BY projector, partition) FROM projector_offsets)))";
+    char *before = harness_query_value(conn, counters);
+
+    char *out = must_run("replay --projector all --from beginning --db \"%s\" --topic %s "
+                         "--group-prefix %s",
+                         conninfo, w->topic, prefix);
+    assert_non_null(strstr(out, " 0 applied,"));
+    free(out);
+    /* By time too: the broker maps the time to offsets. */
+    out = must_run("replay --projector metrics --from 2000-01-01T00:00:00Z --to end --db \"%s\" "
+                   "--topic %s --group-prefix %s",
+                   conninfo, w->topic, prefix);
+    assert_non_null(strstr(out, " 0 applied,"));
+    free(out);
+
+    char *after_digest = harness_projection_digest(conn);
+    char *after = harness_query_value(conn, counters);
+    assert_string_equal(after_digest, digest);
+    assert_string_equal(after, before); /* no counter moved, not even its updated_at */
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM projection_jobs "
+                                             "WHERE kind = 'replay' AND state = 'done'"),
+                     2);
+    out = must_run("status --db \"%s\" --topic %s", conninfo, w->topic);
+    assert_non_null(strstr(out, "replay runs+usage: done"));
+    free(out);
+
+    /* A projection whose offsets start at the end of the log (it never saw
+     * the history): a replay applies the history, once. */
+    harness_exec(conn, "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
+                       "workspace_daily_metrics, annotations, findings, finding_keys, runs, run_keys, "
+                       "command_runs, briefing_downloads, briefing_generations, activities CASCADE");
+    out = must_run("replay --projector all --from beginning --db \"%s\" --topic %s --group-prefix %s",
+                   conninfo, w->topic, prefix);
+    assert_null(strstr(out, " 0 applied,"));
+    free(out);
+    char *replayed = harness_projection_digest(conn);
+    assert_string_equal(replayed, digest);
+    assert_verified(conninfo);
+
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(replayed);
+    free(digest);
+    free(after_digest);
+    free(before);
+    free(after);
+    free(prefix);
+    free(name);
+    free(conninfo);
+}
+
+static void test_backfilled_year(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.rebuild.backfill");
+    /* An integration imports a year of history today. */
+    char *events = gen("--events 12000 --start 2025-06-01T00:00:00Z --days 365 --seed 21");
+    if (harness_publish(topic, events)) fail_msg("publish failed");
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_rb_backfill", 8, &name);
+    char *prefix = harness_unique_name("backfill");
+    project(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+
+    /* A partition for every month of the year, each holding its month. */
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM pg_inherits "
+                                        "WHERE inhparent = 'runs'::regclass") >= 12);
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM pg_inherits "
+                                        "WHERE inhparent = 'findings'::regclass") >= 12);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs_y2025m07 "
+                                             "WHERE created_at < '2025-07-01' OR created_at >= '2025-08-01'"),
+                     0);
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM runs_y2025m07") > 0);
+    /* Daily metrics for past days, usage for past billing periods. */
+    assert_true(harness_query_int(conn, "SELECT count(DISTINCT date) FROM workspace_daily_metrics "
+                                        "WHERE date < '2026-01-01'") > 150);
+    assert_true(harness_query_int(conn, "SELECT count(DISTINCT period_start) FROM usage_records") >= 12);
+    /* Every run counted once, on some day of the past. */
+    assert_int_equal(harness_query_int(conn, "SELECT sum(runs_count) FROM workspace_daily_metrics"),
+                     harness_query_int(conn, "SELECT count(*) FROM runs"));
+    assert_verified(conninfo);
+    /* A rebuild of that history equals it. */
+    char *digest = harness_projection_digest(conn);
+    char *out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
+                         conninfo, topic, prefix);
+    assert_non_null(strstr(out, "0 of 8 tables differed"));
+    char *rebuilt = harness_projection_digest(conn);
+    assert_string_equal(rebuilt, digest);
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM pg_inherits "
+                                        "WHERE inhparent = 'runs'::regclass") >= 12);
+
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(events);
+    free(out);
+    free(digest);
+    free(rebuilt);
+    free(events);
+    free(prefix);
+    free(name);
+    free(conninfo);
+    free(topic);
+}
+
+static long long shadow_progress(PGconn *conn) {
+    if (!harness_query_int(conn, "SELECT count(*) FROM pg_namespace "
+                                 "WHERE nspname = 'rebuild_runs_commands_briefings_activities_usage'"))
+        return 0;
+    PGresult *res = PQexec(conn, "SELECT coalesce(sum(next_offset), 0) FROM "
+                                 "rebuild_runs_commands_briefings_activities_usage.projector_offsets");
+    long long n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return n;
+}
+
+static void test_kill_9_during_rebuild(void **state) {
+    world_t *w = *state;
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_rb_kill", 8, &name);
+    char *prefix = harness_unique_name("kill");
+    project(conninfo, w->topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+    char *digest = harness_projection_digest(conn);
+
+    char log[] = "/tmp/sentinel_rb_kill_log_XXXXXX";
+    close(mkstemp(log));
+    char *args = NULL;
+    assert_true(asprintf(&args, "rebuild --projector all --batch-events 300 --db \"%s\" --topic %s "
+                                "--group-prefix %s",
+                         conninfo, w->topic, prefix) > 0);
+    pid_t pid = harness_spawn_sentinel(args, log);
+    /* Kill it once the shadow is part way. */
+    for (int i = 0; i < 1200 && shadow_progress(conn) < w->messages; i++) usleep(25 * 1000);
+    kill(pid, SIGKILL);
+    assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+    long long done = shadow_progress(conn);
+    assert_true(done > 0);
+    assert_true(done < w->messages * 5);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM projection_jobs "
+                                             "WHERE kind = 'rebuild' AND state = 'building'"),
+                     1);
+
+    /* Resume, compare only: the shadow stays. */
+    char *out = must_run("rebuild --projector all --no-swap --db \"%s\" --topic %s --group-prefix %s",
+                         conninfo, w->topic, prefix);
+    assert_non_null(strstr(out, "resuming the rebuild"));
+    assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; not swapped"));
+    assert_int_equal(shadow_schemas(conn), 1);
+    free(out);
+    /* Abort drops it. */
+    out = must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s", conninfo,
+                   w->topic, prefix);
+    assert_int_equal(shadow_schemas(conn), 0);
+    free(out);
+    /* Killed again, then resumed to the end: the swap. */
+    pid = harness_spawn_sentinel(args, log);
+    for (int i = 0; i < 1200 && shadow_progress(conn) < w->messages; i++) usleep(25 * 1000);
+    kill(pid, SIGKILL);
+    assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+    out = must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s", conninfo,
+                   w->topic, prefix);
+    assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; swapped"));
+    assert_int_equal(shadow_schemas(conn), 0);
+    char *rebuilt = harness_projection_digest(conn);
+    assert_string_equal(rebuilt, digest);
+    assert_verified(conninfo);
+    free(out);
+    /* The live projection goes on from where the rebuild left it. */
+    out = must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo,
+                   w->topic, prefix);
+    free(out);
+    char *again = harness_projection_digest(conn);
+    assert_string_equal(again, digest);
+
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(log);
+    free(args);
+    free(again);
+    free(rebuilt);
+    free(digest);
+    free(prefix);
+    free(name);
+    free(conninfo);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_changes_nothing),
+        cmocka_unit_test(test_kill_9_during_rebuild),
+        cmocka_unit_test(test_rebuild_while_events_arrive),
+        cmocka_unit_test(test_backfilled_year),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
