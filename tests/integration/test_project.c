@@ -238,7 +238,7 @@ static void test_zombie_is_fenced(void **state) {
     close(mkstemp(zlog));
     close(mkstemp(blog));
     long long total = total_messages(w->topic);
-    harness_exec(locker, "SELECT pg_advisory_lock(hashtext('sentinel.partition.runs_y2026m10'))");
+    harness_exec(locker, "SELECT pg_advisory_lock(hashtext('sentinel.partition.public.runs_y2026m10'))");
 
     char *args = NULL;
     assert_true(asprintf(&args, "project --projector runs --until-caught-up --db \"%s\" --topic %s "

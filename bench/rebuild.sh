@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# rebuild.sh -- full rebuild throughput: N generated events (default
+# 1,000,000) in the topic and already projected; `sentinel rebuild
+# --projector all` rebuilds every projection from the beginning of the log
+# into shadow tables, compares and swaps, timed end to end. Beside it, raw
+# COPY of the same resulting rows into the same tables of an empty
+# database, in the same run.
+#   bench/rebuild.sh [EVENTS]
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+EVENTS="${1:-1000000}"
+input="$OUT/publish-$EVENTS.ndjson"
+[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
+
+stamp=$(date +%s)
+topic="bench.rebuild.$stamp"
+admin="$SENTINEL_DATABASE_URL"
+db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
+fresh_db() {
+    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+        -c "CREATE DATABASE $1 TEMPLATE bench_template"
+}
+psql -X -q "$admin" -c "DROP DATABASE IF EXISTS bench_template WITH (FORCE)" -c "CREATE DATABASE bench_template"
+"$SENTINEL" migrate --db "$(db_url bench_template)" >/dev/null
+"$ROOT/scripts/fixtures" --db "$(db_url bench_template)"
+
+echo "publishing $EVENTS events to $topic ..." >&2
+"$SENTINEL" publish --quiet --topic "$topic" "$input"
+fresh_db bench_rebuild
+fresh_db bench_copy
+echo "projecting them (the live projection the rebuild replaces) ..." >&2
+"$SENTINEL" project --until-caught-up --topic "$topic" --db "$(db_url bench_rebuild)" \
+    --group-prefix "bench$stamp"
+psql -X -q "$(db_url bench_rebuild)" -c "VACUUM ANALYZE"
+
+run_timed "$OUT/time.rebuild" "$SENTINEL" rebuild --projector all --quiet --topic "$topic" \
+    --db "$(db_url bench_rebuild)" --group-prefix "bench$stamp" >"$OUT/rebuild.out"
+
+# The reference: the rebuilt rows, COPY'd (binary) into the same tables.
+tables=(run_keys runs finding_keys findings annotations command_runs briefing_generations
+        briefing_downloads activities usage_ledger usage_records workspace_daily_metrics)
+rows=0
+for t in "${tables[@]}"; do
+    psql -X -q "$(db_url bench_rebuild)" -c "\\copy (SELECT * FROM $t) TO '$OUT/$t.copy' WITH (FORMAT binary)"
+    rows=$((rows + $(psql -X -At "$(db_url bench_rebuild)" -c "SELECT count(*) FROM $t")))
+done
+for m in $(psql -X -At "$(db_url bench_rebuild)" -c \
+    "SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM run_keys UNION SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM finding_keys"); do
+    psql -X -q "$(db_url bench_copy)" -c "SELECT sentinel_ensure_partitions('${m}T00:00:00Z')" >/dev/null
+done
+copy_script="$OUT/copy.sql"
+{
+    echo "BEGIN;"
+    for t in "${tables[@]}"; do echo "\\copy $t FROM '$OUT/$t.copy' WITH (FORMAT binary)"; done
+    echo "COMMIT;"
+} >"$copy_script"
+run_timed "$OUT/time.copy" psql -X -q -v ON_ERROR_STOP=1 "$(db_url bench_copy)" -f "$copy_script"
+
+read -r r_sec r_rss <"$OUT/time.rebuild"
+read -r c_sec c_rss <"$OUT/time.copy"
+echo "rebuild benchmark: $EVENTS events in the topic -> $rows rows in ${#tables[@]} tables"
+grep -E "differed" "$OUT/rebuild.out" || true
+printf '%-30s %10s %12s %12s\n' "" seconds "events/s" "peak RSS MB"
+printf '%-30s %10s %12s %12s\n' "sentinel rebuild (5 proj.)" "$r_sec" "$(rate "$EVENTS" "$r_sec")" "$((r_rss / 1024))"
+printf '%-30s %10s %12s %12s\n' "raw COPY of the same rows" "$c_sec" "$(rate "$EVENTS" "$c_sec")" "-"
+echo "ratio rebuild/COPY: $(ratio "$c_sec" "$r_sec")  (1.0 = as fast as loading the final rows with COPY)"
