@@ -128,12 +128,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Row count and an order-independent checksum of a table's compared
--- columns (a sum of 64-bit row hashes).
+-- columns: a sum of 64-bit row hashes, each from the column types' own
+-- hash functions (equal values hash equal, whatever their text form).
 CREATE FUNCTION sentinel_table_checksum(rel regclass, columns text,
                                         OUT row_count bigint, OUT checksum text)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    EXECUTE format('SELECT count(*), coalesce(sum(hashtextextended(ROW(%s)::text, 0)::numeric), 0)::text FROM %s',
+    EXECUTE format('SELECT count(*), coalesce(sum(hash_record_extended(ROW(%s), 0)::numeric), 0)::text FROM %s',
                    columns, rel)
        INTO row_count, checksum;
 END
@@ -160,10 +161,20 @@ $$;
 -- the bookkeeping a projector writes (offsets, applied event ids with a
 -- partition per projector, dead letters). References between the copied
 -- tables point at the copies; references to other tables stay.
+--
+-- A rebuild only inserts into empty tables, so it takes the bulk path:
+-- foreign keys and the indexes no projector looks rows up by (neither
+-- primary nor unique) are left out while the shadow fills, and listed in
+-- <shadow>.shadow_deferred, one statement a row, in order, for the engine
+-- to run once the bulk is in: an index built once, a reference checked by
+-- one join instead of row by row. A foreign key of a plain table is added
+-- NOT VALID, then validated, so checking it never blocks writes to the
+-- table it references.
 CREATE FUNCTION sentinel_shadow_create(shadow text, tables text[], projectors text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     ddl   text[] := '{}';
+    later text[] := '{}';
     oids  oid[];
     t     text;
     p     text;
@@ -189,19 +200,27 @@ BEGIN
             ddl := ddl || format('ALTER TABLE %I.%I FORCE ROW LEVEL SECURITY', shadow, r.relname);
         END IF;
     END LOOP;
-    FOR r IN SELECT cl.relname, c.conname, pg_get_constraintdef(c.oid) AS def
+    FOR r IN SELECT cl.relname, cl.relkind, c.conname, c.contype, pg_get_constraintdef(c.oid) AS def
                FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid
               WHERE c.conrelid = ANY (oids) AND c.contype IN ('p', 'u', 'c', 'x', 'f')
               ORDER BY c.contype = 'f', array_position(oids, c.conrelid), c.conname LOOP
-        ddl := ddl || format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', shadow, r.relname, r.conname, r.def);
+        IF r.contype <> 'f' THEN
+            ddl := ddl || format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', shadow, r.relname, r.conname, r.def);
+        ELSIF r.relkind = 'p' THEN  -- a partitioned table's foreign key cannot be NOT VALID
+            later := later || format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', shadow, r.relname, r.conname, r.def);
+        ELSE
+            later := later || format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s NOT VALID', shadow, r.relname, r.conname, r.def)
+                           || format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I', shadow, r.relname, r.conname);
+        END IF;
     END LOOP;
-    FOR r IN SELECT cl.relname, pg_get_indexdef(i.indexrelid) AS def
+    FOR r IN SELECT cl.relname, i.indisunique, pg_get_indexdef(i.indexrelid) AS def
                FROM pg_index i JOIN pg_class cl ON cl.oid = i.indrelid
               WHERE i.indrelid = ANY (oids)
                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid
                                    AND c.conrelid = i.indrelid) LOOP
-        ddl := ddl || regexp_replace(r.def, ' ON (ONLY )?public\.' || quote_ident(r.relname) || ' ',
-                                     format(' ON %I.%I ', shadow, r.relname));
+        stmt := regexp_replace(r.def, ' ON (ONLY )?public\.' || quote_ident(r.relname) || ' ',
+                               format(' ON %I.%I ', shadow, r.relname));
+        IF r.indisunique THEN ddl := ddl || stmt; ELSE later := later || stmt; END IF;
     END LOOP;
     FOR r IN SELECT cl.relname, pg_get_triggerdef(tg.oid) AS def
                FROM pg_trigger tg JOIN pg_class cl ON cl.oid = tg.tgrelid
@@ -238,10 +257,14 @@ BEGIN
                              p, p);
     END LOOP;
 
+    ddl := ddl || format('CREATE TABLE %I.shadow_deferred (seq integer PRIMARY KEY, stmt text NOT NULL)', shadow);
+
     PERFORM set_config('search_path', format('%I, public', shadow), true);
     FOREACH stmt IN ARRAY ddl LOOP
         EXECUTE stmt;
     END LOOP;
+    EXECUTE format('INSERT INTO %I.shadow_deferred SELECT n, s FROM unnest($1) WITH ORDINALITY AS t(s, n)', shadow)
+      USING later;
     PERFORM set_config('search_path', 'public', true);
 END
 $$;

@@ -95,6 +95,12 @@ size_t sentinel_codec_max_bytes(const sentinel_codec_t *codec);
 /* Newest version of `type` that the codec knows; 0 if none. */
 int sentinel_codec_latest_version(const sentinel_codec_t *codec, const sentinel_event_type_t *type);
 
+/* The event type of Avro single-object bytes, from the writer schema's
+ * fingerprint alone (nothing decoded, nothing allocated): for routing. NULL
+ * when the bytes are no single-object encoding of a known schema. */
+const sentinel_event_type_t *sentinel_codec_peek_type(const sentinel_codec_t *codec,
+                                                      const void *bytes, size_t len);
+
 /* Validate one JSON event. On success fills *ev (caller clears it). On
  * INVALID, errstr reads "<Type>: <what broke which rule>" (or just the
  * reason when the type is unknown) and *ev is left cleared. */

@@ -1122,6 +1122,17 @@ static long datum_check(avro_schema_t schema, const unsigned char *p, const unsi
     return (long)(p - start);
 }
 
+const sentinel_event_type_t *sentinel_codec_peek_type(const sentinel_codec_t *codec,
+                                                      const void *bytes, size_t len) {
+    const unsigned char *p = bytes;
+    if (len < SINGLE_OBJECT_HEADER || p[0] != 0xC3 || p[1] != 0x01) return NULL;
+    uint64_t fp = 0;
+    for (int b = 0; b < 8; b++) fp |= (uint64_t)p[2 + b] << (8 * b);
+    for (size_t i = 0; i < codec->n_entries; i++)
+        if (codec->entries[i].fingerprint == fp) return codec->entries[i].type;
+    return NULL;
+}
+
 sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes, size_t len,
                                      sentinel_event_t *ev, char *errstr, size_t errstr_size) {
     const unsigned char *p = bytes;

@@ -388,15 +388,25 @@ static item_t *new_item(runner_t *r, rd_kafka_message_t *m) {
 static void add_item(runner_t *r, rd_kafka_message_t *m) {
     item_t *it = new_item(r, m);
 
-    /* Route by header: other projectors' events need no decode. */
-    rd_kafka_headers_t *hdrs = NULL;
-    const void *type = NULL;
-    size_t type_len = 0;
-    if (!rd_kafka_message_headers(m, &hdrs) &&
-        !rd_kafka_header_get_last(hdrs, "event_type", &type, &type_len) &&
-        !handles(r->p, type, type_len)) {
-        it->status = ITEM_SKIPPED;
-        return;
+    /* Route by the writer schema's fingerprint, else by header: other
+     * projectors' events need no decode (and no header parse, which costs
+     * allocations per message). */
+    const sentinel_event_type_t *known = sentinel_codec_peek_type(r->codec, m->payload, m->len);
+    if (known) {
+        if (!handles(r->p, known->name, strlen(known->name))) {
+            it->status = ITEM_SKIPPED;
+            return;
+        }
+    } else {
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *type = NULL;
+        size_t type_len = 0;
+        if (!rd_kafka_message_headers(m, &hdrs) &&
+            !rd_kafka_header_get_last(hdrs, "event_type", &type, &type_len) &&
+            !handles(r->p, type, type_len)) {
+            it->status = ITEM_SKIPPED;
+            return;
+        }
     }
     char errstr[1024];
     if (sentinel_event_decode(r->codec, m->payload, m->len, &it->ev, errstr, sizeof(errstr))) {
@@ -917,15 +927,19 @@ static int topic_caught_up(runner_t *r) {
 static sentinel_err_t assign_bounded(runner_t *r, char *errstr, size_t errstr_size) {
     const sentinel_run_options_t *o = r->opt;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(o->n_partitions);
-    for (int p = 0; p < o->n_partitions; p++) rd_kafka_topic_partition_list_add(parts, r->topic, p);
+    for (int p = 0; p < o->n_partitions; p++) {
+        part(r, p)->done = 1; /* until it is one of ours */
+        if (!o->partitions_mask || o->partitions_mask[p])
+            rd_kafka_topic_partition_list_add(parts, r->topic, p);
+    }
     sentinel_err_t err = SENTINEL_OK;
     if (o->start_offsets) {
-        for (int p = 0; p < o->n_partitions; p++) {
-            part_state_t *ps = part(r, p);
+        for (int i = 0; i < parts->cnt; i++) {
+            part_state_t *ps = part(r, parts->elems[i].partition);
             ps->assigned = 1;
-            ps->expected = o->start_offsets[p];
+            ps->expected = o->start_offsets[parts->elems[i].partition];
         }
-    } else {
+    } else if (parts->cnt) {
         for (int attempt = 0;; attempt++) {
             err = load_offsets(r, parts, errstr, errstr_size);
             if (err != SENTINEL_ERR_RETRIABLE || attempt >= 12 || (o->stop && *o->stop)) break;
@@ -938,6 +952,7 @@ static sentinel_err_t assign_bounded(runner_t *r, char *errstr, size_t errstr_si
     rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(o->n_partitions);
     for (int p = 0; p < o->n_partitions; p++) {
         part_state_t *ps = part(r, p);
+        if (!ps->assigned) continue; /* another run's */
         ps->stop = o->stop_offsets[p];
         ps->done = ps->expected >= ps->stop;
         if (!ps->done) rd_kafka_topic_partition_list_add(go, r->topic, p)->offset = ps->expected;
@@ -1053,7 +1068,15 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
     }
     if (err) goto out;
 
-    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, consumer_defaults, errstr, errstr_size);
+    const char *defaults[sizeof(consumer_defaults) / sizeof(consumer_defaults[0])];
+    char queue[16];
+    memcpy(defaults, consumer_defaults, sizeof(defaults));
+    for (size_t i = 0; defaults[i] && options->queue_kbytes > 0; i += 2) {
+        if (strcmp(defaults[i], "queued.max.messages.kbytes")) continue;
+        snprintf(queue, sizeof(queue), "%d", options->queue_kbytes);
+        defaults[i + 1] = queue;
+    }
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, defaults, errstr, errstr_size);
     if (!kconf) {
         err = SENTINEL_ERR_FATAL;
         goto out;

@@ -89,6 +89,12 @@ typedef struct sentinel_run_options {
     /* A replay: start at start_offsets[p] and leave projector_offsets
      * alone; only applied_events says what is new. Needs stop_offsets. */
     const int64_t *start_offsets;
+    /* Bounded runs: only the partitions p with partitions_mask[p] set (NULL:
+     * all), so several runs of one projector can share the partitions. */
+    const unsigned char *partitions_mask;
+    /* The consumer's prefetch queue in KiB (librdkafka's
+     * queued.max.messages.kbytes), 0 for the default of 16384; -X wins. */
+    int queue_kbytes;
     /* When set (n_partitions of them): the next offset of each partition,
      * updated after every batch, for progress reports. */
     int64_t *positions;

@@ -298,45 +298,91 @@ static sentinel_err_t read_offsets(PGconn *conn, const char *schema, const char 
     return SENTINEL_OK;
 }
 
-/* Run every projector of the set on its own thread from `starts` (a
- * replay; NULL: the stored offsets) up to `stops` (n * partitions, per
- * projector), reporting progress counted from `base` until all are done.
- * The first failure stops the others; so does the caller's stop flag
- * (then RETRIABLE: interrupted). */
+/* Share the partitions among `workers` runs, heaviest first to the least
+ * loaded: mask[w * np + p] is set when run w owns partition p. Returns
+ * the number of runs that got any. */
+static int share_partitions(int np, int workers, const int64_t *stops, const int64_t *base,
+                            unsigned char *mask) {
+    int64_t load[SENTINEL_MAX_WORKERS] = {0};
+    unsigned char *taken = calloc((size_t)np + 1, 1);
+    memset(mask, 0, (size_t)(workers * np));
+    for (int k = 0; k < np; k++) {
+        int heaviest = -1;
+        for (int p = 0; p < np; p++)
+            if (!taken[p] && (heaviest < 0 || stops[p] - base[p] > stops[heaviest] - base[heaviest]))
+                heaviest = p;
+        int least = 0;
+        for (int w = 1; w < workers; w++)
+            if (load[w] < load[least]) least = w;
+        taken[heaviest] = 1;
+        mask[least * np + heaviest] = 1;
+        load[least] += stops[heaviest] > base[heaviest] ? stops[heaviest] - base[heaviest] : 0;
+    }
+    free(taken);
+    int used = 0;
+    for (int w = 0; w < workers; w++) used += load[w] > 0;
+    return used ? used : 1;
+}
+
+static int workers_for(const sentinel_replay_options_t *o, int np) {
+    int w = o->workers;
+    if (w <= 0) { /* as many as there are CPUs, up to two */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        w = cpus >= 2 ? 2 : 1;
+    }
+    if (w > SENTINEL_MAX_WORKERS) w = SENTINEL_MAX_WORKERS;
+    if (w > np) w = np;
+    return w < 1 ? 1 : w;
+}
+
+/* Run every projector of the set, each as a few runs on shares of the
+ * partitions, one thread each, from `starts` (a replay; NULL: the stored
+ * offsets) up to `stops` (n * partitions, per projector), reporting
+ * progress counted from `base` until all are done. The first failure
+ * stops the others; so does the caller's stop flag (then RETRIABLE:
+ * interrupted). */
 static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
                               const sentinel_conf_t *conf, const sentinel_replay_options_t *o,
                               const char *schema, const char *phase, const log_bounds_t *log,
                               const int64_t *starts, const int64_t *stops, const int64_t *base,
                               job_t *job, sentinel_projector_stats_t *sum, char *errstr,
                               size_t errstr_size) {
-    set_run_t runs[SENTINEL_MAX_SET];
+    set_run_t *runs = calloc((size_t)(n * SENTINEL_MAX_WORKERS), sizeof(*runs));
     volatile sig_atomic_t halt = 0;
-    int np = log->n;
+    int np = log->n, workers = workers_for(o, np), n_runs = 0;
     int64_t *positions = calloc((size_t)(n * np) + 1, sizeof(int64_t));
+    unsigned char *masks = calloc((size_t)(n * workers * np) + 1, 1);
     for (int i = 0; i < n; i++) {
-        set_run_t *run = &runs[i];
-        memset(run, 0, sizeof(*run));
-        run->projector = set[i];
-        run->conf = conf;
-        run->options = *o->run;
-        run->options.until_caught_up = 0;
-        run->options.stop = &halt;
-        run->options.schema = schema;
-        run->options.n_partitions = np;
-        run->options.stop_offsets = stops + i * np;
-        run->options.start_offsets = starts ? starts + i * np : NULL;
-        run->options.positions = positions + i * np;
+        unsigned char *mask = masks + i * workers * np;
+        int used = share_partitions(np, workers, stops + i * np, base + i * np, mask);
         for (int p = 0; p < np; p++) positions[i * np + p] = base[i * np + p];
-        if (pthread_create(&run->thread, NULL, set_run_main, run)) abort();
+        for (int w = 0; w < used; w++) {
+            set_run_t *run = &runs[n_runs++];
+            run->projector = set[i];
+            run->conf = conf;
+            run->options = *o->run;
+            run->options.until_caught_up = 0;
+            run->options.stop = &halt;
+            run->options.schema = schema;
+            run->options.n_partitions = np;
+            run->options.stop_offsets = stops + i * np;
+            run->options.start_offsets = starts ? starts + i * np : NULL;
+            run->options.partitions_mask = mask + w * np;
+            run->options.positions = positions + i * np;
+            /* The prefetch shared out, so more runs cost little more memory. */
+            if (used > 1 && !run->options.queue_kbytes) run->options.queue_kbytes = 16384 / used;
+        }
     }
+    for (int i = 0; i < n_runs; i++)
+        if (pthread_create(&runs[i].thread, NULL, set_run_main, &runs[i])) abort();
     int64_t total = 0;
     for (int k = 0; k < n * np; k++) total += stops[k] > base[k] ? stops[k] - base[k] : 0;
     double t0 = now_seconds();
     int64_t done0 = -1;
-    for (int running = n; running;) {
+    for (int running = n_runs; running;) {
         usleep(250 * 1000);
         running = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n_runs; i++) {
             if (!__atomic_load_n(&runs[i].finished, __ATOMIC_ACQUIRE)) running++;
             else if (runs[i].err) halt = 1;
         }
@@ -358,7 +404,7 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
         job_beat(job, done / n, total / n, !running);
     }
     sentinel_err_t err = SENTINEL_OK;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n_runs; i++) {
         pthread_join(runs[i].thread, NULL);
         if (sum) {
             sum->events += runs[i].stats.events;
@@ -371,11 +417,13 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
             sum->retries += runs[i].stats.retries;
         }
         if (runs[i].err && !err) {
-            snprintf(errstr, errstr_size, "%s: %s", set[i]->name, runs[i].errstr);
+            snprintf(errstr, errstr_size, "%s: %s", runs[i].projector->name, runs[i].errstr);
             err = runs[i].err;
         }
     }
+    free(runs);
     free(positions);
+    free(masks);
     if (!err && o->run->stop && *o->run->stop) {
         snprintf(errstr, errstr_size, "interrupted");
         err = SENTINEL_ERR_RETRIABLE;
@@ -741,6 +789,52 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     return err;
 }
 
+/* The bulk is in: build the deferred indexes and check the deferred
+ * references, one statement a transaction (a killed run leaves the rest
+ * listed, for the next to finish). */
+static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errstr_size) {
+    char *quoted = PQescapeIdentifier(rb->conn, rb->shadow, strlen(rb->shadow));
+    char next[256], done[256], path[256];
+    snprintf(next, sizeof(next), "SELECT seq, stmt FROM %s.shadow_deferred ORDER BY seq LIMIT 1", quoted);
+    snprintf(done, sizeof(done), "DELETE FROM %s.shadow_deferred WHERE seq = $1::int", quoted);
+    snprintf(path, sizeof(path), "SET LOCAL search_path = %s, public", quoted);
+    PQfreemem(quoted);
+    sentinel_err_t err = SENTINEL_OK;
+    int count = 0;
+    double t0 = now_seconds();
+    while (!err && !(rb->o->run->stop && *rb->o->run->stop)) {
+        PGresult *res = NULL;
+        if ((err = query(rb->conn, next, 0, NULL, &res, errstr, errstr_size))) break;
+        if (!PQntuples(res)) {
+            PQclear(res);
+            break;
+        }
+        char seq[16];
+        snprintf(seq, sizeof(seq), "%s", PQgetvalue(res, 0, 0));
+        char *stmt = strdup(PQgetvalue(res, 0, 1));
+        PQclear(res);
+        sentinel_debug("rebuild: %s", stmt);
+        const char *params[1] = {seq};
+        err = sentinel_db_exec(rb->conn, "BEGIN", errstr, errstr_size);
+        if (!err) err = sentinel_db_exec(rb->conn, path, errstr, errstr_size);
+        if (!err) err = sentinel_db_exec(rb->conn, stmt, errstr, errstr_size);
+        if (!err) err = query(rb->conn, done, 1, params, NULL, errstr, errstr_size);
+        if (!err) err = sentinel_db_exec(rb->conn, "COMMIT", errstr, errstr_size);
+        if (err) {
+            rollback(rb->conn);
+            char reason[1024];
+            snprintf(reason, sizeof(reason), "%s: %s", stmt, errstr);
+            snprintf(errstr, errstr_size, "%s", reason);
+        }
+        free(stmt);
+        count++;
+    }
+    if (!err && count)
+        sentinel_info("rebuild of %s: %d deferred indexes and references done in %.1f s", rb->names,
+                      count, now_seconds() - t0);
+    return err;
+}
+
 static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode, int *differing,
                                   char *errstr, size_t errstr_size) {
     int np = rb->log.n, total = rb->n * np;
@@ -754,6 +848,11 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
     }
     err = run_set(rb->set, rb->n, rb->conf, rb->o, rb->shadow, "rebuild", &rb->log, NULL, target,
                   base, &rb->job, NULL, errstr, errstr_size);
+    if (!err) err = rebuild_complete(rb, errstr, errstr_size);
+    if (!err && rb->o->run->stop && *rb->o->run->stop) {
+        snprintf(errstr, errstr_size, "interrupted");
+        err = SENTINEL_ERR_RETRIABLE;
+    }
     for (int attempt = 0; !err; attempt++) {
         err = rebuild_finish(rb, mode, target, differing, errstr, errstr_size);
         if (err != SENTINEL_ERR_RETRIABLE || attempt >= 5 || (rb->o->run->stop && *rb->o->run->stop))

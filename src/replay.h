@@ -12,6 +12,7 @@
 #include "projector.h"
 
 #define SENTINEL_MAX_SET 16
+#define SENTINEL_MAX_WORKERS 8
 
 /* Progress of a long run, every few hundred milliseconds: `done` of
  * `total` events (offsets) in `phase`, at `rate` events per second. */
@@ -23,6 +24,11 @@ typedef struct sentinel_replay_options {
     sentinel_progress_fn progress;     /* may be NULL */
     void *progress_opaque;
     FILE *report; /* where outcomes and comparisons are written (NULL: nowhere) */
+    /* Runs per projector, each on its own share of the partitions (a
+     * workspace's events are all in one partition, so shares are
+     * independent); 0: one per CPU, up to two. The runs of a projector
+     * share its prefetch budget (16 MiB). */
+    int workers;
 } sentinel_replay_options_t;
 
 /* A position spec, as the command line takes it: "beginning", "end", an

@@ -111,6 +111,15 @@ sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros, char *er
     return SENTINEL_OK;
 }
 
+/* `width` decimal digits of v, zero-padded, at *o. */
+static void put_digits(char **o, unsigned v, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        (*o)[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    *o += width;
+}
+
 void sentinel_timestamp_format(int64_t micros, char *out) {
     int64_t seconds = micros / 1000000, frac = micros % 1000000;
     if (frac < 0) {
@@ -125,12 +134,39 @@ void sentinel_timestamp_format(int64_t micros, char *out) {
     int64_t y;
     unsigned m, d;
     sentinel_civil_from_days(days, &y, &m, &d);
-    int n = snprintf(out, SENTINEL_TIMESTAMP_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m,
-                     d, (int)(rem / 3600), (int)(rem % 3600 / 60), (int)(rem % 60));
-    if (frac == 0) snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, "Z");
-    else if (frac % 1000 == 0)
-        snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, ".%03dZ", (int)(frac / 1000));
-    else snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, ".%06dZ", (int)frac);
+    /* By hand, not snprintf: this runs for every timestamp of every event
+     * projected. Years outside 0..9999 (which RFC 3339 cannot write) keep
+     * the printf form. */
+    if (y < 0 || y > 9999) {
+        int n = snprintf(out, SENTINEL_TIMESTAMP_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y,
+                         m, d, (int)(rem / 3600), (int)(rem % 3600 / 60), (int)(rem % 60));
+        if (frac == 0) snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, "Z");
+        else if (frac % 1000 == 0)
+            snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, ".%03dZ", (int)(frac / 1000));
+        else snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, ".%06dZ", (int)frac);
+        return;
+    }
+    char *o = out;
+    put_digits(&o, (unsigned)y, 4);
+    *o++ = '-';
+    put_digits(&o, m, 2);
+    *o++ = '-';
+    put_digits(&o, d, 2);
+    *o++ = 'T';
+    put_digits(&o, (unsigned)(rem / 3600), 2);
+    *o++ = ':';
+    put_digits(&o, (unsigned)(rem % 3600 / 60), 2);
+    *o++ = ':';
+    put_digits(&o, (unsigned)(rem % 60), 2);
+    if (frac && frac % 1000 == 0) {
+        *o++ = '.';
+        put_digits(&o, (unsigned)(frac / 1000), 3);
+    } else if (frac) {
+        *o++ = '.';
+        put_digits(&o, (unsigned)frac, 6);
+    }
+    *o++ = 'Z';
+    *o = '\0';
 }
 
 int sentinel_uuid_normalize(const char *s, char *out) {

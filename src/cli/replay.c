@@ -12,6 +12,11 @@
 #include "../replay.h"
 #include "cli.h"
 
+#define WORKERS_HELP                                                                               \
+    "  --workers N          consumers per projector, each on its share of the\n"                   \
+    "                       partitions, sharing its prefetch budget (default: one\n"              \
+    "                       per CPU, up to 2)\n"
+
 static const char replay_usage[] =
     "usage: sentinel replay --projector NAME --from POSITION [--to POSITION] [options]\n\n"
     "Re-apply a range of the log to the live projection. Idempotent: events\n"
@@ -21,7 +26,8 @@ static const char replay_usage[] =
     "                       offsets), an offset for every partition, or\n"
     "                       PARTITION:OFFSET[,...] (partitions not named: none)\n"
     "  --to POSITION        where to stop, not included (default: the end as of now)\n"
-    "  --quiet              no progress display\n" CLI_BATCH_HELP "\n" CLI_COMMON_HELP;
+    "  --quiet              no progress display\n" WORKERS_HELP CLI_BATCH_HELP
+    "                       (here 1000: throughput first)\n\n" CLI_COMMON_HELP;
 
 static const char rebuild_usage[] =
     "usage: sentinel rebuild --projector NAME [--no-swap | --abort] [options]\n\n"
@@ -33,7 +39,8 @@ static const char rebuild_usage[] =
     "rebuild resumes where it stopped when run again.\n\n" CLI_PROJECTOR_HELP
     "  --no-swap            compare and report only; keep the shadow\n"
     "  --abort              drop the shadow of an unfinished rebuild\n"
-    "  --quiet              no progress display\n" CLI_BATCH_HELP "\n" CLI_COMMON_HELP
+    "  --quiet              no progress display\n" WORKERS_HELP CLI_BATCH_HELP
+    "                       (here 1000: throughput first)\n\n" CLI_COMMON_HELP
     "\nExit status: 0 done, 1 failed or interrupted (run again to resume).\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -93,25 +100,28 @@ typedef struct parsed {
     const char *from, *to;
     enum sentinel_rebuild_mode mode;
     int quiet;
+    int workers;
     sentinel_run_options_t run;
 } parsed_t;
 
 /* Both commands' options; returns -1 to go on, else the exit status. */
 static int parse(const char *command, int argc, char **argv, sentinel_conf_t *conf,
                  const char *usage, parsed_t *out) {
-    enum { OPT_PROJECTOR = 1, OPT_FROM, OPT_TO, OPT_NO_SWAP, OPT_ABORT, OPT_QUIET };
+    enum { OPT_PROJECTOR = 1, OPT_FROM, OPT_TO, OPT_NO_SWAP, OPT_ABORT, OPT_QUIET, OPT_WORKERS };
     static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
                                              {"from", required_argument, NULL, OPT_FROM},
                                              {"to", required_argument, NULL, OPT_TO},
                                              {"no-swap", no_argument, NULL, OPT_NO_SWAP},
                                              {"abort", no_argument, NULL, OPT_ABORT},
                                              {"quiet", no_argument, NULL, OPT_QUIET},
+                                             {"workers", required_argument, NULL, OPT_WORKERS},
                                              CLI_BATCH_LONG_OPTIONS,
                                              CLI_COMMON_LONG_OPTIONS,
                                              {NULL, 0, NULL, 0}};
     int is_replay = !strcmp(command, "replay"), opt;
     memset(out, 0, sizeof(*out));
     sentinel_run_options_init(&out->run);
+    out->run.batch_ms = 1000; /* throughput over latency: fuller batches */
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
         switch (opt) {
@@ -138,6 +148,14 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
             }
             break;
         case OPT_QUIET: out->quiet = 1; break;
+        case OPT_WORKERS:
+            out->workers = atoi(optarg);
+            if (out->workers < 1 || out->workers > SENTINEL_MAX_WORKERS) {
+                fprintf(stderr, "sentinel %s: --workers must be 1 to %d\n", command,
+                        SENTINEL_MAX_WORKERS);
+                return CLI_EXIT_USAGE;
+            }
+            break;
         default: {
             int handled = cli_batch_option(command, opt, optarg, &out->run);
             if (!handled) handled = cli_common_option(conf, opt, optarg, usage);
@@ -181,7 +199,7 @@ int cli_replay(int argc, char **argv, sentinel_conf_t *conf) {
     int rc = parse("replay", argc, argv, conf, replay_usage, &a);
     if (rc >= 0) return rc;
     progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
-    sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout};
+    sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];
     if (sentinel_replay(a.chosen, a.n, conf, a.from, a.to, &o, errstr, sizeof(errstr))) {
         fprintf(stderr, "sentinel replay: %s\n", errstr);
@@ -195,7 +213,7 @@ int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
     int rc = parse("rebuild", argc, argv, conf, rebuild_usage, &a);
     if (rc >= 0) return rc;
     progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
-    sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout};
+    sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];
     int differences = 0;
     if (sentinel_rebuild(a.chosen, a.n, conf, a.mode, &o, &differences, errstr, sizeof(errstr))) {
