@@ -277,7 +277,8 @@ static sentinel_err_t load_offsets(runner_t *r, rd_kafka_topic_partition_list_t 
             snprintf(errstr, errstr_size,
                      "%s: stored offset %lld of %s [%d] is outside the log (%lld..%lld); refusing "
                      "to skip or re-read events silently (a topic recreated or truncated?). "
-                     "Inspect with sentinel status; re-project with sentinel replay",
+                     "Inspect with sentinel status; rebuild the projection from the log with "
+                     "sentinel rebuild",
                      r->p->name, (long long)stored, tp->topic, tp->partition, (long long)lo,
                      (long long)hi);
             return SENTINEL_ERR_FATAL;

@@ -731,11 +731,21 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     int64_t *live = calloc((size_t)total, sizeof(int64_t)), *shadow = calloc((size_t)total, sizeof(int64_t));
     int64_t *base = calloc((size_t)total, sizeof(int64_t));
     sentinel_err_t err = set_offsets(rb, NULL, live, errstr, errstr_size);
+    /* A live projection whose offsets are outside the log (the topic was
+     * recreated or truncated) cannot be brought to the shadow's offsets,
+     * nor compared at them: the rebuild replaces it as it is. */
+    int lost = 0;
+    for (int k = 0; !err && k < total; k++)
+        if (live[k] < rb->log.lo[k % np] || live[k] > rb->log.hi[k % np]) lost = 1;
+    if (lost)
+        sentinel_warn("rebuild of %s: the live projection's offsets are outside the log (a topic "
+                      "recreated or truncated?): it is compared as it is and replaced",
+                      rb->names);
     /* The live projection up to the target first: its own consumers may be
      * behind, or not running at all. Fenced by its offsets like any
      * other consumer of the projection, so running beside them is safe. */
     int behind = 0;
-    for (int k = 0; !err && k < total; k++) behind |= live[k] < target[k];
+    for (int k = 0; !err && !lost && k < total; k++) behind |= live[k] < target[k];
     if (!err && behind) {
         int64_t *stops = calloc((size_t)total, sizeof(int64_t));
         for (int k = 0; k < total; k++) stops[k] = live[k] < target[k] ? target[k] : live[k];
@@ -751,6 +761,7 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
         err = sentinel_projection_lock(rb->conn, NULL, rb->set[i]->name, 1, errstr, errstr_size);
     if (!err) err = set_offsets(rb, NULL, live, errstr, errstr_size);
     if (!err) err = set_offsets(rb, rb->shadow, shadow, errstr, errstr_size);
+    if (lost) memcpy(live, target, (size_t)total * sizeof(int64_t));
     for (int k = 0; !err && k < total; k++) {
         if (shadow[k] > live[k]) {
             snprintf(errstr, errstr_size,
