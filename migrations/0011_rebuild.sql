@@ -30,10 +30,14 @@ BEGIN
         RETURN part;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('sentinel.partition.' || schema || '.' || part));
-    IF to_regclass(format('%I.%I', schema, part)) IS NULL THEN
+    -- The lock does not refresh this session's view of the catalog: a
+    -- partition another session has just made can still look missing.
+    BEGIN
         EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
                        schema, part, schema, parent, lower_at, upper_at);
-    END IF;
+    EXCEPTION WHEN duplicate_table THEN
+        NULL;
+    END;
     RETURN part;
 END
 $$;

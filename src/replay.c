@@ -731,6 +731,9 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     int64_t *live = calloc((size_t)total, sizeof(int64_t)), *shadow = calloc((size_t)total, sizeof(int64_t));
     int64_t *base = calloc((size_t)total, sizeof(int64_t));
     sentinel_err_t err = set_offsets(rb, NULL, live, errstr, errstr_size);
+    /* The log's bounds after the live offsets, so these are within them
+     * however far the live consumers went meanwhile. */
+    if (!err) err = log_bounds_refresh(&rb->log, errstr, errstr_size);
     /* A live projection whose offsets are outside the log (the topic was
      * recreated or truncated) cannot be brought to the shadow's offsets,
      * nor compared at them: the rebuild replaces it as it is. */
