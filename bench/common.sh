@@ -18,3 +18,44 @@ run_timed() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }'; }
+
+db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
+
+# make_template: a migrated database with the fixtures, for fresh_db to copy,
+# so every database of a run agrees on control-plane ids (providers' too).
+make_template() {
+    psql -X -q "$SENTINEL_DATABASE_URL" -c "DROP DATABASE IF EXISTS bench_template WITH (FORCE)" \
+        -c "CREATE DATABASE bench_template"
+    "$SENTINEL" migrate --db "$(db_url bench_template)" >/dev/null
+    "$ROOT/scripts/fixtures" --db "$(db_url bench_template)"
+}
+
+# fresh_db NAME: a new copy of the template.
+fresh_db() {
+    psql -X -q "$SENTINEL_DATABASE_URL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+        -c "CREATE DATABASE $1 TEMPLATE bench_template"
+}
+
+# copy_reference FROM TO TIMEFILE TABLE...: the reference every projection
+# benchmark stands beside: the rows of TABLEs in database FROM, loaded with
+# raw binary COPY into the same (empty) tables of database TO in one
+# transaction, timed into TIMEFILE. Leaves the row count in $rows.
+copy_reference() {
+    local from="$1" to="$2" timefile="$3" t m
+    shift 3
+    rows=0
+    for t in "$@"; do
+        psql -X -q "$(db_url "$from")" -c "\\copy (SELECT * FROM $t) TO '$OUT/$t.copy' WITH (FORMAT binary)"
+        rows=$((rows + $(psql -X -At "$(db_url "$from")" -c "SELECT count(*) FROM $t")))
+    done
+    for m in $(psql -X -At "$(db_url "$from")" -c \
+        "SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM run_keys UNION SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM finding_keys"); do
+        psql -X -q "$(db_url "$to")" -c "SELECT sentinel_ensure_partitions('${m}T00:00:00Z')" >/dev/null
+    done
+    {
+        echo "BEGIN;"
+        for t in "$@"; do echo "\\copy $t FROM '$OUT/$t.copy' WITH (FORMAT binary)"; done
+        echo "COMMIT;"
+    } >"$OUT/copy.sql"
+    run_timed "$timefile" psql -X -q -v ON_ERROR_STOP=1 "$(db_url "$to")" -f "$OUT/copy.sql"
+}

@@ -11,17 +11,7 @@ input="$OUT/publish-$EVENTS.ndjson"
 
 stamp=$(date +%s)
 topic="bench.project.$stamp"
-admin="$SENTINEL_DATABASE_URL"
-db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
-# Both databases are copies of one template, so control-plane ids (the
-# providers' among them) agree.
-fresh_db() {
-    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
-        -c "CREATE DATABASE $1 TEMPLATE bench_template"
-}
-psql -X -q "$admin" -c "DROP DATABASE IF EXISTS bench_template WITH (FORCE)" -c "CREATE DATABASE bench_template"
-"$SENTINEL" migrate --db "$(db_url bench_template)" >/dev/null
-"$ROOT/scripts/fixtures" --db "$(db_url bench_template)"
+make_template
 
 echo "publishing $EVENTS events to $topic ..." >&2
 "$SENTINEL" publish --quiet --topic "$topic" "$input"
@@ -34,22 +24,7 @@ run_timed "$OUT/time.project" "$SENTINEL" project --until-caught-up --topic "$to
 # The reference: the same rows, COPY'd (binary) into the same tables.
 tables=(run_keys runs finding_keys findings annotations command_runs briefing_generations
         briefing_downloads activities)
-rows=0
-for t in "${tables[@]}"; do
-    psql -X -q "$(db_url bench_project)" -c "\\copy (SELECT * FROM $t) TO '$OUT/$t.copy' WITH (FORMAT binary)"
-    rows=$((rows + $(psql -X -At "$(db_url bench_project)" -c "SELECT count(*) FROM $t")))
-done
-for m in $(psql -X -At "$(db_url bench_project)" -c \
-    "SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM run_keys UNION SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM finding_keys"); do
-    psql -X -q "$(db_url bench_copy)" -c "SELECT sentinel_ensure_partitions('${m}T00:00:00Z')" >/dev/null
-done
-copy_script="$OUT/copy.sql"
-{
-    echo "BEGIN;"
-    for t in "${tables[@]}"; do echo "\\copy $t FROM '$OUT/$t.copy' WITH (FORMAT binary)"; done
-    echo "COMMIT;"
-} >"$copy_script"
-run_timed "$OUT/time.copy" psql -X -q -v ON_ERROR_STOP=1 "$(db_url bench_copy)" -f "$copy_script"
+copy_reference bench_project bench_copy "$OUT/time.copy" "${tables[@]}"
 
 read -r p_sec p_rss <"$OUT/time.project"
 read -r c_sec c_rss <"$OUT/time.copy"

@@ -13,15 +13,7 @@ input="$OUT/publish-$EVENTS.ndjson"
 
 stamp=$(date +%s)
 topic="bench.rebuild.$stamp"
-admin="$SENTINEL_DATABASE_URL"
-db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
-fresh_db() {
-    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
-        -c "CREATE DATABASE $1 TEMPLATE bench_template"
-}
-psql -X -q "$admin" -c "DROP DATABASE IF EXISTS bench_template WITH (FORCE)" -c "CREATE DATABASE bench_template"
-"$SENTINEL" migrate --db "$(db_url bench_template)" >/dev/null
-"$ROOT/scripts/fixtures" --db "$(db_url bench_template)"
+make_template
 
 echo "publishing $EVENTS events to $topic ..." >&2
 "$SENTINEL" publish --quiet --topic "$topic" "$input"
@@ -35,25 +27,10 @@ psql -X -q "$(db_url bench_rebuild)" -c "VACUUM ANALYZE"
 run_timed "$OUT/time.rebuild" "$SENTINEL" rebuild --projector all --quiet --topic "$topic" \
     --db "$(db_url bench_rebuild)" --group-prefix "bench$stamp" >"$OUT/rebuild.out"
 
-# The reference: the rebuilt rows, COPY'd (binary) into the same tables.
+# The reference: the same rows, COPY'd (binary) into the same tables.
 tables=(run_keys runs finding_keys findings annotations command_runs briefing_generations
         briefing_downloads activities usage_ledger usage_records workspace_daily_metrics)
-rows=0
-for t in "${tables[@]}"; do
-    psql -X -q "$(db_url bench_rebuild)" -c "\\copy (SELECT * FROM $t) TO '$OUT/$t.copy' WITH (FORMAT binary)"
-    rows=$((rows + $(psql -X -At "$(db_url bench_rebuild)" -c "SELECT count(*) FROM $t")))
-done
-for m in $(psql -X -At "$(db_url bench_rebuild)" -c \
-    "SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM run_keys UNION SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM finding_keys"); do
-    psql -X -q "$(db_url bench_copy)" -c "SELECT sentinel_ensure_partitions('${m}T00:00:00Z')" >/dev/null
-done
-copy_script="$OUT/copy.sql"
-{
-    echo "BEGIN;"
-    for t in "${tables[@]}"; do echo "\\copy $t FROM '$OUT/$t.copy' WITH (FORMAT binary)"; done
-    echo "COMMIT;"
-} >"$copy_script"
-run_timed "$OUT/time.copy" psql -X -q -v ON_ERROR_STOP=1 "$(db_url bench_copy)" -f "$copy_script"
+copy_reference bench_rebuild bench_copy "$OUT/time.copy" "${tables[@]}"
 
 read -r r_sec r_rss <"$OUT/time.rebuild"
 read -r c_sec c_rss <"$OUT/time.copy"

@@ -68,3 +68,17 @@ sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
     PQclear(res);
     return err;
 }
+
+sentinel_err_t sentinel_db_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                                  PGresult **out, char *errstr, size_t errstr_size) {
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    sentinel_err_t err = sentinel_db_classify(conn, res);
+    if (err) {
+        sentinel_db_errstr(conn, res, errstr, errstr_size);
+        PQclear(res);
+        return err;
+    }
+    if (out) *out = res;
+    else PQclear(res);
+    return SENTINEL_OK;
+}

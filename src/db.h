@@ -25,6 +25,13 @@ sentinel_err_t sentinel_db_classify_sqlstate(const char *sqlstate);
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
                                                    size_t errstr_size);
 
+/* Run one parameterised statement (text parameters and results). On
+ * success the result goes to *out (the caller clears it), or is cleared
+ * when out is NULL; on failure errstr has the server's message. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_params(PGconn *conn, const char *sql, int n,
+                                                     const char *const *params, PGresult **out,
+                                                     char *errstr, size_t errstr_size);
+
 /* Copy a failed result's primary message (or the connection's) into errstr,
  * without the trailing newline libpq adds. */
 void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,

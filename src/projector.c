@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "timestamp.h"
 #include "topic.h"
 #include "uuid_map.h"
 
@@ -141,19 +142,6 @@ sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql, const char 
     return err;
 }
 
-static sentinel_err_t exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
-                                  PGresult **out, char *errstr, size_t errstr_size) {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    sentinel_err_t err = sentinel_db_classify(conn, res);
-    if (err) {
-        sentinel_db_errstr(conn, res, errstr, errstr_size);
-        PQclear(res);
-        return err;
-    }
-    if (out) *out = res;
-    else PQclear(res);
-    return SENTINEL_OK;
-}
 
 /* ---------------------------------------------------------------- connections */
 
@@ -195,12 +183,6 @@ static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) 
         PQclear(res);
     }
     return err;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void backoff(int attempt) {
@@ -260,13 +242,13 @@ static sentinel_err_t load_offsets(runner_t *r, rd_kafka_topic_partition_list_t 
         snprintf(lostr, sizeof(lostr), "%lld", (long long)lo);
         const char *params[4] = {r->p->name, tp->topic, pstr, lostr};
         /* A missing row means "start at the beginning". */
-        err = exec_params(r->pg,
+        err = sentinel_db_params(r->pg,
                           "INSERT INTO projector_offsets (projector, topic, partition, next_offset) "
                           "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                           4, params, NULL, errstr, errstr_size);
         if (err) return err;
         PGresult *res = NULL;
-        err = exec_params(r->pg,
+        err = sentinel_db_params(r->pg,
                           "SELECT next_offset FROM projector_offsets "
                           "WHERE projector = $1 AND topic = $2 AND partition = $3",
                           3, params, &res, errstr, errstr_size);
@@ -439,7 +421,7 @@ static void collect(runner_t *r) {
            r->n_items < (size_t)r->opt->batch_events && r->bytes < r->opt->batch_bytes) {
         int timeout = 100;
         if (r->n_items) {
-            double left = deadline - now_seconds();
+            double left = deadline - sentinel_monotonic_seconds();
             if (left <= 0) break;
             timeout = (int)(left * 1000) + 1;
         }
@@ -482,7 +464,7 @@ static void collect(runner_t *r) {
             continue;
         }
         ps->eof_at = -1;
-        if (!r->n_items) deadline = now_seconds() + r->opt->batch_ms / 1000.0;
+        if (!r->n_items) deadline = sentinel_monotonic_seconds() + r->opt->batch_ms / 1000.0;
         add_item(r, m);
     }
 }
@@ -538,7 +520,7 @@ static sentinel_err_t advance_offsets(runner_t *r, int *moved_all, char *errstr,
     fclose(fn);
     const char *params[5] = {r->p->name, r->topic, ps, ex, nx};
     PGresult *res = NULL;
-    sentinel_err_t err = exec_params(
+    sentinel_err_t err = sentinel_db_params(
         r->pg,
         "UPDATE projector_offsets o SET next_offset = v.next, updated_at = now() "
         "FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS v(p, expected, next) "
@@ -569,7 +551,7 @@ static sentinel_err_t deduplicate(runner_t *r, char *errstr, size_t errstr_size)
         char *a = uuid_array(ids, n), *b = uuid_array(ws, n);
         const char *params[3] = {r->p->name, a, b};
         PGresult *res = NULL;
-        err = exec_params(r->pg,
+        err = sentinel_db_params(r->pg,
                           "INSERT INTO applied_events (projector, event_id, workspace_id) "
                           "SELECT $1, e, w FROM unnest($2::uuid[], $3::uuid[]) AS t(e, w) "
                           "ON CONFLICT DO NOTHING RETURNING event_id",
@@ -756,7 +738,7 @@ static void resync_offsets(runner_t *r) {
         snprintf(pstr, sizeof(pstr), "%d", p);
         const char *params[3] = {r->p->name, r->topic, pstr};
         PGresult *res = NULL;
-        if (exec_params(r->pg,
+        if (sentinel_db_params(r->pg,
                         "SELECT next_offset FROM projector_offsets "
                         "WHERE projector = $1 AND topic = $2 AND partition = $3",
                         3, params, &res, errstr, sizeof(errstr))) {
@@ -901,7 +883,7 @@ static int topic_caught_up(runner_t *r) {
     const char *params[2] = {r->p->name, r->topic};
     PGresult *res = NULL;
     char errstr[512];
-    if (exec_params(r->pg,
+    if (sentinel_db_params(r->pg,
                     "SELECT partition, next_offset FROM projector_offsets "
                     "WHERE projector = $1 AND topic = $2",
                     2, params, &res, errstr, sizeof(errstr)))
@@ -1116,19 +1098,19 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
     sentinel_info("%s: consuming %s as group %s", projector->name, r.topic, r.group);
 
 consume:;
-    double last_report = now_seconds(), last_global_check = 0;
+    double last_report = sentinel_monotonic_seconds(), last_global_check = 0;
     unsigned long reported = 0;
     while (!(options->stop && *options->stop)) {
-        double t0 = now_seconds();
+        double t0 = sentinel_monotonic_seconds();
         collect(&r);
         if (r.fatal) break;
         if (r.n_items) {
-            double t1 = now_seconds();
+            double t1 = sentinel_monotonic_seconds();
             size_t n = r.n_items;
             err = process(&r, errstr, errstr_size);
             if (err) goto out;
             sentinel_debug("%s: batch of %zu: collected in %.0f ms, applied in %.0f ms",
-                           projector->name, n, (t1 - t0) * 1000, (now_seconds() - t1) * 1000);
+                           projector->name, n, (t1 - t0) * 1000, (sentinel_monotonic_seconds() - t1) * 1000);
         } else if (options->stop_offsets) {
             if (bounded_reached(&r)) {
                 int finished = 0;
@@ -1144,14 +1126,14 @@ consume:;
                 goto out;
             }
             if (options->until_caught_up && caught_up(&r)) {
-                double t = now_seconds();
+                double t = sentinel_monotonic_seconds();
                 if (t - last_global_check >= 1.0) {
                     last_global_check = t;
                     if (topic_caught_up(&r)) break;
                 }
             }
         }
-        double t = now_seconds();
+        double t = sentinel_monotonic_seconds();
         if (t - last_report >= 10) {
             sentinel_info("%s: %lu events (%.0f/s), %lu applied, %lu duplicates, %lu rejected",
                           projector->name, r.stats.events,
@@ -1190,7 +1172,7 @@ static sentinel_err_t retry_load(runner_t *r, const char *ids, long long after, 
     snprintf(limit_s, sizeof(limit_s), "%d", limit);
     const char *params[5] = {r->p->name, r->topic, ids, after_s, limit_s};
     PGresult *res = NULL;
-    sentinel_err_t err = exec_params(
+    sentinel_err_t err = sentinel_db_params(
         r->pg,
         "SELECT id, partition, kafka_offset, payload FROM dead_letters "
         "WHERE projector = $1 AND topic = $2 AND resolved_at IS NULL AND id > $4::bigint "
@@ -1244,7 +1226,7 @@ static sentinel_err_t retry_apply(runner_t *r, size_t *resolved, size_t *still, 
     if (n) {
         char *array = uuid_array(ids, n);
         const char *params[2] = {r->p->name, array};
-        err = exec_params(r->pg,
+        err = sentinel_db_params(r->pg,
                           "DELETE FROM applied_events WHERE projector = $1 AND event_id = ANY($2::uuid[])",
                           2, params, NULL, errstr, errstr_size);
         free(array);
@@ -1265,13 +1247,13 @@ static sentinel_err_t retry_apply(runner_t *r, size_t *resolved, size_t *still, 
         snprintf(id, sizeof(id), "%lld", it->dead_letter);
         const char *params[2] = {id, it->reason ? it->reason : "rejected"};
         if (it->status == ITEM_REJECTED) {
-            err = exec_params(r->pg,
+            err = sentinel_db_params(r->pg,
                               "UPDATE dead_letters SET reason = $2, retried_at = now(), "
                               "retry_count = retry_count + 1 WHERE id = $1::bigint",
                               2, params, NULL, errstr, errstr_size);
             (*still)++;
         } else {
-            err = exec_params(r->pg,
+            err = sentinel_db_params(r->pg,
                               "UPDATE dead_letters SET resolved_at = now(), retried_at = now(), "
                               "retry_count = retry_count + 1 WHERE id = $1::bigint",
                               1, params, NULL, errstr, errstr_size);

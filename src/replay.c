@@ -175,25 +175,6 @@ typedef struct job {
     double last_beat;
 } job_t;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static sentinel_err_t query(PGconn *conn, const char *sql, int n, const char *const *params,
-                            PGresult **out, char *errstr, size_t errstr_size) {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    sentinel_err_t err = sentinel_db_classify(conn, res);
-    if (err) {
-        sentinel_db_errstr(conn, res, errstr, errstr_size);
-        PQclear(res);
-        return err;
-    }
-    if (out) *out = res;
-    else PQclear(res);
-    return SENTINEL_OK;
-}
 
 /* A text[] literal of the set's names. */
 static char *names_array(const sentinel_projector_t *const *set, int n) {
@@ -207,7 +188,7 @@ static char *names_array(const sentinel_projector_t *const *set, int n) {
 }
 
 static void job_beat(job_t *job, int64_t done, int64_t total, int force) {
-    double t = now_seconds();
+    double t = sentinel_monotonic_seconds();
     if (!job->conn || !job->id || (!force && t - job->last_beat < 2)) return;
     job->last_beat = t;
     char id[32], d[32], tot[32], errstr[256];
@@ -215,7 +196,7 @@ static void job_beat(job_t *job, int64_t done, int64_t total, int force) {
     snprintf(d, sizeof(d), "%lld", (long long)done);
     snprintf(tot, sizeof(tot), "%lld", (long long)total);
     const char *params[3] = {id, d, tot};
-    if (query(job->conn,
+    if (sentinel_db_params(job->conn,
               "UPDATE projection_jobs SET events_done = $2, events_total = $3, heartbeat_at = now() "
               "WHERE id = $1",
               3, params, NULL, errstr, sizeof(errstr)))
@@ -227,7 +208,7 @@ static void job_finish(job_t *job, const char *state, const char *detail) {
     char id[32], errstr[256];
     snprintf(id, sizeof(id), "%lld", job->id);
     const char *params[3] = {id, state, detail};
-    if (query(job->conn,
+    if (sentinel_db_params(job->conn,
               "UPDATE projection_jobs SET state = $2, detail = $3, finished_at = "
               "CASE WHEN $2 = 'building' THEN NULL ELSE now() END, heartbeat_at = now() WHERE id = $1",
               3, params, NULL, errstr, sizeof(errstr)))
@@ -237,7 +218,7 @@ static void job_finish(job_t *job, const char *state, const char *detail) {
 static sentinel_err_t job_open(job_t *job, const sentinel_conf_t *conf, char *errstr,
                                size_t errstr_size) {
     memset(job, 0, sizeof(*job));
-    job->started = now_seconds();
+    job->started = sentinel_monotonic_seconds();
     job->conn = sentinel_db_connect(sentinel_conf_db(conf), errstr, errstr_size);
     if (!job->conn) return SENTINEL_ERR_RETRIABLE;
     return sentinel_db_exec(job->conn,
@@ -287,7 +268,7 @@ static sentinel_err_t read_offsets(PGconn *conn, const char *schema, const char 
     PQfreemem(quoted);
     const char *params[2] = {projector, log->topic};
     PGresult *res = NULL;
-    sentinel_err_t err = query(conn, sql, 2, params, &res, errstr, errstr_size);
+    sentinel_err_t err = sentinel_db_params(conn, sql, 2, params, &res, errstr, errstr_size);
     if (err) return err;
     for (int p = 0; p < log->n; p++) out[p] = log->lo[p];
     for (int k = 0; k < PQntuples(res); k++) {
@@ -377,7 +358,7 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
         if (pthread_create(&runs[i].thread, NULL, set_run_main, &runs[i])) abort();
     int64_t total = 0;
     for (int k = 0; k < n * np; k++) total += stops[k] > base[k] ? stops[k] - base[k] : 0;
-    double t0 = now_seconds();
+    double t0 = sentinel_monotonic_seconds();
     int64_t done0 = -1;
     for (int running = n_runs; running;) {
         usleep(250 * 1000);
@@ -395,9 +376,9 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
         }
         if (done0 < 0) {
             done0 = done;
-            t0 = now_seconds();
+            t0 = sentinel_monotonic_seconds();
         }
-        double elapsed = now_seconds() - t0;
+        double elapsed = sentinel_monotonic_seconds() - t0;
         double rate = elapsed > 0.5 ? (double)(done - done0) / elapsed : 0;
         /* Counted in log positions: the projectors read the same log. */
         if (o->progress) o->progress(o->progress_opaque, phase, done / n, total / n, rate / n);
@@ -489,7 +470,7 @@ sentinel_err_t sentinel_replay(const sentinel_projector_t *const *set, int n,
         const char *params[7] = {names, log.topic, from, to ? to : "end", pid,
                                  host_name(host, sizeof(host)), range};
         PGresult *res = NULL;
-        err = query(job.conn,
+        err = sentinel_db_params(job.conn,
                     "INSERT INTO projection_jobs (kind, projectors, topic, state, range_from, "
                     "range_to, pid, host, detail) VALUES ('replay', $1, $2, 'running', $3, $4, "
                     "$5::int, $6, $7) RETURNING id",
@@ -585,7 +566,7 @@ static void rebuild_tables(rebuild_t *rb) {
 static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr_size) {
     PGresult *res = NULL;
     const char *p1[1] = {rb->shadow};
-    sentinel_err_t err = query(rb->conn, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+    sentinel_err_t err = sentinel_db_params(rb->conn, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
                                1, p1, &res, errstr, errstr_size);
     if (err) return err;
     int exists = !strcmp(PQgetvalue(res, 0, 0), "t");
@@ -595,14 +576,14 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
     host_name(host, sizeof(host));
     if (!exists) {
         /* A job left `building` without its shadow (dropped by hand) is over. */
-        err = query(rb->conn,
+        err = sentinel_db_params(rb->conn,
                     "UPDATE projection_jobs SET state = 'failed', detail = 'shadow schema gone', "
                     "finished_at = now() WHERE shadow_schema = $1 AND state = 'building'",
                     1, p1, NULL, errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, "BEGIN", errstr, errstr_size);
         const char *p3[3] = {rb->shadow, rb->tables_array, rb->names};
         if (!err)
-            err = query(rb->conn, "SELECT sentinel_shadow_create($1, $2::text[], $3::text[])", 3, p3,
+            err = sentinel_db_params(rb->conn, "SELECT sentinel_shadow_create($1, $2::text[], $3::text[])", 3, p3,
                         NULL, errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, "COMMIT", errstr, errstr_size);
         if (err) {
@@ -614,7 +595,7 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
         }
         report(rb->o, "rebuilding %s into shadow tables in schema %s\n", rb->names, rb->shadow);
     }
-    err = query(rb->conn, "SELECT id, events_done FROM projection_jobs WHERE shadow_schema = $1 AND state = 'building'",
+    err = sentinel_db_params(rb->conn, "SELECT id, events_done FROM projection_jobs WHERE shadow_schema = $1 AND state = 'building'",
                 1, p1, &res, errstr, errstr_size);
     if (err) return err;
     if (PQntuples(res)) {
@@ -626,14 +607,14 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
         char id[32];
         snprintf(id, sizeof(id), "%lld", rb->job.id);
         const char *p3[3] = {id, pid, host};
-        return query(rb->conn,
+        return sentinel_db_params(rb->conn,
                      "UPDATE projection_jobs SET pid = $2::int, host = $3, heartbeat_at = now() WHERE id = $1",
                      3, p3, NULL, errstr, errstr_size);
     }
     PQclear(res);
     if (exists) report(rb->o, "continuing with the shadow of %s in schema %s\n", rb->names, rb->shadow);
     const char *p5[5] = {rb->names, rb->log.topic, rb->shadow, pid, host};
-    err = query(rb->conn,
+    err = sentinel_db_params(rb->conn,
                 "INSERT INTO projection_jobs (kind, projectors, topic, shadow_schema, state, range_from, "
                 "pid, host) VALUES ('rebuild', $1, $2, $3, 'building', 'beginning', $4::int, $5) RETURNING id",
                 5, p5, &res, errstr, errstr_size);
@@ -676,7 +657,7 @@ static sentinel_err_t rebuild_compare(rebuild_t *rb, int *differing, char *errst
         char *shadow = qualified(rb->conn, rb->shadow, rb->tables[t]);
         const char *p3[3] = {live, shadow, NULL};
         PGresult *res = NULL;
-        sentinel_err_t err = query(rb->conn,
+        sentinel_err_t err = sentinel_db_params(rb->conn,
                                    "SELECT l.row_count, l.checksum, s.row_count, s.checksum, c.cols, "
                                    "sentinel_key_columns($1::regclass) "
                                    "FROM (SELECT sentinel_compared_columns($1::regclass) AS cols) c, "
@@ -694,7 +675,7 @@ static sentinel_err_t rebuild_compare(rebuild_t *rb, int *differing, char *errst
                 PQclear(res);
                 res = NULL;
                 const char *p4[4] = {live, shadow, cols, keys};
-                err = query(rb->conn,
+                err = sentinel_db_params(rb->conn,
                             "SELECT row_key, coalesce(live_row, '(missing)'), "
                             "coalesce(shadow_row, '(missing)') "
                             "FROM sentinel_table_differences($1::regclass, $2::regclass, $3, $4, 10)",
@@ -762,6 +743,7 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     int in_transaction = !err;
     for (int i = 0; !err && i < rb->n; i++)
         err = sentinel_projection_lock(rb->conn, NULL, rb->set[i]->name, 1, errstr, errstr_size);
+    double held_since = sentinel_monotonic_seconds();
     if (!err) err = set_offsets(rb, NULL, live, errstr, errstr_size);
     if (!err) err = set_offsets(rb, rb->shadow, shadow, errstr, errstr_size);
     if (lost) memcpy(live, target, (size_t)total * sizeof(int64_t));
@@ -789,12 +771,16 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     }
     if (!err && mode == SENTINEL_REBUILD_SWAP) {
         const char *p3[3] = {rb->shadow, rb->tables_array, rb->names};
-        err = query(rb->conn, "SELECT sentinel_shadow_swap($1, $2::text[], $3::text[])", 3, p3, NULL,
+        err = sentinel_db_params(rb->conn, "SELECT sentinel_shadow_swap($1, $2::text[], $3::text[])", 3, p3, NULL,
                     errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, "COMMIT", errstr, errstr_size);
         in_transaction = 0;
     }
     if (in_transaction) rollback(rb->conn);
+    sentinel_info("rebuild of %s: the live projection's writers waited %.1f s for the final "
+                  "catch-up, the comparison%s",
+                  rb->names, sentinel_monotonic_seconds() - held_since,
+                  mode == SENTINEL_REBUILD_SWAP ? " and the swap" : "");
     free(live);
     free(shadow);
     free(base);
@@ -815,10 +801,10 @@ static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errst
     PQfreemem(quoted);
     sentinel_err_t err = SENTINEL_OK;
     int count = 0;
-    double t0 = now_seconds();
+    double t0 = sentinel_monotonic_seconds();
     while (!err && !(rb->o->run->stop && *rb->o->run->stop)) {
         PGresult *res = NULL;
-        if ((err = query(rb->conn, next, 0, NULL, &res, errstr, errstr_size))) break;
+        if ((err = sentinel_db_params(rb->conn, next, 0, NULL, &res, errstr, errstr_size))) break;
         if (!PQntuples(res)) {
             PQclear(res);
             break;
@@ -832,7 +818,7 @@ static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errst
         err = sentinel_db_exec(rb->conn, "BEGIN", errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, path, errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, stmt, errstr, errstr_size);
-        if (!err) err = query(rb->conn, done, 1, params, NULL, errstr, errstr_size);
+        if (!err) err = sentinel_db_params(rb->conn, done, 1, params, NULL, errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, "COMMIT", errstr, errstr_size);
         if (err) {
             rollback(rb->conn);
@@ -845,7 +831,7 @@ static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errst
     }
     if (!err && count)
         sentinel_info("rebuild of %s: %d deferred indexes and references done in %.1f s", rb->names,
-                      count, now_seconds() - t0);
+                      count, sentinel_monotonic_seconds() - t0);
     return err;
 }
 
@@ -909,7 +895,7 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
     PGresult *res = NULL;
     const char *p1[1] = {rb.shadow};
     if (!err)
-        err = query(rb.conn, "SELECT pg_try_advisory_lock(hashtext('sentinel.rebuild'), hashtext($1))",
+        err = sentinel_db_params(rb.conn, "SELECT pg_try_advisory_lock(hashtext('sentinel.rebuild'), hashtext($1))",
                     1, p1, &res, errstr, errstr_size);
     if (!err) {
         int got = !strcmp(PQgetvalue(res, 0, 0), "t");
@@ -927,7 +913,7 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
         PQfreemem(quoted);
         err = sentinel_db_exec(rb.conn, sql, errstr, errstr_size);
         if (!err)
-            err = query(rb.conn,
+            err = sentinel_db_params(rb.conn,
                         "UPDATE projection_jobs SET state = 'aborted', finished_at = now() "
                         "WHERE shadow_schema = $1 AND state = 'building'",
                         1, p1, NULL, errstr, errstr_size);

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
 int64_t sentinel_days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -183,4 +184,10 @@ int sentinel_uuid_normalize(const char *s, char *out) {
     if (s[SENTINEL_UUID_LEN] != '\0') return -1;
     out[SENTINEL_UUID_LEN] = '\0';
     return 0;
+}
+
+double sentinel_monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -29,4 +29,7 @@ unsigned sentinel_days_in_month(int64_t y, unsigned m);
  * to `out` (SENTINEL_UUID_LEN + 1 bytes). Returns 0 when valid, -1 if not. */
 int sentinel_uuid_normalize(const char *s, char *out);
 
+/* Seconds on the monotonic clock, for durations and deadlines. */
+double sentinel_monotonic_seconds(void);
+
 #endif

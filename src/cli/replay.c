@@ -10,6 +10,7 @@
 
 #include "../log.h"
 #include "../replay.h"
+#include "../timestamp.h"
 #include "cli.h"
 
 #define WORKERS_HELP                                                                               \
@@ -57,17 +58,11 @@ typedef struct progress {
     int drawn;
 } progress_t;
 
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void show_progress(void *opaque, const char *phase, int64_t done, int64_t total,
                           double rate) {
     progress_t *pr = opaque;
     if (pr->quiet) return;
-    double t = wall();
+    double t = sentinel_monotonic_seconds();
     int final = done >= total;
     if (t - pr->last < (pr->tty ? 0.25 : 5.0) && !final) return;
     if (final && !pr->tty && pr->drawn == 2) return;

@@ -316,3 +316,16 @@ int harness_publish(const char *topic, const char *path) {
     free(out);
     return rc;
 }
+
+char *harness_gen(const char *args) {
+    char *path = strdup("/tmp/sentinel_events_XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) fail_msg("mkstemp failed");
+    close(fd);
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "gen %s -o %s", args, path) < 0) abort();
+    if (harness_run_sentinel(cmd, &out)) fail_msg("gen: %s", out);
+    free(cmd);
+    free(out);
+    return path;
+}

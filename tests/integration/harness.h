@@ -84,6 +84,10 @@ int harness_wait(pid_t pid);
  * depend on the wall clock left out), to compare two projections. New. */
 char *harness_projection_digest(PGconn *conn);
 
+/* Run `sentinel gen` with `args` into a new temporary file, or fail;
+ * returns its path (new; the caller unlinks and frees it). */
+char *harness_gen(const char *args);
+
 /* Publish an NDJSON file to `topic`; returns the exit status. */
 int harness_publish(const char *topic, const char *path);
 

@@ -25,17 +25,6 @@ typedef struct world {
     char *ref_digest;
 } world_t;
 
-static char *gen(const char *args) {
-    char *path = strdup("/tmp/sentinel_project_XXXXXX");
-    close(mkstemp(path));
-    char *cmd = NULL, *out = NULL;
-    if (asprintf(&cmd, "gen %s -o %s", args, path) < 0) abort();
-    if (harness_run_sentinel(cmd, &out)) fail_msg("gen: %s", out);
-    free(cmd);
-    free(out);
-    return path;
-}
-
 static int project(const char *conninfo, const char *topic, const char *prefix, const char *extra,
                    char **output) {
     char *cmd = NULL;
@@ -81,7 +70,7 @@ static char *slurp_file(const char *path);
 static int world_setup(void **state) {
     world_t *w = calloc(1, sizeof(*w));
     w->topic = harness_unique_name("test.project");
-    w->events = gen("--events 30000 --duplicates 0.03 --orphans 0.02 --seed 5");
+    w->events = harness_gen("--events 30000 --duplicates 0.03 --orphans 0.02 --seed 5");
     if (harness_publish(w->topic, w->events)) fail_msg("publish failed");
     w->ref_conninfo = harness_migrated_database("sentinel_ref", 8, &w->ref_name);
     char *prefix = harness_unique_name("ref");
@@ -332,7 +321,7 @@ static void test_end_to_end(void **state) {
     char *name;
     char *conninfo = harness_migrated_database("sentinel_e2e", 8, &name);
     char *topic = harness_unique_name("test.e2e");
-    char *events = gen("--events 6000 --duplicates 0.05 --invalid 0.01 --orphans 0.03 --seed 11");
+    char *events = harness_gen("--events 6000 --duplicates 0.05 --invalid 0.01 --orphans 0.03 --seed 11");
     assert_int_equal(harness_publish(topic, events), 1); /* the invalid lines */
     char *out = NULL;
     char *prefix = harness_unique_name("e2e");

@@ -23,17 +23,6 @@ typedef struct world {
     long long messages;
 } world_t;
 
-static char *gen(const char *args) {
-    char *path = strdup("/tmp/sentinel_rebuild_XXXXXX");
-    close(mkstemp(path));
-    char *cmd = NULL, *out = NULL;
-    if (asprintf(&cmd, "gen %s -o %s", args, path) < 0) abort();
-    if (harness_run_sentinel(cmd, &out)) fail_msg("gen: %s", out);
-    free(cmd);
-    free(out);
-    return path;
-}
-
 /* Run a sentinel command that must succeed; returns its output (new). */
 static char *must_run(const char *fmt, ...) {
     va_list ap;
@@ -78,7 +67,7 @@ static char *reference_digest(const char *topic) {
 static int group_setup(void **state) {
     world_t *w = calloc(1, sizeof(*w));
     w->topic = harness_unique_name("test.rebuild");
-    w->events = gen("--events 20000 --duplicates 0.03 --orphans 0.02 --seed 11");
+    w->events = harness_gen("--events 20000 --duplicates 0.03 --orphans 0.02 --seed 11");
     if (harness_publish(w->topic, w->events)) fail_msg("publish failed");
     w->messages = harness_consume_all(w->topic, "read_committed", NULL, NULL);
     *state = w;
@@ -128,7 +117,7 @@ static void test_rebuild_while_events_arrive(void **state) {
         char args[128];
         snprintf(args, sizeof(args), "--events 1500 --seed %d --start 2026-11-0%dT00:00:00Z --days 1",
                  100 + i, i + 1);
-        slices[i] = gen(args);
+        slices[i] = harness_gen(args);
     }
     char log[] = "/tmp/sentinel_rb_live_log_XXXXXX";
     close(mkstemp(log));
@@ -254,7 +243,7 @@ static void test_backfilled_year(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.rebuild.backfill");
     /* An integration imports a year of history today. */
-    char *events = gen("--events 12000 --start 2025-06-01T00:00:00Z --days 365 --seed 21");
+    char *events = harness_gen("--events 12000 --start 2025-06-01T00:00:00Z --days 365 --seed 21");
     if (harness_publish(topic, events)) fail_msg("publish failed");
     char *name = NULL;
     char *conninfo = harness_migrated_database("sentinel_rb_backfill", 8, &name);
@@ -313,6 +302,15 @@ static long long shadow_progress(PGconn *conn) {
     return n;
 }
 
+/* Start `sentinel <args>` and kill -9 it once its shadow holds `mark`
+ * offsets (summed over the projectors), part of the way. */
+static void kill_part_way(PGconn *conn, const char *args, const char *log, long long mark) {
+    pid_t pid = harness_spawn_sentinel(args, log);
+    for (int i = 0; i < 1200 && shadow_progress(conn) < mark; i++) usleep(25 * 1000);
+    kill(pid, SIGKILL);
+    assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+}
+
 static void test_kill_9_during_rebuild(void **state) {
     world_t *w = *state;
     char *name = NULL;
@@ -328,11 +326,7 @@ static void test_kill_9_during_rebuild(void **state) {
     assert_true(asprintf(&args, "rebuild --projector all --batch-events 300 --db \"%s\" --topic %s "
                                 "--group-prefix %s",
                          conninfo, w->topic, prefix) > 0);
-    pid_t pid = harness_spawn_sentinel(args, log);
-    /* Kill it once the shadow is part way. */
-    for (int i = 0; i < 1200 && shadow_progress(conn) < w->messages; i++) usleep(25 * 1000);
-    kill(pid, SIGKILL);
-    assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+    kill_part_way(conn, args, log, w->messages);
     long long done = shadow_progress(conn);
     assert_true(done > 0);
     assert_true(done < w->messages * 5);
@@ -353,10 +347,7 @@ static void test_kill_9_during_rebuild(void **state) {
     assert_int_equal(shadow_schemas(conn), 0);
     free(out);
     /* Killed again, then resumed to the end: the swap. */
-    pid = harness_spawn_sentinel(args, log);
-    for (int i = 0; i < 1200 && shadow_progress(conn) < w->messages; i++) usleep(25 * 1000);
-    kill(pid, SIGKILL);
-    assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+    kill_part_way(conn, args, log, w->messages);
     out = must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s", conninfo,
                    w->topic, prefix);
     assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; swapped"));
