@@ -35,8 +35,8 @@ static void log_bounds_clear(log_bounds_t *log) {
 
 static sentinel_err_t log_bounds_refresh(log_bounds_t *log, char *errstr, size_t errstr_size) {
     for (int p = 0; p < log->n; p++) {
-        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(log->rk, log->topic, p,
-                                                                     &log->lo[p], &log->hi[p], 15000);
+        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(
+            log->rk, log->topic, p, &log->lo[p], &log->hi[p], 15000);
         if (kerr) {
             snprintf(errstr, errstr_size, "%s [%d]: watermarks: %s", log->topic, p,
                      rd_kafka_err2str(kerr));
@@ -85,7 +85,8 @@ sentinel_err_t sentinel_position_check(const char *spec, char *errstr, size_t er
     if (!strcmp(spec, "beginning") || !strcmp(spec, "end") || all_digits(spec, strlen(spec)))
         return SENTINEL_OK;
     if (strchr(spec, 'T') || strchr(spec, 't')) {
-        if (sentinel_timestamp_parse(spec, &micros, errstr, errstr_size)) return SENTINEL_ERR_INVALID;
+        if (sentinel_timestamp_parse(spec, &micros, errstr, errstr_size))
+            return SENTINEL_ERR_INVALID;
         return SENTINEL_OK;
     }
     /* p:offset[,p:offset...] */
@@ -113,15 +114,18 @@ static sentinel_err_t position_resolve(log_bounds_t *log, const char *spec, cons
     sentinel_err_t err = sentinel_position_check(spec, errstr, errstr_size);
     if (err) return err;
     if (!strcmp(spec, "beginning") || !strcmp(spec, "end")) {
-        for (int p = 0; p < log->n; p++) out[p] = spec[0] == 'b' ? log->lo[p] : log->hi[p];
+        for (int p = 0; p < log->n; p++)
+            out[p] = spec[0] == 'b' ? log->lo[p] : log->hi[p];
         return SENTINEL_OK;
     }
     if (all_digits(spec, strlen(spec))) {
         int64_t offset = atoll(spec);
-        for (int p = 0; p < log->n; p++) out[p] = offset;
+        for (int p = 0; p < log->n; p++)
+            out[p] = offset;
     } else if (strchr(spec, 'T') || strchr(spec, 't')) {
         int64_t micros = 0;
-        if (sentinel_timestamp_parse(spec, &micros, errstr, errstr_size)) return SENTINEL_ERR_INVALID;
+        if (sentinel_timestamp_parse(spec, &micros, errstr, errstr_size))
+            return SENTINEL_ERR_INVALID;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(log->n);
         for (int p = 0; p < log->n; p++)
             rd_kafka_topic_partition_list_add(l, log->topic, p)->offset = micros / 1000;
@@ -140,7 +144,8 @@ static sentinel_err_t position_resolve(log_bounds_t *log, const char *spec, cons
         }
         return SENTINEL_OK;
     } else {
-        for (int p = 0; p < log->n; p++) out[p] = fallback[p];
+        for (int p = 0; p < log->n; p++)
+            out[p] = fallback[p];
         for (const char *s = spec; *s;) {
             int partition = atoi(s);
             int64_t offset = atoll(strchr(s, ':') + 1);
@@ -175,13 +180,13 @@ typedef struct job {
     double last_beat;
 } job_t;
 
-
 /* A text[] literal of the set's names. */
 static char *names_array(const sentinel_projector_t *const *set, int n) {
     char *s = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&s, &len);
-    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? "," : "{", set[i]->name);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%s", i ? "," : "{", set[i]->name);
     fputs("}", f);
     fclose(f);
     return s;
@@ -196,10 +201,11 @@ static void job_beat(job_t *job, int64_t done, int64_t total, int force) {
     snprintf(d, sizeof(d), "%lld", (long long)done);
     snprintf(tot, sizeof(tot), "%lld", (long long)total);
     const char *params[3] = {id, d, tot};
-    if (sentinel_db_params(job->conn,
-              "UPDATE projection_jobs SET events_done = $2, events_total = $3, heartbeat_at = now() "
-              "WHERE id = $1",
-              3, params, NULL, errstr, sizeof(errstr)))
+    if (sentinel_db_params(
+            job->conn,
+            "UPDATE projection_jobs SET events_done = $2, events_total = $3, heartbeat_at = now() "
+            "WHERE id = $1",
+            3, params, NULL, errstr, sizeof(errstr)))
         sentinel_warn("projection_jobs: %s", errstr);
 }
 
@@ -209,9 +215,10 @@ static void job_finish(job_t *job, const char *state, const char *detail) {
     snprintf(id, sizeof(id), "%lld", job->id);
     const char *params[3] = {id, state, detail};
     if (sentinel_db_params(job->conn,
-              "UPDATE projection_jobs SET state = $2, detail = $3, finished_at = "
-              "CASE WHEN $2 = 'building' THEN NULL ELSE now() END, heartbeat_at = now() WHERE id = $1",
-              3, params, NULL, errstr, sizeof(errstr)))
+                           "UPDATE projection_jobs SET state = $2, detail = $3, finished_at = "
+                           "CASE WHEN $2 = 'building' THEN NULL ELSE now() END, heartbeat_at = "
+                           "now() WHERE id = $1",
+                           3, params, NULL, errstr, sizeof(errstr)))
         sentinel_warn("projection_jobs: %s", errstr);
 }
 
@@ -270,7 +277,8 @@ static sentinel_err_t read_offsets(PGconn *conn, const char *schema, const char 
     PGresult *res = NULL;
     sentinel_err_t err = sentinel_db_params(conn, sql, 2, params, &res, errstr, errstr_size);
     if (err) return err;
-    for (int p = 0; p < log->n; p++) out[p] = log->lo[p];
+    for (int p = 0; p < log->n; p++)
+        out[p] = log->lo[p];
     for (int k = 0; k < PQntuples(res); k++) {
         int p = atoi(PQgetvalue(res, k, 0));
         if (p < log->n) out[p] = atoll(PQgetvalue(res, k, 1));
@@ -290,7 +298,8 @@ static int share_partitions(int np, int workers, const int64_t *stops, const int
     for (int k = 0; k < np; k++) {
         int heaviest = -1;
         for (int p = 0; p < np; p++)
-            if (!taken[p] && (heaviest < 0 || stops[p] - base[p] > stops[heaviest] - base[heaviest]))
+            if (!taken[p] &&
+                (heaviest < 0 || stops[p] - base[p] > stops[heaviest] - base[heaviest]))
                 heaviest = p;
         int least = 0;
         for (int w = 1; w < workers; w++)
@@ -301,7 +310,8 @@ static int share_partitions(int np, int workers, const int64_t *stops, const int
     }
     free(taken);
     int used = 0;
-    for (int w = 0; w < workers; w++) used += load[w] > 0;
+    for (int w = 0; w < workers; w++)
+        used += load[w] > 0;
     return used ? used : 1;
 }
 
@@ -336,7 +346,8 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
     for (int i = 0; i < n; i++) {
         unsigned char *mask = masks + i * workers * np;
         int used = share_partitions(np, workers, stops + i * np, base + i * np, mask);
-        for (int p = 0; p < np; p++) positions[i * np + p] = base[i * np + p];
+        for (int p = 0; p < np; p++)
+            positions[i * np + p] = base[i * np + p];
         for (int w = 0; w < used; w++) {
             set_run_t *run = &runs[n_runs++];
             run->projector = set[i];
@@ -357,15 +368,18 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
     for (int i = 0; i < n_runs; i++)
         if (pthread_create(&runs[i].thread, NULL, set_run_main, &runs[i])) abort();
     int64_t total = 0;
-    for (int k = 0; k < n * np; k++) total += stops[k] > base[k] ? stops[k] - base[k] : 0;
+    for (int k = 0; k < n * np; k++)
+        total += stops[k] > base[k] ? stops[k] - base[k] : 0;
     double t0 = sentinel_monotonic_seconds();
     int64_t done0 = -1;
     for (int running = n_runs; running;) {
         usleep(250 * 1000);
         running = 0;
         for (int i = 0; i < n_runs; i++) {
-            if (!__atomic_load_n(&runs[i].finished, __ATOMIC_ACQUIRE)) running++;
-            else if (runs[i].err) halt = 1;
+            if (!__atomic_load_n(&runs[i].finished, __ATOMIC_ACQUIRE))
+                running++;
+            else if (runs[i].err)
+                halt = 1;
         }
         if (o->run->stop && *o->run->stop) halt = 1;
         int64_t done = 0;
@@ -447,7 +461,8 @@ sentinel_err_t sentinel_replay(const sentinel_projector_t *const *set, int n,
     sentinel_err_t err = log_bounds_open(&log, conf, errstr, errstr_size);
     if (err) return err;
     int np = log.n;
-    int64_t *first = calloc((size_t)np, sizeof(int64_t)), *last = calloc((size_t)np, sizeof(int64_t));
+    int64_t *first = calloc((size_t)np, sizeof(int64_t)),
+            *last = calloc((size_t)np, sizeof(int64_t));
     int64_t *starts = calloc((size_t)(n * np), sizeof(int64_t));
     int64_t *stops = calloc((size_t)(n * np), sizeof(int64_t));
     job_t job = {0};
@@ -463,18 +478,21 @@ sentinel_err_t sentinel_replay(const sentinel_projector_t *const *set, int n,
         snprintf(pid, sizeof(pid), "%d", (int)getpid());
         size_t len = 0;
         FILE *f = open_memstream(&range, &len);
-        for (int p = 0; p < np; p++) fprintf(f, "%s%d:%lld", p ? "," : "", p, (long long)first[p]);
+        for (int p = 0; p < np; p++)
+            fprintf(f, "%s%d:%lld", p ? "," : "", p, (long long)first[p]);
         fputs(" .. ", f);
-        for (int p = 0; p < np; p++) fprintf(f, "%s%d:%lld", p ? "," : "", p, (long long)last[p]);
+        for (int p = 0; p < np; p++)
+            fprintf(f, "%s%d:%lld", p ? "," : "", p, (long long)last[p]);
         fclose(f);
-        const char *params[7] = {names, log.topic, from, to ? to : "end", pid,
-                                 host_name(host, sizeof(host)), range};
+        const char *params[7] = {
+            names, log.topic, from, to ? to : "end", pid, host_name(host, sizeof(host)), range};
         PGresult *res = NULL;
-        err = sentinel_db_params(job.conn,
-                    "INSERT INTO projection_jobs (kind, projectors, topic, state, range_from, "
-                    "range_to, pid, host, detail) VALUES ('replay', $1, $2, 'running', $3, $4, "
-                    "$5::int, $6, $7) RETURNING id",
-                    7, params, &res, errstr, errstr_size);
+        err = sentinel_db_params(
+            job.conn,
+            "INSERT INTO projection_jobs (kind, projectors, topic, state, range_from, "
+            "range_to, pid, host, detail) VALUES ('replay', $1, $2, 'running', $3, $4, "
+            "$5::int, $6, $7) RETURNING id",
+            7, params, &res, errstr, errstr_size);
         if (!err) {
             job.id = atoll(PQgetvalue(res, 0, 0));
             PQclear(res);
@@ -517,7 +535,8 @@ int sentinel_rebuild_set(const sentinel_projector_t *const *requested, int n,
                 if (!in[b]) continue;
                 for (int x = 0; sentinel_projectors[a]->tables[x] && !in[a]; x++)
                     for (int y = 0; sentinel_projectors[b]->tables[y]; y++)
-                        if (!strcmp(sentinel_projectors[a]->tables[x], sentinel_projectors[b]->tables[y])) {
+                        if (!strcmp(sentinel_projectors[a]->tables[x],
+                                    sentinel_projectors[b]->tables[y])) {
                             in[a] = grew = 1;
                             break;
                         }
@@ -540,7 +559,7 @@ typedef struct rebuild {
     char shadow[64];
     const char *tables[64];
     int n_tables;
-    char *names;  /* text[] of projectors */
+    char *names;        /* text[] of projectors */
     char *tables_array; /* text[] of tables */
 } rebuild_t;
 
@@ -549,13 +568,15 @@ static void rebuild_tables(rebuild_t *rb) {
     for (int i = 0; i < rb->n; i++)
         for (int t = 0; rb->set[i]->tables[t]; t++) {
             int dup = 0;
-            for (int k = 0; k < rb->n_tables; k++) dup |= !strcmp(rb->tables[k], rb->set[i]->tables[t]);
+            for (int k = 0; k < rb->n_tables; k++)
+                dup |= !strcmp(rb->tables[k], rb->set[i]->tables[t]);
             if (!dup && rb->n_tables < 64) rb->tables[rb->n_tables++] = rb->set[i]->tables[t];
         }
     char *s = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&s, &len);
-    for (int k = 0; k < rb->n_tables; k++) fprintf(f, "%s%s", k ? "," : "{", rb->tables[k]);
+    for (int k = 0; k < rb->n_tables; k++)
+        fprintf(f, "%s%s", k ? "," : "{", rb->tables[k]);
     fputs("}", f);
     fclose(f);
     rb->tables_array = s;
@@ -566,8 +587,9 @@ static void rebuild_tables(rebuild_t *rb) {
 static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr_size) {
     PGresult *res = NULL;
     const char *p1[1] = {rb->shadow};
-    sentinel_err_t err = sentinel_db_params(rb->conn, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-                               1, p1, &res, errstr, errstr_size);
+    sentinel_err_t err = sentinel_db_params(
+        rb->conn, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", 1, p1, &res,
+        errstr, errstr_size);
     if (err) return err;
     int exists = !strcmp(PQgetvalue(res, 0, 0), "t");
     PQclear(res);
@@ -576,15 +598,17 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
     host_name(host, sizeof(host));
     if (!exists) {
         /* A job left `building` without its shadow (dropped by hand) is over. */
-        err = sentinel_db_params(rb->conn,
-                    "UPDATE projection_jobs SET state = 'failed', detail = 'shadow schema gone', "
-                    "finished_at = now() WHERE shadow_schema = $1 AND state = 'building'",
-                    1, p1, NULL, errstr, errstr_size);
+        err = sentinel_db_params(
+            rb->conn,
+            "UPDATE projection_jobs SET state = 'failed', detail = 'shadow schema gone', "
+            "finished_at = now() WHERE shadow_schema = $1 AND state = 'building'",
+            1, p1, NULL, errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, "BEGIN", errstr, errstr_size);
         const char *p3[3] = {rb->shadow, rb->tables_array, rb->names};
         if (!err)
-            err = sentinel_db_params(rb->conn, "SELECT sentinel_shadow_create($1, $2::text[], $3::text[])", 3, p3,
-                        NULL, errstr, errstr_size);
+            err = sentinel_db_params(rb->conn,
+                                     "SELECT sentinel_shadow_create($1, $2::text[], $3::text[])", 3,
+                                     p3, NULL, errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, "COMMIT", errstr, errstr_size);
         if (err) {
             char ignored[256];
@@ -595,29 +619,36 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
         }
         report(rb->o, "rebuilding %s into shadow tables in schema %s\n", rb->names, rb->shadow);
     }
-    err = sentinel_db_params(rb->conn, "SELECT id, events_done FROM projection_jobs WHERE shadow_schema = $1 AND state = 'building'",
-                1, p1, &res, errstr, errstr_size);
+    err = sentinel_db_params(rb->conn,
+                             "SELECT id, events_done FROM projection_jobs WHERE shadow_schema = $1 "
+                             "AND state = 'building'",
+                             1, p1, &res, errstr, errstr_size);
     if (err) return err;
     if (PQntuples(res)) {
         rb->job.id = atoll(PQgetvalue(res, 0, 0));
         if (exists)
-            report(rb->o, "resuming the rebuild of %s from its shadow in schema %s (%s events done)\n",
+            report(rb->o,
+                   "resuming the rebuild of %s from its shadow in schema %s (%s events done)\n",
                    rb->names, rb->shadow, PQgetvalue(res, 0, 1));
         PQclear(res);
         char id[32];
         snprintf(id, sizeof(id), "%lld", rb->job.id);
         const char *p3[3] = {id, pid, host};
         return sentinel_db_params(rb->conn,
-                     "UPDATE projection_jobs SET pid = $2::int, host = $3, heartbeat_at = now() WHERE id = $1",
-                     3, p3, NULL, errstr, errstr_size);
+                                  "UPDATE projection_jobs SET pid = $2::int, host = $3, "
+                                  "heartbeat_at = now() WHERE id = $1",
+                                  3, p3, NULL, errstr, errstr_size);
     }
     PQclear(res);
-    if (exists) report(rb->o, "continuing with the shadow of %s in schema %s\n", rb->names, rb->shadow);
+    if (exists)
+        report(rb->o, "continuing with the shadow of %s in schema %s\n", rb->names, rb->shadow);
     const char *p5[5] = {rb->names, rb->log.topic, rb->shadow, pid, host};
-    err = sentinel_db_params(rb->conn,
-                "INSERT INTO projection_jobs (kind, projectors, topic, shadow_schema, state, range_from, "
-                "pid, host) VALUES ('rebuild', $1, $2, $3, 'building', 'beginning', $4::int, $5) RETURNING id",
-                5, p5, &res, errstr, errstr_size);
+    err = sentinel_db_params(
+        rb->conn,
+        "INSERT INTO projection_jobs (kind, projectors, topic, shadow_schema, state, range_from, "
+        "pid, host) VALUES ('rebuild', $1, $2, $3, 'building', 'beginning', $4::int, $5) RETURNING "
+        "id",
+        5, p5, &res, errstr, errstr_size);
     if (err) return err;
     rb->job.id = atoll(PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -657,13 +688,14 @@ static sentinel_err_t rebuild_compare(rebuild_t *rb, int *differing, char *errst
         char *shadow = qualified(rb->conn, rb->shadow, rb->tables[t]);
         const char *p3[3] = {live, shadow, NULL};
         PGresult *res = NULL;
-        sentinel_err_t err = sentinel_db_params(rb->conn,
-                                   "SELECT l.row_count, l.checksum, s.row_count, s.checksum, c.cols, "
-                                   "sentinel_key_columns($1::regclass) "
-                                   "FROM (SELECT sentinel_compared_columns($1::regclass) AS cols) c, "
-                                   "LATERAL sentinel_table_checksum($1::regclass, c.cols) l, "
-                                   "LATERAL sentinel_table_checksum($2::regclass, c.cols) s",
-                                   2, p3, &res, errstr, errstr_size);
+        sentinel_err_t err =
+            sentinel_db_params(rb->conn,
+                               "SELECT l.row_count, l.checksum, s.row_count, s.checksum, c.cols, "
+                               "sentinel_key_columns($1::regclass) "
+                               "FROM (SELECT sentinel_compared_columns($1::regclass) AS cols) c, "
+                               "LATERAL sentinel_table_checksum($1::regclass, c.cols) l, "
+                               "LATERAL sentinel_table_checksum($2::regclass, c.cols) s",
+                               2, p3, &res, errstr, errstr_size);
         if (!err) {
             int same = !strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2)) &&
                        !strcmp(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3));
@@ -675,11 +707,12 @@ static sentinel_err_t rebuild_compare(rebuild_t *rb, int *differing, char *errst
                 PQclear(res);
                 res = NULL;
                 const char *p4[4] = {live, shadow, cols, keys};
-                err = sentinel_db_params(rb->conn,
-                            "SELECT row_key, coalesce(live_row, '(missing)'), "
-                            "coalesce(shadow_row, '(missing)') "
-                            "FROM sentinel_table_differences($1::regclass, $2::regclass, $3, $4, 10)",
-                            4, p4, &res, errstr, errstr_size);
+                err = sentinel_db_params(
+                    rb->conn,
+                    "SELECT row_key, coalesce(live_row, '(missing)'), "
+                    "coalesce(shadow_row, '(missing)') "
+                    "FROM sentinel_table_differences($1::regclass, $2::regclass, $3, $4, 10)",
+                    4, p4, &res, errstr, errstr_size);
                 for (int k = 0; !err && k < PQntuples(res); k++)
                     report(rb->o, "    key %s\n      live:    %s\n      rebuilt: %s\n",
                            PQgetvalue(res, k, 0), PQgetvalue(res, k, 1), PQgetvalue(res, k, 2));
@@ -697,7 +730,8 @@ static sentinel_err_t rebuild_compare(rebuild_t *rb, int *differing, char *errst
 
 static void rollback(PGconn *conn) {
     char ignored[256];
-    if (PQstatus(conn) == CONNECTION_OK && sentinel_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored))) {
+    if (PQstatus(conn) == CONNECTION_OK &&
+        sentinel_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored))) {
         /* the server ends the transaction with the session */
     }
 }
@@ -709,7 +743,8 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
                                      const int64_t *target, int *differing, char *errstr,
                                      size_t errstr_size) {
     int np = rb->log.n, total = rb->n * np;
-    int64_t *live = calloc((size_t)total, sizeof(int64_t)), *shadow = calloc((size_t)total, sizeof(int64_t));
+    int64_t *live = calloc((size_t)total, sizeof(int64_t)),
+            *shadow = calloc((size_t)total, sizeof(int64_t));
     int64_t *base = calloc((size_t)total, sizeof(int64_t));
     sentinel_err_t err = set_offsets(rb, NULL, live, errstr, errstr_size);
     /* The log's bounds after the live offsets, so these are within them
@@ -729,17 +764,21 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
      * behind, or not running at all. Fenced by its offsets like any
      * other consumer of the projection, so running beside them is safe. */
     int behind = 0;
-    for (int k = 0; !err && !lost && k < total; k++) behind |= live[k] < target[k];
+    for (int k = 0; !err && !lost && k < total; k++)
+        behind |= live[k] < target[k];
     if (!err && behind) {
         int64_t *stops = calloc((size_t)total, sizeof(int64_t));
-        for (int k = 0; k < total; k++) stops[k] = live[k] < target[k] ? target[k] : live[k];
+        for (int k = 0; k < total; k++)
+            stops[k] = live[k] < target[k] ? target[k] : live[k];
         err = run_set(rb->set, rb->n, rb->conf, rb->o, NULL, "live catch-up", &rb->log, NULL, stops,
                       live, &rb->job, NULL, errstr, errstr_size);
         free(stops);
     }
     /* Hold the live projection's writers back, read where it is, bring
      * the shadow exactly there. */
-    if (!err) err = sentinel_db_exec(rb->conn, "BEGIN; SET LOCAL lock_timeout = '20s'", errstr, errstr_size);
+    if (!err)
+        err = sentinel_db_exec(rb->conn, "BEGIN; SET LOCAL lock_timeout = '20s'", errstr,
+                               errstr_size);
     int in_transaction = !err;
     for (int i = 0; !err && i < rb->n; i++)
         err = sentinel_projection_lock(rb->conn, NULL, rb->set[i]->name, 1, errstr, errstr_size);
@@ -757,22 +796,25 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
         }
     }
     if (!err) {
-        for (int k = 0; k < total; k++) base[k] = rb->log.lo[k % np];
+        for (int k = 0; k < total; k++)
+            base[k] = rb->log.lo[k % np];
         err = run_set(rb->set, rb->n, rb->conf, rb->o, rb->shadow, "final catch-up", &rb->log, NULL,
                       live, base, &rb->job, NULL, errstr, errstr_size);
     }
     if (!err) {
         for (int i = 0; i < rb->n; i++) {
             report(rb->o, "%s: live and rebuilt at offsets", rb->set[i]->name);
-            for (int p = 0; p < np; p++) report(rb->o, " %d:%lld", p, (long long)live[i * np + p]);
+            for (int p = 0; p < np; p++)
+                report(rb->o, " %d:%lld", p, (long long)live[i * np + p]);
             report(rb->o, "\n");
         }
         err = rebuild_compare(rb, differing, errstr, errstr_size);
     }
     if (!err && mode == SENTINEL_REBUILD_SWAP) {
         const char *p3[3] = {rb->shadow, rb->tables_array, rb->names};
-        err = sentinel_db_params(rb->conn, "SELECT sentinel_shadow_swap($1, $2::text[], $3::text[])", 3, p3, NULL,
-                    errstr, errstr_size);
+        err =
+            sentinel_db_params(rb->conn, "SELECT sentinel_shadow_swap($1, $2::text[], $3::text[])",
+                               3, p3, NULL, errstr, errstr_size);
         if (!err) err = sentinel_db_exec(rb->conn, "COMMIT", errstr, errstr_size);
         in_transaction = 0;
     }
@@ -795,7 +837,8 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
 static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errstr_size) {
     char *quoted = PQescapeIdentifier(rb->conn, rb->shadow, strlen(rb->shadow));
     char next[256], done[256], path[256];
-    snprintf(next, sizeof(next), "SELECT seq, stmt FROM %s.shadow_deferred ORDER BY seq LIMIT 1", quoted);
+    snprintf(next, sizeof(next), "SELECT seq, stmt FROM %s.shadow_deferred ORDER BY seq LIMIT 1",
+             quoted);
     snprintf(done, sizeof(done), "DELETE FROM %s.shadow_deferred WHERE seq = $1::int", quoted);
     snprintf(path, sizeof(path), "SET LOCAL search_path = %s, public", quoted);
     PQfreemem(quoted);
@@ -841,7 +884,8 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
     sentinel_err_t err = rebuild_prepare(rb, errstr, errstr_size);
     if (err) return err;
     /* The bulk of the work: the whole log, as of now, into the shadow. */
-    int64_t *target = calloc((size_t)total, sizeof(int64_t)), *base = calloc((size_t)total, sizeof(int64_t));
+    int64_t *target = calloc((size_t)total, sizeof(int64_t)),
+            *base = calloc((size_t)total, sizeof(int64_t));
     for (int k = 0; k < total; k++) {
         target[k] = rb->log.hi[k % np];
         base[k] = rb->log.lo[k % np];
@@ -855,11 +899,13 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
     }
     for (int attempt = 0; !err; attempt++) {
         err = rebuild_finish(rb, mode, target, differing, errstr, errstr_size);
-        if (err != SENTINEL_ERR_RETRIABLE || attempt >= 5 || (rb->o->run->stop && *rb->o->run->stop))
+        if (err != SENTINEL_ERR_RETRIABLE || attempt >= 5 ||
+            (rb->o->run->stop && *rb->o->run->stop))
             break;
         sentinel_warn("rebuild of %s: %s; trying again", rb->names, errstr);
         err = log_bounds_refresh(&rb->log, errstr, errstr_size);
-        for (int k = 0; k < total; k++) target[k] = rb->log.hi[k % np];
+        for (int k = 0; k < total; k++)
+            target[k] = rb->log.hi[k % np];
     }
     free(target);
     free(base);
@@ -895,8 +941,9 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
     PGresult *res = NULL;
     const char *p1[1] = {rb.shadow};
     if (!err)
-        err = sentinel_db_params(rb.conn, "SELECT pg_try_advisory_lock(hashtext('sentinel.rebuild'), hashtext($1))",
-                    1, p1, &res, errstr, errstr_size);
+        err = sentinel_db_params(
+            rb.conn, "SELECT pg_try_advisory_lock(hashtext('sentinel.rebuild'), hashtext($1))", 1,
+            p1, &res, errstr, errstr_size);
     if (!err) {
         int got = !strcmp(PQgetvalue(res, 0, 0), "t");
         PQclear(res);
@@ -913,11 +960,13 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
         PQfreemem(quoted);
         err = sentinel_db_exec(rb.conn, sql, errstr, errstr_size);
         if (!err)
-            err = sentinel_db_params(rb.conn,
-                        "UPDATE projection_jobs SET state = 'aborted', finished_at = now() "
-                        "WHERE shadow_schema = $1 AND state = 'building'",
-                        1, p1, NULL, errstr, errstr_size);
-        if (!err) report(o, "rebuild of %s aborted: shadow schema %s dropped\n", rb.names, rb.shadow);
+            err = sentinel_db_params(
+                rb.conn,
+                "UPDATE projection_jobs SET state = 'aborted', finished_at = now() "
+                "WHERE shadow_schema = $1 AND state = 'building'",
+                1, p1, NULL, errstr, errstr_size);
+        if (!err)
+            report(o, "rebuild of %s aborted: shadow schema %s dropped\n", rb.names, rb.shadow);
     } else if (!err) {
         err = log_bounds_open(&rb.log, conf, errstr, errstr_size);
         if (!err) err = job_open(&rb.job, conf, errstr, errstr_size);

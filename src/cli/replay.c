@@ -15,7 +15,7 @@
 
 #define WORKERS_HELP                                                                               \
     "  --workers N          consumers per projector, each on its share of the\n"                   \
-    "                       partitions, sharing its prefetch budget (default: one\n"              \
+    "                       partitions, sharing its prefetch budget (default: one\n"               \
     "                       per CPU, up to 2)\n"
 
 static const char replay_usage[] =
@@ -76,7 +76,8 @@ static void show_progress(void *opaque, const char *phase, int64_t done, int64_t
     if (pr->tty) {
         char bar[31];
         int fill = (int)(pct * 30 / 100);
-        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
         bar[30] = '\0';
         fprintf(stderr, "\r%-14s [%s] %5.1f%% %lld/%lld events  %.0f/s  ETA %s ", phase, bar, pct,
                 (long long)done, (long long)total, rate, eta);

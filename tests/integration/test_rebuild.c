@@ -84,7 +84,8 @@ static int group_teardown(void **state) {
 }
 
 static long long shadow_schemas(PGconn *conn) {
-    return harness_query_int(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild%'");
+    return harness_query_int(conn,
+                             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild%'");
 }
 
 /* Publish `files` one after another, a pause between them, in a child. */
@@ -115,8 +116,8 @@ static void test_rebuild_while_events_arrive(void **state) {
     char *slices[6];
     for (int i = 0; i < 6; i++) {
         char args[128];
-        snprintf(args, sizeof(args), "--events 1500 --seed %d --start 2026-11-0%dT00:00:00Z --days 1",
-                 100 + i, i + 1);
+        snprintf(args, sizeof(args),
+                 "--events 1500 --seed %d --start 2026-11-0%dT00:00:00Z --days 1", 100 + i, i + 1);
         slices[i] = harness_gen(args);
     }
     char log[] = "/tmp/sentinel_rb_live_log_XXXXXX";
@@ -139,8 +140,10 @@ static void test_rebuild_while_events_arrive(void **state) {
     long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
     char sql[512];
     snprintf(sql, sizeof(sql),
-             "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE topic = '%s'", topic);
-    for (int i = 0; i < 1800 && harness_query_int(conn, sql) < total * 5; i++) usleep(100 * 1000);
+             "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE topic = '%s'",
+             topic);
+    for (int i = 0; i < 1800 && harness_query_int(conn, sql) < total * 5; i++)
+        usleep(100 * 1000);
     kill(live, SIGTERM);
     assert_int_equal(harness_wait(live), 0);
     free(must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo,
@@ -183,9 +186,11 @@ static void test_replay_changes_nothing(void **state) {
     PGconn *conn = harness_connect(conninfo);
     char *digest = harness_projection_digest(conn);
     const char *counters =
-        "SELECT md5(concat_ws('|', (SELECT string_agg(concat_ws(':', workspace_id, date, runs_count, "
+        "SELECT md5(concat_ws('|', (SELECT string_agg(concat_ws(':', workspace_id, date, "
+        "runs_count, "
         "findings_count, tokens_estimated, updated_at), ',' ORDER BY workspace_id, date) "
-        "FROM workspace_daily_metrics), (SELECT string_agg(concat_ws(':', workspace_id, period_start, "
+        "FROM workspace_daily_metrics), (SELECT string_agg(concat_ws(':', workspace_id, "
+        "period_start, "
         "runs_count, tokens_estimated, updated_at), ',' ORDER BY workspace_id, period_start) "
         "FROM usage_records), (SELECT string_agg(concat_ws(':', projector, partition, next_offset, "
         "updated_at), ',' ORDER BY projector, partition) FROM projector_offsets)))";
@@ -216,11 +221,13 @@ static void test_replay_changes_nothing(void **state) {
 
     /* A projection whose offsets start at the end of the log (it never saw
      * the history): a replay applies the history, once. */
-    harness_exec(conn, "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
-                       "workspace_daily_metrics, annotations, findings, finding_keys, runs, run_keys, "
-                       "command_runs, briefing_downloads, briefing_generations, activities CASCADE");
-    out = must_run("replay --projector all --from beginning --db \"%s\" --topic %s --group-prefix %s",
-                   conninfo, w->topic, prefix);
+    harness_exec(conn,
+                 "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
+                 "workspace_daily_metrics, annotations, findings, finding_keys, runs, run_keys, "
+                 "command_runs, briefing_downloads, briefing_generations, activities CASCADE");
+    out =
+        must_run("replay --projector all --from beginning --db \"%s\" --topic %s --group-prefix %s",
+                 conninfo, w->topic, prefix);
     assert_null(strstr(out, " 0 applied,"));
     free(out);
     char *replayed = harness_projection_digest(conn);
@@ -256,14 +263,16 @@ static void test_backfilled_year(void **state) {
                                         "WHERE inhparent = 'runs'::regclass") >= 12);
     assert_true(harness_query_int(conn, "SELECT count(*) FROM pg_inherits "
                                         "WHERE inhparent = 'findings'::regclass") >= 12);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs_y2025m07 "
-                                             "WHERE created_at < '2025-07-01' OR created_at >= '2025-08-01'"),
-                     0);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM runs_y2025m07 "
+                                "WHERE created_at < '2025-07-01' OR created_at >= '2025-08-01'"),
+        0);
     assert_true(harness_query_int(conn, "SELECT count(*) FROM runs_y2025m07") > 0);
     /* Daily metrics for past days, usage for past billing periods. */
     assert_true(harness_query_int(conn, "SELECT count(DISTINCT date) FROM workspace_daily_metrics "
                                         "WHERE date < '2026-01-01'") > 150);
-    assert_true(harness_query_int(conn, "SELECT count(DISTINCT period_start) FROM usage_records") >= 12);
+    assert_true(harness_query_int(conn, "SELECT count(DISTINCT period_start) FROM usage_records") >=
+                12);
     /* Every run counted once, on some day of the past. */
     assert_int_equal(harness_query_int(conn, "SELECT sum(runs_count) FROM workspace_daily_metrics"),
                      harness_query_int(conn, "SELECT count(*) FROM runs"));
@@ -292,11 +301,13 @@ static void test_backfilled_year(void **state) {
 }
 
 static long long shadow_progress(PGconn *conn) {
-    if (!harness_query_int(conn, "SELECT count(*) FROM pg_namespace "
-                                 "WHERE nspname = 'rebuild_runs_commands_briefings_activities_usage'"))
+    if (!harness_query_int(conn,
+                           "SELECT count(*) FROM pg_namespace "
+                           "WHERE nspname = 'rebuild_runs_commands_briefings_activities_usage'"))
         return 0;
-    PGresult *res = PQexec(conn, "SELECT coalesce(sum(next_offset), 0) FROM "
-                                 "rebuild_runs_commands_briefings_activities_usage.projector_offsets");
+    PGresult *res =
+        PQexec(conn, "SELECT coalesce(sum(next_offset), 0) FROM "
+                     "rebuild_runs_commands_briefings_activities_usage.projector_offsets");
     long long n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoll(PQgetvalue(res, 0, 0)) : 0;
     PQclear(res);
     return n;
@@ -306,7 +317,8 @@ static long long shadow_progress(PGconn *conn) {
  * offsets (summed over the projectors), part of the way. */
 static void kill_part_way(PGconn *conn, const char *args, const char *log, long long mark) {
     pid_t pid = harness_spawn_sentinel(args, log);
-    for (int i = 0; i < 1200 && shadow_progress(conn) < mark; i++) usleep(25 * 1000);
+    for (int i = 0; i < 1200 && shadow_progress(conn) < mark; i++)
+        usleep(25 * 1000);
     kill(pid, SIGKILL);
     assert_int_equal(harness_wait(pid), 128 + SIGKILL);
 }
@@ -323,8 +335,9 @@ static void test_kill_9_during_rebuild(void **state) {
     char log[] = "/tmp/sentinel_rb_kill_log_XXXXXX";
     close(mkstemp(log));
     char *args = NULL;
-    assert_true(asprintf(&args, "rebuild --projector all --batch-events 300 --db \"%s\" --topic %s "
-                                "--group-prefix %s",
+    assert_true(asprintf(&args,
+                         "rebuild --projector all --batch-events 300 --db \"%s\" --topic %s "
+                         "--group-prefix %s",
                          conninfo, w->topic, prefix) > 0);
     kill_part_way(conn, args, log, w->messages);
     long long done = shadow_progress(conn);
@@ -335,15 +348,16 @@ static void test_kill_9_during_rebuild(void **state) {
                      1);
 
     /* Resume, compare only: the shadow stays. */
-    char *out = must_run("rebuild --projector all --no-swap --db \"%s\" --topic %s --group-prefix %s",
-                         conninfo, w->topic, prefix);
+    char *out =
+        must_run("rebuild --projector all --no-swap --db \"%s\" --topic %s --group-prefix %s",
+                 conninfo, w->topic, prefix);
     assert_non_null(strstr(out, "resuming the rebuild"));
     assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; not swapped"));
     assert_int_equal(shadow_schemas(conn), 1);
     free(out);
     /* Abort drops it. */
-    out = must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s", conninfo,
-                   w->topic, prefix);
+    out = must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s",
+                   conninfo, w->topic, prefix);
     assert_int_equal(shadow_schemas(conn), 0);
     free(out);
     /* Killed again, then resumed to the end: the swap. */
