@@ -209,6 +209,19 @@ static void job_beat(job_t *job, int64_t done, int64_t total, int force) {
         sentinel_warn("projection_jobs: %s", errstr);
 }
 
+/* What a running job is doing, for `sentinel status`; a heartbeat too. */
+static void job_phase(job_t *job, const char *phase) {
+    if (!job || !job->conn || !job->id) return;
+    char id[32], detail[128], errstr[256];
+    snprintf(id, sizeof(id), "%lld", job->id);
+    snprintf(detail, sizeof(detail), "phase: %s", phase);
+    const char *params[2] = {id, detail};
+    if (sentinel_db_params(job->conn,
+                           "UPDATE projection_jobs SET detail = $2, heartbeat_at = now() WHERE id = $1",
+                           2, params, NULL, errstr, sizeof(errstr)))
+        sentinel_warn("projection_jobs: %s", errstr);
+}
+
 static void job_finish(job_t *job, const char *state, const char *detail) {
     if (!job->conn || !job->id) return;
     char id[32], errstr[256];
@@ -367,6 +380,7 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
     }
     for (int i = 0; i < n_runs; i++)
         if (pthread_create(&runs[i].thread, NULL, set_run_main, &runs[i])) abort();
+    job_phase(job, phase);
     int64_t total = 0;
     for (int k = 0; k < n * np; k++)
         total += stops[k] > base[k] ? stops[k] - base[k] : 0;
@@ -808,10 +822,12 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
                 report(rb->o, " %d:%lld", p, (long long)live[i * np + p]);
             report(rb->o, "\n");
         }
+        job_phase(&rb->job, "comparing");
         err = rebuild_compare(rb, differing, errstr, errstr_size);
     }
     if (!err && mode == SENTINEL_REBUILD_SWAP) {
         const char *p3[3] = {rb->shadow, rb->tables_array, rb->names};
+        job_phase(&rb->job, "swapping");
         err =
             sentinel_db_params(rb->conn, "SELECT sentinel_shadow_swap($1, $2::text[], $3::text[])",
                                3, p3, NULL, errstr, errstr_size);
@@ -846,6 +862,7 @@ static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errst
     int count = 0;
     double t0 = sentinel_monotonic_seconds();
     while (!err && !(rb->o->run->stop && *rb->o->run->stop)) {
+        job_phase(&rb->job, "adding the deferred indexes and references");
         PGresult *res = NULL;
         if ((err = sentinel_db_params(rb->conn, next, 0, NULL, &res, errstr, errstr_size))) break;
         if (!PQntuples(res)) {
