@@ -910,6 +910,21 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
     err = run_set(rb->set, rb->n, rb->conf, rb->o, rb->shadow, "rebuild", &rb->log, NULL, target,
                   base, &rb->job, NULL, errstr, errstr_size);
     if (!err) err = rebuild_complete(rb, errstr, errstr_size);
+    /* What arrived meanwhile, unlocked, until little is left: the live
+     * writers wait only for the last stretch. */
+    for (int round = 0; !err && round < 5; round++) {
+        int64_t *at = calloc((size_t)total, sizeof(int64_t)), gap = 0;
+        err = set_offsets(rb, rb->shadow, at, errstr, errstr_size);
+        if (!err) err = log_bounds_refresh(&rb->log, errstr, errstr_size);
+        for (int k = 0; !err && k < total; k++) {
+            target[k] = rb->log.hi[k % np];
+            gap += target[k] > at[k] ? target[k] - at[k] : 0;
+        }
+        free(at);
+        if (err || gap <= 10000 * rb->n) break;
+        err = run_set(rb->set, rb->n, rb->conf, rb->o, rb->shadow, "rebuild (new events)",
+                      &rb->log, NULL, target, base, &rb->job, NULL, errstr, errstr_size);
+    }
     if (!err && rb->o->run->stop && *rb->o->run->stop) {
         snprintf(errstr, errstr_size, "interrupted");
         err = SENTINEL_ERR_RETRIABLE;
