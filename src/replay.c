@@ -216,9 +216,9 @@ static void job_phase(job_t *job, const char *phase) {
     snprintf(id, sizeof(id), "%lld", job->id);
     snprintf(detail, sizeof(detail), "phase: %s", phase);
     const char *params[2] = {id, detail};
-    if (sentinel_db_params(job->conn,
-                           "UPDATE projection_jobs SET detail = $2, heartbeat_at = now() WHERE id = $1",
-                           2, params, NULL, errstr, sizeof(errstr)))
+    if (sentinel_db_params(
+            job->conn, "UPDATE projection_jobs SET detail = $2, heartbeat_at = now() WHERE id = $1",
+            2, params, NULL, errstr, sizeof(errstr)))
         sentinel_warn("projection_jobs: %s", errstr);
 }
 
@@ -702,14 +702,37 @@ static sentinel_err_t rebuild_compare(rebuild_t *rb, int *differing, char *errst
         char *shadow = qualified(rb->conn, rb->shadow, rb->tables[t]);
         const char *p3[3] = {live, shadow, NULL};
         PGresult *res = NULL;
-        sentinel_err_t err =
-            sentinel_db_params(rb->conn,
-                               "SELECT l.row_count, l.checksum, s.row_count, s.checksum, c.cols, "
-                               "sentinel_key_columns($1::regclass) "
-                               "FROM (SELECT sentinel_compared_columns($1::regclass) AS cols) c, "
-                               "LATERAL sentinel_table_checksum($1::regclass, c.cols) l, "
-                               "LATERAL sentinel_table_checksum($2::regclass, c.cols) s",
-                               2, p3, &res, errstr, errstr_size);
+        /* A migration since the shadow was made would be undone by the
+         * swap: refuse, by name. */
+        sentinel_err_t err = sentinel_db_params(
+            rb->conn,
+            "SELECT (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' "
+            "ORDER BY attnum) FROM pg_attribute WHERE attrelid = x.rel AND attnum > 0 AND NOT "
+            "attisdropped) FROM (VALUES ($1::regclass, 1), ($2::regclass, 2)) AS x(rel, n) ORDER "
+            "BY n",
+            2, p3, &res, errstr, errstr_size);
+        if (!err && strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 1, 0))) {
+            snprintf(errstr, errstr_size,
+                     "%s has columns (%s) but its shadow was made with (%s): the table changed "
+                     "since the rebuild began (a migration?); run the rebuild with --abort, then "
+                     "again",
+                     rb->tables[t], PQgetvalue(res, 0, 0), PQgetvalue(res, 1, 0));
+            err = SENTINEL_ERR_FATAL;
+        }
+        PQclear(res);
+        res = NULL;
+        if (err) {
+            free(live);
+            free(shadow);
+            return err;
+        }
+        err = sentinel_db_params(rb->conn,
+                                 "SELECT l.row_count, l.checksum, s.row_count, s.checksum, c.cols, "
+                                 "sentinel_key_columns($1::regclass) "
+                                 "FROM (SELECT sentinel_compared_columns($1::regclass) AS cols) c, "
+                                 "LATERAL sentinel_table_checksum($1::regclass, c.cols) l, "
+                                 "LATERAL sentinel_table_checksum($2::regclass, c.cols) s",
+                                 2, p3, &res, errstr, errstr_size);
         if (!err) {
             int same = !strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2)) &&
                        !strcmp(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3));
@@ -922,8 +945,8 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
         }
         free(at);
         if (err || gap <= 10000 * rb->n) break;
-        err = run_set(rb->set, rb->n, rb->conf, rb->o, rb->shadow, "rebuild (new events)",
-                      &rb->log, NULL, target, base, &rb->job, NULL, errstr, errstr_size);
+        err = run_set(rb->set, rb->n, rb->conf, rb->o, rb->shadow, "rebuild (new events)", &rb->log,
+                      NULL, target, base, &rb->job, NULL, errstr, errstr_size);
     }
     if (!err && rb->o->run->stop && *rb->o->run->stop) {
         snprintf(errstr, errstr_size, "interrupted");
