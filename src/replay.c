@@ -80,13 +80,21 @@ static int all_digits(const char *s, size_t len) {
     return 1;
 }
 
+/* A time starts with its year: YYYY-. */
+static int looks_like_time(const char *spec) {
+    return strlen(spec) > 5 && all_digits(spec, 4) && spec[4] == '-';
+}
+
 sentinel_err_t sentinel_position_check(const char *spec, char *errstr, size_t errstr_size) {
     int64_t micros;
     if (!strcmp(spec, "beginning") || !strcmp(spec, "end") || all_digits(spec, strlen(spec)))
         return SENTINEL_OK;
-    if (strchr(spec, 'T') || strchr(spec, 't')) {
-        if (sentinel_timestamp_parse(spec, &micros, errstr, errstr_size))
+    if (looks_like_time(spec)) {
+        char why[256];
+        if (sentinel_timestamp_parse(spec, &micros, why, sizeof(why))) {
+            snprintf(errstr, errstr_size, "%s", why);
             return SENTINEL_ERR_INVALID;
+        }
         return SENTINEL_OK;
     }
     /* p:offset[,p:offset...] */
@@ -95,7 +103,7 @@ sentinel_err_t sentinel_position_check(const char *spec, char *errstr, size_t er
         const char *colon = strchr(s, ':'), *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
         if (!colon || colon > s + len || !all_digits(s, (size_t)(colon - s)) ||
-            !all_digits(colon + 1, len - (size_t)(colon - s) - 1)) {
+            !all_digits(colon + 1, len - (size_t)(colon - s) - 1) || (comma && !comma[1])) {
             snprintf(errstr, errstr_size,
                      "\"%s\": expected beginning, end, an RFC 3339 time, an offset or "
                      "PARTITION:OFFSET[,PARTITION:OFFSET...]",
@@ -122,7 +130,7 @@ static sentinel_err_t position_resolve(log_bounds_t *log, const char *spec, cons
         int64_t offset = atoll(spec);
         for (int p = 0; p < log->n; p++)
             out[p] = offset;
-    } else if (strchr(spec, 'T') || strchr(spec, 't')) {
+    } else if (looks_like_time(spec)) {
         int64_t micros = 0;
         if (sentinel_timestamp_parse(spec, &micros, errstr, errstr_size))
             return SENTINEL_ERR_INVALID;
