@@ -333,6 +333,8 @@ BEGIN
         EXECUTE format('ALTER TABLE %I.%I SET SCHEMA public', shadow, part);
         EXECUTE format('ALTER TABLE public.applied_events ATTACH PARTITION public.%I FOR VALUES IN (%L)',
                        part, p);
+        -- Attached, the partition bound says it: the CHECK has served.
+        EXECUTE format('ALTER TABLE public.%I DROP CONSTRAINT %I', part, part || '_projector');
     END LOOP;
 
     DELETE FROM public.projector_offsets WHERE projector = ANY (projectors);

@@ -329,3 +329,21 @@ char *harness_gen(const char *args) {
     free(out);
     return path;
 }
+
+char *harness_schema_fingerprint(PGconn *conn) {
+    return harness_query_value(conn,
+        "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
+        " SELECT table_name || '.' || column_name || ':' || data_type || ':' || is_nullable AS x"
+        "   FROM information_schema.columns WHERE table_schema = 'public'"
+        " UNION ALL SELECT conrelid::regclass || ':' || pg_get_constraintdef(oid) FROM pg_constraint"
+        "   WHERE connamespace = 'public'::regnamespace"
+        " UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        " UNION ALL SELECT tablename || ':' || policyname || ':' || coalesce(qual, '') FROM pg_policies"
+        " UNION ALL SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+        "   WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace"
+        " UNION ALL SELECT table_name || ':' || grantee || ':' || privilege_type"
+        "   FROM information_schema.role_table_grants WHERE table_schema = 'public'"
+        " UNION ALL SELECT relname || ':' || relrowsecurity || relforcerowsecurity FROM pg_class"
+        "   WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')"
+        ") s");
+}

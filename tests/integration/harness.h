@@ -88,6 +88,10 @@ char *harness_projection_digest(PGconn *conn);
  * returns its path (new; the caller unlinks and frees it). */
 char *harness_gen(const char *args);
 
+/* A digest of the public schema: columns, constraints, indexes, policies,
+ * triggers and grants. New. */
+char *harness_schema_fingerprint(PGconn *conn);
+
 /* Publish an NDJSON file to `topic`; returns the exit status. */
 int harness_publish(const char *topic, const char *path);
 

@@ -400,6 +400,7 @@ static void test_rebuild_repairs_drift(void **state) {
     project(conninfo, w->topic, prefix);
     PGconn *conn = harness_connect(conninfo);
     char *digest = harness_projection_digest(conn);
+    char *schema = harness_schema_fingerprint(conn);
     char *key = harness_query_value(conn, "SELECT workspace_id || ',' || date FROM workspace_daily_metrics "
                                           "ORDER BY workspace_id, date LIMIT 1");
     harness_exec(conn, "UPDATE workspace_daily_metrics SET runs_count = runs_count + 7 "
@@ -426,6 +427,12 @@ static void test_rebuild_repairs_drift(void **state) {
     char *repaired = harness_projection_digest(conn);
     assert_string_equal(repaired, digest);
     assert_verified(conninfo);
+    /* The swapped tables are the migrations' tables: same columns, keys,
+     * indexes, policies, triggers and grants. */
+    char *swapped_schema = harness_schema_fingerprint(conn);
+    assert_string_equal(swapped_schema, schema);
+    free(swapped_schema);
+    free(schema);
 
     PQfinish(conn);
     harness_drop_database(name);

@@ -125,25 +125,12 @@ static void test_fresh_database_has_the_whole_model(void **state) {
     free(conninfo);
 }
 
-/* A text fingerprint of the schema: columns, constraints and indexes. */
-static char *schema_fingerprint(PGconn *conn) {
-    return harness_query_value(conn,
-        "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
-        " SELECT table_name || '.' || column_name || ':' || data_type || ':' || is_nullable AS x"
-        "   FROM information_schema.columns WHERE table_schema = 'public'"
-        " UNION ALL SELECT conrelid::regclass || ':' || pg_get_constraintdef(oid) FROM pg_constraint"
-        "   WHERE connamespace = 'public'::regnamespace"
-        " UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'"
-        " UNION ALL SELECT tablename || ':' || policyname || ':' || coalesce(qual, '') FROM pg_policies"
-        ") s");
-}
-
 static void test_upgrade_from_every_earlier_version(void **state) {
     (void)state;
     char *fresh_db;
     char *fresh = harness_migrated_database("sentinel_upgrade_ref", 0, &fresh_db);
     PGconn *ref = harness_connect(fresh);
-    char *expected = schema_fingerprint(ref);
+    char *expected = harness_schema_fingerprint(ref);
     int versions = (int)harness_query_int(ref, "SELECT max(version) FROM schema_migrations");
     PQfinish(ref);
 
@@ -161,7 +148,7 @@ static void test_upgrade_from_every_earlier_version(void **state) {
         if (harness_run_sentinel(cmd, &out)) fail_msg("upgrade from %d: %s", stop, out);
         free(out);
         free(cmd);
-        char *got = schema_fingerprint(conn);
+        char *got = harness_schema_fingerprint(conn);
         if (strcmp(got, expected)) fail_msg("schema upgraded from %d differs from a fresh one", stop);
         free(got);
         PQfinish(conn);
