@@ -700,6 +700,46 @@ static sentinel_err_t check_uuid(const json_t *root, const char *key, char *out,
     return SENTINEL_OK;
 }
 
+/* Check an event's data against `entry`'s fields and its type's rules.
+ * The normalised fields go to a new ev->data; or, `in_place` (data is the
+ * caller's to give), replace data's own, and ev->data takes data. */
+static sentinel_err_t validate_data(const schema_entry_t *entry, const sentinel_event_type_t *type,
+                                    json_t *data, int in_place, sentinel_event_t *ev, char *why,
+                                    size_t why_size) {
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(data, tmp, key, value) {
+        if (!find_field(entry->data_fields, key)) {
+            snprintf(why, why_size, "data: unknown field \"%.60s\"%s", key,
+                     spec_of(type, key) ? " (not in this version of the schema)" : "");
+            return SENTINEL_ERR_INVALID;
+        }
+        if (in_place && json_is_null(value)) json_object_del(data, key);
+    }
+    ev->data = in_place ? json_incref(data) : json_object();
+    size_t i;
+    const json_t *f;
+    sentinel_err_t err;
+    json_array_foreach(entry->data_fields, i, f) {
+        const sentinel_field_spec_t *spec = spec_of(type, json_string_value(json_object_get(f, "name")));
+        const json_t *v = json_object_get(data, spec->name);
+        if (!v || json_is_null(v)) {
+            if (spec->required) {
+                snprintf(why, why_size, "data.%s is required", spec->name);
+                return SENTINEL_ERR_INVALID;
+            }
+            continue;
+        }
+        json_t *normal = NULL;
+        if ((err = check_field(entry, spec, v, &normal, why, why_size))) return err;
+        if (normal == v && in_place) json_decref(normal); /* already there, as it is */
+        else json_object_set_new(ev->data, spec->name, normal);
+    }
+    if (type->check && (err = type->check(ev->data, why, why_size))) return err;
+    return SENTINEL_OK;
+}
+
 /* Validate a parsed event. `forced` (may be NULL) fixes the schema to check
  * data against; otherwise the envelope's version decides. */
 static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
@@ -791,31 +831,7 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
                  data ? json_kind_name(data) : "");
         goto invalid;
     }
-    json_object_foreach((json_t *)data, key, value) {
-        if (!find_field(entry->data_fields, key)) {
-            snprintf(why, sizeof(why), "data: unknown field \"%.60s\"%s", key,
-                     spec_of(type, key) ? " (not in this version of the schema)" : "");
-            goto invalid;
-        }
-    }
-    ev->data = json_object();
-    size_t i;
-    const json_t *f;
-    json_array_foreach(entry->data_fields, i, f) {
-        const sentinel_field_spec_t *spec = spec_of(type, json_string_value(json_object_get(f, "name")));
-        const json_t *v = json_object_get(data, spec->name);
-        if (!v || json_is_null(v)) {
-            if (spec->required) {
-                snprintf(why, sizeof(why), "data.%s is required", spec->name);
-                goto invalid;
-            }
-            continue;
-        }
-        json_t *normal = NULL;
-        if ((err = check_field(entry, spec, v, &normal, why, sizeof(why)))) goto invalid_err;
-        json_object_set_new(ev->data, spec->name, normal);
-    }
-    if (type->check && (err = type->check(ev->data, why, sizeof(why)))) goto invalid_err;
+    if ((err = validate_data(entry, type, (json_t *)data, 0, ev, why, sizeof(why)))) goto invalid_err;
     return SENTINEL_OK;
 
 invalid:
@@ -1180,27 +1196,51 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
     }
     const schema_entry_t *latest = entry_for(codec, e->type, sentinel_codec_latest_version(codec, e->type));
 
-    json_t *root = json_object();
-    json_object_set_new(root, "type", json_string(e->type->name));
-    json_t *s;
-    if ((s = string_of(src, "event_id"))) json_object_set_new(root, "event_id", s);
-    if ((s = string_of(src, "workspace_id"))) json_object_set_new(root, "workspace_id", s);
-    if ((s = string_of(src, "source"))) json_object_set_new(root, "source", s);
-    avro_value_t field, data;
-    int64_t micros;
-    if (!avro_value_get_by_name(src, "occurred_at", &field, NULL) && !avro_value_get_long(&field, &micros)) {
-        char ts[SENTINEL_TIMESTAMP_MAX];
-        sentinel_timestamp_format(micros, ts);
-        json_object_set_new(root, "occurred_at", json_string(ts));
-    }
-    json_t *data_json = json_object();
-    json_object_set_new(root, "data", data_json);
-    sentinel_err_t err = SENTINEL_OK;
+    /* The envelope straight into ev; the data as JSON, checked and
+     * normalised in place by the rules every event meets. */
+    ev->type = e->type;
+    ev->version = e->version;
     char why[512];
-    if (avro_value_get_by_name(src, "data", &data, NULL)) {
+    sentinel_err_t err = SENTINEL_OK;
+    static const char *const ids[2] = {"event_id", "workspace_id"};
+    char *const id_out[2] = {ev->event_id, ev->workspace_id};
+    for (int k = 0; k < 2 && !err; k++) {
+        json_t *s = string_of(src, ids[k]);
+        if (!json_is_string(s)) {
+            snprintf(why, sizeof(why), "%s is required", ids[k]);
+            err = SENTINEL_ERR_INVALID;
+        } else if (sentinel_uuid_normalize(json_string_value(s), id_out[k])) {
+            snprintf(why, sizeof(why), "%s: \"%.60s\" is not a UUID", ids[k], json_string_value(s));
+            err = SENTINEL_ERR_INVALID;
+        }
+        json_decref(s);
+    }
+    avro_value_t field, data;
+    if (!err && (avro_value_get_by_name(src, "occurred_at", &field, NULL) ||
+                 avro_value_get_long(&field, &ev->occurred_at))) {
+        snprintf(why, sizeof(why), "occurred_at is required");
+        err = SENTINEL_ERR_INVALID;
+    } else if (!err && (ev->occurred_at < -62135596800000000LL ||
+                        ev->occurred_at > 253402300799999999LL)) {
+        snprintf(why, sizeof(why), "occurred_at: %lld microseconds is outside the years 1 to 9999",
+                 (long long)ev->occurred_at);
+        err = SENTINEL_ERR_INVALID;
+    }
+    json_t *source = err ? NULL : string_of(src, "source");
+    if (json_is_string(source)) {
+        if (json_string_length(source) == 0 || json_string_length(source) > 200) {
+            snprintf(why, sizeof(why), "source must be a string of 1 to 200 characters");
+            err = SENTINEL_ERR_INVALID;
+        } else {
+            ev->source = strdup(json_string_value(source));
+        }
+    }
+    json_decref(source);
+    if (!err && avro_value_get_by_name(src, "data", &data, NULL)) {
         snprintf(why, sizeof(why), "no data record: %s", avro_strerror());
         err = SENTINEL_ERR_INVALID;
     }
+    json_t *data_json = json_object();
     size_t count = 0;
     if (!err && avro_value_get_size(&data, &count)) err = SENTINEL_ERR_INVALID;
     for (size_t i = 0; !err && i < count; i++) {
@@ -1219,13 +1259,11 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
             if (!json_is_null(value)) json_object_set(data_json, key, value);
         }
     }
+    if (!err) err = validate_data(latest, e->type, data_json, 1, ev, why, sizeof(why));
+    json_decref(data_json);
     if (err) {
         snprintf(errstr, errstr_size, "%s: %s", e->type->name, why);
-        json_decref(root);
-        return err;
+        sentinel_event_clear(ev);
     }
-    err = validate(codec, root, latest, ev, errstr, errstr_size);
-    json_decref(root);
-    if (!err) ev->version = e->version;
     return err;
 }
