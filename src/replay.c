@@ -990,8 +990,14 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
     rb.names = names_array(set, rb.n);
     rebuild_tables(&rb);
     size_t used = (size_t)snprintf(rb.shadow, sizeof(rb.shadow), "rebuild");
-    for (int i = 0; i < rb.n; i++)
+    for (int i = 0; i < rb.n && used < sizeof(rb.shadow); i++)
         used += (size_t)snprintf(rb.shadow + used, sizeof(rb.shadow) - used, "_%s", set[i]->name);
+    if (used >= sizeof(rb.shadow)) {
+        free(rb.names);
+        free(rb.tables_array);
+        snprintf(errstr, errstr_size, "rebuild: the projectors' names make too long a schema name");
+        return SENTINEL_ERR_INVALID;
+    }
     sentinel_err_t err = SENTINEL_OK;
     rb.conn = sentinel_db_connect(sentinel_conf_db(conf), errstr, errstr_size);
     if (!rb.conn) err = SENTINEL_ERR_RETRIABLE;
