@@ -86,13 +86,12 @@ sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map
 sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const char *const *params,
                           void (*row)(PGresult *res, int r, void *opaque), void *opaque,
                           char *errstr, size_t errstr_size) {
-    PGresult *res = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
-    sentinel_err_t err = sentinel_db_classify(conn, res);
-    if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
-    else
-        for (int r = 0; r < PQntuples(res); r++) row(res, r, opaque);
+    PGresult *res = NULL;
+    sentinel_err_t err = sentinel_db_params(conn, sql, n_params, params, &res, errstr, errstr_size);
+    if (err) return err;
+    for (int r = 0; r < PQntuples(res); r++) row(res, r, opaque);
     PQclear(res);
-    return err;
+    return SENTINEL_OK;
 }
 
 row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,

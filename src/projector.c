@@ -871,18 +871,11 @@ static int caught_up(const runner_t *r) {
  * looked at its own partitions would stop early while a dead member still
  * holds the others. */
 static int topic_caught_up(runner_t *r) {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, r->topic, NULL);
-    int partitions = -1;
-    if (!rd_kafka_metadata(r->rk, 0, rkt, &md, 10000)) {
-        if (md->topic_cnt && !md->topics[0].err) partitions = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
+    char errstr[512];
+    int partitions = sentinel_topic_partitions(r->rk, r->topic, errstr, sizeof(errstr));
     if (partitions < 0) return 0;
     const char *params[2] = {r->p->name, r->topic};
     PGresult *res = NULL;
-    char errstr[512];
     if (sentinel_db_params(r->pg,
                     "SELECT partition, next_offset FROM projector_offsets "
                     "WHERE projector = $1 AND topic = $2",

@@ -6,6 +6,7 @@
 
 #include "../db.h"
 #include "../projector.h"
+#include "../topic.h"
 #include "cli.h"
 
 static const char status_usage[] =
@@ -155,14 +156,8 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
         return CLI_EXIT_FAILURE;
     }
     const char *topic = sentinel_conf_topic(conf);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int partitions = 0;
-    if (!rd_kafka_metadata(rk, 0, rkt, &md, 10000)) {
-        if (md->topic_cnt && !md->topics[0].err) partitions = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
+    int partitions = sentinel_topic_partitions(rk, topic, errstr, sizeof(errstr));
+    if (partitions < 0) partitions = 0; /* a topic not made yet: nothing to lag behind */
     int64_t *ends = calloc((size_t)(partitions ? partitions : 1), sizeof(*ends));
     for (int p = 0; p < partitions; p++) {
         int64_t lo;

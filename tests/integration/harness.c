@@ -104,19 +104,33 @@ long long harness_query_int(PGconn *conn, const char *sql) {
     return n;
 }
 
+/* All of `f` as a new string. */
+static char *read_stream(FILE *f) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) fwrite(chunk, 1, n, mem);
+    fclose(mem);
+    return buf;
+}
+
+char *harness_read_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    char *buf = read_stream(f);
+    fclose(f);
+    return buf;
+}
+
 int harness_run_sentinel(const char *args, char **output) {
     char *cmd = NULL;
     if (asprintf(&cmd, "%s %s 2>&1", SENTINEL_BINARY, args) < 0) abort();
     FILE *p = popen(cmd, "r");
     free(cmd);
     if (!p) fail_msg("popen failed");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) fwrite(chunk, 1, n, mem);
-    fclose(mem);
+    char *buf = read_stream(p);
     int status = pclose(p);
     if (output) *output = buf;
     else free(buf);

@@ -84,6 +84,9 @@ int harness_wait(pid_t pid);
  * depend on the wall clock left out), to compare two projections. New. */
 char *harness_projection_digest(PGconn *conn);
 
+/* The whole of a file as a new string ("" when it cannot be read). */
+char *harness_read_file(const char *path);
+
 /* Run `sentinel gen` with `args` into a new temporary file, or fail;
  * returns its path (new; the caller unlinks and frees it). */
 char *harness_gen(const char *args);

@@ -16,13 +16,8 @@
 
 static void test_restart_under_load(void **state) {
     (void)state;
-    char path[] = "/tmp/sentinel_restart_XXXXXX";
-    close(mkstemp(path));
+    char *path = harness_gen("--events 30000 --seed 9");
     char *cmd = NULL, *out = NULL;
-    assert_true(asprintf(&cmd, "gen --events 30000 --seed 9 -o %s", path) > 0);
-    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
-    free(cmd);
-    free(out);
     char *topic = harness_unique_name("test.restart");
     assert_int_equal(harness_publish(topic, path), 0);
 
@@ -76,6 +71,7 @@ static void test_restart_under_load(void **state) {
     harness_drop_database(name);
     harness_drop_database(ref_name);
     unlink(path);
+    free(path);
     unlink(log);
     free(prefix);
     free(topic);

@@ -63,8 +63,6 @@ static long long lag(PGconn *conn, const char *topic, long long total_events) {
     return total_events - harness_query_int(conn, sql);
 }
 
-static char *slurp_file(const char *path);
-
 /* One topic of 30,000 generated events and its reference projection, shared
  * by the crash tests. */
 static int world_setup(void **state) {
@@ -182,7 +180,7 @@ static void test_two_processes_one_killed(void **state) {
         if (!caught_up) usleep(100000);
     }
     if (!caught_up) {
-        char *text = slurp_file(log);
+        char *text = harness_read_file(log);
         fail_msg("the survivor did not catch up (lag %lld):\n%s", lag_all(conn, w->topic, total), text);
     }
     kill(b, SIGTERM); /* clean shutdown: finish the batch, leave the group, exit 0 */
@@ -194,20 +192,6 @@ static void test_two_processes_one_killed(void **state) {
     free(prefix);
     free(name);
     free(conninfo);
-}
-
-static char *slurp_file(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return strdup("");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) fwrite(chunk, 1, n, mem);
-    fclose(mem);
-    fclose(f);
-    return buf;
 }
 
 /* A projector stopped (SIGSTOP) with a batch in hand, past its session
@@ -253,14 +237,14 @@ static void test_zombie_is_fenced(void **state) {
         if (!caught_up) usleep(100000);
     }
     if (!caught_up) {
-        char *text = slurp_file(blog);
+        char *text = harness_read_file(blog);
         fail_msg("the second process did not catch up (lag %lld):\n%s", lag(conn, w->topic, total), text);
     }
     kill(zombie, SIGCONT);
     int rc_zombie = harness_wait(zombie);
     kill(b, SIGTERM);
     harness_wait(b);
-    char *zombie_log = slurp_file(zlog);
+    char *zombie_log = harness_read_file(zlog);
     if (rc_zombie != 0) fail_msg("zombie exited %d:\n%s", rc_zombie, zombie_log);
     if (!strstr(zombie_log, "fenced")) fail_msg("the zombie was not fenced:\n%s", zombie_log);
     free(zombie_log);
@@ -294,7 +278,7 @@ static void load_lines(PGconn *conn, const char *path) {
     PGresult *res = PQexec(conn, "COPY ev_raw (line) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')");
     assert_int_equal(PQresultStatus(res), PGRES_COPY_IN);
     PQclear(res);
-    char *text = slurp_file(path);
+    char *text = harness_read_file(path);
     assert_int_equal(PQputCopyData(conn, text, (int)strlen(text)), 1);
     assert_int_equal(PQputCopyEnd(conn, NULL), 1);
     res = PQgetResult(conn);

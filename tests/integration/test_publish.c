@@ -67,13 +67,8 @@ static int count_lines(const char *path) {
 static void test_publish_generated_stream(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.publish");
-    char path[] = "/tmp/sentinel_publish_XXXXXX";
-    close(mkstemp(path));
+    char *path = harness_gen("--events 3000 --duplicates 0.05 --seed 7");
     char *cmd = NULL, *out = NULL;
-    assert_true(asprintf(&cmd, "gen --events 3000 --duplicates 0.05 --seed 7 -o %s", path) > 0);
-    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
-    free(cmd);
-    free(out);
     int lines = count_lines(path);
     assert_int_equal(lines, 3000);
 
@@ -113,6 +108,7 @@ static void test_publish_generated_stream(void **state) {
     sentinel_codec_destroy(s->codec);
     free(s);
     unlink(path);
+    free(path);
     free(topic);
 }
 
