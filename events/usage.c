@@ -3,7 +3,7 @@
 
 static const sentinel_field_spec_t usage_incremented_fields[] = {
     REQUIRED("metric", ENUM),
-    REQUIRED_MIN("amount", LONG, 1),
+    REQUIRED_RANGE("amount", LONG, 1, 1000000000000LL),
     OPTIONAL("subject_type", STRING),
     OPTIONAL("subject_id", UUID),
     END_OF_FIELDS,

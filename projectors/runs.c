@@ -77,7 +77,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             s->created_at = ev->occurred_at;
             sentinel_uuid_map_put(runs, run, s);
             /* The daily rollup counts accepted runs only, in this transaction. */
-            daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 1, 0, 0, 0, 0);
+            (void)daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 1, 0, 0, 0, 0);
             sentinel_copy_str(&run_keys, run);
             sentinel_copy_str(&run_keys, ev->workspace_id);
             sentinel_copy_timestamp(&run_keys, ev->occurred_at);
@@ -125,7 +125,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             }
             sentinel_uuid_map_put(findings, finding, state_new(&pool, ev->workspace_id, NULL));
             const char *severity = sentinel_event_str(ev, "severity");
-            daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 1,
+            (void)daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 1,
                               !strcmp(severity, "critical"), !strcmp(severity, "warning"), 0);
             sentinel_copy_str(&finding_keys, finding);
             sentinel_copy_str(&finding_keys, ev->workspace_id);

@@ -216,8 +216,8 @@ void daily_metrics_destroy(daily_metrics_t *d) {
     free(d);
 }
 
-void daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at, long runs,
-                       long findings, long critical, long warning, long long tokens) {
+int daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at, long runs,
+                      long findings, long critical, long warning, long long tokens) {
     int64_t day = at / 86400000000LL - (at % 86400000000LL < 0);
     char key[64];
     snprintf(key, sizeof(key), "%s/%lld", workspace_id, (long long)day);
@@ -239,11 +239,14 @@ void daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at,
         json_object_set_new(d->index, key, json_integer((json_int_t)d->n));
         d->n++;
     }
+    long long sum;
+    if (__builtin_add_overflow(row->tokens, tokens, &sum)) return -1;
+    row->tokens = sum;
     row->runs += runs;
     row->findings += findings;
     row->critical += critical;
     row->warning += warning;
-    row->tokens += tokens;
+    return 0;
 }
 
 sentinel_err_t daily_metrics_write(daily_metrics_t *d, PGconn *conn, char *errstr,

@@ -88,8 +88,9 @@ int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback
 typedef struct daily_metrics daily_metrics_t;
 daily_metrics_t *daily_metrics_new(void);
 void daily_metrics_destroy(daily_metrics_t *d);
-void daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at, long runs,
-                       long findings, long critical, long warning, long long tokens);
+/* -1, adding nothing, when the day's tokens would overflow. */
+int daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at, long runs,
+                      long findings, long critical, long warning, long long tokens);
 /* Add the sums to workspace_daily_metrics (one statement). */
 sentinel_err_t daily_metrics_write(daily_metrics_t *d, PGconn *conn, char *errstr,
                                    size_t errstr_size);

@@ -96,6 +96,33 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_billing_period(ev->occurred_at,
                                 anchor_for(subs, n_subs, ev->workspace_id, ev->occurred_at), &start,
                                 &end);
+        period_sum_t *sum = NULL;
+        for (size_t k = 0; k < n_sums && !sum; k++)
+            if (sums[k].start == start && !strcmp(sums[k].workspace_id, ev->workspace_id)) sum = &sums[k];
+        if (!sum) {
+            if (n_sums == cap_sums) {
+                cap_sums = cap_sums ? cap_sums * 2 : 16;
+                period_sum_t *grown = realloc(sums, cap_sums * sizeof(*grown));
+                if (!grown) abort();
+                sums = grown;
+            }
+            sum = &sums[n_sums++];
+            memset(sum, 0, sizeof(*sum));
+            snprintf(sum->workspace_id, sizeof(sum->workspace_id), "%s", ev->workspace_id);
+            sum->start = start;
+            sum->end = end;
+        }
+        /* Counters never wrap: an event that would is rejected, whatever
+         * the amounts the decoder let through. */
+        long long total;
+        if (__builtin_add_overflow(sum->counts[m], amount, &total) ||
+            (m == M_TOKENS && daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 0, 0,
+                                                0, amount))) {
+            sentinel_batch_reject(batch, i, "amount %lld would overflow the %s counter of the "
+                                  "billing period", amount, metric_names[m]);
+            continue;
+        }
+        sum->counts[m] = total;
         int32_t partition;
         int64_t offset;
         sentinel_batch_position(batch, i, &partition, &offset);
@@ -113,24 +140,6 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_int(&ledger, offset);
         sentinel_copy_end_row(&ledger);
 
-        period_sum_t *sum = NULL;
-        for (size_t k = 0; k < n_sums && !sum; k++)
-            if (sums[k].start == start && !strcmp(sums[k].workspace_id, ev->workspace_id)) sum = &sums[k];
-        if (!sum) {
-            if (n_sums == cap_sums) {
-                cap_sums = cap_sums ? cap_sums * 2 : 16;
-                period_sum_t *grown = realloc(sums, cap_sums * sizeof(*grown));
-                if (!grown) abort();
-                sums = grown;
-            }
-            sum = &sums[n_sums++];
-            memset(sum, 0, sizeof(*sum));
-            snprintf(sum->workspace_id, sizeof(sum->workspace_id), "%s", ev->workspace_id);
-            sum->start = start;
-            sum->end = end;
-        }
-        sum->counts[m] += amount;
-        if (m == M_TOKENS) daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 0, 0, 0, amount);
     }
     for (size_t k = 0; k < n_sums; k++) {
         sentinel_copy_str(&records, sums[k].workspace_id);

@@ -591,7 +591,8 @@ static sentinel_err_t check_field(const schema_entry_t *e, const sentinel_field_
                      json_kind_name(v));
             return SENTINEL_ERR_INVALID;
         }
-        if (sentinel_timestamp_parse(json_string_value(v), &micros, why, sizeof(why))) {
+        if (sentinel_timestamp_parse(json_string_value(v), &micros, why, sizeof(why)) ||
+            sentinel_timestamp_check_window(micros, why, sizeof(why))) {
             snprintf(errstr, errstr_size, "data.%s: %s", name, why);
             return SENTINEL_ERR_INVALID;
         }
@@ -630,7 +631,7 @@ static sentinel_err_t check_field(const schema_entry_t *e, const sentinel_field_
         if (json_is_integer(v)) snprintf(shown, sizeof(shown), "%lld", (long long)json_integer_value(v));
         else snprintf(shown, sizeof(shown), "%g", d);
         if (spec->has_min && spec->has_max && (d < spec->min || d > spec->max)) {
-            snprintf(errstr, errstr_size, "data.%s (%s) is out of range %g..%g", name, shown,
+            snprintf(errstr, errstr_size, "data.%s (%s) is out of range %.15g..%.15g", name, shown,
                      spec->min, spec->max);
             return SENTINEL_ERR_INVALID;
         }
@@ -812,7 +813,8 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
         goto invalid;
     }
     char tswhy[256];
-    if (sentinel_timestamp_parse(json_string_value(occurred), &ev->occurred_at, tswhy, sizeof(tswhy))) {
+    if (sentinel_timestamp_parse(json_string_value(occurred), &ev->occurred_at, tswhy, sizeof(tswhy)) ||
+        sentinel_timestamp_check_window(ev->occurred_at, tswhy, sizeof(tswhy))) {
         snprintf(why, sizeof(why), "occurred_at: %s", tswhy);
         goto invalid;
     }
@@ -1220,11 +1222,12 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
                  avro_value_get_long(&field, &ev->occurred_at))) {
         snprintf(why, sizeof(why), "occurred_at is required");
         err = SENTINEL_ERR_INVALID;
-    } else if (!err && (ev->occurred_at < -62135596800000000LL ||
-                        ev->occurred_at > 253402300799999999LL)) {
-        snprintf(why, sizeof(why), "occurred_at: %lld microseconds is outside the years 1 to 9999",
-                 (long long)ev->occurred_at);
-        err = SENTINEL_ERR_INVALID;
+    } else if (!err) {
+        char tswhy[256];
+        if (sentinel_timestamp_check_window(ev->occurred_at, tswhy, sizeof(tswhy))) {
+            snprintf(why, sizeof(why), "occurred_at: %s", tswhy);
+            err = SENTINEL_ERR_INVALID;
+        }
     }
     json_t *source = err ? NULL : string_of(src, "source");
     if (json_is_string(source)) {

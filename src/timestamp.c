@@ -186,6 +186,18 @@ int sentinel_uuid_normalize(const char *s, char *out) {
     return 0;
 }
 
+sentinel_err_t sentinel_timestamp_check_window(int64_t micros, char *errstr, size_t errstr_size) {
+    if (micros >= SENTINEL_TIME_MIN && micros < SENTINEL_TIME_END) return SENTINEL_OK;
+    char ts[SENTINEL_TIMESTAMP_MAX];
+    if (micros >= -62135596800000000LL && micros < 253402300800000000LL)
+        sentinel_timestamp_format(micros, ts);
+    else
+        snprintf(ts, sizeof(ts), "%lld microseconds", (long long)micros);
+    snprintf(errstr, errstr_size,
+             "%s is outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)", ts);
+    return SENTINEL_ERR_INVALID;
+}
+
 double sentinel_monotonic_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

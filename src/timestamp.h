@@ -20,6 +20,16 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_timestamp_parse(const char *s, int64_
  * whole milliseconds, else microseconds. `out` holds SENTINEL_TIMESTAMP_MAX. */
 void sentinel_timestamp_format(int64_t micros, char *out);
 
+/* The window every timestamp of an event lies in: [2000-01-01T00:00:00Z,
+ * 2100-01-01T00:00:00Z), in microseconds since the epoch. */
+#define SENTINEL_TIME_MIN 946684800000000LL
+#define SENTINEL_TIME_END 4102444800000000LL
+
+/* INVALID with "<ts> is outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"
+ * in errstr when micros is not in the window. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_timestamp_check_window(int64_t micros, char *errstr,
+                                                                  size_t errstr_size);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 int64_t sentinel_days_from_civil(int64_t y, unsigned m, unsigned d);
 void sentinel_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
