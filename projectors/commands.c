@@ -1,15 +1,25 @@
 /* commands.c -- the `commands` projector: CommandRunStarted and
  * CommandRunCompleted into command_runs. */
 #include "support.h"
+#include "utf8.h"
+
+enum { SHOWN_MAX = 200 }; /* bytes of a tenant's value quoted in a reason */
 
 static const char *const command_types[] = {"CommandRunStarted", "CommandRunCompleted", NULL};
 static const char *const command_tables[] = {"command_runs", NULL};
 
+/* "<workspace>/<external_reference>", whole however long. New string. */
+static char *reference_key(const char *workspace_id, const char *reference) {
+    char *key = NULL;
+    if (asprintf(&key, "%s/%s", workspace_id, reference) < 0) abort();
+    return key;
+}
+
 /* (workspace, external_reference) already taken -> the command run's id. */
 static void load_reference(PGresult *res, int r, void *opaque) {
-    char key[1024];
-    snprintf(key, sizeof(key), "%s/%s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+    char *key = reference_key(PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
     json_object_set_new(opaque, key, json_string(PQgetvalue(res, r, 2)));
+    free(key);
 }
 
 static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
@@ -75,16 +85,19 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                 sentinel_batch_reject(batch, i, "command run %s already exists", id);
                 continue;
             }
-            char key[1024];
-            snprintf(key, sizeof(key), "%s/%s", ev->workspace_id,
-                     sentinel_event_str(ev, "external_reference"));
+            char *key = reference_key(ev->workspace_id, sentinel_event_str(ev, "external_reference"));
             const char *taken = json_string_value(json_object_get(references, key));
             if (taken) {
+                char shown[SHOWN_MAX + 4];
                 sentinel_batch_reject(batch, i, "external_reference \"%s\" is already used by command run %s",
-                                      sentinel_event_str(ev, "external_reference"), taken);
+                                      sentinel_utf8_shorten(sentinel_event_str(ev, "external_reference"),
+                                                            SHOWN_MAX, shown),
+                                      taken);
+                free(key);
                 continue;
             }
             json_object_set_new(references, key, json_string(id));
+            free(key);
             sentinel_uuid_map_put(commands, id, state_new(&pool, ev->workspace_id, "running"));
             json_t *v;
             sentinel_copy_str(&started, id);
@@ -133,7 +146,7 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                                   "started_at, context_snapshot, metadata, event_id, created_at) FROM STDIN",
                                   &started, errstr, errstr_size)))
         goto out;
-    err = stage_and_update(conn,
+    err = sentinel_copy_stage(conn,
                            "CREATE TEMP TABLE IF NOT EXISTS command_completions (id uuid, "
                            "status text, completed_at timestamptz, duration_seconds float8, "
                            "response jsonb, metrics jsonb, event_id uuid) ON COMMIT DELETE ROWS",

@@ -5,6 +5,7 @@
  * kept here, in the same transaction as the rows they count, so a rejected
  * event never counts. */
 #include "support.h"
+#include "utf8.h"
 
 static const char *const run_types[] = {"RunStarted", "RunCompleted", "FindingRecorded",
                                         "AnnotationPosted", NULL};
@@ -159,7 +160,9 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                 continue;
             const char *provider = json_string_value(json_object_get(providers, slug));
             if (!provider) {
-                sentinel_batch_reject(batch, i, "unknown provider slug \"%s\"", slug);
+                char shown[204];
+                sentinel_batch_reject(batch, i, "unknown provider slug \"%s\"",
+                                      sentinel_utf8_shorten(slug, 200, shown));
                 continue;
             }
             if (sentinel_uuid_map_get(annotations, annotation)) {
@@ -189,7 +192,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                   "FROM STDIN",
                                   &run_rows, errstr, errstr_size)))
         goto out;
-    if ((err = stage_and_update(conn,
+    if ((err = sentinel_copy_stage(conn,
                                 "CREATE TEMP TABLE IF NOT EXISTS run_completions (id uuid, "
                                 "status text, completed_at timestamptz, metrics jsonb, "
                                 "event_id uuid) ON COMMIT DELETE ROWS",

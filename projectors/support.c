@@ -179,16 +179,6 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
     return SENTINEL_OK;
 }
 
-sentinel_err_t stage_and_update(PGconn *conn, const char *create_sql, const char *copy_sql,
-                                sentinel_copy_t *rows, const char *update_sql, char *errstr,
-                                size_t errstr_size) {
-    if (!rows->rows) return SENTINEL_OK;
-    sentinel_err_t err = sentinel_db_exec(conn, create_sql, errstr, errstr_size);
-    if (!err) err = sentinel_copy_send(conn, copy_sql, rows, errstr, errstr_size);
-    if (!err) err = sentinel_db_exec(conn, update_sql, errstr, errstr_size);
-    return err;
-}
-
 typedef struct daily_row {
     char workspace_id[SENTINEL_UUID_LEN + 1];
     int64_t day; /* days since the epoch */
@@ -269,7 +259,7 @@ sentinel_err_t daily_metrics_write(daily_metrics_t *d, PGconn *conn, char *errst
         sentinel_copy_int(&rows, r->tokens);
         sentinel_copy_end_row(&rows);
     }
-    sentinel_err_t err = stage_and_update(
+    sentinel_err_t err = sentinel_copy_stage(
         conn,
         "CREATE TEMP TABLE IF NOT EXISTS daily_increments (workspace_id uuid, date date, "
         "runs bigint, findings bigint, critical bigint, warning bigint, tokens bigint) "

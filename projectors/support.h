@@ -72,14 +72,6 @@ row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t 
 sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                      size_t errstr_size);
 
-/* The set-based update of a batch: stage `rows` in a temporary table
- * (made by `create_sql` on first use, emptied at commit), load them with
- * `copy_sql`, then run `update_sql`, which joins the table. Nothing runs
- * when there are no rows. */
-sentinel_err_t stage_and_update(PGconn *conn, const char *create_sql, const char *copy_sql,
-                                sentinel_copy_t *rows, const char *update_sql, char *errstr,
-                                size_t errstr_size);
-
 /* A timestamp field's microseconds, or `fallback` when absent. */
 int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback);
 

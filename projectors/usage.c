@@ -155,7 +155,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
                                   "topic, partition, kafka_offset) FROM STDIN",
                                   &ledger, errstr, errstr_size)))
         goto out;
-    if ((err = stage_and_update(
+    if ((err = sentinel_copy_stage(
              conn,
              "CREATE TEMP TABLE IF NOT EXISTS usage_increments (workspace_id uuid, "
              "period_start timestamptz, period_end timestamptz, runs bigint, commands bigint, "

@@ -73,6 +73,18 @@ void sentinel_copy_double(sentinel_copy_t *c, double v) {
     raw(c, num, (size_t)snprintf(num, sizeof(num), "%.17g", v));
 }
 
+void sentinel_copy_bytes(sentinel_copy_t *c, const void *bytes, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = bytes;
+    separator(c);
+    reserve(c, 3 + 2 * n);
+    raw(c, "\\\\x", 3); /* bytea's hex form, its backslash escaped for COPY */
+    for (size_t i = 0; i < n; i++) {
+        c->buf[c->len++] = hex[b[i] >> 4];
+        c->buf[c->len++] = hex[b[i] & 15];
+    }
+}
+
 void sentinel_copy_bool(sentinel_copy_t *c, int v) {
     separator(c);
     raw(c, v ? "t" : "f", 1);
@@ -141,5 +153,15 @@ sentinel_err_t sentinel_copy_send(PGconn *conn, const char *copy_sql, sentinel_c
         err = SENTINEL_ERR_RETRIABLE;
     }
     sentinel_copy_reset(c);
+    return err;
+}
+
+sentinel_err_t sentinel_copy_stage(PGconn *conn, const char *create_sql, const char *copy_sql,
+                                   sentinel_copy_t *rows, const char *update_sql, char *errstr,
+                                   size_t errstr_size) {
+    if (!rows->rows) return SENTINEL_OK;
+    sentinel_err_t err = sentinel_db_exec(conn, create_sql, errstr, errstr_size);
+    if (!err) err = sentinel_copy_send(conn, copy_sql, rows, errstr, errstr_size);
+    if (!err) err = sentinel_db_exec(conn, update_sql, errstr, errstr_size);
     return err;
 }

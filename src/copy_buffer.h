@@ -22,6 +22,7 @@ void sentinel_copy_str(sentinel_copy_t *c, const char *s); /* NULL writes \N */
 void sentinel_copy_null(sentinel_copy_t *c);
 void sentinel_copy_int(sentinel_copy_t *c, int64_t v);
 void sentinel_copy_double(sentinel_copy_t *c, double v);
+void sentinel_copy_bytes(sentinel_copy_t *c, const void *bytes, size_t n); /* a bytea */
 void sentinel_copy_bool(sentinel_copy_t *c, int v);
 void sentinel_copy_json(sentinel_copy_t *c, const json_t *v); /* NULL writes \N */
 void sentinel_copy_timestamp(sentinel_copy_t *c, int64_t micros);
@@ -32,6 +33,15 @@ void sentinel_copy_end_row(sentinel_copy_t *c);
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_copy_send(PGconn *conn, const char *copy_sql,
                                                      sentinel_copy_t *c, char *errstr,
                                                      size_t errstr_size);
+
+/* The set-based write of a batch: stage `rows` in a temporary table (made
+ * by `create_sql` on first use, emptied at commit), load them with
+ * `copy_sql`, then run `update_sql`, which reads the table. Nothing runs
+ * when there are no rows. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_copy_stage(PGconn *conn, const char *create_sql,
+                                                      const char *copy_sql, sentinel_copy_t *rows,
+                                                      const char *update_sql, char *errstr,
+                                                      size_t errstr_size);
 
 void sentinel_copy_reset(sentinel_copy_t *c);
 void sentinel_copy_free(sentinel_copy_t *c);

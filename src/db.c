@@ -22,16 +22,32 @@ PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size) {
     return conn;
 }
 
+static int is_class(const char *sqlstate, const char *cls) { return !strncmp(sqlstate, cls, 2); }
+
 sentinel_err_t sentinel_db_classify_sqlstate(const char *sqlstate) {
     if (!sqlstate || strlen(sqlstate) != 5) return SENTINEL_ERR_RETRIABLE;
-    if (!strncmp(sqlstate, "40", 2)) return SENTINEL_ERR_RETRIABLE; /* transaction rollback */
-    if (!strncmp(sqlstate, "08", 2)) return SENTINEL_ERR_RETRIABLE; /* connection exception */
-    if (!strcmp(sqlstate, "57P01") || !strcmp(sqlstate, "57P02") || !strcmp(sqlstate, "57P03"))
-        return SENTINEL_ERR_RETRIABLE; /* admin/crash shutdown, cannot connect now */
-    if (!strcmp(sqlstate, "55P03")) return SENTINEL_ERR_RETRIABLE; /* lock not available */
-    if (!strncmp(sqlstate, "22", 2) || !strncmp(sqlstate, "23", 2))
-        return SENTINEL_ERR_INVALID; /* data exception, integrity violation */
-    return SENTINEL_ERR_FATAL;
+    /* Not about the data: the server, the network, contention, resources. */
+    if (is_class(sqlstate, "08") ||  /* connection exception */
+        is_class(sqlstate, "40") ||  /* serialization failure, deadlock */
+        is_class(sqlstate, "53") ||  /* insufficient resources: disk full, memory */
+        is_class(sqlstate, "57") ||  /* shutdown, cancelled, cannot connect now */
+        is_class(sqlstate, "58") ||  /* system error: I/O */
+        is_class(sqlstate, "XX") ||  /* internal error */
+        !strcmp(sqlstate, "55P03") || /* lock not available (lock_timeout) */
+        !strcmp(sqlstate, "55006") || /* object in use */
+        !strcmp(sqlstate, "25P03") || /* idle in transaction timeout */
+        !strcmp(sqlstate, "42501"))   /* insufficient privilege: a grant to fix */
+        return SENTINEL_ERR_RETRIABLE;
+    /* The statement or the deployment: undefined table or column, syntax,
+     * a missing feature, a bad transaction state or authorization. */
+    if (is_class(sqlstate, "42") || is_class(sqlstate, "0A") || is_class(sqlstate, "3D") ||
+        is_class(sqlstate, "3F") || is_class(sqlstate, "28") || is_class(sqlstate, "25") ||
+        is_class(sqlstate, "26") || is_class(sqlstate, "34"))
+        return SENTINEL_ERR_FATAL;
+    /* The rest is about the data: data exceptions (22), integrity (23),
+     * cardinality (21), program limits such as an index row too large
+     * (54), errors raised by triggers (P0), ... */
+    return SENTINEL_ERR_INVALID;
 }
 
 sentinel_err_t sentinel_db_classify(const PGconn *conn, const PGresult *res) {
@@ -52,7 +68,10 @@ sentinel_err_t sentinel_db_classify(const PGconn *conn, const PGresult *res) {
 
 void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,
                         size_t errstr_size) {
-    const char *msg = res ? PQresultErrorMessage(res) : "";
+    /* The server's primary message, without "ERROR:" and the DETAIL lines
+     * that quote row data; libpq's own text when there is none. */
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!msg || !*msg) msg = res ? PQresultErrorMessage(res) : "";
     if (!msg || !*msg) msg = conn ? PQerrorMessage(conn) : "no connection";
     if (!msg || !*msg) msg = "unknown PostgreSQL error";
     snprintf(errstr, errstr_size, "%s", msg);

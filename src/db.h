@@ -11,10 +11,16 @@
  * server's reason in errstr. An empty or NULL url lets libpq use PG*. */
 PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size);
 
-/* Class of a failed result: RETRIABLE for SQLSTATE class 40 (serialization
- * failure, deadlock), 57P01-03 (shutdown) and class 08 or a lost connection;
- * INVALID for data errors (class 22, 23) ; FATAL for everything else.
- * res may be NULL (no result at all: connection trouble). */
+/* Class of a failed result: RETRIABLE for what is not about the data
+ * (connection loss and class 08, serialization failures and deadlocks
+ * (40), insufficient resources such as a full disk (53), shutdowns and
+ * cancellations (57), I/O (58), internal errors (XX), lock and idle
+ * timeouts, missing privileges); FATAL for the statement or the
+ * deployment (undefined objects and syntax (42), unsupported features,
+ * missing schema or database, authorization); INVALID for everything else,
+ * the data: data exceptions (22), integrity violations (23), program
+ * limits (54), errors raised by triggers. res may be NULL (no result at
+ * all: connection trouble). */
 sentinel_err_t sentinel_db_classify(const PGconn *conn, const PGresult *res);
 
 /* Class of a bare SQLSTATE (five characters), by the rules above. */

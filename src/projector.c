@@ -11,10 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "copy_buffer.h"
 #include "db.h"
 #include "log.h"
 #include "timestamp.h"
 #include "topic.h"
+#include "utf8.h"
 #include "uuid_map.h"
 
 enum item_status {
@@ -34,6 +36,7 @@ typedef struct item {
     sentinel_event_t ev;
     enum item_status status;
     char *reason; /* owned, for REJECTED */
+    int poisoned; /* the database refused it alone: REJECTED for good */
 } item_t;
 
 struct sentinel_batch {
@@ -85,7 +88,7 @@ void sentinel_batch_reject(sentinel_batch_t *b, size_t i, const char *fmt, ...) 
     char reason[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    sentinel_utf8_vformat(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     free(it->reason);
     it->reason = strdup(reason);
@@ -536,14 +539,19 @@ static sentinel_err_t advance_offsets(runner_t *r, int *moved_all, char *errstr,
     return SENTINEL_OK;
 }
 
-static sentinel_err_t deduplicate(runner_t *r, char *errstr, size_t errstr_size) {
+/* Claim the event ids of items[0..count): the first delivery of an id in
+ * log order is NEW, the others DUPLICATE. A poisoned event's id is claimed
+ * too, so its redelivery is a duplicate like any dead letter's. */
+static sentinel_err_t deduplicate(runner_t *r, item_t *items, size_t count, char *errstr,
+                                  size_t errstr_size) {
     size_t n = 0;
-    const char **ids = malloc((r->n_items + 1) * sizeof(*ids));
-    const char **ws = malloc((r->n_items + 1) * sizeof(*ws));
-    for (size_t i = 0; i < r->n_items; i++) {
-        if (r->items[i].status != ITEM_PENDING) continue;
-        ids[n] = r->items[i].ev.event_id;
-        ws[n] = r->items[i].ev.workspace_id;
+    const char **ids = malloc((count + 1) * sizeof(*ids));
+    const char **ws = malloc((count + 1) * sizeof(*ws));
+    if (!ids || !ws) abort();
+    for (size_t i = 0; i < count; i++) {
+        if (items[i].status != ITEM_PENDING && !items[i].poisoned) continue;
+        ids[n] = items[i].ev.event_id;
+        ws[n] = items[i].ev.workspace_id;
         n++;
     }
     sentinel_err_t err = SENTINEL_OK;
@@ -564,8 +572,8 @@ static sentinel_err_t deduplicate(runner_t *r, char *errstr, size_t errstr_size)
                 sentinel_uuid_map_put(fresh, PQgetvalue(res, k, 0), (void *)1);
             PQclear(res);
             /* The first delivery in log order is the new one. */
-            for (size_t i = 0; i < r->n_items; i++) {
-                item_t *it = &r->items[i];
+            for (size_t i = 0; i < count; i++) {
+                item_t *it = &items[i];
                 if (it->status != ITEM_PENDING) continue;
                 if (sentinel_uuid_map_get(fresh, it->ev.event_id)) {
                     it->status = ITEM_NEW;
@@ -586,12 +594,14 @@ static void mark_known_workspace(PGresult *res, int row, void *opaque) {
     sentinel_uuid_map_put(opaque, PQgetvalue(res, row, 0), (void *)1);
 }
 
-static sentinel_err_t reject_unknown_workspaces(runner_t *r, char *errstr, size_t errstr_size) {
+static sentinel_err_t reject_unknown_workspaces(runner_t *r, item_t *items, size_t count,
+                                                char *errstr, size_t errstr_size) {
     sentinel_uuid_map_t *seen = sentinel_uuid_map_new();
-    const char **ids = malloc((r->n_items + 1) * sizeof(*ids));
+    const char **ids = malloc((count + 1) * sizeof(*ids));
+    if (!ids) abort();
     size_t n = 0;
-    for (size_t i = 0; i < r->n_items; i++) {
-        item_t *it = &r->items[i];
+    for (size_t i = 0; i < count; i++) {
+        item_t *it = &items[i];
         if (it->status != ITEM_NEW || sentinel_uuid_map_get(seen, it->ev.workspace_id)) continue;
         sentinel_uuid_map_put(seen, it->ev.workspace_id, (void *)1);
         ids[n++] = it->ev.workspace_id;
@@ -600,8 +610,8 @@ static sentinel_err_t reject_unknown_workspaces(runner_t *r, char *errstr, size_
     sentinel_err_t err = sentinel_db_select_ids(
         r->pg, "SELECT id FROM workspaces WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL", ids,
         n, mark_known_workspace, known, errstr, errstr_size);
-    for (size_t i = 0; !err && i < r->n_items; i++) {
-        item_t *it = &r->items[i];
+    for (size_t i = 0; !err && i < count; i++) {
+        item_t *it = &items[i];
         if (it->status == ITEM_NEW && !sentinel_uuid_map_get(known, it->ev.workspace_id)) {
             char reason[128];
             snprintf(reason, sizeof(reason), "unknown workspace %s", it->ev.workspace_id);
@@ -615,86 +625,70 @@ static sentinel_err_t reject_unknown_workspaces(runner_t *r, char *errstr, size_
     return err;
 }
 
-/* Dead letters: one multi-row INSERT. A rejected event id stays in
+/* Dead letters: COPY into a staging table, then one INSERT, whatever
+ * their number (no bound on parameters). A rejected event id stays in
  * applied_events: a redelivery of it is a duplicate whatever the batch
  * boundaries (re-applying is `sentinel dead-letters retry`'s job), so the
  * outcome never depends on how the log was cut into batches. */
-static sentinel_err_t write_dead_letters(runner_t *r, char *errstr, size_t errstr_size) {
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_items; i++) n += r->items[i].status == ITEM_REJECTED;
-    if (!n) return SENTINEL_OK;
-
-    char *sql = NULL;
-    size_t sql_len = 0;
-    FILE *f = open_memstream(&sql, &sql_len);
-    fputs("INSERT INTO dead_letters (projector, topic, partition, kafka_offset, event_id, "
-          "workspace_id, event_type, reason, payload) VALUES ",
-          f);
-    int nparams = (int)n * 9;
-    const char **values = calloc((size_t)nparams, sizeof(*values));
-    int *lengths = calloc((size_t)nparams, sizeof(*lengths));
-    int *formats = calloc((size_t)nparams, sizeof(*formats));
-    char (*numbers)[2][24] = calloc(n, sizeof(*numbers));
-    size_t k = 0;
-    for (size_t i = 0; i < r->n_items; i++) {
-        item_t *it = &r->items[i];
+static sentinel_err_t write_dead_letters(runner_t *r, item_t *items, size_t count, char *errstr,
+                                         size_t errstr_size) {
+    sentinel_copy_t rows = {0};
+    for (size_t i = 0; i < count; i++) {
+        item_t *it = &items[i];
         if (it->status != ITEM_REJECTED) continue;
-        int b = (int)k * 9;
-        fprintf(f, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k ? ", " : "", b + 1, b + 2,
-                b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9);
-        snprintf(numbers[k][0], 24, "%d", it->msg->partition);
-        snprintf(numbers[k][1], 24, "%lld", (long long)it->msg->offset);
-        values[b] = r->p->name;
-        values[b + 1] = r->topic;
-        values[b + 2] = numbers[k][0];
-        values[b + 3] = numbers[k][1];
-        values[b + 4] = it->decoded ? it->ev.event_id : NULL;
-        values[b + 5] = it->decoded ? it->ev.workspace_id : NULL;
-        values[b + 6] = it->decoded ? it->ev.type->name : NULL;
-        values[b + 7] = it->reason ? it->reason : "rejected";
-        values[b + 8] = it->msg->payload;
-        lengths[b + 8] = (int)it->msg->len;
-        formats[b + 8] = 1; /* binary: the raw bytes */
-        k++;
+        sentinel_copy_str(&rows, r->p->name);
+        sentinel_copy_str(&rows, r->topic);
+        sentinel_copy_int(&rows, it->msg->partition);
+        sentinel_copy_int(&rows, it->msg->offset);
+        sentinel_copy_str(&rows, it->decoded ? it->ev.event_id : NULL);
+        sentinel_copy_str(&rows, it->decoded ? it->ev.workspace_id : NULL);
+        sentinel_copy_str(&rows, it->decoded ? it->ev.type->name : NULL);
+        sentinel_copy_str(&rows, it->reason ? it->reason : "rejected");
+        sentinel_copy_bytes(&rows, it->msg->payload, it->msg->len);
+        sentinel_copy_end_row(&rows);
     }
-    fputs(" ON CONFLICT (projector, topic, partition, kafka_offset) DO NOTHING", f);
-    fclose(f);
-    PGresult *res = PQexecParams(r->pg, sql, nparams, NULL, values, lengths, formats, 0);
-    sentinel_err_t err = sentinel_db_classify(r->pg, res);
-    if (err) sentinel_db_errstr(r->pg, res, errstr, errstr_size);
-    PQclear(res);
-    free(sql);
-    free(values);
-    free(lengths);
-    free(formats);
-    free(numbers);
+    sentinel_err_t err = sentinel_copy_stage(
+        r->pg,
+        "CREATE TEMP TABLE IF NOT EXISTS dead_letter_rows (projector text, topic text, "
+        "partition int, kafka_offset bigint, event_id uuid, workspace_id uuid, event_type text, "
+        "reason text, payload bytea) ON COMMIT DELETE ROWS",
+        "COPY dead_letter_rows FROM STDIN", &rows,
+        "INSERT INTO dead_letters (projector, topic, partition, kafka_offset, event_id, "
+        "workspace_id, event_type, reason, payload) SELECT * FROM dead_letter_rows "
+        "ON CONFLICT (projector, topic, partition, kafka_offset) DO NOTHING",
+        errstr, errstr_size);
+    sentinel_copy_free(&rows);
     return err;
 }
 
 /* Items back to their state before the transaction, for a retry. */
-static void reset_items(runner_t *r) {
-    for (size_t i = 0; i < r->n_items; i++) {
-        item_t *it = &r->items[i];
-        if (!it->decoded || it->status == ITEM_SKIPPED) continue;
+static void reset_items(item_t *items, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        item_t *it = &items[i];
+        if (!it->decoded || it->status == ITEM_SKIPPED || it->poisoned) continue;
         it->status = ITEM_PENDING;
         free(it->reason);
         it->reason = NULL;
     }
 }
 
-static sentinel_err_t run_prepare(runner_t *r, char *errstr, size_t errstr_size) {
+static sentinel_err_t run_prepare(runner_t *r, item_t *items, size_t count, char *errstr,
+                                  size_t errstr_size) {
     if (!r->p->prepare) return SENTINEL_OK;
-    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0, r->topic};
-    for (size_t i = 0; i < r->n_items; i++)
-        if (r->items[i].status == ITEM_PENDING) batch.events[batch.n++] = &r->items[i];
+    sentinel_batch_t batch = {malloc((count + 1) * sizeof(item_t *)), 0, r->topic};
+    if (!batch.events) abort();
+    for (size_t i = 0; i < count; i++)
+        if (items[i].status == ITEM_PENDING) batch.events[batch.n++] = &items[i];
     sentinel_err_t err = r->p->prepare(&batch, r->pg, errstr, errstr_size);
     free(batch.events);
     return err;
 }
 
-/* One attempt at the batch's transaction. *fenced is set when another
+/* One attempt at the transaction of items[0..count) (none: offsets only),
+ * advancing the partitions marked in_batch. *fenced is set when another
  * consumer moved an offset first. */
-static sentinel_err_t apply_once(runner_t *r, int *fenced, char *errstr, size_t errstr_size) {
+static sentinel_err_t apply_once(runner_t *r, item_t *items, size_t count, int *fenced,
+                                 char *errstr, size_t errstr_size) {
     sentinel_err_t err = sentinel_db_exec(r->pg, "BEGIN", errstr, errstr_size);
     if (err) return err;
     if ((err = sentinel_projection_lock(r->pg, r->opt->schema, r->p->name, 0, errstr, errstr_size)))
@@ -706,16 +700,17 @@ static sentinel_err_t apply_once(runner_t *r, int *fenced, char *errstr, size_t 
         *fenced = 1;
         goto rollback;
     }
-    if ((err = deduplicate(r, errstr, errstr_size))) goto rollback;
-    if ((err = reject_unknown_workspaces(r, errstr, errstr_size))) goto rollback;
+    if ((err = deduplicate(r, items, count, errstr, errstr_size))) goto rollback;
+    if ((err = reject_unknown_workspaces(r, items, count, errstr, errstr_size))) goto rollback;
 
-    sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0, r->topic};
-    for (size_t i = 0; i < r->n_items; i++)
-        if (r->items[i].status == ITEM_NEW) batch.events[batch.n++] = &r->items[i];
+    sentinel_batch_t batch = {malloc((count + 1) * sizeof(item_t *)), 0, r->topic};
+    if (!batch.events) abort();
+    for (size_t i = 0; i < count; i++)
+        if (items[i].status == ITEM_NEW) batch.events[batch.n++] = &items[i];
     if (batch.n) err = r->p->apply(&batch, r->pg, errstr, errstr_size);
     free(batch.events);
     if (err) goto rollback;
-    if ((err = write_dead_letters(r, errstr, errstr_size))) goto rollback;
+    if ((err = write_dead_letters(r, items, count, errstr, errstr_size))) goto rollback;
     err = sentinel_db_exec(r->pg, "COMMIT", errstr, errstr_size);
     return err;
 
@@ -765,43 +760,121 @@ static void resync_offsets(runner_t *r) {
     }
 }
 
-static sentinel_err_t process(runner_t *r, char *errstr, size_t errstr_size) {
+static int stopping(const runner_t *r) { return r->opt && r->opt->stop && *r->opt->stop; }
+
+/* Sleep before retry `attempt`, waking early when asked to stop. */
+static void backoff_wait(const runner_t *r, int attempt) {
+    int ms = 100 << (attempt < 6 ? attempt : 6);
+    if (ms > 5000) ms = 5000;
+    for (int slept = 0; slept < ms && !stopping(r); slept += 50) usleep(50 * 1000);
+}
+
+/* The partitions items[0..count) cover and the last offset of each: what
+ * one transaction advances. */
+static void mark_range(runner_t *r, const item_t *items, size_t count) {
     for (int p = 0; p < r->n_parts; p++) r->parts[p].in_batch = 0;
-    for (size_t i = 0; i < r->n_items; i++) {
-        part_state_t *st = part(r, r->items[i].msg->partition);
-        if (!st->in_batch && r->items[i].msg->offset != st->expected)
+    for (size_t i = 0; i < count; i++) {
+        part_state_t *st = part(r, items[i].msg->partition);
+        if (!st->in_batch && items[i].msg->offset != st->expected)
             sentinel_debug("%s: [%d] batch starts at %lld, stored offset is %lld", r->p->name,
-                          r->items[i].msg->partition, (long long)r->items[i].msg->offset,
-                          (long long)st->expected);
+                           items[i].msg->partition, (long long)items[i].msg->offset,
+                           (long long)st->expected);
         st->in_batch = 1;
-        st->last = r->items[i].msg->offset;
+        st->last = items[i].msg->offset;
     }
-    sentinel_err_t err;
+}
+
+/* items[0..count) in one transaction, tried again for as long as the
+ * failure is not about the data (connection, serialization, lock timeout,
+ * shutdown, disk full, permission): those never stop a projector. Returns
+ * OK (committed, or *fenced), INVALID (the data: errstr has the database's
+ * message), FATAL, or RETRIABLE when asked to stop meanwhile. */
+static sentinel_err_t commit_range(runner_t *r, item_t *items, size_t count, int *fenced,
+                                   char *errstr, size_t errstr_size) {
     for (int attempt = 0;; attempt++) {
-        if (r->opt->stop && *r->opt->stop && attempt > 0) return SENTINEL_OK; /* give up quietly */
-        err = db_connect(r, errstr, errstr_size);
-        if (!err) err = run_prepare(r, errstr, errstr_size);
-        int fenced = 0;
-        if (!err) err = apply_once(r, &fenced, errstr, errstr_size);
-        if (!err && fenced) {
-            r->stats.fenced++;
-            resync_offsets(r);
-            drop_items(r, 0);
+        mark_range(r, items, count);
+        reset_items(items, count);
+        *fenced = 0;
+        sentinel_err_t err = db_connect(r, errstr, errstr_size);
+        if (!err) err = run_prepare(r, items, count, errstr, errstr_size);
+        if (!err) err = apply_once(r, items, count, fenced, errstr, errstr_size);
+        if (!err) {
+            if (!*fenced)
+                for (int p = 0; p < r->n_parts; p++)
+                    if (r->parts[p].in_batch) r->parts[p].expected = r->parts[p].last + 1;
             return SENTINEL_OK;
         }
-        if (!err) break;
-        /* A constraint race with another partition's consumer (the same id
-         * claimed in two workspaces at once) resolves on a retry, where the
-         * loser sees the winner's row. */
-        if (err == SENTINEL_ERR_FATAL || (err == SENTINEL_ERR_INVALID && attempt >= 5)) {
-            return SENTINEL_ERR_FATAL;
-        }
+        if (err != SENTINEL_ERR_RETRIABLE) return err;
         r->stats.retries++;
-        sentinel_warn("%s: batch of %zu: %s (%s); retrying", r->p->name, r->n_items, errstr,
-                      sentinel_err_name(err));
-        reset_items(r);
-        if (PQstatus(r->pg) != CONNECTION_OK) PQreset(r->pg);
-        backoff(attempt);
+        if (stopping(r)) return SENTINEL_ERR_RETRIABLE;
+        sentinel_warn("%s: batch of %zu: %s; retrying", r->p->name, count, errstr);
+        if (r->pg && PQstatus(r->pg) != CONNECTION_OK) {
+            PQfinish(r->pg);
+            r->pg = NULL;
+        }
+        backoff_wait(r, attempt);
+        if (stopping(r)) return SENTINEL_ERR_RETRIABLE;
+    }
+}
+
+/* The database refused event `it` on its own: it becomes a dead letter
+ * with the database's words, and stays one on every later attempt. */
+static void poison(runner_t *r, item_t *it, const char *why) {
+    char reason[1024];
+    snprintf(reason, sizeof(reason), "the database refused it: %s", why);
+    sentinel_utf8_trim(reason);
+    free(it->reason);
+    it->reason = strdup(reason);
+    if (!it->reason) abort();
+    it->status = ITEM_REJECTED;
+    it->poisoned = 1;
+    sentinel_warn("%s: %s [%d] offset %lld: event %s dead-lettered: %s", r->p->name, r->topic,
+                  it->msg->partition, (long long)it->msg->offset,
+                  it->decoded ? it->ev.event_id : "(undecoded)", reason);
+}
+
+/* Poison isolation: apply items[0..count); on a data error, split the range
+ * in two and apply each half, down to the one event the database refuses,
+ * which is dead-lettered while the partition moves on. `again`: try a
+ * failing range once more before splitting it (a constraint race with
+ * another partition's consumer resolves on a retry). */
+static sentinel_err_t apply_range(runner_t *r, item_t *items, size_t count, int again,
+                                  int *fenced, char *errstr, size_t errstr_size) {
+    sentinel_err_t err = commit_range(r, items, count, fenced, errstr, errstr_size);
+    if (err == SENTINEL_ERR_INVALID && again) {
+        sentinel_debug("%s: batch of %zu: %s; trying it once more", r->p->name, count, errstr);
+        err = commit_range(r, items, count, fenced, errstr, errstr_size);
+    }
+    if (err != SENTINEL_ERR_INVALID) return err;
+    if (count > 1) {
+        size_t half = count / 2;
+        sentinel_info("%s: batch of %zu refused (%s): splitting it to find the event",
+                      r->p->name, count, errstr);
+        err = apply_range(r, items, half, 0, fenced, errstr, errstr_size);
+        if (err || *fenced) return err;
+        return apply_range(r, items + half, count - half, 0, fenced, errstr, errstr_size);
+    }
+    if (items->poisoned || !items->decoded) {
+        /* Nothing of it is applied: the dead letter itself does not go in. */
+        return SENTINEL_ERR_FATAL;
+    }
+    poison(r, items, errstr);
+    return commit_range(r, items, 1, fenced, errstr, errstr_size);
+}
+
+static sentinel_err_t process(runner_t *r, char *errstr, size_t errstr_size) {
+    int fenced = 0;
+    sentinel_err_t err = apply_range(r, r->items, r->n_items, 1, &fenced, errstr, errstr_size);
+    if (err == SENTINEL_ERR_RETRIABLE) return SENTINEL_OK; /* stopping: give up quietly */
+    if (err) return err;
+    if (fenced) {
+        /* Our idea of every partition of the batch is stale, also of those
+         * a part committed before the fence. */
+        r->stats.fenced++;
+        mark_range(r, r->items, r->n_items);
+        resync_offsets(r);
+        drop_items(r, 0);
+        return SENTINEL_OK;
     }
     r->stats.batches++;
     for (size_t i = 0; i < r->n_items; i++) {
@@ -819,8 +892,6 @@ static sentinel_err_t process(runner_t *r, char *errstr, size_t errstr_size) {
                            r->items[i].msg->partition, (long long)r->items[i].msg->offset,
                            r->items[i].reason);
     }
-    for (int p = 0; p < r->n_parts; p++)
-        if (r->parts[p].in_batch) r->parts[p].expected = r->parts[p].last + 1;
     drop_items(r, 0);
     publish_positions(r);
     return SENTINEL_OK;
@@ -845,7 +916,7 @@ static sentinel_err_t advance_to_eof(runner_t *r, char *errstr, size_t errstr_si
     sentinel_err_t err = db_connect(r, errstr, errstr_size);
     if (err) return err;
     int fenced = 0;
-    err = apply_once(r, &fenced, errstr, errstr_size);
+    err = apply_once(r, NULL, 0, &fenced, errstr, errstr_size);
     if (err) return err;
     if (fenced) {
         r->stats.fenced++;
@@ -972,7 +1043,7 @@ static sentinel_err_t finish_bounded(runner_t *r, int *finished, char *errstr, s
     if (!any) return SENTINEL_OK;
     sentinel_err_t err = db_connect(r, errstr, errstr_size);
     int fenced = 0;
-    if (!err) err = apply_once(r, &fenced, errstr, errstr_size);
+    if (!err) err = apply_once(r, NULL, 0, &fenced, errstr, errstr_size);
     if (err) return err;
     if (fenced) {
         r->stats.fenced++;
@@ -1202,7 +1273,7 @@ static sentinel_err_t retry_load(runner_t *r, const char *ids, long long after, 
  * them as new, then resolve the applied and re-reason the rejected. */
 static sentinel_err_t retry_apply(runner_t *r, size_t *resolved, size_t *still, char *errstr,
                                   size_t errstr_size) {
-    sentinel_err_t err = run_prepare(r, errstr, errstr_size);
+    sentinel_err_t err = run_prepare(r, r->items, r->n_items, errstr, errstr_size);
     if (err) return err;
     if ((err = sentinel_db_exec(r->pg, "BEGIN", errstr, errstr_size))) return err;
     if ((err = sentinel_projection_lock(r->pg, NULL, r->p->name, 0, errstr, errstr_size))) {
@@ -1225,8 +1296,8 @@ static sentinel_err_t retry_apply(runner_t *r, size_t *resolved, size_t *still, 
         free(array);
     }
     free(ids);
-    if (!err) err = deduplicate(r, errstr, errstr_size);
-    if (!err) err = reject_unknown_workspaces(r, errstr, errstr_size);
+    if (!err) err = deduplicate(r, r->items, r->n_items, errstr, errstr_size);
+    if (!err) err = reject_unknown_workspaces(r, r->items, r->n_items, errstr, errstr_size);
     if (!err) {
         sentinel_batch_t batch = {malloc((r->n_items + 1) * sizeof(item_t *)), 0, r->topic};
         for (size_t i = 0; i < r->n_items; i++)

@@ -14,6 +14,9 @@ static void test_retriable(void **state) {
     assert_int_equal(sentinel_db_classify_sqlstate("08006"), SENTINEL_ERR_RETRIABLE);
     assert_int_equal(sentinel_db_classify_sqlstate("57P01"), SENTINEL_ERR_RETRIABLE);
     assert_int_equal(sentinel_db_classify_sqlstate("55P03"), SENTINEL_ERR_RETRIABLE);
+    assert_int_equal(sentinel_db_classify_sqlstate("53100"), SENTINEL_ERR_RETRIABLE); /* disk full */
+    assert_int_equal(sentinel_db_classify_sqlstate("42501"), SENTINEL_ERR_RETRIABLE); /* permission */
+    assert_int_equal(sentinel_db_classify_sqlstate("57014"), SENTINEL_ERR_RETRIABLE); /* cancelled */
     /* No SQLSTATE at all means the connection went away. */
     assert_int_equal(sentinel_db_classify_sqlstate(NULL), SENTINEL_ERR_RETRIABLE);
     assert_int_equal(sentinel_db_classify(NULL, NULL), SENTINEL_ERR_RETRIABLE);
@@ -24,13 +27,19 @@ static void test_invalid(void **state) {
     assert_int_equal(sentinel_db_classify_sqlstate("23505"), SENTINEL_ERR_INVALID);
     assert_int_equal(sentinel_db_classify_sqlstate("23503"), SENTINEL_ERR_INVALID);
     assert_int_equal(sentinel_db_classify_sqlstate("22P02"), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_db_classify_sqlstate("22003"), SENTINEL_ERR_INVALID); /* bigint out of range */
+    assert_int_equal(sentinel_db_classify_sqlstate("22021"), SENTINEL_ERR_INVALID); /* bad UTF-8 */
+    assert_int_equal(sentinel_db_classify_sqlstate("54000"), SENTINEL_ERR_INVALID); /* index row too big */
+    assert_int_equal(sentinel_db_classify_sqlstate("21000"), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_db_classify_sqlstate("P0001"), SENTINEL_ERR_INVALID); /* a trigger */
 }
 
 static void test_fatal(void **state) {
     (void)state;
     assert_int_equal(sentinel_db_classify_sqlstate("42601"), SENTINEL_ERR_FATAL);
     assert_int_equal(sentinel_db_classify_sqlstate("42P01"), SENTINEL_ERR_FATAL);
-    assert_int_equal(sentinel_db_classify_sqlstate("53100"), SENTINEL_ERR_FATAL);
+    assert_int_equal(sentinel_db_classify_sqlstate("3D000"), SENTINEL_ERR_FATAL);
+    assert_int_equal(sentinel_db_classify_sqlstate("28P01"), SENTINEL_ERR_FATAL);
 }
 
 static void test_names(void **state) {

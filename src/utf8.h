@@ -1,0 +1,22 @@
+/* utf8.h -- cutting text that came from events and tenants at a character
+ * boundary, never in the middle of a UTF-8 sequence. */
+#ifndef SENTINEL_UTF8_H
+#define SENTINEL_UTF8_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Drop a trailing incomplete UTF-8 sequence from s (NUL-terminated), as
+ * left by a cut at a byte count. Returns the new length. */
+size_t sentinel_utf8_trim(char *s);
+
+/* vsnprintf into out (size > 0), cut at a character boundary when it does
+ * not fit. */
+void sentinel_utf8_vformat(char *out, size_t size, const char *fmt, va_list ap);
+
+/* s itself when it has at most `max` bytes, else its first characters
+ * within `max` bytes followed by "...", written to buf (max + 4 bytes). For
+ * quoting tenants' values in messages. Borrowed. */
+const char *sentinel_utf8_shorten(const char *s, size_t max, char *buf);
+
+#endif
