@@ -539,54 +539,57 @@ static sentinel_err_t advance_offsets(runner_t *r, int *moved_all, char *errstr,
     return SENTINEL_OK;
 }
 
-/* Claim the event ids of items[0..count): the first delivery of an id in
- * log order is NEW, the others DUPLICATE. A poisoned event's id is claimed
- * too, so its redelivery is a duplicate like any dead letter's. */
+/* Claim the idempotency keys (workspace_id, event_id) of items[0..count):
+ * the first delivery of a key in log order is NEW, the others DUPLICATE;
+ * the same event id in another workspace is another event. A poisoned
+ * event's key is claimed too, so its redelivery is a duplicate like any
+ * dead letter's. */
 static sentinel_err_t deduplicate(runner_t *r, item_t *items, size_t count, char *errstr,
                                   size_t errstr_size) {
     size_t n = 0;
     const char **ids = malloc((count + 1) * sizeof(*ids));
     const char **ws = malloc((count + 1) * sizeof(*ws));
-    if (!ids || !ws) abort();
+    size_t *which = malloc((count + 1) * sizeof(*which));
+    if (!ids || !ws || !which) abort();
     for (size_t i = 0; i < count; i++) {
         if (items[i].status != ITEM_PENDING && !items[i].poisoned) continue;
         ids[n] = items[i].ev.event_id;
         ws[n] = items[i].ev.workspace_id;
-        n++;
+        which[n++] = i;
     }
     sentinel_err_t err = SENTINEL_OK;
     if (n) {
         char *a = uuid_array(ids, n), *b = uuid_array(ws, n);
         const char *params[3] = {r->p->name, a, b};
         PGresult *res = NULL;
-        err = sentinel_db_params(r->pg,
-                          "INSERT INTO applied_events (projector, event_id, workspace_id) "
-                          "SELECT $1, e, w FROM unnest($2::uuid[], $3::uuid[]) AS t(e, w) "
-                          "ON CONFLICT DO NOTHING RETURNING event_id",
-                          3, params, &res, errstr, errstr_size);
+        /* Which keys were claimed now, each by its first position. */
+        err = sentinel_db_params(
+            r->pg,
+            "WITH input AS (SELECT e, w, i FROM unnest($2::uuid[], $3::uuid[]) "
+            "WITH ORDINALITY AS t(e, w, i)), "
+            "claimed AS (INSERT INTO applied_events (projector, event_id, workspace_id) "
+            "SELECT $1, e, w FROM input ON CONFLICT DO NOTHING RETURNING event_id, workspace_id) "
+            "SELECT min(input.i) FROM input JOIN claimed "
+            "ON claimed.event_id = input.e AND claimed.workspace_id = input.w "
+            "GROUP BY input.w, input.e",
+            3, params, &res, errstr, errstr_size);
         free(a);
         free(b);
         if (!err) {
-            sentinel_uuid_map_t *fresh = sentinel_uuid_map_new();
-            for (int k = 0; k < PQntuples(res); k++)
-                sentinel_uuid_map_put(fresh, PQgetvalue(res, k, 0), (void *)1);
-            PQclear(res);
-            /* The first delivery in log order is the new one. */
-            for (size_t i = 0; i < count; i++) {
-                item_t *it = &items[i];
-                if (it->status != ITEM_PENDING) continue;
-                if (sentinel_uuid_map_get(fresh, it->ev.event_id)) {
-                    it->status = ITEM_NEW;
-                    sentinel_uuid_map_put(fresh, it->ev.event_id, NULL);
-                } else {
-                    it->status = ITEM_DUPLICATE;
-                }
+            for (size_t k = 0; k < n; k++)
+                if (items[which[k]].status == ITEM_PENDING) items[which[k]].status = ITEM_DUPLICATE;
+            for (int k = 0; k < PQntuples(res); k++) {
+                long long pos = atoll(PQgetvalue(res, k, 0));
+                if (pos < 1 || (size_t)pos > n) continue;
+                item_t *it = &items[which[pos - 1]];
+                if (it->status == ITEM_DUPLICATE) it->status = ITEM_NEW;
             }
-            sentinel_uuid_map_destroy(fresh);
+            PQclear(res);
         }
     }
     free(ids);
     free(ws);
+    free(which);
     return err;
 }
 
@@ -1284,18 +1287,27 @@ static sentinel_err_t retry_apply(runner_t *r, size_t *resolved, size_t *still, 
         return err;
     }
     const char **ids = malloc((r->n_items + 1) * sizeof(*ids));
+    const char **ws = malloc((r->n_items + 1) * sizeof(*ws));
+    if (!ids || !ws) abort();
     size_t n = 0;
-    for (size_t i = 0; i < r->n_items; i++)
-        if (r->items[i].decoded) ids[n++] = r->items[i].ev.event_id;
+    for (size_t i = 0; i < r->n_items; i++) {
+        if (!r->items[i].decoded) continue;
+        ids[n] = r->items[i].ev.event_id;
+        ws[n++] = r->items[i].ev.workspace_id;
+    }
     if (n) {
-        char *array = uuid_array(ids, n);
-        const char *params[2] = {r->p->name, array};
+        char *a = uuid_array(ids, n), *b = uuid_array(ws, n);
+        const char *params[3] = {r->p->name, a, b};
         err = sentinel_db_params(r->pg,
-                          "DELETE FROM applied_events WHERE projector = $1 AND event_id = ANY($2::uuid[])",
-                          2, params, NULL, errstr, errstr_size);
-        free(array);
+                                 "DELETE FROM applied_events WHERE projector = $1 AND "
+                                 "(event_id, workspace_id) IN "
+                                 "(SELECT * FROM unnest($2::uuid[], $3::uuid[]))",
+                                 3, params, NULL, errstr, errstr_size);
+        free(a);
+        free(b);
     }
     free(ids);
+    free(ws);
     if (!err) err = deduplicate(r, r->items, r->n_items, errstr, errstr_size);
     if (!err) err = reject_unknown_workspaces(r, r->items, r->n_items, errstr, errstr_size);
     if (!err) {
