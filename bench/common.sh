@@ -19,12 +19,12 @@ run_timed() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }'; }
 
-db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
+db_url() { echo "${SENTINEL_OWNER_URL%/*}/$1"; }
 
 # make_template: a migrated database with the fixtures, for fresh_db to copy,
 # so every database of a run agrees on control-plane ids (providers' too).
 make_template() {
-    psql -X -q "$SENTINEL_DATABASE_URL" -c "DROP DATABASE IF EXISTS bench_template WITH (FORCE)" \
+    psql -X -q "$SENTINEL_OWNER_URL" -c "DROP DATABASE IF EXISTS bench_template WITH (FORCE)" \
         -c "CREATE DATABASE bench_template"
     "$SENTINEL" migrate --db "$(db_url bench_template)" >/dev/null
     "$ROOT/scripts/fixtures" --db "$(db_url bench_template)"
@@ -32,7 +32,7 @@ make_template() {
 
 # fresh_db NAME: a new copy of the template.
 fresh_db() {
-    psql -X -q "$SENTINEL_DATABASE_URL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+    psql -X -q "$SENTINEL_OWNER_URL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
         -c "CREATE DATABASE $1 TEMPLATE bench_template"
 }
 

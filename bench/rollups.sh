@@ -11,8 +11,8 @@ input="$OUT/rollups-$EVENTS.ndjson"
 [[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --hot 2 --seed 7 -o "$input"
 stamp=$(date +%s)
 topic="bench.rollups.$stamp"
-db_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
-psql -X -q "$SENTINEL_DATABASE_URL" -c "DROP DATABASE IF EXISTS bench_rollups WITH (FORCE)" \
+db_url() { echo "${SENTINEL_OWNER_URL%/*}/$1"; }
+psql -X -q "$SENTINEL_OWNER_URL" -c "DROP DATABASE IF EXISTS bench_rollups WITH (FORCE)" \
     -c "CREATE DATABASE bench_rollups"
 "$SENTINEL" migrate --db "$(db_url bench_rollups)" >/dev/null
 "$ROOT/scripts/fixtures" --db "$(db_url bench_rollups)"

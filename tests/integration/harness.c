@@ -25,7 +25,45 @@ static const char *require_env(const char *name) {
 }
 
 const char *harness_brokers(void) { return require_env("SENTINEL_KAFKA_BROKERS"); }
-const char *harness_database_url(void) { return require_env("SENTINEL_DATABASE_URL"); }
+const char *harness_owner_url(void) { return require_env("SENTINEL_OWNER_URL"); }
+
+const char *harness_as_owner(const char *conninfo) {
+    static char buf[4][1024];
+    static int slot;
+    char *b = buf[slot++ % 4];
+    char *info = harness_conninfo_as(conninfo, NULL);
+    snprintf(b, sizeof(buf[0]), "%s", info);
+    free(info);
+    return b;
+}
+
+char *harness_conninfo_as(const char *conninfo, const char *role) {
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &why);
+    if (!opts) fail_msg("%s: %s", conninfo, why ? why : "cannot parse");
+    char *owner = NULL;
+    if (!role) {
+        PQconninfoOption *o = PQconninfoParse(harness_owner_url(), &why);
+        if (!o) fail_msg("SENTINEL_OWNER_URL: %s", why ? why : "cannot parse");
+        for (PQconninfoOption *x = o; x->keyword; x++)
+            if (!strcmp(x->keyword, "user") && x->val) owner = strdup(x->val);
+        PQconninfoFree(o);
+        if (!owner) fail_msg("SENTINEL_OWNER_URL names no user");
+        role = owner;
+    }
+    char *info = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&info, &len);
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !strcmp(o->keyword, "user")) continue;
+        fprintf(out, "%s='%s' ", o->keyword, o->val);
+    }
+    fprintf(out, "user='%s'", role);
+    fclose(out);
+    PQconninfoFree(opts);
+    free(owner);
+    return info;
+}
 
 char *harness_unique_name(const char *prefix) {
     static unsigned counter;
@@ -55,7 +93,7 @@ static void exec_or_fail(PGconn *conn, const char *sql) {
 }
 
 char *harness_create_database(const char *name) {
-    PGconn *conn = harness_connect(harness_database_url());
+    PGconn *conn = harness_connect(harness_owner_url());
     char sql[512];
     snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", name);
     exec_or_fail(conn, sql);
@@ -81,7 +119,7 @@ char *harness_create_database(const char *name) {
 }
 
 void harness_drop_database(const char *name) {
-    PGconn *conn = harness_connect(harness_database_url());
+    PGconn *conn = harness_connect(harness_owner_url());
     char sql[512];
     snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
     exec_or_fail(conn, sql);
@@ -167,7 +205,9 @@ char *harness_migrated_database(const char *prefix, int workspaces, char **name)
     }
     if (name) *name = db;
     else free(db);
-    return conninfo;
+    char *engine = harness_conninfo_as(conninfo, "sentinel_projector");
+    free(conninfo);
+    return engine;
 }
 
 void harness_exec(PGconn *conn, const char *sql) { exec_or_fail(conn, sql); }

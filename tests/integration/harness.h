@@ -9,9 +9,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Borrowed from the environment; fail the test when unset. */
+/* Borrowed from the environment; fail the test when unset. The owner's
+ * URL (SENTINEL_OWNER_URL) creates databases and runs migrations. */
 const char *harness_brokers(void);
-const char *harness_database_url(void);
+const char *harness_owner_url(void);
+
+/* new: `conninfo` as another role ("sentinel_projector", "sentinel_app",
+ * or NULL for the owner of SENTINEL_OWNER_URL). */
+char *harness_conninfo_as(const char *conninfo, const char *role);
+/* The same as the owner, in one of a few rotating static buffers: for the
+ * commands that need the owner (migrate, rebuild) and tests' own setup. */
+const char *harness_as_owner(const char *conninfo);
 
 /* new: "<prefix>_<pid>_<time>_<n>", unique across runs. */
 char *harness_unique_name(const char *prefix);
@@ -37,9 +45,12 @@ int harness_run_sentinel(const char *args, char **output);
 void harness_create_topic(const char *topic, int partitions);
 
 
-/* Create a database, run `sentinel migrate` on it, and optionally load the
- * demo fixtures (scripts/fixtures, `workspaces` workspaces; 0: none).
- * Returns a new conninfo; the database name goes to *name (new). */
+/* Create a database, run `sentinel migrate` on it as the owner, and
+ * optionally load the demo fixtures (scripts/fixtures, `workspaces`
+ * workspaces; 0: none). Returns a new conninfo as the engine's role,
+ * sentinel_projector, the one every engine command of a test runs as
+ * (harness_conninfo_as(.., NULL) for the owner's); the database name goes
+ * to *name (new). */
 char *harness_migrated_database(const char *prefix, int workspaces, char **name);
 
 /* Execute SQL that must succeed. */

@@ -16,7 +16,7 @@
 static void test_round_trip(void **state) {
     (void)state;
     char errstr[512];
-    PGconn *conn = sentinel_db_connect(harness_database_url(), errstr, sizeof(errstr));
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
     if (!conn) fail_msg("%s", errstr);
 
     const char *params[2] = {"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a", "2026-11-26T10:15:00.123+02:00"};
@@ -33,7 +33,7 @@ static void test_round_trip(void **state) {
 static void test_classify_real_errors(void **state) {
     (void)state;
     char errstr[512];
-    PGconn *conn = sentinel_db_connect(harness_database_url(), errstr, sizeof(errstr));
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
     if (!conn) fail_msg("%s", errstr);
     assert_int_equal(sentinel_db_exec(conn, "CREATE TEMP TABLE t (id int PRIMARY KEY)", errstr,
                                       sizeof(errstr)),
@@ -46,7 +46,7 @@ static void test_classify_real_errors(void **state) {
     assert_int_equal(sentinel_db_exec(conn, "SELEC 1", errstr, sizeof(errstr)), SENTINEL_ERR_FATAL);
     assert_non_null(strstr(errstr, "syntax error"));
     /* A terminated backend is connection loss: retriable. */
-    PGconn *killer = harness_connect(harness_database_url());
+    PGconn *killer = harness_connect(harness_owner_url());
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(conn));
     free(harness_query_value(killer, sql));

@@ -131,7 +131,7 @@ static void test_rebuild_while_events_arrive(void **state) {
     usleep(300 * 1000);
     char *out = must_run("rebuild --projector all --batch-events 500 --db \"%s\" --topic %s "
                          "--group-prefix %s",
-                         conninfo, topic, prefix);
+                         harness_as_owner(conninfo), topic, prefix);
     if (!strstr(out, "0 of 12 tables differed from the live projection; swapped"))
         fail_msg("the rebuild did not swap an equal projection:\n%s", out);
     assert_int_equal(harness_wait(publisher), 0);
@@ -222,10 +222,12 @@ static void test_replay_changes_nothing(void **state) {
 
     /* A projection whose offsets start at the end of the log (it never saw
      * the history): a replay applies the history, once. */
-    harness_exec(conn,
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    harness_exec(owner,
                  "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
                  "workspace_daily_metrics, annotations, findings, finding_keys, runs, run_keys, "
                  "command_runs, briefing_downloads, briefing_generations, activities CASCADE");
+    PQfinish(owner);
     out =
         must_run("replay --projector all --from beginning --db \"%s\" --topic %s --group-prefix %s",
                  conninfo, w->topic, prefix);
@@ -281,7 +283,7 @@ static void test_backfilled_year(void **state) {
     /* A rebuild of that history equals it. */
     char *digest = harness_projection_digest(conn);
     char *out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
-                         conninfo, topic, prefix);
+                         harness_as_owner(conninfo), topic, prefix);
     assert_non_null(strstr(out, "0 of 8 tables differed"));
     char *rebuilt = harness_projection_digest(conn);
     assert_string_equal(rebuilt, digest);
@@ -339,7 +341,7 @@ static void test_kill_9_during_rebuild(void **state) {
     assert_true(asprintf(&args,
                          "rebuild --projector all --batch-events 300 --db \"%s\" --topic %s "
                          "--group-prefix %s",
-                         conninfo, w->topic, prefix) > 0);
+                         harness_as_owner(conninfo), w->topic, prefix) > 0);
     kill_part_way(conn, args, log, w->messages);
     long long done = shadow_progress(conn);
     assert_true(done > 0);
@@ -351,19 +353,19 @@ static void test_kill_9_during_rebuild(void **state) {
     /* Resume, compare only: the shadow stays. */
     char *out =
         must_run("rebuild --projector all --no-swap --db \"%s\" --topic %s --group-prefix %s",
-                 conninfo, w->topic, prefix);
+                 harness_as_owner(conninfo), w->topic, prefix);
     assert_non_null(strstr(out, "resuming the rebuild"));
     assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; not swapped"));
     assert_int_equal(shadow_schemas(conn), 1);
     free(out);
     /* Abort drops it. */
     out = must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s",
-                   conninfo, w->topic, prefix);
+                   harness_as_owner(conninfo), w->topic, prefix);
     assert_int_equal(shadow_schemas(conn), 0);
     free(out);
     /* Killed again, then resumed to the end: the swap. */
     kill_part_way(conn, args, log, w->messages);
-    out = must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s", conninfo,
+    out = must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s", harness_as_owner(conninfo),
                    w->topic, prefix);
     assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; swapped"));
     assert_int_equal(shadow_schemas(conn), 0);
@@ -409,7 +411,7 @@ static void test_rebuild_repairs_drift(void **state) {
 
     char *out = must_run("rebuild --projector metrics --no-swap --db \"%s\" --topic %s "
                          "--group-prefix %s",
-                         conninfo, w->topic, prefix);
+                         harness_as_owner(conninfo), w->topic, prefix);
     if (!strstr(out, "1 of 8 tables differed from the live projection; not swapped"))
         fail_msg("the drift was not reported:\n%s", out);
     assert_non_null(strstr(out, "workspace_daily_metrics"));
@@ -421,7 +423,7 @@ static void test_rebuild_repairs_drift(void **state) {
     char *drifted = harness_projection_digest(conn);
     assert_string_not_equal(drifted, digest); /* --no-swap changed nothing */
 
-    out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s", conninfo,
+    out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s", harness_as_owner(conninfo),
                    w->topic, prefix);
     assert_non_null(strstr(out, "1 of 8 tables differed from the live projection; swapped"));
     char *repaired = harness_projection_digest(conn);

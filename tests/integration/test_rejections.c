@@ -130,9 +130,11 @@ static void test_every_rejection_reason(void **state) {
 
     /* The missing repository arrives; a retry applies what it unblocks
      * and leaves the rest dead-lettered with their reasons. */
-    harness_exec(conn, "INSERT INTO repositories (id, workspace_id, installation_id, external_id, name) "
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    harness_exec(owner, "INSERT INTO repositories (id, workspace_id, installation_id, external_id, name) "
                        "VALUES ('e0000999-0000-4000-8000-000000000999', 'a0000000-0000-4000-8000-000000000001', "
                        "'a2000000-0000-4000-8000-000000000001', 'late-1', 'org-1/late')");
+    PQfinish(owner);
     assert_true(asprintf(&cmd, "dead-letters retry --projector runs --db \"%s\" --topic %s", conninfo, topic) > 0);
     int rc = harness_run_sentinel(cmd, &out);
     if (rc) fail_msg("retry exited %d: %s", rc, out);
@@ -163,7 +165,7 @@ static void test_every_rejection_reason(void **state) {
      * offsets included, and the projector goes on. */
     char *rebuild = NULL;
     assert_true(asprintf(&rebuild, "rebuild --projector activities --db \"%s\" --topic %s "
-                                   "--group-prefix %s", conninfo, topic, prefix) > 0);
+                                   "--group-prefix %s", harness_as_owner(conninfo), topic, prefix) > 0);
     if (harness_run_sentinel(rebuild, &out)) fail_msg("rebuild: %s", out);
     assert_non_null(strstr(out, "offsets are outside the log"));
     assert_non_null(strstr(out, "tables differed from the live projection; swapped"));

@@ -15,6 +15,15 @@
 
 #include "harness.h"
 
+/* A migrated database, as its owner: these tests look at the schema itself
+ * and act as each role in turn. */
+static char *owner_database(const char *prefix, int workspaces, char **name) {
+    char *engine = harness_migrated_database(prefix, workspaces, name);
+    char *owner = harness_conninfo_as(engine, NULL);
+    free(engine);
+    return owner;
+}
+
 /* Every table and key field of the data model. */
 static const char *const model[] = {
     "users: id name email avatar_url created_at updated_at",
@@ -74,7 +83,7 @@ static const char *const model[] = {
 static void test_fresh_database_has_the_whole_model(void **state) {
     (void)state;
     char *db;
-    char *conninfo = harness_migrated_database("sentinel_schema", 0, &db);
+    char *conninfo = owner_database("sentinel_schema", 0, &db);
     PGconn *conn = harness_connect(conninfo);
     for (size_t i = 0; i < sizeof(model) / sizeof(model[0]); i++) {
         char *spec = strdup(model[i]);
@@ -128,7 +137,7 @@ static void test_fresh_database_has_the_whole_model(void **state) {
 static void test_upgrade_from_every_earlier_version(void **state) {
     (void)state;
     char *fresh_db;
-    char *fresh = harness_migrated_database("sentinel_upgrade_ref", 0, &fresh_db);
+    char *fresh = owner_database("sentinel_upgrade_ref", 0, &fresh_db);
     PGconn *ref = harness_connect(fresh);
     char *expected = harness_schema_fingerprint(ref);
     int versions = (int)harness_query_int(ref, "SELECT max(version) FROM schema_migrations");
@@ -268,7 +277,7 @@ typedef struct model_db {
 
 static int model_setup(void **state) {
     model_db_t *m = calloc(1, sizeof(*m));
-    m->conninfo = harness_migrated_database("sentinel_rules", 2, &m->name);
+    m->conninfo = owner_database("sentinel_rules", 2, &m->name);
     m->conn = harness_connect(m->conninfo);
     *state = m;
     return 0;

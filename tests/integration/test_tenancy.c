@@ -1,5 +1,9 @@
 /* test_tenancy.c -- one tenant cannot reach another: an event id first used
- * by one workspace does not make another workspace's event a duplicate. */
+ * by one workspace does not make another workspace's event a duplicate; a
+ * sentinel_app session sees its workspace's rows and people only, in every
+ * table, and cannot write what billing and the engine own; the engine runs
+ * as sentinel_projector, which is no superuser and cannot write the
+ * control plane. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,9 +73,169 @@ static void test_event_ids_are_per_workspace(void **state) {
     free(conninfo);
 }
 
+/* Tables without a workspace_id column, and how a tenant may see them. */
+static const struct {
+    const char *table;
+    const char *rule;
+} global_tables[] = {
+    {"users", "people"},            /* the workspace's own people, read only */
+    {"workspaces", "self"},         /* its own row */
+    {"plans", "reference"},         /* read only, every row */
+    {"providers", "reference"},
+    {"provider_models", "reference"},
+    {"schema_migrations", "none"},  /* no access */
+    {"projector_offsets", "none"},
+    {"projection_jobs", "none"},
+};
+
+/* What a tenant can never write, whatever its workspace. */
+static const char *const engine_owned[] = {
+    "users", "plans", "providers", "provider_models", "subscriptions", "usage_records",
+    "usage_ledger", "workspace_daily_metrics", "schema_migrations", "projector_offsets",
+    "applied_events", "dead_letters", "projection_jobs",
+};
+
+static void test_every_table_is_tenant_scoped(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_roles", 2, &name);
+    /* Some engine rows of both workspaces. */
+    char *topic = harness_unique_name("test.roles");
+    char *prefix = harness_unique_name("roles");
+    char path[] = "/tmp/sentinel_roles_XXXXXX";
+    FILE *f = fdopen(mkstemp(path), "w");
+    for (int w = 1; w <= 2; w++)
+        fprintf(f,
+                "{\"event_id\": \"f2000000-0000-4000-8000-00000000000%d\", \"type\": \"UsageIncremented\", "
+                "\"workspace_id\": \"%s\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": "
+                "{\"metric\": \"tokens\", \"amount\": 3}}\n",
+                w, harness_workspace_id(w));
+    fclose(f);
+    assert_int_equal(harness_publish(topic, path), 0);
+    unlink(path);
+    project(conninfo, topic, prefix);
+
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    char *app_info = harness_conninfo_as(conninfo, "sentinel_app");
+    PGconn *app = harness_connect(app_info);
+    harness_exec(app, "SET sentinel.workspace_id = '" WS1 "'");
+
+    PGresult *tables = PQexec(owner,
+        "SELECT c.relname, EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid "
+        "AND a.attname = 'workspace_id' AND NOT a.attisdropped), c.relrowsecurity, "
+        "c.relforcerowsecurity, has_table_privilege('sentinel_app', c.oid, 'SELECT') "
+        "FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') "
+        "AND NOT c.relispartition ORDER BY 1");
+    assert_int_equal(PQresultStatus(tables), PGRES_TUPLES_OK);
+    assert_true(PQntuples(tables) > 30);
+    for (int t = 0; t < PQntuples(tables); t++) {
+        const char *table = PQgetvalue(tables, t, 0);
+        int scoped = !strcmp(PQgetvalue(tables, t, 1), "t");
+        int rls = !strcmp(PQgetvalue(tables, t, 2), "t") && !strcmp(PQgetvalue(tables, t, 3), "t");
+        int readable = !strcmp(PQgetvalue(tables, t, 4), "t");
+        char sql[512];
+        if (scoped) {
+            if (!rls) fail_msg("%s has a workspace_id but no forced row security", table);
+            if (!readable) continue;
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM %s WHERE workspace_id IS NOT NULL AND workspace_id <> '" WS1 "'",
+                     table);
+            if (harness_query_int(app, sql) != 0) fail_msg("a tenant sees another's rows in %s", table);
+            snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+            long long mine = harness_query_int(app, sql);
+            snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE workspace_id = '" WS1 "' OR workspace_id IS NULL", table);
+            if (mine != harness_query_int(owner, sql)) fail_msg("a tenant does not see all of its rows in %s", table);
+            continue;
+        }
+        const char *rule = NULL;
+        for (size_t k = 0; k < sizeof(global_tables) / sizeof(global_tables[0]); k++)
+            if (!strcmp(global_tables[k].table, table)) rule = global_tables[k].rule;
+        if (!rule) fail_msg("%s has no workspace_id and no stated tenancy rule", table);
+        if (!strcmp(rule, "none")) {
+            if (readable) fail_msg("a tenant can read %s", table);
+        } else if (!readable) {
+            fail_msg("a tenant cannot read %s", table);
+        } else if (!strcmp(rule, "self")) {
+            assert_int_equal(harness_query_int(app, "SELECT count(*) FROM workspaces WHERE id <> '" WS1 "'"), 0);
+            assert_int_equal(harness_query_int(app, "SELECT count(*) FROM workspaces"), 1);
+        } else if (!strcmp(rule, "people")) {
+            /* Owner and team members of workspace 1, not workspace 2's owner. */
+            long long want = harness_query_int(owner,
+                "SELECT count(*) FROM users WHERE id IN (SELECT owner_user_id FROM workspaces WHERE id = '" WS1 "' "
+                "UNION SELECT user_id FROM team_members WHERE workspace_id = '" WS1 "')");
+            assert_true(want > 1);
+            assert_int_equal(harness_query_int(app, "SELECT count(*) FROM users"), want);
+            assert_true(harness_query_int(owner, "SELECT count(*) FROM users") > want);
+        }
+    }
+    PQclear(tables);
+
+    for (size_t k = 0; k < sizeof(engine_owned) / sizeof(engine_owned[0]); k++) {
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "SELECT has_table_privilege('sentinel_app', '%s', 'INSERT') OR "
+                 "has_table_privilege('sentinel_app', '%s', 'UPDATE') OR "
+                 "has_table_privilege('sentinel_app', '%s', 'DELETE') OR "
+                 "has_table_privilege('sentinel_app', '%s', 'TRUNCATE')",
+                 engine_owned[k], engine_owned[k], engine_owned[k], engine_owned[k]);
+        char *v = harness_query_value(owner, sql);
+        if (strcmp(v, "f")) fail_msg("a tenant can write %s", engine_owned[k]);
+        free(v);
+    }
+    /* As a tenant would try it. */
+    char *state_code;
+    state_code = harness_exec_fails(app, "UPDATE users SET name = 'x'", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    state_code = harness_exec_fails(app, "DELETE FROM schema_migrations", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    state_code = harness_exec_fails(app, "UPDATE usage_records SET tokens_estimated = 0", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    state_code = harness_exec_fails(app, "UPDATE workspaces SET subscription_status = 'active'", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    state_code = harness_exec_fails(app, "UPDATE workspaces SET plan_id = NULL", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    harness_exec(app, "UPDATE workspaces SET name = 'renamed by its tenant'");
+    assert_int_equal(harness_query_int(owner, "SELECT count(*) FROM workspaces WHERE name = 'renamed by its tenant'"), 1);
+    /* Unset, a session sees nothing. */
+    harness_exec(app, "RESET sentinel.workspace_id");
+    assert_int_equal(harness_query_int(app, "SELECT count(*) FROM users"), 0);
+    assert_int_equal(harness_query_int(app, "SELECT count(*) FROM usage_records"), 0);
+
+    /* The engine's role: no superuser, no control-plane writes. */
+    PGconn *engine = harness_connect(conninfo);
+    char *who = harness_query_value(engine, "SELECT current_user || ' ' || rolsuper FROM pg_roles WHERE rolname = current_user");
+    assert_string_equal(who, "sentinel_projector false");
+    free(who);
+    state_code = harness_exec_fails(engine, "UPDATE repositories SET name = 'x'", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    state_code = harness_exec_fails(engine, "DELETE FROM usage_ledger", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    state_code = harness_exec_fails(engine, "SELECT sentinel_ensure_partitions('1999-12-01T00:00:00Z')", NULL);
+    assert_string_equal(state_code, "22008");
+    free(state_code);
+
+    PQfinish(engine);
+    PQfinish(app);
+    PQfinish(owner);
+    free(app_info);
+    harness_drop_database(name);
+    free(prefix);
+    free(topic);
+    free(name);
+    free(conninfo);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_ids_are_per_workspace),
+        cmocka_unit_test(test_every_table_is_tenant_scoped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
