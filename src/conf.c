@@ -15,6 +15,7 @@ struct sentinel_conf {
     char *db;
     char *topic;
     char *group_prefix;
+    int connect_timeout; /* seconds */
     kafka_prop_t *props;
     size_t props_len;
     size_t props_cap;
@@ -38,6 +39,9 @@ sentinel_conf_t *sentinel_conf_new(void) {
     conf->db = env_or("SENTINEL_DATABASE_URL", "");
     conf->topic = env_or("SENTINEL_TOPIC", SENTINEL_DEFAULT_TOPIC);
     conf->group_prefix = env_or("SENTINEL_GROUP_PREFIX", SENTINEL_DEFAULT_GROUP_PREFIX);
+    conf->connect_timeout = SENTINEL_DEFAULT_CONNECT_TIMEOUT;
+    const char *timeout = getenv("SENTINEL_CONNECT_TIMEOUT");
+    if (timeout && atoi(timeout) >= 1) conf->connect_timeout = atoi(timeout);
     return conf;
 }
 
@@ -58,6 +62,17 @@ void sentinel_conf_destroy(sentinel_conf_t *conf) {
 sentinel_err_t sentinel_conf_set(sentinel_conf_t *conf, const char *name, const char *value,
                                  char *errstr, size_t errstr_size) {
     char **slot;
+    if (!strcmp(name, "connect.timeout")) {
+        char *end = NULL;
+        long seconds = strtol(value, &end, 10);
+        if (!*value || *end || seconds < 1 || seconds > 86400) {
+            snprintf(errstr, errstr_size, "connect timeout: \"%s\" is not a number of seconds "
+                     "from 1 to 86400", value);
+            return SENTINEL_ERR_INVALID;
+        }
+        conf->connect_timeout = (int)seconds;
+        return SENTINEL_OK;
+    }
     if (!strcmp(name, "brokers")) slot = &conf->brokers;
     else if (!strcmp(name, "db")) slot = &conf->db;
     else if (!strcmp(name, "topic")) slot = &conf->topic;
@@ -114,6 +129,7 @@ const char *sentinel_conf_brokers(const sentinel_conf_t *conf) { return conf->br
 const char *sentinel_conf_db(const sentinel_conf_t *conf) { return conf->db; }
 const char *sentinel_conf_topic(const sentinel_conf_t *conf) { return conf->topic; }
 const char *sentinel_conf_group_prefix(const sentinel_conf_t *conf) { return conf->group_prefix; }
+int sentinel_conf_connect_timeout(const sentinel_conf_t *conf) { return conf->connect_timeout; }
 
 rd_kafka_conf_t *sentinel_conf_kafka_new(const sentinel_conf_t *conf, const char *const *defaults,
                                          char *errstr, size_t errstr_size) {

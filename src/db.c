@@ -1,25 +1,112 @@
 /* db.c -- PostgreSQL connections and error classification. */
 #include "db.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size) {
-    PGconn *conn = PQconnectdb(url ? url : "");
+/* The class of a failed connection attempt, from libpq's words (it gives
+ * no SQLSTATE for them): what waiting cannot fix is FATAL. */
+static sentinel_err_t classify_connect_failure(const char *msg) {
+    static const char *const permanent[] = {
+        "does not exist",            /* database or role */
+        "authentication failed",     /* password, peer, ident, ... */
+        "no pg_hba.conf entry",
+        "permission denied for database",
+        "invalid connection option", /* a malformed connection string */
+        "invalid URI",
+        "invalid integer value",
+        "missing \"=\"",
+        "unterminated quoted string",
+        "invalid percent-encoded",
+        "invalid sslmode",
+        NULL,
+    };
+    for (size_t i = 0; permanent[i]; i++)
+        if (strstr(msg, permanent[i])) return SENTINEL_ERR_FATAL;
+    return SENTINEL_ERR_RETRIABLE;
+}
+
+PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *class, char *errstr,
+                         size_t errstr_size) {
+    /* Defaults first: what the connection string sets wins. Keepalives
+     * notice a peer that vanished without closing the connection. */
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%d", connect_timeout > 0 ? connect_timeout : 30);
+    const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *const values[] = {timeout, "1", "30", "10", "3", url ? url : "", NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (class) *class = SENTINEL_OK;
     if (PQstatus(conn) != CONNECTION_OK) {
         sentinel_db_errstr(conn, NULL, errstr, errstr_size);
+        if (class) *class = classify_connect_failure(errstr);
         PQfinish(conn);
         return NULL;
     }
     PGresult *res = PQexec(conn, "SET TIME ZONE 'UTC'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         sentinel_db_errstr(conn, res, errstr, errstr_size);
+        if (class) *class = sentinel_db_classify(conn, res);
         PQclear(res);
         PQfinish(conn);
         return NULL;
     }
     PQclear(res);
     return conn;
+}
+
+PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size) {
+    return sentinel_db_open(url, 0, NULL, errstr, errstr_size);
+}
+
+/* Copy [p, end) to the output, bounded. */
+static void put(char **o, const char *end_out, const char *p, size_t n) {
+    while (n-- && *o < end_out) *(*o)++ = *p++;
+}
+
+void sentinel_db_redact(const char *text, char *out, size_t size) {
+    if (!size) return;
+    char *o = out;
+    const char *end_out = out + size - 1;
+    const char *p = text;
+    while (*p && o < end_out) {
+        /* URI user info: scheme://user:SECRET@host */
+        if (!strncmp(p, "://", 3)) {
+            const char *at = p + 3;
+            while (*at && *at != '@' && *at != '/' && *at != ' ' && *at != '\'' && *at != '"') at++;
+            const char *colon = memchr(p + 3, ':', (size_t)(at - (p + 3)));
+            if (*at == '@' && colon) {
+                put(&o, end_out, p, (size_t)(colon + 1 - p));
+                put(&o, end_out, "***", 3);
+                p = at;
+                continue;
+            }
+        }
+        /* key=value and URI query parameters: password=SECRET */
+        if (!strncasecmp(p, "password", 8) && (p == text || !isalnum((unsigned char)p[-1]))) {
+            const char *q = p + 8;
+            while (*q == ' ') q++;
+            if (*q == '=') {
+                q++;
+                while (*q == ' ') q++;
+                put(&o, end_out, p, (size_t)(q - p));
+                put(&o, end_out, "***", 3);
+                if (*q == '\'') { /* a quoted value, with \' escapes */
+                    for (q++; *q && *q != '\''; q++)
+                        if (*q == '\\' && q[1]) q++;
+                    if (*q) q++;
+                } else {
+                    while (*q && *q != ' ' && *q != '&' && *q != '"' && *q != '\n') q++;
+                }
+                p = q;
+                continue;
+            }
+        }
+        *o++ = *p++;
+    }
+    *o = '\0';
 }
 
 static int is_class(const char *sqlstate, const char *cls) { return !strncmp(sqlstate, cls, 2); }
@@ -74,7 +161,8 @@ void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,
     if (!msg || !*msg) msg = res ? PQresultErrorMessage(res) : "";
     if (!msg || !*msg) msg = conn ? PQerrorMessage(conn) : "no connection";
     if (!msg || !*msg) msg = "unknown PostgreSQL error";
-    snprintf(errstr, errstr_size, "%s", msg);
+    /* libpq quotes a malformed connection string whole, password and all. */
+    sentinel_db_redact(msg, errstr, errstr_size);
     size_t n = strlen(errstr);
     while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) errstr[--n] = '\0';
 }

@@ -7,9 +7,22 @@
 
 #include "sentinel.h"
 
-/* new: an open connection with UTC as its time zone, or NULL with the
- * server's reason in errstr. An empty or NULL url lets libpq use PG*. */
+/* new: an open connection with UTC as its time zone, TCP keepalives on and
+ * libpq's connect_timeout at `connect_timeout` seconds (0: 30) unless the
+ * connection string sets them, or NULL with the server's reason in errstr
+ * (passwords redacted) and, when class is not NULL, its class: FATAL for
+ * what waiting cannot fix (no such database or role, failed
+ * authentication, a malformed connection string), RETRIABLE otherwise. An
+ * empty or NULL url lets libpq use PG*. */
+PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *class, char *errstr,
+                         size_t errstr_size);
+/* sentinel_db_open with the default timeout and no class. */
 PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size);
+
+/* Copy text to out (size bytes) with every password in it replaced by
+ * "***": URI user info (scheme://user:***@host) and password=*** settings,
+ * quoted or not. For connection strings and libpq's messages quoting them. */
+void sentinel_db_redact(const char *text, char *out, size_t size);
 
 /* Class of a failed result: RETRIABLE for what is not about the data
  * (connection loss and class 08, serialization failures and deadlocks

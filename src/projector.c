@@ -148,14 +148,34 @@ sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql, const char 
 
 /* ---------------------------------------------------------------- connections */
 
+/* A daemon (plain `sentinel project`) waits out every failure; scripts
+ * (until caught up, replays, rebuilds, retries) give up on what waiting
+ * cannot fix, and after the connect timeout on the rest. */
+static int is_daemon(const runner_t *r) {
+    return r->opt && !r->opt->until_caught_up && !r->opt->stop_offsets;
+}
+
+static int stopping(const runner_t *r) { return r->opt && r->opt->stop && *r->opt->stop; }
+
+/* Sleep before retry `attempt`, waking early when asked to stop. */
+static void backoff_wait(const runner_t *r, int attempt) {
+    int ms = 100 << (attempt < 6 ? attempt : 6);
+    if (ms > 5000) ms = 5000;
+    for (int slept = 0; slept < ms && !stopping(r); slept += 50) usleep(50 * 1000);
+}
+
+
+
 static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) {
     if (r->pg && PQstatus(r->pg) == CONNECTION_OK) return SENTINEL_OK;
     if (r->pg) {
         PQfinish(r->pg);
         r->pg = NULL;
     }
-    r->pg = sentinel_db_connect(sentinel_conf_db(r->conf), errstr, errstr_size);
-    if (!r->pg) return SENTINEL_ERR_RETRIABLE;
+    sentinel_err_t class;
+    r->pg = sentinel_db_open(sentinel_conf_db(r->conf), sentinel_conf_connect_timeout(r->conf),
+                             &class, errstr, errstr_size);
+    if (!r->pg) return class == SENTINEL_ERR_FATAL && !is_daemon(r) ? class : SENTINEL_ERR_RETRIABLE;
     /* A stalled (stopped, partitioned) projector must not hold its
      * offset rows locked forever: the server ends its transaction.
      * Asynchronous commit is safe here: the offsets commit in the same
@@ -186,12 +206,6 @@ static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) 
         PQclear(res);
     }
     return err;
-}
-
-static void backoff(int attempt) {
-    int ms = 100 << (attempt < 6 ? attempt : 6);
-    if (ms > 5000) ms = 5000;
-    usleep((useconds_t)ms * 1000);
 }
 
 /* ---------------------------------------------------------------- partitions */
@@ -227,7 +241,7 @@ static sentinel_err_t load_offsets(runner_t *r, rd_kafka_topic_partition_list_t 
         err = db_connect(r, errstr, errstr_size);
         if (err != SENTINEL_ERR_RETRIABLE || attempt >= 20) break;
         sentinel_warn("%s: %s; retrying", r->p->name, errstr);
-        backoff(attempt);
+        backoff_wait(r, attempt);
     }
     if (err) return err;
     for (int i = 0; i < parts->cnt; i++) {
@@ -319,7 +333,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (lerr != SENTINEL_ERR_RETRIABLE || attempt >= 12 || (r->opt->stop && *r->opt->stop))
                 break;
             sentinel_warn("%s: reading stored offsets: %s; retrying", r->p->name, errstr);
-            backoff(attempt);
+            backoff_wait(r, attempt);
         }
         if (lerr) {
             set_fatal(r, "%s", errstr);
@@ -763,15 +777,6 @@ static void resync_offsets(runner_t *r) {
     }
 }
 
-static int stopping(const runner_t *r) { return r->opt && r->opt->stop && *r->opt->stop; }
-
-/* Sleep before retry `attempt`, waking early when asked to stop. */
-static void backoff_wait(const runner_t *r, int attempt) {
-    int ms = 100 << (attempt < 6 ? attempt : 6);
-    if (ms > 5000) ms = 5000;
-    for (int slept = 0; slept < ms && !stopping(r); slept += 50) usleep(50 * 1000);
-}
-
 /* The partitions items[0..count) cover and the last offset of each: what
  * one transaction advances. */
 static void mark_range(runner_t *r, const item_t *items, size_t count) {
@@ -994,7 +999,7 @@ static sentinel_err_t assign_bounded(runner_t *r, char *errstr, size_t errstr_si
             err = load_offsets(r, parts, errstr, errstr_size);
             if (err != SENTINEL_ERR_RETRIABLE || attempt >= 12 || (o->stop && *o->stop)) break;
             sentinel_warn("%s: reading stored offsets: %s; retrying", r->p->name, errstr);
-            backoff(attempt);
+            backoff_wait(r, attempt);
         }
     }
     rd_kafka_topic_partition_list_destroy(parts);
@@ -1109,12 +1114,20 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
     sentinel_err_t err = SENTINEL_OK;
     r.codec = sentinel_codec_new(errstr, errstr_size);
     if (!r.codec) return SENTINEL_ERR_FATAL;
+    double give_up = sentinel_monotonic_seconds() + sentinel_conf_connect_timeout(conf);
     for (int attempt = 0;; attempt++) {
         err = db_connect(&r, errstr, errstr_size);
-        if (err != SENTINEL_ERR_RETRIABLE || attempt >= 30 || (options->stop && *options->stop))
+        if (err != SENTINEL_ERR_RETRIABLE || stopping(&r)) break;
+        if (!is_daemon(&r) && sentinel_monotonic_seconds() >= give_up) {
+            char why[768];
+            snprintf(why, sizeof(why), "%s", errstr);
+            snprintf(errstr, errstr_size, "no database answering within %d s: %s",
+                     sentinel_conf_connect_timeout(conf), why);
+            err = SENTINEL_ERR_FATAL;
             break;
+        }
         sentinel_warn("%s: %s; retrying", projector->name, errstr);
-        backoff(attempt);
+        backoff_wait(&r, attempt);
     }
     if (err) goto out;
 
@@ -1184,7 +1197,7 @@ consume:;
                 err = finish_bounded(&r, &finished, errstr, errstr_size);
                 if (err == SENTINEL_ERR_FATAL) goto out;
                 if (!err && finished) break;
-                if (err) backoff(1);
+                if (err) backoff_wait(&r, 1);
                 err = SENTINEL_OK;
             }
         } else {

@@ -247,7 +247,8 @@ static sentinel_err_t job_open(job_t *job, const sentinel_conf_t *conf, char *er
                                size_t errstr_size) {
     memset(job, 0, sizeof(*job));
     job->started = sentinel_monotonic_seconds();
-    job->conn = sentinel_db_connect(sentinel_conf_db(conf), errstr, errstr_size);
+    job->conn = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                         errstr, errstr_size);
     if (!job->conn) return SENTINEL_ERR_RETRIABLE;
     return sentinel_db_exec(job->conn,
                             "SET client_min_messages = warning; SET application_name = "
@@ -999,7 +1000,8 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
         return SENTINEL_ERR_INVALID;
     }
     sentinel_err_t err = SENTINEL_OK;
-    rb.conn = sentinel_db_connect(sentinel_conf_db(conf), errstr, errstr_size);
+    rb.conn = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                         errstr, errstr_size);
     if (!rb.conn) err = SENTINEL_ERR_RETRIABLE;
     if (!err)
         err = sentinel_db_exec(rb.conn,

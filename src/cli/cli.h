@@ -31,12 +31,14 @@ enum {
     CLI_OPT_BATCH_EVENTS,
     CLI_OPT_BATCH_BYTES,
     CLI_OPT_BATCH_MS,
+    CLI_OPT_CONNECT_TIMEOUT,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
     {"brokers", required_argument, NULL, CLI_OPT_BROKERS},                                         \
         {"db", required_argument, NULL, CLI_OPT_DB},                                               \
         {"topic", required_argument, NULL, CLI_OPT_TOPIC},                                         \
         {"group-prefix", required_argument, NULL, CLI_OPT_GROUP_PREFIX},                           \
+        {"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT},                     \
         {"help", no_argument, NULL, CLI_OPT_HELP}
 #define CLI_COMMON_SHORT_OPTIONS "X:h"
 #define CLI_COMMON_HELP                                                                            \
@@ -47,6 +49,8 @@ enum {
     "  --topic NAME         event topic (SENTINEL_TOPIC, default " SENTINEL_DEFAULT_TOPIC ")\n"   \
     "  --group-prefix P     consumer group prefix (SENTINEL_GROUP_PREFIX,\n"                      \
     "                       default " SENTINEL_DEFAULT_GROUP_PREFIX ")\n"                          \
+    "  --connect-timeout S  seconds to wait for a broker or the database to answer\n"            \
+    "                       (SENTINEL_CONNECT_TIMEOUT, default 30)\n"                            \
     "  -X key=value         librdkafka property, passed through\n"                                \
     "  -h, --help           this help\n"
 
@@ -78,6 +82,12 @@ int cli_projector_option(const char *command, const char *name, const sentinel_p
 /* Apply a batch option: 1 if applied, 0 if opt is not one, -1 after
  * printing an error. */
 int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options);
+
+/* Fail fast, for the commands that cannot help by waiting (until caught
+ * up, replay, rebuild, status): the database answers and accepts us, and a
+ * broker answers and knows the topic, each within --connect-timeout. 0, or
+ * -1 after printing what is missing, naming it. */
+int cli_preflight(const char *command, const sentinel_conf_t *conf);
 
 /* Reset getopt for a subcommand's parse. */
 void cli_getopt_reset(void);

@@ -58,7 +58,8 @@ int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     dir = cli_migrations_dir(dir);
 
     char errstr[2048];
-    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                         errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel migrate: %s\n", errstr);
         return CLI_EXIT_FAILURE;

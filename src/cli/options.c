@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../db.h"
 #include "cli.h"
 
 void cli_getopt_reset(void) {
@@ -19,6 +20,9 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     case CLI_OPT_TOPIC: err = sentinel_conf_set(conf, "topic", arg, errstr, sizeof(errstr)); break;
     case CLI_OPT_GROUP_PREFIX:
         err = sentinel_conf_set(conf, "group.prefix", arg, errstr, sizeof(errstr));
+        break;
+    case CLI_OPT_CONNECT_TIMEOUT:
+        err = sentinel_conf_set(conf, "connect.timeout", arg, errstr, sizeof(errstr));
         break;
     case 'X': err = sentinel_conf_set_kafka(conf, arg, errstr, sizeof(errstr)); break;
     case 'h':
@@ -84,4 +88,46 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         return -1;
     default: return 0;
     }
+}
+
+int cli_preflight(const char *command, const sentinel_conf_t *conf) {
+    char errstr[1024];
+    int timeout = sentinel_conf_connect_timeout(conf);
+    PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), timeout, NULL, errstr, sizeof(errstr));
+    if (!pg) {
+        fprintf(stderr, "sentinel %s: PostgreSQL: %s\n", command, errstr);
+        return -1;
+    }
+    PQfinish(pg);
+
+    static const char *const quick[] = {"socket.connection.setup.timeout.ms", "5000", NULL};
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, quick, errstr, sizeof(errstr));
+    rd_kafka_t *rk = kconf ? rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr)) : NULL;
+    if (!rk) {
+        if (kconf) rd_kafka_conf_destroy(kconf);
+        fprintf(stderr, "sentinel %s: Kafka: %s\n", command, errstr);
+        return -1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 1, NULL, &md, timeout * 1000);
+    int rc = 0;
+    if (kerr) {
+        fprintf(stderr, "sentinel %s: no Kafka broker answering at %s within %d s (%s)\n", command,
+                sentinel_conf_brokers(conf), timeout, rd_kafka_err2str(kerr));
+        rc = -1;
+    } else {
+        const char *topic = sentinel_conf_topic(conf);
+        int found = 0;
+        for (int i = 0; i < md->topic_cnt && !found; i++)
+            found = !strcmp(md->topics[i].topic, topic) && !md->topics[i].err;
+        if (!found) {
+            fprintf(stderr, "sentinel %s: topic %s does not exist on %s (publish to it first, or "
+                            "name another with --topic)\n",
+                    command, topic, sentinel_conf_brokers(conf));
+            rc = -1;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
 }

@@ -72,6 +72,8 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     if (!n_chosen)
         for (size_t i = 0; sentinel_projectors[i] && n_chosen < CLI_MAX_PROJECTORS; i++) chosen[n_chosen++] = sentinel_projectors[i];
 
+    if (options.until_caught_up && cli_preflight("project", conf)) return CLI_EXIT_FAILURE;
+
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

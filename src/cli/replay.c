@@ -194,6 +194,7 @@ int cli_replay(int argc, char **argv, sentinel_conf_t *conf) {
     parsed_t a;
     int rc = parse("replay", argc, argv, conf, replay_usage, &a);
     if (rc >= 0) return rc;
+    if (cli_preflight("replay", conf)) return CLI_EXIT_FAILURE;
     progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
     sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];
@@ -208,6 +209,7 @@ int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
     parsed_t a;
     int rc = parse("rebuild", argc, argv, conf, rebuild_usage, &a);
     if (rc >= 0) return rc;
+    if (cli_preflight("rebuild", conf)) return CLI_EXIT_FAILURE;
     progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
     sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];

@@ -141,8 +141,10 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
         if (handled == 2) return CLI_EXIT_OK;
         if (handled != 1) return CLI_EXIT_USAGE;
     }
+    if (cli_preflight("status", conf)) return CLI_EXIT_FAILURE;
     char errstr[1024];
-    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                         errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel status: %s\n", errstr);
         return CLI_EXIT_FAILURE;
@@ -235,7 +237,8 @@ int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
         }
     }
     char errstr[1024];
-    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                         errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
         return CLI_EXIT_FAILURE;

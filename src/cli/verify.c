@@ -67,7 +67,8 @@ int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
         if (handled != 1) return CLI_EXIT_USAGE;
     }
     char errstr[1024];
-    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                         errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel verify: %s\n", errstr);
         return CLI_EXIT_FAILURE;
@@ -137,7 +138,8 @@ int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
         return CLI_EXIT_USAGE;
     }
     char errstr[1024];
-    PGconn *pg = sentinel_db_connect(sentinel_conf_db(conf), errstr, sizeof(errstr));
+    PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                         errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel usage: %s\n", errstr);
         return CLI_EXIT_FAILURE;

@@ -55,7 +55,7 @@ static char *reference_digest(const char *topic) {
     char *conninfo = harness_migrated_database("sentinel_rb_ref", 8, &name);
     char *prefix = harness_unique_name("ref");
     project(conninfo, topic, prefix);
-    PGconn *conn = harness_connect(conninfo);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     PQfinish(conn);
     harness_drop_database(name);
@@ -109,7 +109,7 @@ static void test_rebuild_while_events_arrive(void **state) {
     char *conninfo = harness_migrated_database("sentinel_rb_live", 8, &name);
     char *prefix = harness_unique_name("live");
     project(conninfo, topic, prefix);
-    PGconn *conn = harness_connect(conninfo);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
     long long before = harness_query_int(conn, "SELECT count(*) FROM runs");
 
     /* More history keeps arriving, in slices, while the live projection
@@ -184,7 +184,7 @@ static void test_replay_changes_nothing(void **state) {
     char *conninfo = harness_migrated_database("sentinel_rb_replay", 8, &name);
     char *prefix = harness_unique_name("replay");
     project(conninfo, w->topic, prefix);
-    PGconn *conn = harness_connect(conninfo);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     const char *counters =
         "SELECT md5(concat_ws('|', (SELECT string_agg(concat_ws(':', workspace_id, date, "
@@ -259,7 +259,7 @@ static void test_backfilled_year(void **state) {
     char *conninfo = harness_migrated_database("sentinel_rb_backfill", 8, &name);
     char *prefix = harness_unique_name("backfill");
     project(conninfo, topic, prefix);
-    PGconn *conn = harness_connect(conninfo);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
 
     /* A partition for every month of the year, each holding its month. */
     assert_true(harness_query_int(conn, "SELECT count(*) FROM pg_inherits "
@@ -332,7 +332,7 @@ static void test_kill_9_during_rebuild(void **state) {
     char *conninfo = harness_migrated_database("sentinel_rb_kill", 8, &name);
     char *prefix = harness_unique_name("kill");
     project(conninfo, w->topic, prefix);
-    PGconn *conn = harness_connect(conninfo);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
 
     char log[] = "/tmp/sentinel_rb_kill_log_XXXXXX";
@@ -400,7 +400,7 @@ static void test_rebuild_repairs_drift(void **state) {
     char *conninfo = harness_migrated_database("sentinel_rb_drift", 8, &name);
     char *prefix = harness_unique_name("drift");
     project(conninfo, w->topic, prefix);
-    PGconn *conn = harness_connect(conninfo);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     char *schema = harness_schema_fingerprint(conn);
     char *key = harness_query_value(conn, "SELECT workspace_id || ',' || date FROM workspace_daily_metrics "
