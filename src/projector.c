@@ -1129,6 +1129,7 @@ sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
         sentinel_warn("%s: %s; retrying", projector->name, errstr);
         backoff_wait(&r, attempt);
     }
+    if (err == SENTINEL_ERR_RETRIABLE && stopping(&r)) err = SENTINEL_OK; /* asked to stop */
     if (err) goto out;
 
     const char *defaults[sizeof(consumer_defaults) / sizeof(consumer_defaults[0])];

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -42,6 +43,27 @@ static void test_fatal(void **state) {
     assert_int_equal(sentinel_db_classify_sqlstate("28P01"), SENTINEL_ERR_FATAL);
 }
 
+static void test_redact(void **state) {
+    (void)state;
+    static const char *const cases[][2] = {
+        {"postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db"},
+        {"postgresql://u@h/db", "postgresql://u@h/db"},
+        {"host=h password=secret dbname=d", "host=h password=*** dbname=d"},
+        {"host=h password = 'se cr\\'et' dbname=d", "host=h password = *** dbname=d"},
+        {"postgresql://h/db?user=u&password=secret&sslmode=off",
+         "postgresql://h/db?user=u&password=***&sslmode=off"},
+        {"invalid URI: \"postgres://a:b@[::1/x\"", "invalid URI: \"postgres://a:***@[::1/x\""},
+        {"no password here, passwords=1", "no password here, passwords=1"},
+    };
+    char out[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sentinel_db_redact(cases[i][0], out, sizeof(out));
+        assert_string_equal(out, cases[i][1]);
+    }
+    sentinel_db_redact("postgresql://u:secret@h/db", out, 12);
+    assert_null(strstr(out, "sec"));
+}
+
 static void test_names(void **state) {
     (void)state;
     assert_string_equal(sentinel_err_name(SENTINEL_ERR_RETRIABLE), "retriable");
@@ -55,6 +77,7 @@ int main(void) {
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_fatal),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
