@@ -29,6 +29,7 @@ void id_list_free(id_list_t *l) {
 row_state_t *state_new(state_pool_t *pool, const char *workspace_id, const char *status) {
     row_state_t *s = calloc(1, sizeof(*s));
     if (!s) abort();
+    s->deleted_at = INT64_MAX;
     snprintf(s->workspace_id, sizeof(s->workspace_id), "%s", workspace_id);
     if (status) snprintf(s->status, sizeof(s->status), "%s", status);
     if (pool->n == pool->cap) {
@@ -57,8 +58,11 @@ typedef struct load_ctx {
 
 static void load_row(PGresult *res, int r, void *opaque) {
     load_ctx_t *ctx = opaque;
-    const char *status = PQnfields(res) > 2 ? PQgetvalue(res, r, 2) : NULL;
-    row_state_t *s = state_new(ctx->pool, PQgetvalue(res, r, 1), status);
+    int deleted = PQfnumber(res, "deleted_at");
+    int status_col = PQnfields(res) > 2 && deleted != 2 ? 2 : -1;
+    row_state_t *s = state_new(ctx->pool, PQgetvalue(res, r, 1),
+                               status_col > 0 ? PQgetvalue(res, r, status_col) : NULL);
+    if (deleted >= 0 && !PQgetisnull(res, r, deleted)) s->deleted_at = atoll(PQgetvalue(res, r, deleted));
     sentinel_uuid_map_put(ctx->map, PQgetvalue(res, r, 0), s);
 }
 
@@ -71,15 +75,16 @@ sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentin
 sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
                                  state_pool_t *pool, char *errstr, size_t errstr_size) {
     return load_states(conn,
-                       "SELECT id, workspace_id FROM repositories "
-                       "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+                       "SELECT id, workspace_id, (extract(epoch FROM deleted_at) * 1000000)::bigint "
+                       "AS deleted_at FROM repositories WHERE id = ANY($1::uuid[])",
                        ids, map, pool, errstr, errstr_size);
 }
 
 sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
                           state_pool_t *pool, char *errstr, size_t errstr_size) {
     return load_states(conn,
-                       "SELECT id, '' FROM users WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+                       "SELECT id, '', (extract(epoch FROM deleted_at) * 1000000)::bigint "
+                       "AS deleted_at FROM users WHERE id = ANY($1::uuid[])",
                        ids, map, pool, errstr, errstr_size);
 }
 
@@ -104,6 +109,12 @@ row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t 
     }
     if (s->workspace_id[0] && strcmp(s->workspace_id, ev->workspace_id)) {
         sentinel_batch_reject(batch, i, "%s %s belongs to another workspace", what, id);
+        return NULL;
+    }
+    if (ev->occurred_at >= s->deleted_at) {
+        char ts[SENTINEL_TIMESTAMP_MAX];
+        sentinel_timestamp_format(s->deleted_at, ts);
+        sentinel_batch_reject(batch, i, "%s %s was deleted at %s, before the event", what, id, ts);
         return NULL;
     }
     return s;

@@ -30,6 +30,7 @@ typedef struct row_state {
     char workspace_id[SENTINEL_UUID_LEN + 1];
     char status[16];
     int64_t created_at;
+    int64_t deleted_at; /* soft deleted then (microseconds), else INT64_MAX */
     int is_new; /* inserted by this batch */
     void *extra;
 } row_state_t;
@@ -46,9 +47,10 @@ void state_pool_free(state_pool_t *pool);
 sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentinel_uuid_map_t *map,
                            state_pool_t *pool, char *errstr, size_t errstr_size);
 
-/* The control-plane rows events refer to, loaded into map: live
- * repositories with their workspace; live users, which are global (their
- * workspace is left empty, so require_row checks existence only). */
+/* The control-plane rows events refer to, loaded into map, soft-deleted
+ * ones too with the time of their deletion: repositories with their
+ * workspace; users, which are global (their workspace is left empty, so
+ * require_row checks existence only). */
 sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
                                  state_pool_t *pool, char *errstr, size_t errstr_size);
 sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
@@ -59,8 +61,10 @@ sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const cha
                           void (*row)(PGresult *res, int r, void *opaque), void *opaque,
                           char *errstr, size_t errstr_size);
 
-/* "does not exist" / "belongs to another workspace" check; rejects event i
- * and returns NULL when the row is not usable. */
+/* "does not exist" / "belongs to another workspace" / "was deleted before
+ * the event" check; rejects event i and returns NULL when the row is not
+ * usable. A row soft-deleted after the event occurred still accepts it, so
+ * a rebuild after the deletion reproduces the live projection. */
 row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,
                          const char *what, const char *id);
 

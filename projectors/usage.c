@@ -44,15 +44,16 @@ typedef struct period_sum {
     long long counts[METRICS];
 } period_sum_t;
 
-/* The anchor day of the subscription in force at `at`, or 0. */
-static int anchor_for(const subscription_t *subs, size_t n, const char *ws, int64_t at) {
-    const subscription_t *best = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const subscription_t *s = &subs[i];
-        if (strcmp(s->workspace_id, ws) || s->started_at > at || at >= s->ends_at) continue;
-        if (!best || s->started_at > best->started_at) best = s;
-    }
-    return best ? sentinel_billing_anchor(best->started_at) : 0;
+/* The billing period of `at` in workspace `ws`, from the subscription
+ * history the control plane records for it. */
+static void period_for(const subscription_t *subs, size_t n, const char *ws, int64_t at,
+                       int64_t *start, int64_t *end) {
+    sentinel_subscription_span_t spans[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < sizeof(spans) / sizeof(spans[0]); i++)
+        if (!strcmp(subs[i].workspace_id, ws))
+            spans[k++] = (sentinel_subscription_span_t){subs[i].started_at, subs[i].ends_at};
+    sentinel_billing_period_in(spans, k, at, start, end);
 }
 
 static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
@@ -74,7 +75,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     err = sentinel_db_select_ids(conn,
                                  "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
                                  "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
-                                 "WHERE workspace_id = ANY($1::uuid[])",
+                                 "WHERE workspace_id = ANY($1::uuid[]) ORDER BY workspace_id, started_at, id",
                                  workspaces.ids, workspaces.n, load_subscription, &list, errstr,
                                  errstr_size);
     subs = list.items;
@@ -93,9 +94,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
             continue;
         }
         int64_t start, end;
-        sentinel_billing_period(ev->occurred_at,
-                                anchor_for(subs, n_subs, ev->workspace_id, ev->occurred_at), &start,
-                                &end);
+        period_for(subs, n_subs, ev->workspace_id, ev->occurred_at, &start, &end);
         period_sum_t *sum = NULL;
         for (size_t k = 0; k < n_sums && !sum; k++)
             if (sums[k].start == start && !strcmp(sums[k].workspace_id, ev->workspace_id)) sum = &sums[k];
@@ -162,11 +161,18 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
              "briefings bigint, findings bigint, annotations bigint, tokens bigint) "
              "ON COMMIT DELETE ROWS",
              "COPY usage_increments FROM STDIN", &records,
+             /* A subscription that changed since a period was first
+              * written ends that period where the new one starts: the
+              * periods of a workspace never overlap. */
+             "UPDATE usage_records u SET period_end = i.period_start FROM usage_increments i "
+             "WHERE u.workspace_id = i.workspace_id AND u.period_start < i.period_start "
+             "AND u.period_end > i.period_start; "
              "INSERT INTO usage_records AS u (workspace_id, period_start, period_end, runs_count, "
              "commands_count, briefings_count, findings_count, annotations_count, tokens_estimated) "
              "SELECT workspace_id, period_start, period_end, runs, commands, briefings, findings, "
              "annotations, tokens FROM usage_increments ORDER BY workspace_id, period_start "
              "ON CONFLICT (workspace_id, period_start) DO UPDATE SET "
+             "period_end = EXCLUDED.period_end, "
              "runs_count = u.runs_count + EXCLUDED.runs_count, "
              "commands_count = u.commands_count + EXCLUDED.commands_count, "
              "briefings_count = u.briefings_count + EXCLUDED.briefings_count, "

@@ -13,6 +13,8 @@ struct sentinel_line_reader {
     size_t end;   /* one past the last byte read */
     unsigned long number;
     int eof;
+    char *head; /* the first bytes of the last line too long */
+    size_t head_len;
 };
 
 sentinel_line_reader_t *sentinel_line_reader_new(FILE *in, size_t max_line) {
@@ -29,6 +31,7 @@ sentinel_line_reader_t *sentinel_line_reader_new(FILE *in, size_t max_line) {
 void sentinel_line_reader_destroy(sentinel_line_reader_t *r) {
     if (!r) return;
     free(r->buf);
+    free(r->head);
     free(r);
 }
 
@@ -76,8 +79,15 @@ sentinel_line_status_t sentinel_line_reader_next(sentinel_line_reader_t *r, cons
             return SENTINEL_LINE_OK;
         }
         if (scanned >= r->cap) {
-            /* Longer than the limit: count and drop bytes up to the newline. */
+            /* Longer than the limit: keep its first bytes, count and drop
+             * the rest up to the newline. */
             size_t total = scanned;
+            if (!r->head) {
+                r->head = malloc(SENTINEL_LINE_HEAD);
+                if (!r->head) abort();
+            }
+            r->head_len = scanned < SENTINEL_LINE_HEAD ? scanned : SENTINEL_LINE_HEAD;
+            memcpy(r->head, r->buf + r->start, r->head_len);
             r->start = r->end = 0;
             for (;;) {
                 long got = fill(r);
@@ -98,4 +108,9 @@ sentinel_line_status_t sentinel_line_reader_next(sentinel_line_reader_t *r, cons
         }
         if (fill(r) < 0) return SENTINEL_LINE_ERROR;
     }
+}
+
+const char *sentinel_line_reader_head(const sentinel_line_reader_t *r, size_t *len) {
+    *len = r->head_len;
+    return r->head ? r->head : "";
 }

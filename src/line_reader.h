@@ -26,4 +26,9 @@ typedef enum sentinel_line_status {
 sentinel_line_status_t sentinel_line_reader_next(sentinel_line_reader_t *reader, const char **line,
                                                  size_t *len, unsigned long *number);
 
+/* The first bytes (at most SENTINEL_LINE_HEAD) of the line the last call
+ * reported TOO_LONG, borrowed until the next call; *len their count. */
+#define SENTINEL_LINE_HEAD 65536
+const char *sentinel_line_reader_head(const sentinel_line_reader_t *reader, size_t *len);
+
 #endif

@@ -178,14 +178,22 @@ static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) 
     if (!r->pg) return class == SENTINEL_ERR_FATAL && !is_daemon(r) ? class : SENTINEL_ERR_RETRIABLE;
     /* A stalled (stopped, partitioned) projector must not hold its
      * offset rows locked forever: the server ends its transaction.
-     * Asynchronous commit is safe here: the offsets commit in the same
-     * transaction as the rows, so a transaction lost in a server crash
-     * loses its offset advance with it and is applied again from Kafka. */
+     * Asynchronous commit is safe where the stored offsets fence the
+     * commit: they commit in the same transaction as the rows, so a
+     * transaction lost in a server crash loses its offset advance with it
+     * and is applied again from Kafka. A replay stores no offsets and a
+     * dead-letter retry marks what it applied: nothing would apply again
+     * what a crash lost, so their commits are durable. */
+    int fenced_by_offsets = r->opt && !r->opt->start_offsets;
     sentinel_err_t err = sentinel_db_exec(
         r->pg,
-        "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
-        "SET synchronous_commit = off;"
-        "SET application_name = 'sentinel-projector'; SET client_min_messages = warning",
+        fenced_by_offsets
+            ? "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
+              "SET synchronous_commit = off;"
+              "SET application_name = 'sentinel-projector'; SET client_min_messages = warning"
+            : "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
+              "SET synchronous_commit = on;"
+              "SET application_name = 'sentinel-projector'; SET client_min_messages = warning",
         errstr, errstr_size);
     if (!err && r->opt && r->opt->schema) {
         /* A shadow first: the projector's unqualified names resolve to its
@@ -607,8 +615,14 @@ static sentinel_err_t deduplicate(runner_t *r, item_t *items, size_t count, char
     return err;
 }
 
+/* A known workspace: its deletion time (INT64_MAX when live) as the map's
+ * value, owned by the map's user. */
 static void mark_known_workspace(PGresult *res, int row, void *opaque) {
-    sentinel_uuid_map_put(opaque, PQgetvalue(res, row, 0), (void *)1);
+    int64_t deleted = PQgetisnull(res, row, 1) ? INT64_MAX : atoll(PQgetvalue(res, row, 1));
+    int64_t *slot = malloc(sizeof(*slot));
+    if (!slot) abort();
+    *slot = deleted;
+    sentinel_uuid_map_put(opaque, PQgetvalue(res, row, 0), slot);
 }
 
 static sentinel_err_t reject_unknown_workspaces(runner_t *r, item_t *items, size_t count,
@@ -625,17 +639,37 @@ static sentinel_err_t reject_unknown_workspaces(runner_t *r, item_t *items, size
     }
     sentinel_uuid_map_t *known = sentinel_uuid_map_new();
     sentinel_err_t err = sentinel_db_select_ids(
-        r->pg, "SELECT id FROM workspaces WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL", ids,
+        r->pg,
+        "SELECT id, (extract(epoch FROM deleted_at) * 1000000)::bigint FROM workspaces "
+        "WHERE id = ANY($1::uuid[])",
+        ids,
         n, mark_known_workspace, known, errstr, errstr_size);
     for (size_t i = 0; !err && i < count; i++) {
         item_t *it = &items[i];
-        if (it->status == ITEM_NEW && !sentinel_uuid_map_get(known, it->ev.workspace_id)) {
-            char reason[128];
+        if (it->status != ITEM_NEW) continue;
+        const int64_t *deleted = sentinel_uuid_map_get(known, it->ev.workspace_id);
+        char reason[160];
+        if (!deleted) {
             snprintf(reason, sizeof(reason), "unknown workspace %s", it->ev.workspace_id);
-            it->reason = strdup(reason);
-            it->status = ITEM_REJECTED;
+        } else if (it->ev.occurred_at >= *deleted) {
+            /* Deleted before the event: its earlier events stay welcome, so
+             * a rebuild after the deletion equals the live projection. */
+            char ts[SENTINEL_TIMESTAMP_MAX];
+            sentinel_timestamp_format(*deleted, ts);
+            snprintf(reason, sizeof(reason), "workspace %s was deleted at %s, before the event",
+                     it->ev.workspace_id, ts);
+        } else {
+            continue;
         }
+        free(it->reason);
+        it->reason = strdup(reason);
+        if (!it->reason) abort();
+        it->status = ITEM_REJECTED;
     }
+    size_t cursor = 0;
+    const char *key;
+    void *value;
+    while (sentinel_uuid_map_next(known, &cursor, &key, &value)) free(value);
     sentinel_uuid_map_destroy(known);
     sentinel_uuid_map_destroy(seen);
     free(ids);

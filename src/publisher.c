@@ -171,10 +171,16 @@ sentinel_err_t sentinel_publisher_send_json(sentinel_publisher_t *pub, const cha
 }
 
 sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub, const char *topic,
-                                           const void *value, size_t len, const char *reason,
-                                           uint64_t tag, char *errstr, size_t errstr_size) {
-    rd_kafka_headers_t *headers = rd_kafka_headers_new(1);
+                                           const void *value, size_t len, size_t size,
+                                           const char *reason, uint64_t tag, char *errstr,
+                                           size_t errstr_size) {
+    char line[32], whole[32];
+    snprintf(line, sizeof(line), "%llu", (unsigned long long)tag);
+    snprintf(whole, sizeof(whole), "%zu", size);
+    rd_kafka_headers_t *headers = rd_kafka_headers_new(3);
     rd_kafka_header_add(headers, "reason", -1, reason, -1);
+    rd_kafka_header_add(headers, "line", -1, line, -1);
+    rd_kafka_header_add(headers, "size", -1, whole, -1);
     return produce(pub, topic, NULL, 0, value, len, headers, tag, errstr, errstr_size);
 }
 

@@ -65,12 +65,14 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_encoded(
     size_t errstr_size);
 
 /* Queue raw bytes to another topic (the dead-letter topic of rejected
- * input lines), with a `reason` header. */
+ * input lines), with headers `reason`, `line` (the tag: the line number)
+ * and `size` (the whole record's size, which is more than len when only
+ * its first bytes are sent). */
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub,
                                                               const char *topic, const void *value,
-                                                              size_t len, const char *reason,
-                                                              uint64_t tag, char *errstr,
-                                                              size_t errstr_size);
+                                                              size_t len, size_t size,
+                                                              const char *reason, uint64_t tag,
+                                                              char *errstr, size_t errstr_size);
 
 /* Serve delivery reports without blocking. */
 void sentinel_publisher_poll(sentinel_publisher_t *pub);

@@ -200,47 +200,58 @@ static char *names_array(const sentinel_projector_t *const *set, int n) {
     return s;
 }
 
+/* One update of the job's row; a connection a server restart broke is
+ * opened again, so the row keeps up after the database comes back. */
+static void job_update(job_t *job, const char *sql, int n, const char *const *params) {
+    char errstr[256];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!sentinel_db_params(job->conn, sql, n, params, NULL, errstr, sizeof(errstr))) return;
+        if (PQstatus(job->conn) == CONNECTION_OK) break;
+        PQreset(job->conn);
+        if (PQstatus(job->conn) == CONNECTION_OK) {
+            PGresult *res = PQexec(job->conn, "SET TIME ZONE 'UTC'");
+            PQclear(res);
+        }
+    }
+    sentinel_warn("projection_jobs: %s", errstr);
+}
+
 static void job_beat(job_t *job, int64_t done, int64_t total, int force) {
     double t = sentinel_monotonic_seconds();
     if (!job->conn || !job->id || (!force && t - job->last_beat < 2)) return;
     job->last_beat = t;
-    char id[32], d[32], tot[32], errstr[256];
+    char id[32], d[32], tot[32];
     snprintf(id, sizeof(id), "%lld", job->id);
     snprintf(d, sizeof(d), "%lld", (long long)done);
     snprintf(tot, sizeof(tot), "%lld", (long long)total);
     const char *params[3] = {id, d, tot};
-    if (sentinel_db_params(
-            job->conn,
-            "UPDATE projection_jobs SET events_done = $2, events_total = $3, heartbeat_at = now() "
-            "WHERE id = $1",
-            3, params, NULL, errstr, sizeof(errstr)))
-        sentinel_warn("projection_jobs: %s", errstr);
+    job_update(job,
+               "UPDATE projection_jobs SET events_done = $2, events_total = $3, heartbeat_at = now() "
+               "WHERE id = $1",
+               3, params);
 }
 
 /* What a running job is doing, for `sentinel status`; a heartbeat too. */
 static void job_phase(job_t *job, const char *phase) {
     if (!job || !job->conn || !job->id) return;
-    char id[32], detail[128], errstr[256];
+    char id[32], detail[128];
     snprintf(id, sizeof(id), "%lld", job->id);
     snprintf(detail, sizeof(detail), "phase: %s", phase);
     const char *params[2] = {id, detail};
-    if (sentinel_db_params(
-            job->conn, "UPDATE projection_jobs SET detail = $2, heartbeat_at = now() WHERE id = $1",
-            2, params, NULL, errstr, sizeof(errstr)))
-        sentinel_warn("projection_jobs: %s", errstr);
+    job_update(job, "UPDATE projection_jobs SET detail = $2, heartbeat_at = now() WHERE id = $1", 2,
+               params);
 }
 
 static void job_finish(job_t *job, const char *state, const char *detail) {
     if (!job->conn || !job->id) return;
-    char id[32], errstr[256];
+    char id[32];
     snprintf(id, sizeof(id), "%lld", job->id);
     const char *params[3] = {id, state, detail};
-    if (sentinel_db_params(job->conn,
-                           "UPDATE projection_jobs SET state = $2, detail = $3, finished_at = "
-                           "CASE WHEN $2 = 'building' THEN NULL ELSE now() END, heartbeat_at = "
-                           "now() WHERE id = $1",
-                           3, params, NULL, errstr, sizeof(errstr)))
-        sentinel_warn("projection_jobs: %s", errstr);
+    job_update(job,
+               "UPDATE projection_jobs SET state = $2, detail = $3, finished_at = "
+               "CASE WHEN $2 = 'building' THEN NULL ELSE now() END, heartbeat_at = now() "
+               "WHERE id = $1",
+               3, params);
 }
 
 static sentinel_err_t job_open(job_t *job, const sentinel_conf_t *conf, char *errstr,

@@ -58,7 +58,8 @@ static int handle_chunk(publish_run_t *run, sentinel_publisher_t *pub, sentinel_
                 char reason[2100];
                 snprintf(reason, sizeof(reason), "line %lu: %s", it->number, it->error);
                 if (sentinel_publisher_send_raw(pub, dead_letter_topic, it->line, it->line_len,
-                                                reason, it->number, errstr, errstr_size))
+                                                it->line_len, reason, it->number, errstr,
+                                                errstr_size))
                     return -1;
                 run->dead_lettered++;
             }
@@ -198,7 +199,19 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         if (status == SENTINEL_LINE_TOO_LONG) {
             run.lines++;
             run.rejected++;
-            fprintf(stderr, "line %lu: event is %zu bytes, over the limit of %ld\n", number, len, max_bytes);
+            char reason[160];
+            snprintf(reason, sizeof(reason), "line %lu: event is %zu bytes, over the limit of %ld",
+                     number, len, max_bytes);
+            fprintf(stderr, "%s\n", reason);
+            if (pub && !atomic) {
+                /* Its first bytes stand for it in the dead-letter topic. */
+                size_t head_len = 0;
+                const char *head = sentinel_line_reader_head(reader, &head_len);
+                if (sentinel_publisher_send_raw(pub, dead_letter_topic, head, head_len, len, reason,
+                                                number, errstr, sizeof(errstr)))
+                    goto fatal;
+                run.dead_lettered++;
+            }
             continue;
         }
         if (only_whitespace(line, len)) continue;

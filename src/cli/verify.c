@@ -10,21 +10,25 @@
 
 static const char verify_usage[] =
     "usage: sentinel verify [options]\n\n"
-    "Recompute usage_records from the usage ledger and workspace_daily_metrics\n"
-    "from runs, findings and the ledger, in one consistent snapshot (safe while\n"
+    "Recompute usage_records from the usage ledger, each event in the billing\n"
+    "period its workspace's subscription history gives it, and\n"
+    "workspace_daily_metrics from runs, findings and the ledger, in one\n"
+    "consistent snapshot (safe while\n"
     "projectors run), and print every difference. Exit 1 on any drift.\n\n" CLI_COMMON_HELP;
 
 /* Each query yields: what, workspace, key, stored value, recomputed value. */
 static const char *const checks[] = {
     /* usage_records against the ledger, per counter */
-    "WITH l AS (SELECT workspace_id, period_start, "
+    /* periods recomputed from the subscription history, not read back */
+    "WITH l AS (SELECT l.workspace_id, p.period_start, "
     " sum(amount) FILTER (WHERE metric = 'runs') AS runs_count, "
     " sum(amount) FILTER (WHERE metric = 'commands') AS commands_count, "
     " sum(amount) FILTER (WHERE metric = 'briefings') AS briefings_count, "
     " sum(amount) FILTER (WHERE metric = 'findings') AS findings_count, "
     " sum(amount) FILTER (WHERE metric = 'annotations') AS annotations_count, "
     " sum(amount) FILTER (WHERE metric = 'tokens') AS tokens_estimated "
-    " FROM usage_ledger GROUP BY 1, 2), "
+    " FROM usage_ledger l, LATERAL sentinel_billing_period_of(l.workspace_id, l.occurred_at) p "
+    " GROUP BY 1, 2), "
     "j AS (SELECT coalesce(u.workspace_id, l.workspace_id) AS ws, "
     " coalesce(u.period_start, l.period_start) AS ps, u.runs_count AS s1, l.runs_count AS r1, "
     " u.commands_count AS s2, l.commands_count AS r2, u.briefings_count AS s3, l.briefings_count AS r3, "
@@ -36,6 +40,17 @@ static const char *const checks[] = {
     " ('runs_count', s1, r1), ('commands_count', s2, r2), ('briefings_count', s3, r3), "
     " ('findings_count', s4, r4), ('annotations_count', s5, r5), ('tokens_estimated', s6, r6)) "
     " AS c(name, s, r) WHERE coalesce(c.s, 0) <> coalesce(c.r, 0) ORDER BY 2, 3, 1",
+    /* period ends against the subscription history */
+    "SELECT 'usage_records.period_end', u.workspace_id, "
+    " to_char(u.period_start, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    " extract(epoch FROM u.period_end)::bigint, extract(epoch FROM p.period_end)::bigint "
+    " FROM usage_records u, LATERAL sentinel_billing_period_of(u.workspace_id, u.period_start) p "
+    " WHERE p.period_start = u.period_start AND p.period_end <> u.period_end ORDER BY 2, 3",
+    /* no two periods of a workspace overlap */
+    "SELECT 'usage_records.overlap', a.workspace_id, "
+    " to_char(b.period_start, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 1, 0 "
+    " FROM usage_records a JOIN usage_records b ON a.workspace_id = b.workspace_id "
+    " AND a.period_start < b.period_start AND a.period_end > b.period_start ORDER BY 2, 3",
     /* workspace_daily_metrics against runs, findings and the ledger */
     "WITH r AS (SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date AS date, count(*) AS n "
     " FROM runs GROUP BY 1, 2), "

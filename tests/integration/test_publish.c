@@ -140,6 +140,50 @@ static void count_reason(const harness_message_t *m, void *opaque) {
     else if (m->reason && !reasons[1]) reasons[1] = strdup(m->reason);
 }
 
+typedef struct oversize {
+    long count;
+    size_t len;
+    int head_ok;
+    char reason[256];
+} oversize_t;
+
+static void see_oversize(const harness_message_t *m, void *opaque) {
+    oversize_t *o = opaque;
+    o->count++;
+    o->len = m->len;
+    o->head_ok = m->len >= 12 && !memcmp(m->value, "{\"padding\": \"", 12);
+    snprintf(o->reason, sizeof(o->reason), "%s", m->reason ? m->reason : "");
+}
+
+/* A line over the size limit leaves a record too: its first 64 KiB, with
+ * the reason, its line number and its size. */
+static void test_oversize_line_is_dead_lettered(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.publish.oversize");
+    char path[] = "/tmp/sentinel_oversize_XXXXXX";
+    FILE *f = fdopen(mkstemp(path), "w");
+    fputs("{\"padding\": \"", f);
+    for (int i = 0; i < 1200 * 1024; i++) fputc('x', f);
+    fputs("\"}\n", f);
+    fclose(f);
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "publish --topic %s %s", topic, path) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 1);
+    assert_non_null(strstr(out, "line 1: event is 1228815 bytes, over the limit of 1048576"));
+    free(out);
+    free(cmd);
+    char *dlq = NULL;
+    assert_true(asprintf(&dlq, "%s.dead-letter", topic) > 0);
+    oversize_t seen = {0};
+    assert_int_equal(harness_consume_all(dlq, "read_committed", see_oversize, &seen), 1);
+    assert_int_equal(seen.len, 65536);
+    assert_true(seen.head_ok);
+    assert_non_null(strstr(seen.reason, "line 1: event is 1228815 bytes"));
+    free(dlq);
+    unlink(path);
+    free(topic);
+}
+
 static void test_invalid_lines_reported_and_dead_lettered(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.publish.invalid");
@@ -258,6 +302,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_generated_stream),
         cmocka_unit_test(test_invalid_lines_reported_and_dead_lettered),
+        cmocka_unit_test(test_oversize_line_is_dead_lettered),
         cmocka_unit_test(test_atomic),
         cmocka_unit_test(test_dry_run_needs_no_kafka),
         cmocka_unit_test(test_publisher_api),

@@ -79,11 +79,61 @@ static void test_anchor_of_start(void **state) {
     assert_int_equal(sentinel_billing_anchor(ts("2025-01-15T00:00:00Z")), 15);
 }
 
+static void expect_in(const sentinel_subscription_span_t *subs, size_t n, const char *at,
+                      const char *start, const char *end) {
+    int64_t s, e;
+    sentinel_billing_period_in(subs, n, ts(at), &s, &e);
+    char got_s[SENTINEL_TIMESTAMP_MAX], got_e[SENTINEL_TIMESTAMP_MAX];
+    sentinel_timestamp_format(s, got_s);
+    sentinel_timestamp_format(e, got_e);
+    if (strcmp(got_s, start) || strcmp(got_e, end))
+        fail_msg("%s: [%s, %s), expected [%s, %s)", at, got_s, got_e, start, end);
+}
+
+/* A subscription change: periods are cut where what is in force changes,
+ * so no two overlap. */
+static void test_subscription_history(void **state) {
+    (void)state;
+    sentinel_subscription_span_t subs[] = {
+        {ts("2026-01-15T00:00:00Z"), ts("2026-04-01T00:00:00Z")}, /* anchored on the 15th */
+        {ts("2026-04-01T00:00:00Z"), INT64_MAX},                   /* then on the 1st */
+    };
+    expect_in(subs, 2, "2026-01-10T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-15T00:00:00Z");
+    expect_in(subs, 2, "2026-02-20T00:00:00Z", "2026-02-15T00:00:00Z", "2026-03-15T00:00:00Z");
+    expect_in(subs, 2, "2026-03-20T00:00:00Z", "2026-03-15T00:00:00Z", "2026-04-01T00:00:00Z");
+    expect_in(subs, 2, "2026-04-05T00:00:00Z", "2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z");
+    /* An upgrade that starts while the first is still open: the later one
+     * is in force from its start. */
+    sentinel_subscription_span_t open[] = {
+        {ts("2026-01-15T00:00:00Z"), INT64_MAX},
+        {ts("2026-03-20T12:00:00Z"), INT64_MAX}, /* anchored on the 20th */
+    };
+    expect_in(open, 2, "2026-03-18T00:00:00Z", "2026-03-15T00:00:00Z", "2026-03-20T12:00:00Z");
+    expect_in(open, 2, "2026-03-21T00:00:00Z", "2026-03-20T12:00:00Z", "2026-04-20T00:00:00Z");
+    /* A gap between two subscriptions: the calendar month, cut. */
+    sentinel_subscription_span_t gap[] = {
+        {ts("2026-01-15T00:00:00Z"), ts("2026-02-10T00:00:00Z")},
+        {ts("2026-03-25T00:00:00Z"), INT64_MAX},
+    };
+    expect_in(gap, 2, "2026-02-12T00:00:00Z", "2026-02-10T00:00:00Z", "2026-03-01T00:00:00Z");
+    expect_in(gap, 2, "2026-03-02T00:00:00Z", "2026-03-01T00:00:00Z", "2026-03-25T00:00:00Z");
+    expect_in(gap, 0, "2026-03-02T00:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
+    /* Every instant of a year of this history is in exactly one period. */
+    int64_t prev_end = 0;
+    for (int64_t t = ts("2026-01-01T00:00:00Z"); t < ts("2027-01-01T00:00:00Z"); t += 3600000000LL) {
+        int64_t s, e;
+        sentinel_billing_period_in(gap, 2, t, &s, &e);
+        assert_true(s <= t && t < e);
+        if (prev_end && t >= prev_end) assert_int_equal(s, prev_end);
+        if (!prev_end || t >= prev_end) prev_end = e;
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calendar_month), cmocka_unit_test(test_anchor_mid_month),
         cmocka_unit_test(test_anchor_clamped), cmocka_unit_test(test_offsets),
-        cmocka_unit_test(test_anchor_of_start),
+        cmocka_unit_test(test_anchor_of_start), cmocka_unit_test(test_subscription_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,10 @@ static void test_lines(void **state) {
     assert_int_equal(sentinel_line_reader_next(r, &line, &len, &n), SENTINEL_LINE_TOO_LONG);
     assert_int_equal(n, 3);
     assert_int_equal(len, 13);
+    size_t head_len = 0;
+    const char *head = sentinel_line_reader_head(r, &head_len);
+    assert_int_equal(head_len, 9); /* what the buffer held of it */
+    assert_memory_equal(head, "too-long-", 9);
     assert_int_equal(sentinel_line_reader_next(r, &line, &len, &n), SENTINEL_LINE_OK);
     assert_int_equal(n, 4);
     assert_int_equal(len, 8);
