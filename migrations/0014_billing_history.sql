@@ -67,3 +67,8 @@ END
 $$;
 GRANT EXECUTE ON FUNCTION sentinel_subscription_in_force(uuid, timestamptz),
     sentinel_billing_period_of(uuid, timestamptz) TO sentinel_projector;
+
+-- A ledger row belongs to the period of usage_records that starts at its
+-- period_start; that period's end moves when a subscription change cuts it
+-- short, and lives in usage_records alone (the ledger is append-only).
+ALTER TABLE usage_ledger DROP COLUMN period_end;

@@ -133,7 +133,6 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_id"));
         sentinel_copy_timestamp(&ledger, ev->occurred_at);
         sentinel_copy_timestamp(&ledger, start);
-        sentinel_copy_timestamp(&ledger, end);
         sentinel_copy_str(&ledger, topic);
         sentinel_copy_int(&ledger, partition);
         sentinel_copy_int(&ledger, offset);
@@ -150,7 +149,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
 
     if ((err = sentinel_copy_send(conn,
                                   "COPY usage_ledger (event_id, workspace_id, metric, amount, "
-                                  "subject_type, subject_id, occurred_at, period_start, period_end, "
+                                  "subject_type, subject_id, occurred_at, period_start, "
                                   "topic, partition, kafka_offset) FROM STDIN",
                                   &ledger, errstr, errstr_size)))
         goto out;

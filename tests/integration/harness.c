@@ -355,7 +355,7 @@ char *harness_projection_digest(PGconn *conn) {
         "    critical_count, warning_count, tokens_estimated), ',' ORDER BY workspace_id, date)"
         "    FROM workspace_daily_metrics),"
         " (SELECT string_agg(concat_ws(':', event_id, workspace_id, metric, amount, occurred_at,"
-        "    period_start, period_end, partition, kafka_offset), ',' ORDER BY event_id) FROM usage_ledger),"
+        "    period_start, partition, kafka_offset), ',' ORDER BY event_id) FROM usage_ledger),"
         " (SELECT string_agg(concat_ws(':', projector, event_id, workspace_id), ','"
         "    ORDER BY projector, event_id) FROM applied_events),"
         " (SELECT string_agg(concat_ws(':', projector, partition, kafka_offset, event_id, reason), ','"

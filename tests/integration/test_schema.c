@@ -76,7 +76,7 @@ static const char *const model[] = {
     "projector_offsets: projector topic partition next_offset",
     "dead_letters: projector topic partition kafka_offset event_id workspace_id event_type reason "
     "payload",
-    "usage_ledger: event_id workspace_id metric amount occurred_at period_start period_end",
+    "usage_ledger: event_id workspace_id metric amount occurred_at period_start",
     "applied_events: projector event_id",
 };
 
