@@ -212,6 +212,37 @@ char *harness_migrated_database(const char *prefix, int workspaces, char **name)
 
 void harness_exec(PGconn *conn, const char *sql) { exec_or_fail(conn, sql); }
 
+void harness_project(const char *conninfo, const char *topic, const char *prefix) {
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
+                 conninfo, topic, prefix) < 0)
+        abort();
+    int rc = harness_run_sentinel(cmd, &out);
+    if (rc) fail_msg("project exited %d:\n%s", rc, out);
+    free(out);
+    free(cmd);
+}
+
+void harness_empty_projection(const char *conninfo) {
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    exec_or_fail(owner, "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
+                        "workspace_daily_metrics, annotations, findings, finding_keys, runs, "
+                        "run_keys, command_runs, briefing_downloads, briefing_generations, "
+                        "activities CASCADE");
+    PQfinish(owner);
+}
+
+void harness_assert_same_projection(const char *conninfo, const char *reference) {
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    PGconn *ref = harness_connect(harness_as_owner(reference));
+    char *got = harness_projection_digest(conn), *want = harness_projection_digest(ref);
+    if (strcmp(got, want)) fail_msg("the projection differs from the reference");
+    free(got);
+    free(want);
+    PQfinish(conn);
+    PQfinish(ref);
+}
+
 char *harness_exec_fails(PGconn *conn, const char *sql, char **message) {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);

@@ -106,6 +106,17 @@ char *harness_gen(const char *args);
  * triggers and grants. New. */
 char *harness_schema_fingerprint(PGconn *conn);
 
+/* Run every projector until caught up on `topic` as `conninfo`, or fail
+ * the test with the projector's output. */
+void harness_project(const char *conninfo, const char *topic, const char *prefix);
+
+/* Empty the projection's tables and bookkeeping (offsets excepted), as the
+ * owner of `conninfo`'s database: a projection that never saw the log. */
+void harness_empty_projection(const char *conninfo);
+
+/* Fail unless the projections of the two databases are the same. */
+void harness_assert_same_projection(const char *conninfo, const char *reference);
+
 /* Publish an NDJSON file to `topic`; returns the exit status. */
 int harness_publish(const char *topic, const char *path);
 

@@ -46,13 +46,7 @@ static void publish_and_project(const char *conninfo, const char *topic, const c
     fclose(f);
     assert_int_equal(harness_publish(topic, path), 0);
     unlink(path);
-    char *cmd = NULL, *out = NULL;
-    assert_true(asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
-                         conninfo, topic, prefix) > 0);
-    int rc = harness_run_sentinel(cmd, &out);
-    if (rc) fail_msg("project exited %d:\n%s", rc, out);
-    free(cmd);
-    free(out);
+    harness_project(conninfo, topic, prefix);
 }
 
 static const char *repo11(void) { return harness_repository_id(1, 1); }

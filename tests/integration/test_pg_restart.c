@@ -98,25 +98,17 @@ static void test_crash_under_load(void **state) {
 static void test_crash_under_replay(void **state) {
     (void)state;
     char *path = harness_gen("--events 30000 --seed 11");
-    char *cmd = NULL, *out = NULL;
+    char *cmd = NULL;
     char *topic = harness_unique_name("test.crash.replay");
     assert_int_equal(harness_publish(topic, path), 0);
     char *ref_name, *name;
     char *ref = harness_migrated_database("sentinel_crash_replay_ref", 8, &ref_name);
     char *conninfo = harness_migrated_database("sentinel_crash_replay", 8, &name);
     char *prefix = harness_unique_name("crash_replay");
-    for (int k = 0; k < 2; k++) {
-        assert_true(asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s%d",
-                             k ? conninfo : ref, topic, prefix, k) > 0);
-        if (harness_run_sentinel(cmd, &out)) fail_msg("project: %s", out);
-        free(cmd);
-        free(out);
-    }
+    harness_project(ref, topic, prefix);
+    harness_project(conninfo, topic, prefix);
+    harness_empty_projection(conninfo);
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
-    harness_exec(owner,
-                 "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
-                 "workspace_daily_metrics, annotations, findings, finding_keys, runs, run_keys, "
-                 "command_runs, briefing_downloads, briefing_generations, activities CASCADE");
     char log[] = "/tmp/sentinel_crash_replay_log_XXXXXX";
     close(mkstemp(log));
     assert_true(asprintf(&cmd, "replay --projector all --from beginning --batch-events 300 "
@@ -137,15 +129,7 @@ static void test_crash_under_replay(void **state) {
     if (rc) fail_msg("replay exited %d:\n%s", rc, text);
     if (!strstr(text, "retrying")) fail_msg("no retry in the log:\n%s", text);
     free(text);
-
-    PGconn *conn = harness_connect(harness_as_owner(conninfo));
-    PGconn *ref_conn = harness_connect(harness_as_owner(ref));
-    char *got = harness_projection_digest(conn), *want = harness_projection_digest(ref_conn);
-    assert_string_equal(got, want);
-    free(got);
-    free(want);
-    PQfinish(conn);
-    PQfinish(ref_conn);
+    harness_assert_same_projection(conninfo, ref);
     harness_drop_database(name);
     harness_drop_database(ref_name);
     unlink(path);

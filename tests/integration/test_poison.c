@@ -130,12 +130,7 @@ static void test_poison_is_isolated(void **state) {
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 9003);
 
     /* Nothing is left behind: a second pass changes nothing. */
-    assert_true(asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
-                         conninfo, topic, prefix) > 0);
-    rc = harness_run_sentinel(cmd, &out);
-    if (rc) fail_msg("second pass exited %d:\n%s", rc, out);
-    free(out);
-    free(cmd);
+    harness_project(conninfo, topic, prefix);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 9003);
 
     PQfinish(conn);

@@ -184,6 +184,41 @@ static void test_oversize_line_is_dead_lettered(void **state) {
     free(topic);
 }
 
+/* Out of bounds is a rejection that names the field and the rule: no
+ * partition for year 1, no amount that would wrap a counter. */
+static void test_bounds_are_enforced(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.publish.bounds");
+    char path[] = "/tmp/sentinel_bounds_XXXXXX";
+    FILE *f = fdopen(mkstemp(path), "w");
+    static const char *const lines[] = {
+        "\"occurred_at\": \"0001-01-01T00:00:00Z\", \"data\": {\"metric\": \"runs\", \"amount\": 1}",
+        "\"occurred_at\": \"9999-12-31T00:00:00Z\", \"data\": {\"metric\": \"runs\", \"amount\": 1}",
+        "\"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": {\"metric\": \"tokens\", "
+        "\"amount\": 9223372036854775807}",
+        "\"occurred_at\": \"2099-12-31T23:59:59Z\", \"data\": {\"metric\": \"tokens\", "
+        "\"amount\": 1000000000000}",
+    };
+    for (int i = 0; i < 4; i++)
+        fprintf(f, "{\"event_id\": \"f5000000-0000-4000-8000-00000000000%d\", \"type\": "
+                   "\"UsageIncremented\", \"workspace_id\": \"a0000000-0000-4000-8000-000000000001\", %s}\n",
+                i, lines[i]);
+    fclose(f);
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "publish --topic %s %s", topic, path) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 1);
+    assert_non_null(strstr(out, "line 1: UsageIncremented: occurred_at: 0001-01-01T00:00:00Z is outside "
+                                "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"));
+    assert_non_null(strstr(out, "line 2: UsageIncremented: occurred_at: 9999-12-31T00:00:00Z is outside"));
+    assert_non_null(strstr(out, "line 3: UsageIncremented: data.amount (9223372036854775807) is out of "
+                                "range 1..1000000000000"));
+    assert_non_null(strstr(out, "1 published, 3 rejected"));
+    free(out);
+    free(cmd);
+    unlink(path);
+    free(topic);
+}
+
 static void test_invalid_lines_reported_and_dead_lettered(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.publish.invalid");
@@ -303,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_publish_generated_stream),
         cmocka_unit_test(test_invalid_lines_reported_and_dead_lettered),
         cmocka_unit_test(test_oversize_line_is_dead_lettered),
+        cmocka_unit_test(test_bounds_are_enforced),
         cmocka_unit_test(test_atomic),
         cmocka_unit_test(test_dry_run_needs_no_kafka),
         cmocka_unit_test(test_publisher_api),

@@ -222,12 +222,7 @@ static void test_replay_changes_nothing(void **state) {
 
     /* A projection whose offsets start at the end of the log (it never saw
      * the history): a replay applies the history, once. */
-    PGconn *owner = harness_connect(harness_as_owner(conninfo));
-    harness_exec(owner,
-                 "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
-                 "workspace_daily_metrics, annotations, findings, finding_keys, runs, run_keys, "
-                 "command_runs, briefing_downloads, briefing_generations, activities CASCADE");
-    PQfinish(owner);
+    harness_empty_projection(conninfo);
     out =
         must_run("replay --projector all --from beginning --db \"%s\" --topic %s --group-prefix %s",
                  conninfo, w->topic, prefix);
