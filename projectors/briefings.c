@@ -263,7 +263,8 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
         }
         snprintf(update, sizeof(update),
                  "UPDATE briefing_generations g SET %s FROM generation_changes c WHERE g.id = c.id", set);
-        if ((err = sentinel_copy_stage(conn, create, copy, &updates, update, errstr, errstr_size))) goto out;
+        if ((err = sentinel_copy_stage(conn, create, copy, &updates, update, errstr, errstr_size)))
+            goto out;
     }
     err = sentinel_copy_send(conn,
                              "COPY briefing_downloads (id, briefing_generation_id, workspace_id, user_id, "

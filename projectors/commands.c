@@ -85,14 +85,16 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                 sentinel_batch_reject(batch, i, "command run %s already exists", id);
                 continue;
             }
-            char *key = reference_key(ev->workspace_id, sentinel_event_str(ev, "external_reference"));
+            char *key =
+                reference_key(ev->workspace_id, sentinel_event_str(ev, "external_reference"));
             const char *taken = json_string_value(json_object_get(references, key));
             if (taken) {
                 char shown[SHOWN_MAX + 4];
-                sentinel_batch_reject(batch, i, "external_reference \"%s\" is already used by command run %s",
-                                      sentinel_utf8_shorten(sentinel_event_str(ev, "external_reference"),
-                                                            SHOWN_MAX, shown),
-                                      taken);
+                sentinel_batch_reject(
+                    batch, i, "external_reference \"%s\" is already used by command run %s",
+                    sentinel_utf8_shorten(sentinel_event_str(ev, "external_reference"), SHOWN_MAX,
+                                          shown),
+                    taken);
                 free(key);
                 continue;
             }
@@ -146,16 +148,17 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                                   "started_at, context_snapshot, metadata, event_id, created_at) FROM STDIN",
                                   &started, errstr, errstr_size)))
         goto out;
-    err = sentinel_copy_stage(conn,
-                           "CREATE TEMP TABLE IF NOT EXISTS command_completions (id uuid, "
-                           "status text, completed_at timestamptz, duration_seconds float8, "
-                           "response jsonb, metrics jsonb, event_id uuid) ON COMMIT DELETE ROWS",
-                           "COPY command_completions FROM STDIN", &completed,
-                           "UPDATE command_runs r SET status = c.status, completed_at = c.completed_at, "
-                           "duration_seconds = c.duration_seconds, response = c.response, "
-                           "metrics = c.metrics, completed_event_id = c.event_id "
-                           "FROM command_completions c WHERE r.id = c.id",
-                           errstr, errstr_size);
+    err = sentinel_copy_stage(
+        conn,
+        "CREATE TEMP TABLE IF NOT EXISTS command_completions (id uuid, "
+        "status text, completed_at timestamptz, duration_seconds float8, "
+        "response jsonb, metrics jsonb, event_id uuid) ON COMMIT DELETE ROWS",
+        "COPY command_completions FROM STDIN", &completed,
+        "UPDATE command_runs r SET status = c.status, completed_at = c.completed_at, "
+        "duration_seconds = c.duration_seconds, response = c.response, "
+        "metrics = c.metrics, completed_event_id = c.event_id "
+        "FROM command_completions c WHERE r.id = c.id",
+        errstr, errstr_size);
 out:
     sentinel_copy_free(&started);
     sentinel_copy_free(&completed);

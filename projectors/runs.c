@@ -127,7 +127,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             sentinel_uuid_map_put(findings, finding, state_new(&pool, ev->workspace_id, NULL));
             const char *severity = sentinel_event_str(ev, "severity");
             (void)daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 1,
-                              !strcmp(severity, "critical"), !strcmp(severity, "warning"), 0);
+                                    !strcmp(severity, "critical"), !strcmp(severity, "warning"), 0);
             sentinel_copy_str(&finding_keys, finding);
             sentinel_copy_str(&finding_keys, ev->workspace_id);
             sentinel_copy_str(&finding_keys, run);
@@ -192,16 +192,17 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                   "FROM STDIN",
                                   &run_rows, errstr, errstr_size)))
         goto out;
-    if ((err = sentinel_copy_stage(conn,
-                                "CREATE TEMP TABLE IF NOT EXISTS run_completions (id uuid, "
-                                "status text, completed_at timestamptz, metrics jsonb, "
-                                "event_id uuid) ON COMMIT DELETE ROWS",
-                                "COPY run_completions FROM STDIN", &completions,
-                                "UPDATE runs r SET status = c.status, completed_at = c.completed_at, "
-                                "metrics = c.metrics, completed_event_id = c.event_id "
-                                "FROM run_completions c JOIN run_keys k ON k.id = c.id "
-                                "WHERE r.id = c.id AND r.created_at = k.created_at",
-                                errstr, errstr_size)))
+    if ((err = sentinel_copy_stage(
+             conn,
+             "CREATE TEMP TABLE IF NOT EXISTS run_completions (id uuid, "
+             "status text, completed_at timestamptz, metrics jsonb, "
+             "event_id uuid) ON COMMIT DELETE ROWS",
+             "COPY run_completions FROM STDIN", &completions,
+             "UPDATE runs r SET status = c.status, completed_at = c.completed_at, "
+             "metrics = c.metrics, completed_event_id = c.event_id "
+             "FROM run_completions c JOIN run_keys k ON k.id = c.id "
+             "WHERE r.id = c.id AND r.created_at = k.created_at",
+             errstr, errstr_size)))
         goto out;
     if ((err = sentinel_copy_send(conn,
                                   "COPY finding_keys (id, workspace_id, run_id, created_at) FROM STDIN",

@@ -62,7 +62,8 @@ static void load_row(PGresult *res, int r, void *opaque) {
     int status_col = PQnfields(res) > 2 && deleted != 2 ? 2 : -1;
     row_state_t *s = state_new(ctx->pool, PQgetvalue(res, r, 1),
                                status_col > 0 ? PQgetvalue(res, r, status_col) : NULL);
-    if (deleted >= 0 && !PQgetisnull(res, r, deleted)) s->deleted_at = atoll(PQgetvalue(res, r, deleted));
+    if (deleted >= 0 && !PQgetisnull(res, r, deleted))
+        s->deleted_at = atoll(PQgetvalue(res, r, deleted));
     sentinel_uuid_map_put(ctx->map, PQgetvalue(res, r, 0), s);
 }
 
@@ -74,10 +75,11 @@ sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentin
 
 sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
                                  state_pool_t *pool, char *errstr, size_t errstr_size) {
-    return load_states(conn,
-                       "SELECT id, workspace_id, (extract(epoch FROM deleted_at) * 1000000)::bigint "
-                       "AS deleted_at FROM repositories WHERE id = ANY($1::uuid[])",
-                       ids, map, pool, errstr, errstr_size);
+    return load_states(
+        conn,
+        "SELECT id, workspace_id, (extract(epoch FROM deleted_at) * 1000000)::bigint "
+        "AS deleted_at FROM repositories WHERE id = ANY($1::uuid[])",
+        ids, map, pool, errstr, errstr_size);
 }
 
 sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
@@ -278,7 +280,8 @@ sentinel_err_t daily_metrics_write(daily_metrics_t *d, PGconn *conn, char *errst
         "COPY daily_increments FROM STDIN", &rows,
         "INSERT INTO workspace_daily_metrics AS m (workspace_id, date, runs_count, findings_count, "
         "critical_count, warning_count, tokens_estimated) "
-        "SELECT workspace_id, date, runs, findings, critical, warning, tokens FROM daily_increments "
+        "SELECT workspace_id, date, runs, findings, critical, warning, tokens FROM "
+        "daily_increments "
         "ORDER BY workspace_id, date "
         "ON CONFLICT (workspace_id, date) DO UPDATE SET "
         "runs_count = m.runs_count + EXCLUDED.runs_count, "

@@ -72,12 +72,12 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     sentinel_err_t err = SENTINEL_OK;
 
     subscription_list_t list = {0};
-    err = sentinel_db_select_ids(conn,
-                                 "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
-                                 "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
-                                 "WHERE workspace_id = ANY($1::uuid[]) ORDER BY workspace_id, started_at, id",
-                                 workspaces.ids, workspaces.n, load_subscription, &list, errstr,
-                                 errstr_size);
+    err = sentinel_db_select_ids(
+        conn,
+        "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
+        "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
+        "WHERE workspace_id = ANY($1::uuid[]) ORDER BY workspace_id, started_at, id",
+        workspaces.ids, workspaces.n, load_subscription, &list, errstr, errstr_size);
     subs = list.items;
     n_subs = list.n;
     if (err) goto out;
@@ -115,10 +115,12 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
          * the amounts the decoder let through. */
         long long total;
         if (__builtin_add_overflow(sum->counts[m], amount, &total) ||
-            (m == M_TOKENS && daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 0, 0,
-                                                0, amount))) {
-            sentinel_batch_reject(batch, i, "amount %lld would overflow the %s counter of the "
-                                  "billing period", amount, metric_names[m]);
+            (m == M_TOKENS &&
+             daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 0, 0, 0, amount))) {
+            sentinel_batch_reject(batch, i,
+                                  "amount %lld would overflow the %s counter of the "
+                                  "billing period",
+                                  amount, metric_names[m]);
             continue;
         }
         sum->counts[m] = total;
@@ -137,7 +139,6 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_int(&ledger, partition);
         sentinel_copy_int(&ledger, offset);
         sentinel_copy_end_row(&ledger);
-
     }
     for (size_t k = 0; k < n_sums; k++) {
         sentinel_copy_str(&records, sums[k].workspace_id);
@@ -167,7 +168,8 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
              "WHERE u.workspace_id = i.workspace_id AND u.period_start < i.period_start "
              "AND u.period_end > i.period_start; "
              "INSERT INTO usage_records AS u (workspace_id, period_start, period_end, runs_count, "
-             "commands_count, briefings_count, findings_count, annotations_count, tokens_estimated) "
+             "commands_count, briefings_count, findings_count, annotations_count, "
+             "tokens_estimated) "
              "SELECT workspace_id, period_start, period_end, runs, commands, briefings, findings, "
              "annotations, tokens FROM usage_increments ORDER BY workspace_id, period_start "
              "ON CONFLICT (workspace_id, period_start) DO UPDATE SET "

@@ -66,8 +66,10 @@ sentinel_err_t sentinel_conf_set(sentinel_conf_t *conf, const char *name, const 
         char *end = NULL;
         long seconds = strtol(value, &end, 10);
         if (!*value || *end || seconds < 1 || seconds > 86400) {
-            snprintf(errstr, errstr_size, "connect timeout: \"%s\" is not a number of seconds "
-                     "from 1 to 86400", value);
+            snprintf(errstr, errstr_size,
+                     "connect timeout: \"%s\" is not a number of seconds "
+                     "from 1 to 86400",
+                     value);
             return SENTINEL_ERR_INVALID;
         }
         conf->connect_timeout = (int)seconds;

@@ -10,8 +10,8 @@
  * no SQLSTATE for them): what waiting cannot fix is FATAL. */
 static sentinel_err_t classify_connect_failure(const char *msg) {
     static const char *const permanent[] = {
-        "does not exist",            /* database or role */
-        "authentication failed",     /* password, peer, ident, ... */
+        "does not exist",        /* database or role */
+        "authentication failed", /* password, peer, ident, ... */
         "no pg_hba.conf entry",
         "permission denied for database",
         "invalid connection option", /* a malformed connection string */
@@ -34,8 +34,13 @@ PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *c
      * notice a peer that vanished without closing the connection. */
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", connect_timeout > 0 ? connect_timeout : 30);
-    const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *const keys[] = {"connect_timeout",
+                                "keepalives",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "dbname",
+                                NULL};
     const char *const values[] = {timeout, "1", "30", "10", "3", url ? url : "", NULL};
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (class) *class = SENTINEL_OK;
@@ -63,7 +68,8 @@ PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size) {
 
 /* Copy [p, end) to the output, bounded. */
 static void put(char **o, const char *end_out, const char *p, size_t n) {
-    while (n-- && *o < end_out) *(*o)++ = *p++;
+    while (n-- && *o < end_out)
+        *(*o)++ = *p++;
 }
 
 void sentinel_db_redact(const char *text, char *out, size_t size) {
@@ -75,7 +81,8 @@ void sentinel_db_redact(const char *text, char *out, size_t size) {
         /* URI user info: scheme://user:SECRET@host */
         if (!strncmp(p, "://", 3)) {
             const char *at = p + 3;
-            while (*at && *at != '@' && *at != '/' && *at != ' ' && *at != '\'' && *at != '"') at++;
+            while (*at && *at != '@' && *at != '/' && *at != ' ' && *at != '\'' && *at != '"')
+                at++;
             const char *colon = memchr(p + 3, ':', (size_t)(at - (p + 3)));
             if (*at == '@' && colon) {
                 put(&o, end_out, p, (size_t)(colon + 1 - p));
@@ -87,10 +94,12 @@ void sentinel_db_redact(const char *text, char *out, size_t size) {
         /* key=value and URI query parameters: password=SECRET */
         if (!strncasecmp(p, "password", 8) && (p == text || !isalnum((unsigned char)p[-1]))) {
             const char *q = p + 8;
-            while (*q == ' ') q++;
+            while (*q == ' ')
+                q++;
             if (*q == '=') {
                 q++;
-                while (*q == ' ') q++;
+                while (*q == ' ')
+                    q++;
                 put(&o, end_out, p, (size_t)(q - p));
                 put(&o, end_out, "***", 3);
                 if (*q == '\'') { /* a quoted value, with \' escapes */
@@ -98,7 +107,8 @@ void sentinel_db_redact(const char *text, char *out, size_t size) {
                         if (*q == '\\' && q[1]) q++;
                     if (*q) q++;
                 } else {
-                    while (*q && *q != ' ' && *q != '&' && *q != '"' && *q != '\n') q++;
+                    while (*q && *q != ' ' && *q != '&' && *q != '"' && *q != '\n')
+                        q++;
                 }
                 p = q;
                 continue;
@@ -114,12 +124,12 @@ static int is_class(const char *sqlstate, const char *cls) { return !strncmp(sql
 sentinel_err_t sentinel_db_classify_sqlstate(const char *sqlstate) {
     if (!sqlstate || strlen(sqlstate) != 5) return SENTINEL_ERR_RETRIABLE;
     /* Not about the data: the server, the network, contention, resources. */
-    if (is_class(sqlstate, "08") ||  /* connection exception */
-        is_class(sqlstate, "40") ||  /* serialization failure, deadlock */
-        is_class(sqlstate, "53") ||  /* insufficient resources: disk full, memory */
-        is_class(sqlstate, "57") ||  /* shutdown, cancelled, cannot connect now */
-        is_class(sqlstate, "58") ||  /* system error: I/O */
-        is_class(sqlstate, "XX") ||  /* internal error */
+    if (is_class(sqlstate, "08") ||   /* connection exception */
+        is_class(sqlstate, "40") ||   /* serialization failure, deadlock */
+        is_class(sqlstate, "53") ||   /* insufficient resources: disk full, memory */
+        is_class(sqlstate, "57") ||   /* shutdown, cancelled, cannot connect now */
+        is_class(sqlstate, "58") ||   /* system error: I/O */
+        is_class(sqlstate, "XX") ||   /* internal error */
         !strcmp(sqlstate, "55P03") || /* lock not available (lock_timeout) */
         !strcmp(sqlstate, "55006") || /* object in use */
         !strcmp(sqlstate, "25P03") || /* idle in transaction timeout */

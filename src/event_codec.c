@@ -813,7 +813,8 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
         goto invalid;
     }
     char tswhy[256];
-    if (sentinel_timestamp_parse(json_string_value(occurred), &ev->occurred_at, tswhy, sizeof(tswhy)) ||
+    if (sentinel_timestamp_parse(json_string_value(occurred), &ev->occurred_at, tswhy,
+                                 sizeof(tswhy)) ||
         sentinel_timestamp_check_window(ev->occurred_at, tswhy, sizeof(tswhy))) {
         snprintf(why, sizeof(why), "occurred_at: %s", tswhy);
         goto invalid;

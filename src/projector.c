@@ -161,10 +161,9 @@ static int stopping(const runner_t *r) { return r->opt && r->opt->stop && *r->op
 static void backoff_wait(const runner_t *r, int attempt) {
     int ms = 100 << (attempt < 6 ? attempt : 6);
     if (ms > 5000) ms = 5000;
-    for (int slept = 0; slept < ms && !stopping(r); slept += 50) usleep(50 * 1000);
+    for (int slept = 0; slept < ms && !stopping(r); slept += 50)
+        usleep(50 * 1000);
 }
-
-
 
 static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) {
     if (r->pg && PQstatus(r->pg) == CONNECTION_OK) return SENTINEL_OK;
@@ -175,7 +174,8 @@ static sentinel_err_t db_connect(runner_t *r, char *errstr, size_t errstr_size) 
     sentinel_err_t class;
     r->pg = sentinel_db_open(sentinel_conf_db(r->conf), sentinel_conf_connect_timeout(r->conf),
                              &class, errstr, errstr_size);
-    if (!r->pg) return class == SENTINEL_ERR_FATAL && !is_daemon(r) ? class : SENTINEL_ERR_RETRIABLE;
+    if (!r->pg)
+        return class == SENTINEL_ERR_FATAL && !is_daemon(r) ? class : SENTINEL_ERR_RETRIABLE;
     /* A stalled (stopped, partitioned) projector must not hold its
      * offset rows locked forever: the server ends its transaction.
      * Asynchronous commit is safe where the stored offsets fence the
@@ -642,8 +642,7 @@ static sentinel_err_t reject_unknown_workspaces(runner_t *r, item_t *items, size
         r->pg,
         "SELECT id, (extract(epoch FROM deleted_at) * 1000000)::bigint FROM workspaces "
         "WHERE id = ANY($1::uuid[])",
-        ids,
-        n, mark_known_workspace, known, errstr, errstr_size);
+        ids, n, mark_known_workspace, known, errstr, errstr_size);
     for (size_t i = 0; !err && i < count; i++) {
         item_t *it = &items[i];
         if (it->status != ITEM_NEW) continue;
@@ -669,7 +668,8 @@ static sentinel_err_t reject_unknown_workspaces(runner_t *r, item_t *items, size
     size_t cursor = 0;
     const char *key;
     void *value;
-    while (sentinel_uuid_map_next(known, &cursor, &key, &value)) free(value);
+    while (sentinel_uuid_map_next(known, &cursor, &key, &value))
+        free(value);
     sentinel_uuid_map_destroy(known);
     sentinel_uuid_map_destroy(seen);
     free(ids);
@@ -880,8 +880,8 @@ static void poison(runner_t *r, item_t *it, const char *why) {
  * which is dead-lettered while the partition moves on. `again`: try a
  * failing range once more before splitting it (a constraint race with
  * another partition's consumer resolves on a retry). */
-static sentinel_err_t apply_range(runner_t *r, item_t *items, size_t count, int again,
-                                  int *fenced, char *errstr, size_t errstr_size) {
+static sentinel_err_t apply_range(runner_t *r, item_t *items, size_t count, int again, int *fenced,
+                                  char *errstr, size_t errstr_size) {
     sentinel_err_t err = commit_range(r, items, count, fenced, errstr, errstr_size);
     if (err == SENTINEL_ERR_INVALID && again) {
         sentinel_debug("%s: batch of %zu: %s; trying it once more", r->p->name, count, errstr);
@@ -890,8 +890,8 @@ static sentinel_err_t apply_range(runner_t *r, item_t *items, size_t count, int 
     if (err != SENTINEL_ERR_INVALID) return err;
     if (count > 1) {
         size_t half = count / 2;
-        sentinel_info("%s: batch of %zu refused (%s): splitting it to find the event",
-                      r->p->name, count, errstr);
+        sentinel_info("%s: batch of %zu refused (%s): splitting it to find the event", r->p->name,
+                      count, errstr);
         err = apply_range(r, items, half, 0, fenced, errstr, errstr_size);
         if (err || *fenced) return err;
         return apply_range(r, items + half, count - half, 0, fenced, errstr, errstr_size);

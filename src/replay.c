@@ -225,10 +225,11 @@ static void job_beat(job_t *job, int64_t done, int64_t total, int force) {
     snprintf(d, sizeof(d), "%lld", (long long)done);
     snprintf(tot, sizeof(tot), "%lld", (long long)total);
     const char *params[3] = {id, d, tot};
-    job_update(job,
-               "UPDATE projection_jobs SET events_done = $2, events_total = $3, heartbeat_at = now() "
-               "WHERE id = $1",
-               3, params);
+    job_update(
+        job,
+        "UPDATE projection_jobs SET events_done = $2, events_total = $3, heartbeat_at = now() "
+        "WHERE id = $1",
+        3, params);
 }
 
 /* What a running job is doing, for `sentinel status`; a heartbeat too. */
@@ -259,7 +260,7 @@ static sentinel_err_t job_open(job_t *job, const sentinel_conf_t *conf, char *er
     memset(job, 0, sizeof(*job));
     job->started = sentinel_monotonic_seconds();
     job->conn = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, errstr_size);
+                                 errstr, errstr_size);
     if (!job->conn) return SENTINEL_ERR_RETRIABLE;
     return sentinel_db_exec(job->conn,
                             "SET client_min_messages = warning; SET application_name = "
@@ -1012,7 +1013,7 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
     }
     sentinel_err_t err = SENTINEL_OK;
     rb.conn = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, errstr_size);
+                               errstr, errstr_size);
     if (!rb.conn) err = SENTINEL_ERR_RETRIABLE;
     if (!err)
         err = sentinel_db_exec(rb.conn,

@@ -193,8 +193,7 @@ sentinel_err_t sentinel_timestamp_check_window(int64_t micros, char *errstr, siz
         sentinel_timestamp_format(micros, ts);
     else
         snprintf(ts, sizeof(ts), "%lld microseconds", (long long)micros);
-    snprintf(errstr, errstr_size,
-             "%s is outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)", ts);
+    snprintf(errstr, errstr_size, "%s is outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)", ts);
     return SENTINEL_ERR_INVALID;
 }
 

@@ -11,7 +11,8 @@ static size_t sequence_length(unsigned char lead) {
 size_t sentinel_utf8_trim(char *s) {
     size_t len = strlen(s), i = len;
     /* Back over the trailing continuation bytes (a sequence has at most 3). */
-    while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--;
+    while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
     if (i == 0) return len; /* no lead byte: not UTF-8 we cut */
     size_t lead = i - 1;
     if (len - lead < sequence_length((unsigned char)s[lead])) {

@@ -38,20 +38,21 @@ enum {
         {"db", required_argument, NULL, CLI_OPT_DB},                                               \
         {"topic", required_argument, NULL, CLI_OPT_TOPIC},                                         \
         {"group-prefix", required_argument, NULL, CLI_OPT_GROUP_PREFIX},                           \
-        {"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT},                     \
-        {"help", no_argument, NULL, CLI_OPT_HELP}
+        {"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT}, {                   \
+        "help", no_argument, NULL, CLI_OPT_HELP                                                    \
+    }
 #define CLI_COMMON_SHORT_OPTIONS "X:h"
 #define CLI_COMMON_HELP                                                                            \
     "Connection options:\n"                                                                        \
-    "  --brokers LIST       Kafka bootstrap servers (SENTINEL_KAFKA_BROKERS,\n"                   \
+    "  --brokers LIST       Kafka bootstrap servers (SENTINEL_KAFKA_BROKERS,\n"                    \
     "                       default " SENTINEL_DEFAULT_BROKERS ")\n"                               \
-    "  --db CONNINFO        libpq connection string (SENTINEL_DATABASE_URL, else PG*)\n"          \
-    "  --topic NAME         event topic (SENTINEL_TOPIC, default " SENTINEL_DEFAULT_TOPIC ")\n"   \
-    "  --group-prefix P     consumer group prefix (SENTINEL_GROUP_PREFIX,\n"                      \
+    "  --db CONNINFO        libpq connection string (SENTINEL_DATABASE_URL, else PG*)\n"           \
+    "  --topic NAME         event topic (SENTINEL_TOPIC, default " SENTINEL_DEFAULT_TOPIC ")\n"    \
+    "  --group-prefix P     consumer group prefix (SENTINEL_GROUP_PREFIX,\n"                       \
     "                       default " SENTINEL_DEFAULT_GROUP_PREFIX ")\n"                          \
-    "  --connect-timeout S  seconds to wait for a broker or the database to answer\n"            \
-    "                       (SENTINEL_CONNECT_TIMEOUT, default 30)\n"                            \
-    "  -X key=value         librdkafka property, passed through\n"                                \
+    "  --connect-timeout S  seconds to wait for a broker or the database to answer\n"              \
+    "                       (SENTINEL_CONNECT_TIMEOUT, default 30)\n"                              \
+    "  -X key=value         librdkafka property, passed through\n"                                 \
     "  -h, --help           this help\n"
 
 /* Handle one shared option. Returns 1 if opt was a shared option and was

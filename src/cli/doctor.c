@@ -42,7 +42,7 @@ static int check_kafka(const sentinel_conf_t *conf) {
 static int check_db(const sentinel_conf_t *conf) {
     char errstr[512];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, sizeof(errstr));
+                                  errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "postgres: %s\n", errstr);
         return -1;

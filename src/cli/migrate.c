@@ -59,7 +59,7 @@ int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
 
     char errstr[2048];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, sizeof(errstr));
+                                  errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel migrate: %s\n", errstr);
         return CLI_EXIT_FAILURE;

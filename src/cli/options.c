@@ -121,8 +121,9 @@ int cli_preflight(const char *command, const sentinel_conf_t *conf) {
         for (int i = 0; i < md->topic_cnt && !found; i++)
             found = !strcmp(md->topics[i].topic, topic) && !md->topics[i].err;
         if (!found) {
-            fprintf(stderr, "sentinel %s: topic %s does not exist on %s (publish to it first, or "
-                            "name another with --topic)\n",
+            fprintf(stderr,
+                    "sentinel %s: topic %s does not exist on %s (publish to it first, or "
+                    "name another with --topic)\n",
                     command, topic, sentinel_conf_brokers(conf));
             rc = -1;
         }

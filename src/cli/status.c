@@ -144,7 +144,7 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     if (cli_preflight("status", conf)) return CLI_EXIT_FAILURE;
     char errstr[1024];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, sizeof(errstr));
+                                  errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel status: %s\n", errstr);
         return CLI_EXIT_FAILURE;
@@ -238,7 +238,7 @@ int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     }
     char errstr[1024];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, sizeof(errstr));
+                                  errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
         return CLI_EXIT_FAILURE;

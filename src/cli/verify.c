@@ -31,8 +31,10 @@ static const char *const checks[] = {
     " GROUP BY 1, 2), "
     "j AS (SELECT coalesce(u.workspace_id, l.workspace_id) AS ws, "
     " coalesce(u.period_start, l.period_start) AS ps, u.runs_count AS s1, l.runs_count AS r1, "
-    " u.commands_count AS s2, l.commands_count AS r2, u.briefings_count AS s3, l.briefings_count AS r3, "
-    " u.findings_count AS s4, l.findings_count AS r4, u.annotations_count AS s5, l.annotations_count AS r5, "
+    " u.commands_count AS s2, l.commands_count AS r2, u.briefings_count AS s3, l.briefings_count "
+    "AS r3, "
+    " u.findings_count AS s4, l.findings_count AS r4, u.annotations_count AS s5, "
+    "l.annotations_count AS r5, "
     " u.tokens_estimated AS s6, l.tokens_estimated AS r6 "
     " FROM usage_records u FULL JOIN l USING (workspace_id, period_start)) "
     "SELECT 'usage_records.' || c.name, ws, to_char(ps, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
@@ -55,20 +57,26 @@ static const char *const checks[] = {
     "WITH r AS (SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date AS date, count(*) AS n "
     " FROM runs GROUP BY 1, 2), "
     "f AS (SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date AS date, count(*) AS n, "
-    " count(*) FILTER (WHERE severity = 'critical') AS c, count(*) FILTER (WHERE severity = 'warning') AS w "
+    " count(*) FILTER (WHERE severity = 'critical') AS c, count(*) FILTER (WHERE severity = "
+    "'warning') AS w "
     " FROM findings GROUP BY 1, 2), "
     "t AS (SELECT workspace_id, (occurred_at AT TIME ZONE 'UTC')::date AS date, sum(amount) AS n "
     " FROM usage_ledger WHERE metric = 'tokens' GROUP BY 1, 2), "
     "k AS (SELECT workspace_id, date FROM r UNION SELECT workspace_id, date FROM f "
-    " UNION SELECT workspace_id, date FROM t UNION SELECT workspace_id, date FROM workspace_daily_metrics), "
-    "j AS (SELECT k.workspace_id AS ws, k.date, m.runs_count AS s1, r.n AS r1, m.findings_count AS s2, "
+    " UNION SELECT workspace_id, date FROM t UNION SELECT workspace_id, date FROM "
+    "workspace_daily_metrics), "
+    "j AS (SELECT k.workspace_id AS ws, k.date, m.runs_count AS s1, r.n AS r1, m.findings_count AS "
+    "s2, "
     " f.n AS r2, m.critical_count AS s3, f.c AS r3, m.warning_count AS s4, f.w AS r4, "
     " m.tokens_estimated AS s5, t.n AS r5 FROM k "
-    " LEFT JOIN workspace_daily_metrics m USING (workspace_id, date) LEFT JOIN r USING (workspace_id, date) "
+    " LEFT JOIN workspace_daily_metrics m USING (workspace_id, date) LEFT JOIN r USING "
+    "(workspace_id, date) "
     " LEFT JOIN f USING (workspace_id, date) LEFT JOIN t USING (workspace_id, date)) "
-    "SELECT 'workspace_daily_metrics.' || c.name, ws, date::text, coalesce(c.s, 0), coalesce(c.r, 0) "
+    "SELECT 'workspace_daily_metrics.' || c.name, ws, date::text, coalesce(c.s, 0), coalesce(c.r, "
+    "0) "
     " FROM j, LATERAL (VALUES ('runs_count', s1, r1), ('findings_count', s2, r2), "
-    " ('critical_count', s3, r3), ('warning_count', s4, r4), ('tokens_estimated', s5, r5)) AS c(name, s, r) "
+    " ('critical_count', s3, r3), ('warning_count', s4, r4), ('tokens_estimated', s5, r5)) AS "
+    "c(name, s, r) "
     " WHERE coalesce(c.s, 0) <> coalesce(c.r, 0) ORDER BY 2, 3, 1",
 };
 
@@ -83,7 +91,7 @@ int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
     }
     char errstr[1024];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, sizeof(errstr));
+                                  errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel verify: %s\n", errstr);
         return CLI_EXIT_FAILURE;
@@ -154,7 +162,7 @@ int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
     }
     char errstr[1024];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
-                         errstr, sizeof(errstr));
+                                  errstr, sizeof(errstr));
     if (!pg) {
         fprintf(stderr, "sentinel usage: %s\n", errstr);
         return CLI_EXIT_FAILURE;

@@ -366,13 +366,15 @@ int harness_wait(pid_t pid) {
 }
 
 char *harness_projection_digest(PGconn *conn) {
-    return harness_query_value(conn,
+    return harness_query_value(
+        conn,
         "SELECT md5(concat_ws('|',"
         " (SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r),"
         " (SELECT string_agg(k::text, ',' ORDER BY k.id) FROM run_keys k),"
         " (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f),"
         " (SELECT string_agg(k::text, ',' ORDER BY k.id) FROM finding_keys k),"
-        " (SELECT string_agg(concat_ws(':', a.id, a.finding_id, a.workspace_id, p.slug, a.external_id,"
+        " (SELECT string_agg(concat_ws(':', a.id, a.finding_id, a.workspace_id, p.slug, "
+        "a.external_id,"
         "    a.type, a.event_id, a.created_at), ',' ORDER BY a.id)"
         "    FROM annotations a JOIN providers p ON p.id = a.provider_id),"
         " (SELECT string_agg(c::text, ',' ORDER BY c.id) FROM command_runs c),"
@@ -380,7 +382,8 @@ char *harness_projection_digest(PGconn *conn) {
         " (SELECT string_agg(d::text, ',' ORDER BY d.id) FROM briefing_downloads d),"
         " (SELECT string_agg(a::text, ',' ORDER BY a.id) FROM activities a),"
         " (SELECT string_agg(concat_ws(':', workspace_id, period_start, period_end, runs_count,"
-        "    commands_count, briefings_count, findings_count, annotations_count, tokens_estimated), ','"
+        "    commands_count, briefings_count, findings_count, annotations_count, "
+        "tokens_estimated), ','"
         "    ORDER BY workspace_id, period_start) FROM usage_records),"
         " (SELECT string_agg(concat_ws(':', workspace_id, date, runs_count, findings_count,"
         "    critical_count, warning_count, tokens_estimated), ',' ORDER BY workspace_id, date)"
@@ -389,7 +392,8 @@ char *harness_projection_digest(PGconn *conn) {
         "    period_start, partition, kafka_offset), ',' ORDER BY event_id) FROM usage_ledger),"
         " (SELECT string_agg(concat_ws(':', projector, event_id, workspace_id), ','"
         "    ORDER BY projector, event_id) FROM applied_events),"
-        " (SELECT string_agg(concat_ws(':', projector, partition, kafka_offset, event_id, reason), ','"
+        " (SELECT string_agg(concat_ws(':', projector, partition, kafka_offset, event_id, reason), "
+        "','"
         "    ORDER BY projector, partition, kafka_offset) FROM dead_letters)))");
 }
 

@@ -44,7 +44,6 @@ int harness_run_sentinel(const char *args, char **output);
 /* Create a topic with `partitions` partitions through the admin API, or fail. */
 void harness_create_topic(const char *topic, int partitions);
 
-
 /* Create a database, run `sentinel migrate` on it as the owner, and
  * optionally load the demo fixtures (scripts/fixtures, `workspaces`
  * workspaces; 0: none). Returns a new conninfo as the engine's role,

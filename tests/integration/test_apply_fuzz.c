@@ -34,8 +34,9 @@ static unsigned pick(unsigned n) { return (unsigned)(next() % n); }
 /* A string of about `len` bytes, as JSON string content: ASCII, 2-, 3- and
  * 4-byte characters mixed, so a cut at any byte count may land inside one. */
 static void text(FILE *f, size_t len) {
-    static const char *const pieces[] = {"a", "Z", " ", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9D\x84\x9E",
-                                         "\\\"", "\\\\", "\\n", "\\t", "0"};
+    static const char *const pieces[] = {
+        "a",    "Z",   " ",   "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9D\x84\x9E", "\\\"",
+        "\\\\", "\\n", "\\t", "0"};
     size_t n = 0;
     while (n < len) {
         const char *p = pieces[pick(sizeof(pieces) / sizeof(pieces[0]))];
@@ -45,13 +46,16 @@ static void text(FILE *f, size_t len) {
 }
 
 static size_t length(void) {
-    static const size_t lengths[] = {1, 2, 3, 199, 200, 201, 1021, 1022, 1023, 1024, 1025, 2700, 9000};
+    static const size_t lengths[] = {1,    2,    3,    199,  200,  201, 1021,
+                                     1022, 1023, 1024, 1025, 2700, 9000};
     return lengths[pick(sizeof(lengths) / sizeof(lengths[0]))];
 }
 
 /* Ids from a small pool, so they collide: within a workspace (a second
  * start, a reference to a run of another workspace) and across them. */
-static void id(FILE *f, unsigned kind) { fprintf(f, "\"f%u000000-0000-4000-8000-%012u\"", kind, pick(40)); }
+static void id(FILE *f, unsigned kind) {
+    fprintf(f, "\"f%u000000-0000-4000-8000-%012u\"", kind, pick(40));
+}
 
 static const char *workspace(void) {
     static const char *const ws[] = {"a0000000-0000-4000-8000-000000000001",
@@ -61,9 +65,10 @@ static const char *workspace(void) {
 }
 
 static const char *timestamp(void) {
-    static const char *const at[] = {"2000-01-01T00:00:00Z", "2099-12-31T23:59:59.999999Z",
-                                     "2026-11-26T10:00:00Z", "2026-02-28T23:59:59.999999+14:00",
-                                     "2024-02-29T12:00:00-12:00", "2026-11-26T10:00:00.5Z"};
+    static const char *const at[] = {
+        "2000-01-01T00:00:00Z",      "2099-12-31T23:59:59.999999Z",
+        "2026-11-26T10:00:00Z",      "2026-02-28T23:59:59.999999+14:00",
+        "2024-02-29T12:00:00-12:00", "2026-11-26T10:00:00.5Z"};
     return at[pick(sizeof(at) / sizeof(at[0]))];
 }
 
@@ -71,8 +76,9 @@ static void event(FILE *f, unsigned k) {
     const char *ws = workspace();
     const char *repos[2] = {harness_repository_id(1, 1 + pick(2)), harness_repository_id(2, 1)};
     /* Event ids collide too: a redelivery, or the same id in another workspace. */
-    fprintf(f, "{\"event_id\": \"f9000000-0000-4000-8000-%012u\", \"workspace_id\": \"%s\", "
-               "\"occurred_at\": \"%s\", ",
+    fprintf(f,
+            "{\"event_id\": \"f9000000-0000-4000-8000-%012u\", \"workspace_id\": \"%s\", "
+            "\"occurred_at\": \"%s\", ",
             pick(8) ? k : pick(k + 1), ws, timestamp());
     switch (pick(9)) {
     case 0:
@@ -111,8 +117,10 @@ static void event(FILE *f, unsigned k) {
         fputs(", \"finding_id\": ", f);
         id(f, 2);
         fputs(", \"provider\": \"", f);
-        if (pick(2)) fputs("github", f);
-        else text(f, length());
+        if (pick(2))
+            fputs("github", f);
+        else
+            text(f, length());
         fputs("\", \"external_id\": \"", f);
         text(f, length());
         fputs("\", \"type\": \"comment\"}}\n", f);
@@ -122,7 +130,8 @@ static void event(FILE *f, unsigned k) {
         id(f, 4);
         fprintf(f, ", \"repository_id\": \"%s\", \"external_reference\": \"", repos[pick(2)]);
         text(f, pick(3) ? 5 : length());
-        fprintf(f, "\", \"github_comment_id\": %s, \"issue_number\": 2147483647, \"command_type\": \"",
+        fprintf(f,
+                "\", \"github_comment_id\": %s, \"issue_number\": 2147483647, \"command_type\": \"",
                 pick(2) ? "9223372036854775807" : "1");
         text(f, length());
         fputs("\"}}\n", f);
@@ -135,7 +144,8 @@ static void event(FILE *f, unsigned k) {
         break;
     case 6:
     case 7:
-        fprintf(f, "\"type\": \"UsageIncremented\", \"data\": {\"metric\": \"%s\", \"amount\": %s}}\n",
+        fprintf(f,
+                "\"type\": \"UsageIncremented\", \"data\": {\"metric\": \"%s\", \"amount\": %s}}\n",
                 pick(2) ? "tokens" : "runs", pick(2) ? "1000000000000" : "1");
         break;
     default:
@@ -153,7 +163,8 @@ static void event(FILE *f, unsigned k) {
 static void test_extreme_events_never_stop_projection(void **state) {
     (void)state;
     const char *given = getenv("SENTINEL_FUZZ_SEED");
-    rng = given ? strtoull(given, NULL, 10) : (uint64_t)time(NULL) * 2654435761u + (uint64_t)getpid();
+    rng =
+        given ? strtoull(given, NULL, 10) : (uint64_t)time(NULL) * 2654435761u + (uint64_t)getpid();
     if (!rng) rng = 1;
     const unsigned long long seed = rng;
     print_message("apply fuzz seed %llu (SENTINEL_FUZZ_SEED replays it)\n", seed);
@@ -164,25 +175,28 @@ static void test_extreme_events_never_stop_projection(void **state) {
     char *prefix = harness_unique_name("applyfuzz");
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
     /* Counters near what bigint holds, so some sums overflow. */
-    harness_exec(owner, "INSERT INTO workspace_daily_metrics (workspace_id, date, tokens_estimated) "
-                        "VALUES ('a0000000-0000-4000-8000-000000000001', '2026-11-26', 9223372036854000000)");
+    harness_exec(
+        owner,
+        "INSERT INTO workspace_daily_metrics (workspace_id, date, tokens_estimated) "
+        "VALUES ('a0000000-0000-4000-8000-000000000001', '2026-11-26', 9223372036854000000)");
 
     char path[] = "/tmp/sentinel_apply_fuzz_XXXXXX";
     FILE *f = fdopen(mkstemp(path), "w");
-    for (unsigned k = 0; k < 2500; k++) event(f, k);
+    for (unsigned k = 0; k < 2500; k++)
+        event(f, k);
     fclose(f);
     char *cmd = NULL, *out = NULL;
     assert_true(asprintf(&cmd, "publish --topic %s %s", topic, path) > 0);
     int rc = harness_run_sentinel(cmd, &out);
-    if (rc != 0) fail_msg("publish refused a line of valid shape (seed %llu):\n%.4000s",
-                          seed, out);
+    if (rc != 0) fail_msg("publish refused a line of valid shape (seed %llu):\n%.4000s", seed, out);
     free(out);
     free(cmd);
     unlink(path);
 
     /* Small batches, so poison is found in many of them. */
-    assert_true(asprintf(&cmd, "project --until-caught-up --batch-events 400 --db \"%s\" --topic %s "
-                               "--group-prefix %s",
+    assert_true(asprintf(&cmd,
+                         "project --until-caught-up --batch-events 400 --db \"%s\" --topic %s "
+                         "--group-prefix %s",
                          conninfo, topic, prefix) > 0);
     rc = harness_run_sentinel(cmd, &out);
     if (rc) fail_msg("projection stopped (seed %llu): %.4000s", seed, out);
@@ -192,8 +206,8 @@ static void test_extreme_events_never_stop_projection(void **state) {
     /* Every event: applied, a duplicate of one that was, or a dead letter
      * with a reason. Each projector claims each (workspace, event id) of its
      * types once, whatever became of it. */
-    long long handled = harness_query_int(owner,
-        "SELECT count(*) FROM (SELECT DISTINCT projector, workspace_id, event_id FROM applied_events) a");
+    long long handled = harness_query_int(owner, "SELECT count(*) FROM (SELECT DISTINCT projector, "
+                                                 "workspace_id, event_id FROM applied_events) a");
     long long dead = harness_query_int(owner, "SELECT count(*) FROM dead_letters");
     assert_true(handled > 1000);
     assert_true(dead > 0);
@@ -202,23 +216,35 @@ static void test_extreme_events_never_stop_projection(void **state) {
     assert_true(harness_query_int(owner, "SELECT count(*) FROM dead_letters "
                                          "WHERE reason LIKE 'the database refused it: %'") > 0);
     assert_int_equal(harness_query_int(owner, "SELECT count(*) FROM dead_letters WHERE reason = '' "
-                                              "OR event_id IS NULL OR workspace_id IS NULL"), 0);
+                                              "OR event_id IS NULL OR workspace_id IS NULL"),
+                     0);
     /* No dead letter without its claimed key, no claimed key of a type the
      * projector does not handle. */
-    assert_int_equal(harness_query_int(owner,
-        "SELECT count(*) FROM dead_letters d WHERE NOT EXISTS (SELECT 1 FROM applied_events a "
-        "WHERE a.projector = d.projector AND a.workspace_id = d.workspace_id AND a.event_id = d.event_id)"), 0);
+    assert_int_equal(
+        harness_query_int(
+            owner,
+            "SELECT count(*) FROM dead_letters d WHERE NOT EXISTS (SELECT 1 FROM applied_events a "
+            "WHERE a.projector = d.projector AND a.workspace_id = d.workspace_id AND a.event_id = "
+            "d.event_id)"),
+        0);
     /* What was applied is in the tables. */
-    assert_int_equal(harness_query_int(owner,
-        "SELECT count(*) FROM applied_events a WHERE a.projector = 'usage' AND NOT EXISTS "
-        "(SELECT 1 FROM usage_ledger l WHERE l.workspace_id = a.workspace_id AND l.event_id = a.event_id) "
-        "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.projector = 'usage' "
-        "AND d.workspace_id = a.workspace_id AND d.event_id = a.event_id)"), 0);
+    assert_int_equal(
+        harness_query_int(
+            owner,
+            "SELECT count(*) FROM applied_events a WHERE a.projector = 'usage' AND NOT EXISTS "
+            "(SELECT 1 FROM usage_ledger l WHERE l.workspace_id = a.workspace_id AND l.event_id = "
+            "a.event_id) "
+            "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.projector = 'usage' "
+            "AND d.workspace_id = a.workspace_id AND d.event_id = a.event_id)"),
+        0);
 
     /* The day near bigint's end: verify agrees with the ledger, so take the
      * planted count out of the stored row first. */
-    harness_exec(owner, "UPDATE workspace_daily_metrics SET tokens_estimated = tokens_estimated - 9223372036854000000 "
-                        "WHERE workspace_id = 'a0000000-0000-4000-8000-000000000001' AND date = '2026-11-26'");
+    harness_exec(
+        owner,
+        "UPDATE workspace_daily_metrics SET tokens_estimated = tokens_estimated - "
+        "9223372036854000000 "
+        "WHERE workspace_id = 'a0000000-0000-4000-8000-000000000001' AND date = '2026-11-26'");
     assert_true(asprintf(&cmd, "verify --db \"%s\"", conninfo) > 0);
     rc = harness_run_sentinel(cmd, &out);
     if (rc) fail_msg("verify (seed %llu): %.4000s", seed, out);
@@ -227,8 +253,9 @@ static void test_extreme_events_never_stop_projection(void **state) {
 
     /* And a second pass over the same log changes nothing. */
     char *digest = harness_projection_digest(owner);
-    assert_true(asprintf(&cmd, "replay --projector all --from beginning --db \"%s\" --topic %s "
-                               "--group-prefix %s",
+    assert_true(asprintf(&cmd,
+                         "replay --projector all --from beginning --db \"%s\" --topic %s "
+                         "--group-prefix %s",
                          conninfo, topic, prefix) > 0);
     rc = harness_run_sentinel(cmd, &out);
     if (rc) fail_msg("replay (seed %llu): %.4000s", seed, out);

@@ -26,7 +26,8 @@ static char *expect(int want, const char *needle, const char *fmt, ...) {
     va_end(ap);
     int rc = harness_run_sentinel(args, &out);
     if (rc != want) fail_msg("sentinel %s: exit %d, expected %d:\n%s", args, rc, want, out);
-    if (needle && !strstr(out, needle)) fail_msg("sentinel %s: no \"%s\" in:\n%s", args, needle, out);
+    if (needle && !strstr(out, needle))
+        fail_msg("sentinel %s: no \"%s\" in:\n%s", args, needle, out);
     free(args);
     return out;
 }
@@ -46,7 +47,8 @@ static void test_scripts_fail_fast(void **state) {
     harness_create_topic(topic, 2);
 
     /* A topic that does not exist. */
-    free(expect(1, "does not exist", "project --until-caught-up --db \"%s\" --topic %s", conninfo, missing));
+    free(expect(1, "does not exist", "project --until-caught-up --db \"%s\" --topic %s", conninfo,
+                missing));
     char *out = expect(1, NULL, "replay --projector runs --from beginning --db \"%s\" --topic %s",
                        conninfo, missing);
     if (!strstr(out, missing) || !strstr(out, "does not exist")) fail_msg("replay: %s", out);
@@ -59,20 +61,27 @@ static void test_scripts_fail_fast(void **state) {
                 "project --until-caught-up --connect-timeout 2 --brokers 127.0.0.1:1 --db \"%s\" "
                 "--topic %s",
                 conninfo, topic));
-    free(expect(1, "no Kafka broker answering", "status --connect-timeout 2 --brokers 127.0.0.1:1 "
-                "--db \"%s\" --topic %s", conninfo, topic));
-    free(expect(1, "no Kafka broker answering", "rebuild --projector activities --connect-timeout 2 "
-                "--brokers 127.0.0.1:1 --db \"%s\" --topic %s", harness_as_owner(conninfo), topic));
+    free(expect(1, "no Kafka broker answering",
+                "status --connect-timeout 2 --brokers 127.0.0.1:1 "
+                "--db \"%s\" --topic %s",
+                conninfo, topic));
+    free(expect(1, "no Kafka broker answering",
+                "rebuild --projector activities --connect-timeout 2 "
+                "--brokers 127.0.0.1:1 --db \"%s\" --topic %s",
+                harness_as_owner(conninfo), topic));
     assert_true(now() - t0 < 60);
 
     /* A database that does not exist, a role that does not. */
     char *bad_db = NULL;
-    assert_true(asprintf(&bad_db, "host=127.0.0.1 port=55432 user=sentinel_projector dbname=nosuchdb_faults") > 0);
+    assert_true(
+        asprintf(&bad_db,
+                 "host=127.0.0.1 port=55432 user=sentinel_projector dbname=nosuchdb_faults") > 0);
     free(expect(1, "database \"nosuchdb_faults\" does not exist",
                 "project --until-caught-up --db \"%s\" --topic %s", bad_db, topic));
     free(expect(1, "role \"nosuchrole\" does not exist",
                 "replay --projector runs --from beginning --db "
-                "\"host=127.0.0.1 port=55432 user=nosuchrole dbname=postgres\" --topic %s", topic));
+                "\"host=127.0.0.1 port=55432 user=nosuchrole dbname=postgres\" --topic %s",
+                topic));
 
     /* The daemon waits for the database, retrying, and stops on SIGTERM. */
     char log[] = "/tmp/sentinel_faults_log_XXXXXX";
@@ -113,19 +122,22 @@ static void test_no_password_in_any_message(void **state) {
     for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
         for (size_t u = 0; u < sizeof(urls) / sizeof(urls[0]); u++) {
             char *out = expect(1, NULL, "%s --connect-timeout 2 --db \"%s\"", commands[c], urls[u]);
-            if (strstr(out, "s3cr3tpw")) fail_msg("sentinel %s shows the password:\n%s", commands[c], out);
+            if (strstr(out, "s3cr3tpw"))
+                fail_msg("sentinel %s shows the password:\n%s", commands[c], out);
             free(out);
         }
     }
     /* The daemon's retry log too. */
     char log[] = "/tmp/sentinel_secret_log_XXXXXX";
     close(mkstemp(log));
-    pid_t pid = harness_spawn_sentinel("project --db \"postgresql://sentinel_projector:s3cr3tpw@[::1/db\"", log);
+    pid_t pid = harness_spawn_sentinel(
+        "project --db \"postgresql://sentinel_projector:s3cr3tpw@[::1/db\"", log);
     sleep(2);
     kill(pid, SIGTERM);
     harness_wait(pid);
     char *text = harness_read_file(log);
-    if (!strstr(text, "postgresql://sentinel_projector:***@")) fail_msg("no redacted URL in:\n%s", text);
+    if (!strstr(text, "postgresql://sentinel_projector:***@"))
+        fail_msg("no redacted URL in:\n%s", text);
     if (strstr(text, "s3cr3tpw")) fail_msg("the retry log shows the password:\n%s", text);
     free(text);
     unlink(log);

@@ -81,24 +81,32 @@ static void test_history_is_kept(void **state) {
      * deleted, workspace 1 starts paying on March 25. */
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
     char sql[512];
-    snprintf(sql, sizeof(sql), "UPDATE repositories SET deleted_at = '2026-11-25T00:00:00Z' WHERE id = '%s'",
+    snprintf(sql, sizeof(sql),
+             "UPDATE repositories SET deleted_at = '2026-11-25T00:00:00Z' WHERE id = '%s'",
              repo11());
     harness_exec(owner, sql);
-    harness_exec(owner, "UPDATE workspaces SET deleted_at = '2026-11-25T00:00:00Z' WHERE id = '" WS3 "'");
+    harness_exec(owner,
+                 "UPDATE workspaces SET deleted_at = '2026-11-25T00:00:00Z' WHERE id = '" WS3 "'");
     harness_exec(owner, "INSERT INTO subscriptions (workspace_id, plan_id, status, started_at) "
                         "SELECT '" WS1 "', id, 'active', '2026-03-25T00:00:00Z' FROM plans "
                         "WHERE tier = 'illuminate'");
     publish_and_project(conninfo, topic, prefix, after);
 
     assert_int_equal(harness_query_int(owner, "SELECT count(*) FROM runs"), 4);
-    assert_int_equal(harness_query_int(owner,
-        "SELECT count(*) FROM dead_letters WHERE reason LIKE 'repository % was deleted at "
-        "2026-11-25T00:00:00Z, before the event'"), 1);
-    assert_int_equal(harness_query_int(owner,
-        "SELECT count(*) FROM dead_letters WHERE reason = 'workspace " WS3 " was deleted at "
-        "2026-11-25T00:00:00Z, before the event'"), 1);
+    assert_int_equal(
+        harness_query_int(
+            owner,
+            "SELECT count(*) FROM dead_letters WHERE reason LIKE 'repository % was deleted at "
+            "2026-11-25T00:00:00Z, before the event'"),
+        1);
+    assert_int_equal(
+        harness_query_int(owner, "SELECT count(*) FROM dead_letters WHERE reason = 'workspace " WS3
+                                 " was deleted at "
+                                 "2026-11-25T00:00:00Z, before the event'"),
+        1);
     /* Billing: March 1 to 25 by calendar month, then from the 25th. */
-    char *periods = harness_query_value(owner,
+    char *periods = harness_query_value(
+        owner,
         "SELECT string_agg(to_char(period_start, 'MM-DD') || '..' || to_char(period_end, 'MM-DD') "
         "|| '=' || runs_count, ' ' ORDER BY period_start) FROM usage_records "
         "WHERE workspace_id = '" WS1 "'");

@@ -48,7 +48,8 @@ static void under_load(const char *how) {
         usleep(20000);
     }
     PQfinish(conn);
-    assert_true(asprintf(&cmd, "%s/scripts/services %s >/dev/null 2>&1", SENTINEL_SOURCE_DIR, how) > 0);
+    assert_true(asprintf(&cmd, "%s/scripts/services %s >/dev/null 2>&1", SENTINEL_SOURCE_DIR, how) >
+                0);
     assert_int_equal(system(cmd), 0);
     free(cmd);
     int rc = harness_wait(pid);
@@ -111,8 +112,9 @@ static void test_crash_under_replay(void **state) {
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
     char log[] = "/tmp/sentinel_crash_replay_log_XXXXXX";
     close(mkstemp(log));
-    assert_true(asprintf(&cmd, "replay --projector all --from beginning --batch-events 300 "
-                               "--db \"%s\" --topic %s --group-prefix %s",
+    assert_true(asprintf(&cmd,
+                         "replay --projector all --from beginning --batch-events 300 "
+                         "--db \"%s\" --topic %s --group-prefix %s",
                          conninfo, topic, prefix) > 0);
     pid_t pid = harness_spawn_sentinel(cmd, log);
     free(cmd);
@@ -121,7 +123,8 @@ static void test_crash_under_replay(void **state) {
         usleep(20000);
     }
     PQfinish(owner);
-    assert_true(asprintf(&cmd, "%s/scripts/services crash-postgres >/dev/null 2>&1", SENTINEL_SOURCE_DIR) > 0);
+    assert_true(asprintf(&cmd, "%s/scripts/services crash-postgres >/dev/null 2>&1",
+                         SENTINEL_SOURCE_DIR) > 0);
     assert_int_equal(system(cmd), 0);
     free(cmd);
     int rc = harness_wait(pid);

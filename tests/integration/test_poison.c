@@ -71,9 +71,11 @@ static void test_poison_is_isolated(void **state) {
     /* 1,200 bytes of three-byte characters: a reason quoting it, cut at a
      * byte count, would end mid-character. */
     char euros[1201] = "";
-    for (int i = 0; i < 400; i++) strcat(euros, "\xE2\x82\xAC");
+    for (int i = 0; i < 400; i++)
+        strcat(euros, "\xE2\x82\xAC");
 
-    for (unsigned k = 0; k < 50; k++) activity(f, WS1, k);
+    for (unsigned k = 0; k < 50; k++)
+        activity(f, WS1, k);
     command(f, WS1, harness_repository_id(1, 1), 1, huge);
     for (unsigned k = 2; k < 22; k++) {
         char ref[32];
@@ -85,15 +87,18 @@ static void test_poison_is_isolated(void **state) {
     tokens(f, WS1, 1, 1000);
     tokens(f, WS2, 2, 1000000000000LL); /* pushes workspace 2's day past bigint */
     tokens(f, WS2, 3, 5);               /* still fits */
-    for (unsigned k = 100; k < 9100; k++) activity(f, UNKNOWN_WS, k);
-    for (unsigned k = 50; k < 60; k++) activity(f, WS1, k);
+    for (unsigned k = 100; k < 9100; k++)
+        activity(f, UNKNOWN_WS, k);
+    for (unsigned k = 50; k < 60; k++)
+        activity(f, WS1, k);
     fclose(f);
     assert_int_equal(harness_publish(topic, path), 0);
     unlink(path);
 
     char *cmd = NULL, *out = NULL;
-    assert_true(asprintf(&cmd, "project --until-caught-up --batch-events 20000 --db \"%s\" --topic %s "
-                               "--group-prefix %s",
+    assert_true(asprintf(&cmd,
+                         "project --until-caught-up --batch-events 20000 --db \"%s\" --topic %s "
+                         "--group-prefix %s",
                          conninfo, topic, prefix) > 0);
     int rc = harness_run_sentinel(cmd, &out);
     if (rc) fail_msg("project exited %d:\n%s", rc, out);
@@ -108,25 +113,31 @@ static void test_poison_is_isolated(void **state) {
                                              "WHERE workspace_id = '" WS2 "'"),
                      9223372036854775005LL);
     /* The refused ones are dead letters with the database's words. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM dead_letters WHERE projector = 'commands' AND "
-        "event_id = 'e3000000-0000-4000-8000-000000000001' AND "
-        "reason LIKE 'the database refused it: index row size % exceeds %'"), 1);
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM dead_letters WHERE projector = 'usage' AND "
-        "event_id = 'e5000000-0000-4000-8000-000000000002' AND "
-        "reason = 'the database refused it: bigint out of range'"), 1);
+    assert_int_equal(harness_query_int(
+                         conn, "SELECT count(*) FROM dead_letters WHERE projector = 'commands' AND "
+                               "event_id = 'e3000000-0000-4000-8000-000000000001' AND "
+                               "reason LIKE 'the database refused it: index row size % exceeds %'"),
+                     1);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE projector = 'usage' AND "
+                                "event_id = 'e5000000-0000-4000-8000-000000000002' AND "
+                                "reason = 'the database refused it: bigint out of range'"),
+        1);
     /* The second use of the long reference: the handler's reason, whole
      * characters only. */
-    char *reason = harness_query_value(conn,
+    char *reason = harness_query_value(
+        conn,
         "SELECT reason FROM dead_letters WHERE event_id = 'e3000000-0000-4000-8000-000000000031'");
-    assert_non_null(strstr(reason, "is already used by command run e4000000-0000-4000-8000-000000000030"));
+    assert_non_null(
+        strstr(reason, "is already used by command run e4000000-0000-4000-8000-000000000030"));
     assert_non_null(strstr(reason, "\xE2\x82\xAC..."));
     free(reason);
     /* 9,000 rejections in one batch, all written. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM dead_letters WHERE projector = 'activities' AND "
-        "reason = 'unknown workspace " UNKNOWN_WS "' AND length(payload) > 100"), 9000);
+    assert_int_equal(
+        harness_query_int(conn,
+                          "SELECT count(*) FROM dead_letters WHERE projector = 'activities' AND "
+                          "reason = 'unknown workspace " UNKNOWN_WS "' AND length(payload) > 100"),
+        9000);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 9003);
 
     /* Nothing is left behind: a second pass changes nothing. */

@@ -400,9 +400,12 @@ static void test_end_to_end(void **state) {
         "('commands', commands_count), ('briefings', briefings_count), ('findings', findings_count), "
         "('annotations', annotations_count), ('tokens', tokens_estimated)) AS x(m, v) WHERE v > 0 GROUP BY 1, 2"), 0);
     /* Every ledger entry lies in its period, and periods of a workspace do not overlap. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM usage_ledger l JOIN usage_records u USING (workspace_id, period_start) "
-        "WHERE NOT (l.occurred_at >= u.period_start AND l.occurred_at < u.period_end)"), 0);
+    assert_int_equal(
+        harness_query_int(
+            conn, "SELECT count(*) FROM usage_ledger l JOIN usage_records u USING (workspace_id, "
+                  "period_start) "
+                  "WHERE NOT (l.occurred_at >= u.period_start AND l.occurred_at < u.period_end)"),
+        0);
     assert_int_equal(harness_query_int(conn,
         "SELECT count(*) FROM usage_records a JOIN usage_records b ON a.workspace_id = b.workspace_id "
         "AND a.period_start < b.period_start AND a.period_end > b.period_start"), 0);

@@ -163,7 +163,8 @@ static void test_oversize_line_is_dead_lettered(void **state) {
     char path[] = "/tmp/sentinel_oversize_XXXXXX";
     FILE *f = fdopen(mkstemp(path), "w");
     fputs("{\"padding\": \"", f);
-    for (int i = 0; i < 1200 * 1024; i++) fputc('x', f);
+    for (int i = 0; i < 1200 * 1024; i++)
+        fputc('x', f);
     fputs("\"}\n", f);
     fclose(f);
     char *cmd = NULL, *out = NULL;
@@ -192,26 +193,33 @@ static void test_bounds_are_enforced(void **state) {
     char path[] = "/tmp/sentinel_bounds_XXXXXX";
     FILE *f = fdopen(mkstemp(path), "w");
     static const char *const lines[] = {
-        "\"occurred_at\": \"0001-01-01T00:00:00Z\", \"data\": {\"metric\": \"runs\", \"amount\": 1}",
-        "\"occurred_at\": \"9999-12-31T00:00:00Z\", \"data\": {\"metric\": \"runs\", \"amount\": 1}",
+        "\"occurred_at\": \"0001-01-01T00:00:00Z\", \"data\": {\"metric\": \"runs\", \"amount\": "
+        "1}",
+        "\"occurred_at\": \"9999-12-31T00:00:00Z\", \"data\": {\"metric\": \"runs\", \"amount\": "
+        "1}",
         "\"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": {\"metric\": \"tokens\", "
         "\"amount\": 9223372036854775807}",
         "\"occurred_at\": \"2099-12-31T23:59:59Z\", \"data\": {\"metric\": \"tokens\", "
         "\"amount\": 1000000000000}",
     };
     for (int i = 0; i < 4; i++)
-        fprintf(f, "{\"event_id\": \"f5000000-0000-4000-8000-00000000000%d\", \"type\": "
-                   "\"UsageIncremented\", \"workspace_id\": \"a0000000-0000-4000-8000-000000000001\", %s}\n",
+        fprintf(f,
+                "{\"event_id\": \"f5000000-0000-4000-8000-00000000000%d\", \"type\": "
+                "\"UsageIncremented\", \"workspace_id\": \"a0000000-0000-4000-8000-000000000001\", "
+                "%s}\n",
                 i, lines[i]);
     fclose(f);
     char *cmd = NULL, *out = NULL;
     assert_true(asprintf(&cmd, "publish --topic %s %s", topic, path) > 0);
     assert_int_equal(harness_run_sentinel(cmd, &out), 1);
-    assert_non_null(strstr(out, "line 1: UsageIncremented: occurred_at: 0001-01-01T00:00:00Z is outside "
-                                "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"));
-    assert_non_null(strstr(out, "line 2: UsageIncremented: occurred_at: 9999-12-31T00:00:00Z is outside"));
-    assert_non_null(strstr(out, "line 3: UsageIncremented: data.amount (9223372036854775807) is out of "
-                                "range 1..1000000000000"));
+    assert_non_null(strstr(out,
+                           "line 1: UsageIncremented: occurred_at: 0001-01-01T00:00:00Z is outside "
+                           "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"));
+    assert_non_null(
+        strstr(out, "line 2: UsageIncremented: occurred_at: 9999-12-31T00:00:00Z is outside"));
+    assert_non_null(strstr(out,
+                           "line 3: UsageIncremented: data.amount (9223372036854775807) is out of "
+                           "range 1..1000000000000"));
     assert_non_null(strstr(out, "1 published, 3 rejected"));
     free(out);
     free(cmd);

@@ -360,8 +360,8 @@ static void test_kill_9_during_rebuild(void **state) {
     free(out);
     /* Killed again, then resumed to the end: the swap. */
     kill_part_way(conn, args, log, w->messages);
-    out = must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s", harness_as_owner(conninfo),
-                   w->topic, prefix);
+    out = must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s",
+                   harness_as_owner(conninfo), w->topic, prefix);
     assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; swapped"));
     assert_int_equal(shadow_schemas(conn), 0);
     char *rebuilt = harness_projection_digest(conn);
@@ -418,8 +418,8 @@ static void test_rebuild_repairs_drift(void **state) {
     char *drifted = harness_projection_digest(conn);
     assert_string_not_equal(drifted, digest); /* --no-swap changed nothing */
 
-    out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s", harness_as_owner(conninfo),
-                   w->topic, prefix);
+    out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
+                   harness_as_owner(conninfo), w->topic, prefix);
     assert_non_null(strstr(out, "1 of 8 tables differed from the live projection; swapped"));
     char *repaired = harness_projection_digest(conn);
     assert_string_equal(repaired, digest);

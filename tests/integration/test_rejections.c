@@ -131,9 +131,11 @@ static void test_every_rejection_reason(void **state) {
     /* The missing repository arrives; a retry applies what it unblocks
      * and leaves the rest dead-lettered with their reasons. */
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
-    harness_exec(owner, "INSERT INTO repositories (id, workspace_id, installation_id, external_id, name) "
-                       "VALUES ('e0000999-0000-4000-8000-000000000999', 'a0000000-0000-4000-8000-000000000001', "
-                       "'a2000000-0000-4000-8000-000000000001', 'late-1', 'org-1/late')");
+    harness_exec(
+        owner,
+        "INSERT INTO repositories (id, workspace_id, installation_id, external_id, name) "
+        "VALUES ('e0000999-0000-4000-8000-000000000999', 'a0000000-0000-4000-8000-000000000001', "
+        "'a2000000-0000-4000-8000-000000000001', 'late-1', 'org-1/late')");
     PQfinish(owner);
     assert_true(asprintf(&cmd, "dead-letters retry --projector runs --db \"%s\" --topic %s", conninfo, topic) > 0);
     int rc = harness_run_sentinel(cmd, &out);
@@ -164,8 +166,10 @@ static void test_every_rejection_reason(void **state) {
     /* The way out it names: a rebuild from the log replaces the projection,
      * offsets included, and the projector goes on. */
     char *rebuild = NULL;
-    assert_true(asprintf(&rebuild, "rebuild --projector activities --db \"%s\" --topic %s "
-                                   "--group-prefix %s", harness_as_owner(conninfo), topic, prefix) > 0);
+    assert_true(asprintf(&rebuild,
+                         "rebuild --projector activities --db \"%s\" --topic %s "
+                         "--group-prefix %s",
+                         harness_as_owner(conninfo), topic, prefix) > 0);
     if (harness_run_sentinel(rebuild, &out)) fail_msg("rebuild: %s", out);
     assert_non_null(strstr(out, "offsets are outside the log"));
     assert_non_null(strstr(out, "tables differed from the live projection; swapped"));

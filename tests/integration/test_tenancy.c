@@ -44,11 +44,12 @@ static void test_event_ids_are_per_workspace(void **state) {
                 "\"%s\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": {\"activity_id\": "
                 "\"f1000000-0000-4000-8000-00000000000%d\", \"type\": \"x\"}}\n",
                 order[k], k < 2 ? k : 1);
-        fprintf(f,
-                "{\"event_id\": \"" SHARED_ID "\", \"type\": \"UsageIncremented\", \"workspace_id\": "
-                "\"%s\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": {\"metric\": \"runs\", "
-                "\"amount\": 3}}\n",
-                order[k]);
+        fprintf(
+            f,
+            "{\"event_id\": \"" SHARED_ID "\", \"type\": \"UsageIncremented\", \"workspace_id\": "
+            "\"%s\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": {\"metric\": \"runs\", "
+            "\"amount\": 3}}\n",
+            order[k]);
     }
     fclose(f);
     assert_int_equal(harness_publish(topic, path), 0);
@@ -56,11 +57,24 @@ static void test_event_ids_are_per_workspace(void **state) {
     harness_project(conninfo, topic, prefix);
 
     PGconn *conn = harness_connect(conninfo);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM activities WHERE workspace_id = '" WS1 "'"), 1);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM activities WHERE workspace_id = '" WS2 "'"), 1);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM usage_ledger WHERE event_id = '" SHARED_ID "'"), 2);
-    assert_int_equal(harness_query_int(conn, "SELECT sum(runs_count) FROM usage_records WHERE workspace_id = '" WS1 "'"), 3);
-    assert_int_equal(harness_query_int(conn, "SELECT sum(runs_count) FROM usage_records WHERE workspace_id = '" WS2 "'"), 3);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM activities WHERE workspace_id = '" WS1 "'"),
+        1);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM activities WHERE workspace_id = '" WS2 "'"),
+        1);
+    assert_int_equal(
+        harness_query_int(conn,
+                          "SELECT count(*) FROM usage_ledger WHERE event_id = '" SHARED_ID "'"),
+        2);
+    assert_int_equal(
+        harness_query_int(
+            conn, "SELECT sum(runs_count) FROM usage_records WHERE workspace_id = '" WS1 "'"),
+        3);
+    assert_int_equal(
+        harness_query_int(
+            conn, "SELECT sum(runs_count) FROM usage_records WHERE workspace_id = '" WS2 "'"),
+        3);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 0);
     PQfinish(conn);
     harness_drop_database(name);
@@ -75,21 +89,29 @@ static const struct {
     const char *table;
     const char *rule;
 } global_tables[] = {
-    {"users", "people"},            /* the workspace's own people, read only */
-    {"workspaces", "self"},         /* its own row */
-    {"plans", "reference"},         /* read only, every row */
-    {"providers", "reference"},
-    {"provider_models", "reference"},
-    {"schema_migrations", "none"},  /* no access */
-    {"projector_offsets", "none"},
-    {"projection_jobs", "none"},
+    {"users", "people"},    /* the workspace's own people, read only */
+    {"workspaces", "self"}, /* its own row */
+    {"plans", "reference"}, /* read only, every row */
+    {"providers", "reference"},    {"provider_models", "reference"},
+    {"schema_migrations", "none"}, /* no access */
+    {"projector_offsets", "none"}, {"projection_jobs", "none"},
 };
 
 /* What a tenant can never write, whatever its workspace. */
 static const char *const engine_owned[] = {
-    "users", "plans", "providers", "provider_models", "subscriptions", "usage_records",
-    "usage_ledger", "workspace_daily_metrics", "schema_migrations", "projector_offsets",
-    "applied_events", "dead_letters", "projection_jobs",
+    "users",
+    "plans",
+    "providers",
+    "provider_models",
+    "subscriptions",
+    "usage_records",
+    "usage_ledger",
+    "workspace_daily_metrics",
+    "schema_migrations",
+    "projector_offsets",
+    "applied_events",
+    "dead_letters",
+    "projection_jobs",
 };
 
 static void test_every_table_is_tenant_scoped(void **state) {
@@ -103,7 +125,8 @@ static void test_every_table_is_tenant_scoped(void **state) {
     FILE *f = fdopen(mkstemp(path), "w");
     for (int w = 1; w <= 2; w++)
         fprintf(f,
-                "{\"event_id\": \"f2000000-0000-4000-8000-00000000000%d\", \"type\": \"UsageIncremented\", "
+                "{\"event_id\": \"f2000000-0000-4000-8000-00000000000%d\", \"type\": "
+                "\"UsageIncremented\", "
                 "\"workspace_id\": \"%s\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": "
                 "{\"metric\": \"tokens\", \"amount\": 3}}\n",
                 w, harness_workspace_id(w));
@@ -117,7 +140,8 @@ static void test_every_table_is_tenant_scoped(void **state) {
     PGconn *app = harness_connect(app_info);
     harness_exec(app, "SET sentinel.workspace_id = '" WS1 "'");
 
-    PGresult *tables = PQexec(owner,
+    PGresult *tables = PQexec(
+        owner,
         "SELECT c.relname, EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid "
         "AND a.attname = 'workspace_id' AND NOT a.attisdropped), c.relrowsecurity, "
         "c.relforcerowsecurity, has_table_privilege('sentinel_app', c.oid, 'SELECT') "
@@ -134,14 +158,21 @@ static void test_every_table_is_tenant_scoped(void **state) {
         if (scoped) {
             if (!rls) fail_msg("%s has a workspace_id but no forced row security", table);
             if (!readable) continue;
-            snprintf(sql, sizeof(sql),
-                     "SELECT count(*) FROM %s WHERE workspace_id IS NOT NULL AND workspace_id <> '" WS1 "'",
-                     table);
-            if (harness_query_int(app, sql) != 0) fail_msg("a tenant sees another's rows in %s", table);
+            snprintf(
+                sql, sizeof(sql),
+                "SELECT count(*) FROM %s WHERE workspace_id IS NOT NULL AND workspace_id <> '" WS1
+                "'",
+                table);
+            if (harness_query_int(app, sql) != 0)
+                fail_msg("a tenant sees another's rows in %s", table);
             snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
             long long mine = harness_query_int(app, sql);
-            snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE workspace_id = '" WS1 "' OR workspace_id IS NULL", table);
-            if (mine != harness_query_int(owner, sql)) fail_msg("a tenant does not see all of its rows in %s", table);
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM %s WHERE workspace_id = '" WS1
+                     "' OR workspace_id IS NULL",
+                     table);
+            if (mine != harness_query_int(owner, sql))
+                fail_msg("a tenant does not see all of its rows in %s", table);
             continue;
         }
         const char *rule = NULL;
@@ -153,13 +184,15 @@ static void test_every_table_is_tenant_scoped(void **state) {
         } else if (!readable) {
             fail_msg("a tenant cannot read %s", table);
         } else if (!strcmp(rule, "self")) {
-            assert_int_equal(harness_query_int(app, "SELECT count(*) FROM workspaces WHERE id <> '" WS1 "'"), 0);
+            assert_int_equal(
+                harness_query_int(app, "SELECT count(*) FROM workspaces WHERE id <> '" WS1 "'"), 0);
             assert_int_equal(harness_query_int(app, "SELECT count(*) FROM workspaces"), 1);
         } else if (!strcmp(rule, "people")) {
             /* Owner and team members of workspace 1, not workspace 2's owner. */
-            long long want = harness_query_int(owner,
-                "SELECT count(*) FROM users WHERE id IN (SELECT owner_user_id FROM workspaces WHERE id = '" WS1 "' "
-                "UNION SELECT user_id FROM team_members WHERE workspace_id = '" WS1 "')");
+            long long want = harness_query_int(
+                owner, "SELECT count(*) FROM users WHERE id IN (SELECT owner_user_id FROM "
+                       "workspaces WHERE id = '" WS1 "' "
+                       "UNION SELECT user_id FROM team_members WHERE workspace_id = '" WS1 "')");
             assert_true(want > 1);
             assert_int_equal(harness_query_int(app, "SELECT count(*) FROM users"), want);
             assert_true(harness_query_int(owner, "SELECT count(*) FROM users") > want);
@@ -186,7 +219,10 @@ static void test_every_table_is_tenant_scoped(void **state) {
     denied(app, "UPDATE workspaces SET subscription_status = 'active'");
     denied(app, "UPDATE workspaces SET plan_id = NULL");
     harness_exec(app, "UPDATE workspaces SET name = 'renamed by its tenant'");
-    assert_int_equal(harness_query_int(owner, "SELECT count(*) FROM workspaces WHERE name = 'renamed by its tenant'"), 1);
+    assert_int_equal(
+        harness_query_int(owner,
+                          "SELECT count(*) FROM workspaces WHERE name = 'renamed by its tenant'"),
+        1);
     /* Unset, a session sees nothing. */
     harness_exec(app, "RESET sentinel.workspace_id");
     assert_int_equal(harness_query_int(app, "SELECT count(*) FROM users"), 0);
@@ -194,13 +230,15 @@ static void test_every_table_is_tenant_scoped(void **state) {
 
     /* The engine's role: no superuser, no control-plane writes. */
     PGconn *engine = harness_connect(conninfo);
-    char *who = harness_query_value(engine, "SELECT current_user || ' ' || rolsuper FROM pg_roles WHERE rolname = current_user");
+    char *who = harness_query_value(
+        engine,
+        "SELECT current_user || ' ' || rolsuper FROM pg_roles WHERE rolname = current_user");
     assert_string_equal(who, "sentinel_projector false");
     free(who);
     denied(engine, "UPDATE repositories SET name = 'x'");
     denied(engine, "DELETE FROM usage_ledger");
-    char *state_code =
-        harness_exec_fails(engine, "SELECT sentinel_ensure_partitions('1999-12-01T00:00:00Z')", NULL);
+    char *state_code = harness_exec_fails(
+        engine, "SELECT sentinel_ensure_partitions('1999-12-01T00:00:00Z')", NULL);
     assert_string_equal(state_code, "22008");
     free(state_code);
 

@@ -96,7 +96,7 @@ static void test_subscription_history(void **state) {
     (void)state;
     sentinel_subscription_span_t subs[] = {
         {ts("2026-01-15T00:00:00Z"), ts("2026-04-01T00:00:00Z")}, /* anchored on the 15th */
-        {ts("2026-04-01T00:00:00Z"), INT64_MAX},                   /* then on the 1st */
+        {ts("2026-04-01T00:00:00Z"), INT64_MAX},                  /* then on the 1st */
     };
     expect_in(subs, 2, "2026-01-10T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-15T00:00:00Z");
     expect_in(subs, 2, "2026-02-20T00:00:00Z", "2026-02-15T00:00:00Z", "2026-03-15T00:00:00Z");
@@ -120,7 +120,8 @@ static void test_subscription_history(void **state) {
     expect_in(gap, 0, "2026-03-02T00:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
     /* Every instant of a year of this history is in exactly one period. */
     int64_t prev_end = 0;
-    for (int64_t t = ts("2026-01-01T00:00:00Z"); t < ts("2027-01-01T00:00:00Z"); t += 3600000000LL) {
+    for (int64_t t = ts("2026-01-01T00:00:00Z"); t < ts("2027-01-01T00:00:00Z");
+         t += 3600000000LL) {
         int64_t s, e;
         sentinel_billing_period_in(gap, 2, t, &s, &e);
         assert_true(s <= t && t < e);
@@ -131,8 +132,8 @@ static void test_subscription_history(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_calendar_month), cmocka_unit_test(test_anchor_mid_month),
-        cmocka_unit_test(test_anchor_clamped), cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_calendar_month),  cmocka_unit_test(test_anchor_mid_month),
+        cmocka_unit_test(test_anchor_clamped),  cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_anchor_of_start), cmocka_unit_test(test_subscription_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

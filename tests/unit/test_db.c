@@ -15,9 +15,12 @@ static void test_retriable(void **state) {
     assert_int_equal(sentinel_db_classify_sqlstate("08006"), SENTINEL_ERR_RETRIABLE);
     assert_int_equal(sentinel_db_classify_sqlstate("57P01"), SENTINEL_ERR_RETRIABLE);
     assert_int_equal(sentinel_db_classify_sqlstate("55P03"), SENTINEL_ERR_RETRIABLE);
-    assert_int_equal(sentinel_db_classify_sqlstate("53100"), SENTINEL_ERR_RETRIABLE); /* disk full */
-    assert_int_equal(sentinel_db_classify_sqlstate("42501"), SENTINEL_ERR_RETRIABLE); /* permission */
-    assert_int_equal(sentinel_db_classify_sqlstate("57014"), SENTINEL_ERR_RETRIABLE); /* cancelled */
+    assert_int_equal(sentinel_db_classify_sqlstate("53100"),
+                     SENTINEL_ERR_RETRIABLE); /* disk full */
+    assert_int_equal(sentinel_db_classify_sqlstate("42501"),
+                     SENTINEL_ERR_RETRIABLE); /* permission */
+    assert_int_equal(sentinel_db_classify_sqlstate("57014"),
+                     SENTINEL_ERR_RETRIABLE); /* cancelled */
     /* No SQLSTATE at all means the connection went away. */
     assert_int_equal(sentinel_db_classify_sqlstate(NULL), SENTINEL_ERR_RETRIABLE);
     assert_int_equal(sentinel_db_classify(NULL, NULL), SENTINEL_ERR_RETRIABLE);
@@ -28,9 +31,11 @@ static void test_invalid(void **state) {
     assert_int_equal(sentinel_db_classify_sqlstate("23505"), SENTINEL_ERR_INVALID);
     assert_int_equal(sentinel_db_classify_sqlstate("23503"), SENTINEL_ERR_INVALID);
     assert_int_equal(sentinel_db_classify_sqlstate("22P02"), SENTINEL_ERR_INVALID);
-    assert_int_equal(sentinel_db_classify_sqlstate("22003"), SENTINEL_ERR_INVALID); /* bigint out of range */
+    assert_int_equal(sentinel_db_classify_sqlstate("22003"),
+                     SENTINEL_ERR_INVALID); /* bigint out of range */
     assert_int_equal(sentinel_db_classify_sqlstate("22021"), SENTINEL_ERR_INVALID); /* bad UTF-8 */
-    assert_int_equal(sentinel_db_classify_sqlstate("54000"), SENTINEL_ERR_INVALID); /* index row too big */
+    assert_int_equal(sentinel_db_classify_sqlstate("54000"),
+                     SENTINEL_ERR_INVALID); /* index row too big */
     assert_int_equal(sentinel_db_classify_sqlstate("21000"), SENTINEL_ERR_INVALID);
     assert_int_equal(sentinel_db_classify_sqlstate("P0001"), SENTINEL_ERR_INVALID); /* a trigger */
 }
@@ -73,10 +78,8 @@ static void test_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_retriable),
-        cmocka_unit_test(test_invalid),
-        cmocka_unit_test(test_fatal),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_retriable), cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_fatal),     cmocka_unit_test(test_names),
         cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

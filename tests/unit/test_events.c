@@ -332,22 +332,28 @@ static void test_decode_errors(void **state) {
         json_int_t amount;
         const char *error;
     } bounds[] = {
-        {0, 5, "UsageIncremented: occurred_at: 1970-01-01T00:00:00Z is outside "
-               "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"},
-        {-62135596800000000LL, 5, "UsageIncremented: occurred_at: 0001-01-01T00:00:00Z is outside "
-                                  "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"},
-        {INT64_MAX, 5, "UsageIncremented: occurred_at: 9223372036854775807 microseconds is outside "
-                       "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"},
+        {0, 5,
+         "UsageIncremented: occurred_at: 1970-01-01T00:00:00Z is outside "
+         "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"},
+        {-62135596800000000LL, 5,
+         "UsageIncremented: occurred_at: 0001-01-01T00:00:00Z is outside "
+         "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"},
+        {INT64_MAX, 5,
+         "UsageIncremented: occurred_at: 9223372036854775807 microseconds is outside "
+         "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"},
         {1764151200000000LL, INT64_MAX,
          "UsageIncremented: data.amount (9223372036854775807) is out of range 1..1000000000000"},
     };
     for (size_t k = 0; k < sizeof(bounds) / sizeof(bounds[0]); k++) {
-        assert_int_equal(sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)), 0);
+        assert_int_equal(
+            sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)), 0);
         ev.occurred_at = bounds[k].occurred_at;
         json_object_set_new(ev.data, "amount", json_integer(bounds[k].amount));
-        assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)), 0);
+        assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)),
+                         0);
         sentinel_event_clear(&ev);
-        assert_int_equal(sentinel_event_decode(codec, bytes, len, &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+        assert_int_equal(sentinel_event_decode(codec, bytes, len, &ev, errstr, sizeof(errstr)),
+                         SENTINEL_ERR_INVALID);
         assert_string_equal(errstr, bounds[k].error);
     }
     free(input);

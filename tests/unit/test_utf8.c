@@ -19,7 +19,8 @@ static void format(char *out, size_t size, const char *fmt, ...) {
 static void test_cut_at_every_byte(void **state) {
     (void)state;
     /* 1-, 2-, 3- and 4-byte characters: "a", "é", "€", "𝄞". */
-    const char *text = "a\xC3\xA9\xE2\x82\xAC\xF0\x9D\x84\x9E" "b";
+    const char *text = "a\xC3\xA9\xE2\x82\xAC\xF0\x9D\x84\x9E"
+                       "b";
     static const size_t boundaries[] = {0, 1, 3, 6, 10, 11};
     for (size_t size = 1; size <= strlen(text) + 1; size++) {
         char out[32];
