@@ -15,6 +15,24 @@
 -- The inviter of an invitation, one of the users its workspace sees.
 ALTER TABLE invitations ADD COLUMN invited_by_id uuid REFERENCES users (id);
 CREATE INDEX invitations_invited_by_id_idx ON invitations (invited_by_id);
+-- The inviter is one of the workspace's own people; else naming any user
+-- as the inviter would show that user to the tenant.
+CREATE FUNCTION sentinel_invitations_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.invited_by_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM workspaces
+                        WHERE id = NEW.workspace_id AND owner_user_id = NEW.invited_by_id)
+       AND NOT EXISTS (SELECT 1 FROM team_members
+                        WHERE workspace_id = NEW.workspace_id AND user_id = NEW.invited_by_id) THEN
+        RAISE EXCEPTION 'invitations: inviter % is not a member of workspace %',
+            NEW.invited_by_id, NEW.workspace_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER invitations_guard BEFORE INSERT OR UPDATE OF invited_by_id, workspace_id
+    ON invitations FOR EACH ROW EXECUTE FUNCTION sentinel_invitations_guard();
 
 ---------------------------------------------------------------- sentinel_app
 

@@ -218,6 +218,13 @@ static void test_every_table_is_tenant_scoped(void **state) {
     denied(app, "UPDATE usage_records SET tokens_estimated = 0");
     denied(app, "UPDATE workspaces SET subscription_status = 'active'");
     denied(app, "UPDATE workspaces SET plan_id = NULL");
+    /* Naming another workspace's owner as an inviter would show them. */
+    char *code = harness_exec_fails(app,
+        "INSERT INTO invitations (workspace_id, team_id, email, role, token, expires_at, invited_by_id) "
+        "SELECT '" WS1 "', t.id, 'x@example.com', 'member', 'tok-1', now() + interval '1 day', "
+        "'" "c0000000-0000-4000-8000-000000000002" "' FROM teams t", NULL);
+    assert_string_equal(code, "23503");
+    free(code);
     harness_exec(app, "UPDATE workspaces SET name = 'renamed by its tenant'");
     assert_int_equal(
         harness_query_int(owner,
