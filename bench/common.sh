@@ -19,7 +19,10 @@ run_timed() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }'; }
 
+# The owner makes databases, migrates and rebuilds; the engine projects as
+# sentinel_projector, as a deployment runs it.
 db_url() { echo "${SENTINEL_OWNER_URL%/*}/$1"; }
+engine_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
 
 # make_template: a migrated database with the fixtures, for fresh_db to copy,
 # so every database of a run agrees on control-plane ids (providers' too).

@@ -19,7 +19,7 @@ fresh_db bench_project
 fresh_db bench_copy
 
 run_timed "$OUT/time.project" "$SENTINEL" project --until-caught-up --topic "$topic" \
-    --db "$(db_url bench_project)" --group-prefix "bench$stamp"
+    --db "$(engine_url bench_project)" --group-prefix "bench$stamp"
 
 # The reference: the same rows, COPY'd (binary) into the same tables.
 tables=(run_keys runs finding_keys findings annotations command_runs briefing_generations

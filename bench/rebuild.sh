@@ -20,7 +20,7 @@ echo "publishing $EVENTS events to $topic ..." >&2
 fresh_db bench_rebuild
 fresh_db bench_copy
 echo "projecting them (the live projection the rebuild replaces) ..." >&2
-"$SENTINEL" project --until-caught-up --topic "$topic" --db "$(db_url bench_rebuild)" \
+"$SENTINEL" project --until-caught-up --topic "$topic" --db "$(engine_url bench_rebuild)" \
     --group-prefix "bench$stamp"
 psql -X -q "$(db_url bench_rebuild)" -c "VACUUM ANALYZE"
 
