@@ -14,13 +14,12 @@ enum { M_RUNS, M_COMMANDS, M_BRIEFINGS, M_FINDINGS, M_ANNOTATIONS, M_TOKENS, MET
 static const char *const metric_names[METRICS] = {"runs", "commands", "briefings", "findings",
                                                   "annotations", "tokens"};
 
-typedef struct subscription {
-    char workspace_id[SENTINEL_UUID_LEN + 1];
-    int64_t started_at, ends_at; /* ends_at: INT64_MAX when open */
-} subscription_t;
-
+/* The subscriptions of the batch's workspaces, sorted by workspace (UUID
+ * order is the order of their lower-case text), each workspace's in the
+ * order sentinel_billing_period_in breaks ties by. */
 typedef struct subscription_list {
-    subscription_t *items;
+    char (*workspace_ids)[SENTINEL_UUID_LEN + 1];
+    sentinel_subscription_span_t *spans; /* ends_at: INT64_MAX when open */
     size_t n, cap;
 } subscription_list_t;
 
@@ -28,14 +27,18 @@ static void load_subscription(PGresult *res, int r, void *opaque) {
     subscription_list_t *list = opaque;
     if (list->n == list->cap) {
         list->cap = list->cap ? list->cap * 2 : 16;
-        subscription_t *grown = realloc(list->items, list->cap * sizeof(*grown));
-        if (!grown) abort();
-        list->items = grown;
+        void *ids = realloc(list->workspace_ids, list->cap * sizeof(*list->workspace_ids));
+        void *spans = realloc(list->spans, list->cap * sizeof(*list->spans));
+        if (!ids || !spans) abort();
+        list->workspace_ids = ids;
+        list->spans = spans;
     }
-    subscription_t *s = &list->items[list->n++];
-    snprintf(s->workspace_id, sizeof(s->workspace_id), "%s", PQgetvalue(res, r, 0));
-    s->started_at = atoll(PQgetvalue(res, r, 1));
-    s->ends_at = PQgetisnull(res, r, 2) ? INT64_MAX : atoll(PQgetvalue(res, r, 2));
+    snprintf(list->workspace_ids[list->n], sizeof(list->workspace_ids[0]), "%s",
+             PQgetvalue(res, r, 0));
+    list->spans[list->n].started_at = atoll(PQgetvalue(res, r, 1));
+    list->spans[list->n].ends_at =
+        PQgetisnull(res, r, 2) ? INT64_MAX : atoll(PQgetvalue(res, r, 2));
+    list->n++;
 }
 
 typedef struct period_sum {
@@ -45,15 +48,22 @@ typedef struct period_sum {
 } period_sum_t;
 
 /* The billing period of `at` in workspace `ws`, from the subscription
- * history the control plane records for it. */
-static void period_for(const subscription_t *subs, size_t n, const char *ws, int64_t at,
-                       int64_t *start, int64_t *end) {
-    sentinel_subscription_span_t spans[64];
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < sizeof(spans) / sizeof(spans[0]); i++)
-        if (!strcmp(subs[i].workspace_id, ws))
-            spans[k++] = (sentinel_subscription_span_t){subs[i].started_at, subs[i].ends_at};
-    sentinel_billing_period_in(spans, k, at, start, end);
+ * history the control plane records for it: its run of the sorted list,
+ * found by binary search. */
+static void period_for(const subscription_list_t *subs, const char *ws, int64_t at, int64_t *start,
+                       int64_t *end) {
+    size_t lo = 0, hi = subs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(subs->workspace_ids[mid], ws) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t n = 0;
+    while (lo + n < subs->n && !strcmp(subs->workspace_ids[lo + n], ws))
+        n++;
+    sentinel_billing_period_in(n ? subs->spans + lo : NULL, n, at, start, end);
 }
 
 static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
@@ -63,23 +73,19 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     id_list_init(&workspaces);
     for (size_t i = 0; i < n; i++) id_list_add(&workspaces, sentinel_batch_event(batch, i)->workspace_id);
 
-    subscription_t *subs = NULL;
-    size_t n_subs = 0;
     period_sum_t *sums = NULL;
     size_t n_sums = 0, cap_sums = 0;
     sentinel_copy_t ledger = {0}, records = {0};
     daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err = SENTINEL_OK;
 
-    subscription_list_t list = {0};
+    subscription_list_t subs = {0};
     err = sentinel_db_select_ids(
         conn,
         "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
         "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
         "WHERE workspace_id = ANY($1::uuid[]) ORDER BY workspace_id, started_at, id",
-        workspaces.ids, workspaces.n, load_subscription, &list, errstr, errstr_size);
-    subs = list.items;
-    n_subs = list.n;
+        workspaces.ids, workspaces.n, load_subscription, &subs, errstr, errstr_size);
     if (err) goto out;
 
     const char *topic = sentinel_batch_topic(batch);
@@ -94,7 +100,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
             continue;
         }
         int64_t start, end;
-        period_for(subs, n_subs, ev->workspace_id, ev->occurred_at, &start, &end);
+        period_for(&subs, ev->workspace_id, ev->occurred_at, &start, &end);
         period_sum_t *sum = NULL;
         for (size_t k = 0; k < n_sums && !sum; k++)
             if (sums[k].start == start && !strcmp(sums[k].workspace_id, ev->workspace_id)) sum = &sums[k];
@@ -188,7 +194,8 @@ out:
     sentinel_copy_free(&ledger);
     sentinel_copy_free(&records);
     free(sums);
-    free(subs);
+    free(subs.workspace_ids);
+    free(subs.spans);
     id_list_free(&workspaces);
     return err;
 }

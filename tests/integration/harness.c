@@ -212,15 +212,21 @@ char *harness_migrated_database(const char *prefix, int workspaces, char **name)
 
 void harness_exec(PGconn *conn, const char *sql) { exec_or_fail(conn, sql); }
 
-void harness_project(const char *conninfo, const char *topic, const char *prefix) {
+char *harness_must_run(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
     char *cmd = NULL, *out = NULL;
-    if (asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
-                 conninfo, topic, prefix) < 0)
-        abort();
+    if (vasprintf(&cmd, fmt, ap) < 0) abort();
+    va_end(ap);
     int rc = harness_run_sentinel(cmd, &out);
-    if (rc) fail_msg("project exited %d:\n%s", rc, out);
-    free(out);
+    if (rc) fail_msg("sentinel %s exited %d:\n%s", cmd, rc, out);
     free(cmd);
+    return out;
+}
+
+void harness_project(const char *conninfo, const char *topic, const char *prefix) {
+    free(harness_must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
+                          conninfo, topic, prefix));
 }
 
 void harness_empty_projection(const char *conninfo) {

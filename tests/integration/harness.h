@@ -105,6 +105,10 @@ char *harness_gen(const char *args);
  * triggers and grants. New. */
 char *harness_schema_fingerprint(PGconn *conn);
 
+/* Run `sentinel <fmt ...>` (shell syntax), which must exit 0, or fail the
+ * test with its output. Returns the output (new). */
+char *harness_must_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Run every projector until caught up on `topic` as `conninfo`, or fail
  * the test with the projector's output. */
 void harness_project(const char *conninfo, const char *topic, const char *prefix);

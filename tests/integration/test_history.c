@@ -113,25 +113,17 @@ static void test_history_is_kept(void **state) {
     assert_string_equal(periods, "03-01..03-25=2 03-25..04-25=1");
     free(periods);
 
-    char *cmd = NULL, *out = NULL;
-    assert_true(asprintf(&cmd, "verify --db \"%s\"", conninfo) > 0);
-    int rc = harness_run_sentinel(cmd, &out);
-    if (rc) fail_msg("verify exited %d:\n%s", rc, out);
-    free(cmd);
-    free(out);
+    free(harness_must_run("verify --db \"%s\"", conninfo));
 
     /* A rebuild from the log, today, equals the live projection. */
     char *before_digest = harness_projection_digest(owner);
-    assert_true(asprintf(&cmd, "rebuild --projector all --db \"%s\" --topic %s --group-prefix %s",
-                         harness_as_owner(conninfo), topic, prefix) > 0);
-    rc = harness_run_sentinel(cmd, &out);
-    if (rc) fail_msg("rebuild exited %d:\n%s", rc, out);
+    char *out = harness_must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s",
+                                 harness_as_owner(conninfo), topic, prefix);
     const char *summary = strstr(out, "tables differed");
     if (!summary || !strstr(out, ": 0 of ")) {
         const char *table = strstr(out, "table ");
         fail_msg("the rebuild differs from the live projection:\n%.3000s", table ? table : out);
     }
-    free(cmd);
     free(out);
     char *after_digest = harness_projection_digest(owner);
     assert_string_equal(before_digest, after_digest);

@@ -25,25 +25,8 @@ typedef struct world {
 } world_t;
 
 /* Run a sentinel command that must succeed; returns its output (new). */
-static char *must_run(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *cmd = NULL, *out = NULL;
-    if (vasprintf(&cmd, fmt, ap) < 0) abort();
-    va_end(ap);
-    int rc = harness_run_sentinel(cmd, &out);
-    if (rc) fail_msg("sentinel %s exited %d:\n%s", cmd, rc, out);
-    free(cmd);
-    return out;
-}
-
-static void project(const char *conninfo, const char *topic, const char *prefix) {
-    free(must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo,
-                  topic, prefix));
-}
-
 static void assert_verified(const char *conninfo) {
-    char *out = must_run("verify --db \"%s\"", conninfo);
+    char *out = harness_must_run("verify --db \"%s\"", conninfo);
     assert_non_null(strstr(out, "rollups agree with their sources"));
     free(out);
 }
@@ -54,7 +37,7 @@ static char *reference_digest(const char *topic) {
     char *name = NULL;
     char *conninfo = harness_migrated_database("sentinel_rb_ref", 8, &name);
     char *prefix = harness_unique_name("ref");
-    project(conninfo, topic, prefix);
+    harness_project(conninfo, topic, prefix);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     PQfinish(conn);
@@ -108,7 +91,7 @@ static void test_rebuild_while_events_arrive(void **state) {
     char *name = NULL;
     char *conninfo = harness_migrated_database("sentinel_rb_live", 8, &name);
     char *prefix = harness_unique_name("live");
-    project(conninfo, topic, prefix);
+    harness_project(conninfo, topic, prefix);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     long long before = harness_query_int(conn, "SELECT count(*) FROM runs");
 
@@ -129,7 +112,8 @@ static void test_rebuild_while_events_arrive(void **state) {
     pid_t live = harness_spawn_sentinel(live_args, log);
     pid_t publisher = publish_slowly(topic, slices, 6);
     usleep(300 * 1000);
-    char *out = must_run("rebuild --projector all --batch-events 500 --db \"%s\" --topic %s "
+    char *out =
+        harness_must_run("rebuild --projector all --batch-events 500 --db \"%s\" --topic %s "
                          "--group-prefix %s",
                          harness_as_owner(conninfo), topic, prefix);
     if (!strstr(out, "0 of 12 tables differed from the live projection; swapped"))
@@ -147,8 +131,8 @@ static void test_rebuild_while_events_arrive(void **state) {
         usleep(100 * 1000);
     kill(live, SIGTERM);
     assert_int_equal(harness_wait(live), 0);
-    free(must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo,
-                  topic, prefix));
+    free(harness_must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
+                          conninfo, topic, prefix));
 
     assert_true(harness_query_int(conn, "SELECT count(*) FROM runs") > before);
     assert_int_equal(shadow_schemas(conn), 0);
@@ -183,7 +167,7 @@ static void test_replay_changes_nothing(void **state) {
     char *name = NULL;
     char *conninfo = harness_migrated_database("sentinel_rb_replay", 8, &name);
     char *prefix = harness_unique_name("replay");
-    project(conninfo, w->topic, prefix);
+    harness_project(conninfo, w->topic, prefix);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     const char *counters =
@@ -197,15 +181,16 @@ static void test_replay_changes_nothing(void **state) {
         "updated_at), ',' ORDER BY projector, partition) FROM projector_offsets)))";
     char *before = harness_query_value(conn, counters);
 
-    char *out = must_run("replay --projector all --from beginning --db \"%s\" --topic %s "
-                         "--group-prefix %s",
-                         conninfo, w->topic, prefix);
+    char *out = harness_must_run("replay --projector all --from beginning --db \"%s\" --topic %s "
+                                 "--group-prefix %s",
+                                 conninfo, w->topic, prefix);
     assert_non_null(strstr(out, " 0 applied,"));
     free(out);
     /* By time too: the broker maps the time to offsets. */
-    out = must_run("replay --projector metrics --from 2000-01-01T00:00:00Z --to end --db \"%s\" "
-                   "--topic %s --group-prefix %s",
-                   conninfo, w->topic, prefix);
+    out = harness_must_run(
+        "replay --projector metrics --from 2000-01-01T00:00:00Z --to end --db \"%s\" "
+        "--topic %s --group-prefix %s",
+        conninfo, w->topic, prefix);
     assert_non_null(strstr(out, " 0 applied,"));
     free(out);
 
@@ -216,16 +201,16 @@ static void test_replay_changes_nothing(void **state) {
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM projection_jobs "
                                              "WHERE kind = 'replay' AND state = 'done'"),
                      2);
-    out = must_run("status --db \"%s\" --topic %s", conninfo, w->topic);
+    out = harness_must_run("status --db \"%s\" --topic %s", conninfo, w->topic);
     assert_non_null(strstr(out, "replay runs+usage: done"));
     free(out);
 
     /* A projection whose offsets start at the end of the log (it never saw
      * the history): a replay applies the history, once. */
     harness_empty_projection(conninfo);
-    out =
-        must_run("replay --projector all --from beginning --db \"%s\" --topic %s --group-prefix %s",
-                 conninfo, w->topic, prefix);
+    out = harness_must_run(
+        "replay --projector all --from beginning --db \"%s\" --topic %s --group-prefix %s",
+        conninfo, w->topic, prefix);
     assert_null(strstr(out, " 0 applied,"));
     free(out);
     char *replayed = harness_projection_digest(conn);
@@ -253,7 +238,7 @@ static void test_backfilled_year(void **state) {
     char *name = NULL;
     char *conninfo = harness_migrated_database("sentinel_rb_backfill", 8, &name);
     char *prefix = harness_unique_name("backfill");
-    project(conninfo, topic, prefix);
+    harness_project(conninfo, topic, prefix);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
 
     /* A partition for every month of the year, each holding its month. */
@@ -277,7 +262,8 @@ static void test_backfilled_year(void **state) {
     assert_verified(conninfo);
     /* A rebuild of that history equals it. */
     char *digest = harness_projection_digest(conn);
-    char *out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
+    char *out =
+        harness_must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
                          harness_as_owner(conninfo), topic, prefix);
     assert_non_null(strstr(out, "0 of 8 tables differed"));
     char *rebuilt = harness_projection_digest(conn);
@@ -326,7 +312,7 @@ static void test_kill_9_during_rebuild(void **state) {
     char *name = NULL;
     char *conninfo = harness_migrated_database("sentinel_rb_kill", 8, &name);
     char *prefix = harness_unique_name("kill");
-    project(conninfo, w->topic, prefix);
+    harness_project(conninfo, w->topic, prefix);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
 
@@ -346,22 +332,23 @@ static void test_kill_9_during_rebuild(void **state) {
                      1);
 
     /* Resume, compare only: the shadow stays. */
-    char *out =
-        must_run("rebuild --projector all --no-swap --db \"%s\" --topic %s --group-prefix %s",
-                 harness_as_owner(conninfo), w->topic, prefix);
+    char *out = harness_must_run(
+        "rebuild --projector all --no-swap --db \"%s\" --topic %s --group-prefix %s",
+        harness_as_owner(conninfo), w->topic, prefix);
     assert_non_null(strstr(out, "resuming the rebuild"));
     assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; not swapped"));
     assert_int_equal(shadow_schemas(conn), 1);
     free(out);
     /* Abort drops it. */
-    out = must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s",
-                   harness_as_owner(conninfo), w->topic, prefix);
+    out =
+        harness_must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s",
+                         harness_as_owner(conninfo), w->topic, prefix);
     assert_int_equal(shadow_schemas(conn), 0);
     free(out);
     /* Killed again, then resumed to the end: the swap. */
     kill_part_way(conn, args, log, w->messages);
-    out = must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s",
-                   harness_as_owner(conninfo), w->topic, prefix);
+    out = harness_must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s",
+                           harness_as_owner(conninfo), w->topic, prefix);
     assert_non_null(strstr(out, "0 of 12 tables differed from the live projection; swapped"));
     assert_int_equal(shadow_schemas(conn), 0);
     char *rebuilt = harness_projection_digest(conn);
@@ -369,8 +356,8 @@ static void test_kill_9_during_rebuild(void **state) {
     assert_verified(conninfo);
     free(out);
     /* The live projection goes on from where the rebuild left it. */
-    out = must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo,
-                   w->topic, prefix);
+    out = harness_must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
+                           conninfo, w->topic, prefix);
     free(out);
     char *again = harness_projection_digest(conn);
     assert_string_equal(again, digest);
@@ -394,7 +381,7 @@ static void test_rebuild_repairs_drift(void **state) {
     char *name = NULL;
     char *conninfo = harness_migrated_database("sentinel_rb_drift", 8, &name);
     char *prefix = harness_unique_name("drift");
-    project(conninfo, w->topic, prefix);
+    harness_project(conninfo, w->topic, prefix);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     char *schema = harness_schema_fingerprint(conn);
@@ -404,9 +391,9 @@ static void test_rebuild_repairs_drift(void **state) {
                        "WHERE (workspace_id, date) = (SELECT workspace_id, date FROM "
                        "workspace_daily_metrics ORDER BY workspace_id, date LIMIT 1)");
 
-    char *out = must_run("rebuild --projector metrics --no-swap --db \"%s\" --topic %s "
-                         "--group-prefix %s",
-                         harness_as_owner(conninfo), w->topic, prefix);
+    char *out = harness_must_run("rebuild --projector metrics --no-swap --db \"%s\" --topic %s "
+                                 "--group-prefix %s",
+                                 harness_as_owner(conninfo), w->topic, prefix);
     if (!strstr(out, "1 of 8 tables differed from the live projection; not swapped"))
         fail_msg("the drift was not reported:\n%s", out);
     assert_non_null(strstr(out, "workspace_daily_metrics"));
@@ -418,8 +405,8 @@ static void test_rebuild_repairs_drift(void **state) {
     char *drifted = harness_projection_digest(conn);
     assert_string_not_equal(drifted, digest); /* --no-swap changed nothing */
 
-    out = must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
-                   harness_as_owner(conninfo), w->topic, prefix);
+    out = harness_must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
+                           harness_as_owner(conninfo), w->topic, prefix);
     assert_non_null(strstr(out, "1 of 8 tables differed from the live projection; swapped"));
     char *repaired = harness_projection_digest(conn);
     assert_string_equal(repaired, digest);

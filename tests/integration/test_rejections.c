@@ -17,16 +17,6 @@
 
 #define CASES SENTINEL_SOURCE_DIR "/tests/data/projection"
 
-static void project_all(const char *conninfo, const char *topic, const char *prefix) {
-    char *cmd = NULL, *out = NULL;
-    assert_true(asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
-                         conninfo, topic, prefix) > 0);
-    int rc = harness_run_sentinel(cmd, &out);
-    if (rc) fail_msg("project exited %d: %s", rc, out);
-    free(cmd);
-    free(out);
-}
-
 /* Bytes that are no Avro event, with a header that routes them to runs. */
 static void produce_garbage(const char *topic) {
     char errstr[512];
@@ -52,13 +42,13 @@ static void test_every_rejection_reason(void **state) {
     char *topic = harness_unique_name("test.reject");
     char *prefix = harness_unique_name("reject");
     assert_int_equal(harness_publish(topic, CASES "/phase1.ndjson"), 0);
-    project_all(conninfo, topic, prefix);
+    harness_project(conninfo, topic, prefix);
     PGconn *conn = harness_connect(conninfo);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 0);
 
     assert_int_equal(harness_publish(topic, CASES "/phase2.ndjson"), 0);
     produce_garbage(topic);
-    project_all(conninfo, topic, prefix);
+    harness_project(conninfo, topic, prefix);
 
     FILE *f = fopen(CASES "/phase2.expected", "r");
     assert_non_null(f);
