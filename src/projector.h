@@ -1,5 +1,6 @@
-/* projector.h -- the projector runtime: a Kafka consumer per projector that
- * applies events to PostgreSQL exactly once in effect.
+/* projector.h -- projectors and the runtime that runs them: one Kafka
+ * consumer per process, whose events every projector applies to PostgreSQL
+ * exactly once in effect.
  *
  * Vocabulary: a *projector* (a file in projectors/) is a name, the event types it
  * handles, the tables it owns and one `apply` handler. The *runtime* (here)
@@ -14,6 +15,9 @@
 
 #include "conf.h"
 #include "event.h"
+
+/* Most projectors one run (or one process) takes. */
+#define SENTINEL_MAX_SET 16
 
 typedef struct sentinel_batch sentinel_batch_t;
 
@@ -73,7 +77,13 @@ typedef struct sentinel_run_options {
     int until_caught_up;   /* exit once every partition is at its end */
     int batch_events;      /* most events per transaction (default 10000) */
     size_t batch_bytes;    /* most payload bytes per transaction (default 16 MiB) */
-    int batch_ms;          /* longest wait to fill a batch (default 200) */
+    int batch_ms;          /* longest a batch stays open while messages keep coming
+                            * (default 200); it closes as soon as the queue runs dry */
+    /* Bytes in flight, the one memory setting (default 64 MiB): the
+     * consumer's prefetch (a quarter, and one fetch) and the messages read,
+     * decoded and waiting in batches for every projector together. The
+     * reader waits for the projectors when it is reached. */
+    size_t max_in_flight;
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the batch, leave */
 
     /* Where the projection is: NULL for the live tables in public; a
@@ -81,30 +91,22 @@ typedef struct sentinel_run_options {
      * (offsets, applied ids and dead letters included). */
     const char *schema;
     /* Bounded runs (replays, rebuilds): consume partitions 0..n_partitions-1
-     * with an assignment of their own (no consumer group) up to, not
-     * including, stop_offsets[p], then return. The stored offsets end at
-     * exactly stop_offsets[p] (those already beyond are left alone). */
-    const int64_t *stop_offsets;
+     * with an assignment of their own (no consumer group) up to each
+     * projection's stop offsets, then return. */
     int n_partitions;
-    /* A replay: start at start_offsets[p] and leave projector_offsets
-     * alone; only applied_events says what is new. Needs stop_offsets. */
-    const int64_t *start_offsets;
     /* Bounded runs: only the partitions p with partitions_mask[p] set (NULL:
-     * all), so several runs of one projector can share the partitions. */
+     * all), so several runs can share the partitions. */
     const unsigned char *partitions_mask;
-    /* The consumer's prefetch queue in KiB (librdkafka's
-     * queued.max.messages.kbytes), 0 for the default of 16384; -X wins. */
-    int queue_kbytes;
-    /* When set (n_partitions of them): the next offset of each partition,
-     * updated after every batch, for progress reports. */
-    int64_t *positions;
 } sentinel_run_options_t;
+
+#define SENTINEL_MAX_IN_FLIGHT_DEFAULT ((size_t)64 << 20)
+#define SENTINEL_MAX_IN_FLIGHT_MIN ((size_t)4 << 20)
 
 void sentinel_run_options_init(sentinel_run_options_t *options);
 
 typedef struct sentinel_projector_stats {
     unsigned long batches;
-    unsigned long events;      /* messages consumed */
+    unsigned long events; /* messages gone through, from its own offsets */
     unsigned long applied;
     unsigned long duplicates;
     unsigned long rejected;
@@ -114,14 +116,40 @@ typedef struct sentinel_projector_stats {
     unsigned long retries;
 } sentinel_projector_stats_t;
 
-/* Run one projector until stopped (or caught up). Blocks. FATAL with the
- * reason on an error that stops it (out-of-range offset, schema missing,
- * ...). stats may be NULL. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_projector_run(const sentinel_projector_t *projector,
-                                                         const sentinel_conf_t *conf,
-                                                         const sentinel_run_options_t *options,
-                                                         sentinel_projector_stats_t *stats,
-                                                         char *errstr, size_t errstr_size);
+/* One projector of a run. */
+typedef struct sentinel_projection {
+    const sentinel_projector_t *projector;
+    /* Bounded runs: apply up to, not including, stop_offsets[p]; the stored
+     * offsets end at exactly stop_offsets[p] (those already beyond are left
+     * alone). NULL: a live run. */
+    const int64_t *stop_offsets;
+    /* A replay: start at start_offsets[p] and leave projector_offsets
+     * alone; only applied_events says what is new. Needs stop_offsets. */
+    const int64_t *start_offsets;
+    /* When set (n_partitions of them): the next offset of each partition,
+     * updated after every batch, for progress reports. */
+    int64_t *positions;
+    sentinel_projector_stats_t stats; /* out */
+} sentinel_projection_t;
+
+/* What the reader of a run did. */
+typedef struct sentinel_reader_stats {
+    unsigned long messages; /* read from the topic, each once */
+    size_t peak_in_flight;  /* most bytes in flight (prefetch bound included) */
+    size_t max_in_flight;   /* the setting */
+} sentinel_reader_stats_t;
+
+/* Run the projectors set[0..n) on one reader: the topic is read and each
+ * message decoded once, every projector applying it from its own stored
+ * offsets on its own connection. Blocks until stopped (or caught up, or
+ * the bounded runs done). FATAL with the reason (naming the projector) on
+ * an error that stops it (out-of-range offset, schema missing, ...): one
+ * projector's failure stops the run. reader may be NULL. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
+                                                           const sentinel_conf_t *conf,
+                                                           const sentinel_run_options_t *options,
+                                                           sentinel_reader_stats_t *reader,
+                                                           char *errstr, size_t errstr_size);
 
 /* Re-apply the unresolved dead letters of `projector` on conf's topic
  * (`ids`: a bigint[] literal such as "{3,7}" to choose some, NULL for all),
@@ -142,8 +170,10 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_projection_lock(PGconn *conn, const c
                                                            const char *projector, int exclusive,
                                                            char *errstr, size_t errstr_size);
 
-/* The consumer group of a projector: "<prefix>.<name>". Static buffer. */
-const char *sentinel_projector_group(const sentinel_conf_t *conf, const sentinel_projector_t *p,
-                                     char *buf, size_t size);
+/* The consumer group of a set of projectors: "<prefix>.<name>" for one,
+ * "<prefix>.all" for every registered one, else the names joined by '+'
+ * in the registry's order. Written to buf. */
+const char *sentinel_projectors_group(const sentinel_conf_t *conf, const sentinel_projection_t *set,
+                                      int n, char *buf, size_t size);
 
 #endif

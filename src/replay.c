@@ -275,11 +275,13 @@ static void job_close(job_t *job) {
 
 /* ---------------------------------------------------------------- bounded runs of a set */
 
+/* One reader over a share of the partitions, for every projector of the
+ * set. */
 typedef struct set_run {
-    const sentinel_projector_t *projector;
     const sentinel_conf_t *conf;
     sentinel_run_options_t options;
-    sentinel_projector_stats_t stats;
+    sentinel_projection_t set[SENTINEL_MAX_SET];
+    int n;
     sentinel_err_t err;
     char errstr[1024];
     int finished;
@@ -288,8 +290,8 @@ typedef struct set_run {
 
 static void *set_run_main(void *arg) {
     set_run_t *run = arg;
-    run->err = sentinel_projector_run(run->projector, run->conf, &run->options, &run->stats,
-                                      run->errstr, sizeof(run->errstr));
+    run->err = sentinel_projections_run(run->set, run->n, run->conf, &run->options, NULL,
+                                        run->errstr, sizeof(run->errstr));
     __atomic_store_n(&run->finished, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -321,27 +323,33 @@ static sentinel_err_t read_offsets(PGconn *conn, const char *schema, const char 
     return SENTINEL_OK;
 }
 
-/* Share the partitions among `workers` runs, heaviest first to the least
- * loaded: mask[w * np + p] is set when run w owns partition p. Returns
- * the number of runs that got any. */
-static int share_partitions(int np, int workers, const int64_t *stops, const int64_t *base,
+/* Share the partitions among `workers` runs, heaviest first (what the
+ * projectors of the set have left to read of it, together) to the least
+ * loaded: mask[w * np + p] is set when run w owns partition p. Returns the
+ * number of runs that got any. */
+static int share_partitions(int n, int np, int workers, const int64_t *stops, const int64_t *base,
                             unsigned char *mask) {
     int64_t load[SENTINEL_MAX_WORKERS] = {0};
+    int64_t *left = calloc((size_t)np + 1, sizeof(*left));
     unsigned char *taken = calloc((size_t)np + 1, 1);
+    if (!left || !taken) abort();
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < np; p++)
+            left[p] +=
+                stops[i * np + p] > base[i * np + p] ? stops[i * np + p] - base[i * np + p] : 0;
     memset(mask, 0, (size_t)(workers * np));
     for (int k = 0; k < np; k++) {
         int heaviest = -1;
         for (int p = 0; p < np; p++)
-            if (!taken[p] &&
-                (heaviest < 0 || stops[p] - base[p] > stops[heaviest] - base[heaviest]))
-                heaviest = p;
+            if (!taken[p] && (heaviest < 0 || left[p] > left[heaviest])) heaviest = p;
         int least = 0;
         for (int w = 1; w < workers; w++)
             if (load[w] < load[least]) least = w;
         taken[heaviest] = 1;
         mask[least * np + heaviest] = 1;
-        load[least] += stops[heaviest] > base[heaviest] ? stops[heaviest] - base[heaviest] : 0;
+        load[least] += left[heaviest];
     }
+    free(left);
     free(taken);
     int used = 0;
     for (int w = 0; w < workers; w++)
@@ -360,9 +368,9 @@ static int workers_for(const sentinel_replay_options_t *o, int np) {
     return w < 1 ? 1 : w;
 }
 
-/* Run every projector of the set, each as a few runs on shares of the
- * partitions, one thread each, from `starts` (a replay; NULL: the stored
- * offsets) up to `stops` (n * partitions, per projector), reporting
+/* Run every projector of the set on a few readers, each with a share of
+ * the partitions, one thread each, from `starts` (a replay; NULL: the
+ * stored offsets) up to `stops` (n * partitions, per projector), reporting
  * progress counted from `base` until all are done. The first failure
  * stops the others; so does the caller's stop flag (then RETRIABLE:
  * interrupted). */
@@ -372,31 +380,34 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
                               const int64_t *starts, const int64_t *stops, const int64_t *base,
                               job_t *job, sentinel_projector_stats_t *sum, char *errstr,
                               size_t errstr_size) {
-    set_run_t *runs = calloc((size_t)(n * SENTINEL_MAX_WORKERS), sizeof(*runs));
+    set_run_t *runs = calloc(SENTINEL_MAX_WORKERS, sizeof(*runs));
     volatile sig_atomic_t halt = 0;
-    int np = log->n, workers = workers_for(o, np), n_runs = 0;
+    int np = log->n, workers = workers_for(o, np);
     int64_t *positions = calloc((size_t)(n * np) + 1, sizeof(int64_t));
-    unsigned char *masks = calloc((size_t)(n * workers * np) + 1, 1);
-    for (int i = 0; i < n; i++) {
-        unsigned char *mask = masks + i * workers * np;
-        int used = share_partitions(np, workers, stops + i * np, base + i * np, mask);
-        for (int p = 0; p < np; p++)
-            positions[i * np + p] = base[i * np + p];
-        for (int w = 0; w < used; w++) {
-            set_run_t *run = &runs[n_runs++];
-            run->projector = set[i];
-            run->conf = conf;
-            run->options = *o->run;
-            run->options.until_caught_up = 0;
-            run->options.stop = &halt;
-            run->options.schema = schema;
-            run->options.n_partitions = np;
-            run->options.stop_offsets = stops + i * np;
-            run->options.start_offsets = starts ? starts + i * np : NULL;
-            run->options.partitions_mask = mask + w * np;
-            run->options.positions = positions + i * np;
-            /* The prefetch shared out, so more runs cost little more memory. */
-            if (used > 1 && !run->options.queue_kbytes) run->options.queue_kbytes = 16384 / used;
+    unsigned char *masks = calloc((size_t)(workers * np) + 1, 1);
+    if (!runs || !positions || !masks) abort();
+    for (int k = 0; k < n * np; k++)
+        positions[k] = base[k];
+    int n_runs = share_partitions(n, np, workers, stops, base, masks);
+    for (int w = 0; w < n_runs; w++) {
+        set_run_t *run = &runs[w];
+        run->conf = conf;
+        run->n = n;
+        run->options = *o->run;
+        run->options.until_caught_up = 0;
+        run->options.stop = &halt;
+        run->options.schema = schema;
+        run->options.n_partitions = np;
+        run->options.partitions_mask = masks + w * np;
+        /* The memory setting shared out, so more readers cost no more. */
+        run->options.max_in_flight = o->run->max_in_flight / (size_t)n_runs;
+        if (run->options.max_in_flight < SENTINEL_MAX_IN_FLIGHT_MIN)
+            run->options.max_in_flight = SENTINEL_MAX_IN_FLIGHT_MIN;
+        for (int i = 0; i < n; i++) {
+            run->set[i].projector = set[i];
+            run->set[i].stop_offsets = stops + i * np;
+            run->set[i].start_offsets = starts ? starts + i * np : NULL;
+            run->set[i].positions = positions + i * np;
         }
     }
     for (int i = 0; i < n_runs; i++)
@@ -434,21 +445,22 @@ static sentinel_err_t run_set(const sentinel_projector_t *const *set, int n,
         job_beat(job, done / n, total / n, !running);
     }
     sentinel_err_t err = SENTINEL_OK;
-    for (int i = 0; i < n_runs; i++) {
-        pthread_join(runs[i].thread, NULL);
-        if (sum) {
-            sum->events += runs[i].stats.events;
-            sum->applied += runs[i].stats.applied;
-            sum->duplicates += runs[i].stats.duplicates;
-            sum->rejected += runs[i].stats.rejected;
-            sum->ignored += runs[i].stats.ignored;
-            sum->skipped += runs[i].stats.skipped;
-            sum->fenced += runs[i].stats.fenced;
-            sum->retries += runs[i].stats.retries;
+    for (int w = 0; w < n_runs; w++) {
+        pthread_join(runs[w].thread, NULL);
+        for (int i = 0; sum && i < n; i++) {
+            const sentinel_projector_stats_t *s = &runs[w].set[i].stats;
+            sum->events += s->events;
+            sum->applied += s->applied;
+            sum->duplicates += s->duplicates;
+            sum->rejected += s->rejected;
+            sum->ignored += s->ignored;
+            sum->skipped += s->skipped;
+            sum->fenced += s->fenced;
+            sum->retries += s->retries;
         }
-        if (runs[i].err && !err) {
-            snprintf(errstr, errstr_size, "%s: %s", runs[i].projector->name, runs[i].errstr);
-            err = runs[i].err;
+        if (runs[w].err && !err) {
+            snprintf(errstr, errstr_size, "%s", runs[w].errstr);
+            err = runs[w].err;
         }
     }
     free(runs);

@@ -11,7 +11,6 @@
 
 #include "projector.h"
 
-#define SENTINEL_MAX_SET 16
 #define SENTINEL_MAX_WORKERS 8
 
 /* Progress of a long run, every few hundred milliseconds: `done` of

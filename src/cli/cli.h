@@ -31,6 +31,7 @@ enum {
     CLI_OPT_BATCH_EVENTS,
     CLI_OPT_BATCH_BYTES,
     CLI_OPT_BATCH_MS,
+    CLI_OPT_MAX_IN_FLIGHT,
     CLI_OPT_CONNECT_TIMEOUT,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
@@ -64,11 +65,17 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
 #define CLI_BATCH_LONG_OPTIONS                                                                     \
     {"batch-events", required_argument, NULL, CLI_OPT_BATCH_EVENTS},                               \
         {"batch-bytes", required_argument, NULL, CLI_OPT_BATCH_BYTES},                             \
-        {"batch-ms", required_argument, NULL, CLI_OPT_BATCH_MS}
+        {"batch-ms", required_argument, NULL, CLI_OPT_BATCH_MS}, {                                 \
+        "max-in-flight", required_argument, NULL, CLI_OPT_MAX_IN_FLIGHT                            \
+    }
 #define CLI_BATCH_HELP                                                                             \
     "  --batch-events N     most events per transaction (default 10000)\n"                         \
     "  --batch-bytes N      most payload bytes per transaction (default 16777216)\n"               \
-    "  --batch-ms N         longest wait to fill a batch (default 200)\n"
+    "  --batch-ms N         longest a batch stays open while messages keep coming\n"               \
+    "                       (default 200); it closes when the consumer's queue runs dry\n"         \
+    "  --max-in-flight B    bytes in flight, the one memory setting: prefetched, decoded\n"        \
+    "                       and waiting in batches, for all projectors together; a\n"              \
+    "                       K, M or G suffix multiplies (default 64M, at least 4M)\n"
 #define CLI_PROJECTOR_HELP                                                                         \
     "  --projector NAME     runs, commands, briefings, activities, usage (repeatable);\n"          \
     "                       metrics names runs and usage, which keep the daily\n"                  \

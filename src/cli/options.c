@@ -1,4 +1,5 @@
 /* options.c -- options every sentinel subcommand shares. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,25 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         if (options->batch_bytes >= 1024) return 1;
         fprintf(stderr, "sentinel %s: --batch-bytes must be at least 1024\n", command);
         return -1;
+    case CLI_OPT_MAX_IN_FLIGHT: {
+        char *end = NULL;
+        unsigned long long n = strtoull(arg, &end, 10);
+        int shift = !*end                                    ? 0
+                    : !strcmp(end, "K") || !strcmp(end, "k") ? 10
+                    : !strcmp(end, "M")                      ? 20
+                    : !strcmp(end, "G")                      ? 30
+                                                             : -1;
+        if (end != arg && arg[0] != '-' && shift >= 0 && n <= (SIZE_MAX >> shift) &&
+            (size_t)n << shift >= SENTINEL_MAX_IN_FLIGHT_MIN) {
+            options->max_in_flight = (size_t)n << shift;
+            return 1;
+        }
+        fprintf(stderr,
+                "sentinel %s: --max-in-flight must be a number of bytes of at least 4M "
+                "(a K, M or G suffix multiplies), not \"%s\"\n",
+                command, arg);
+        return -1;
+    }
     case CLI_OPT_BATCH_MS:
         options->batch_ms = atoi(arg);
         if (options->batch_ms >= 1) return 1;

@@ -1,6 +1,5 @@
-/* project.c -- `sentinel project`: run projectors until stopped, each on
- * its own thread with its own consumer group and connection. */
-#include <pthread.h>
+/* project.c -- `sentinel project`: run projectors until stopped, on one
+ * reader (one consumer group for the set) and a connection each. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,23 +23,6 @@ static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1;
-}
-
-typedef struct job {
-    const sentinel_projector_t *projector;
-    const sentinel_conf_t *conf;
-    const sentinel_run_options_t *options;
-    sentinel_err_t err;
-    char errstr[1024];
-    sentinel_projector_stats_t stats;
-} job_t;
-
-static void *run_job(void *arg) {
-    job_t *job = arg;
-    job->err = sentinel_projector_run(job->projector, job->conf, job->options, &job->stats,
-                                      job->errstr, sizeof(job->errstr));
-    if (job->err) stop_requested = 1; /* one fatal projector stops the process */
-    return NULL;
 }
 
 int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
@@ -81,30 +63,26 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     sigaction(SIGTERM, &sa, NULL);
     options.stop = &stop_requested;
 
-    job_t jobs[CLI_MAX_PROJECTORS];
-    pthread_t threads[CLI_MAX_PROJECTORS];
+    sentinel_projection_t set[CLI_MAX_PROJECTORS];
+    memset(set, 0, sizeof(set));
+    for (int i = 0; i < n_chosen; i++)
+        set[i].projector = chosen[i];
+    sentinel_reader_stats_t reader = {0};
+    char errstr[1024];
+    sentinel_err_t err =
+        sentinel_projections_run(set, n_chosen, conf, &options, &reader, errstr, sizeof(errstr));
     for (int i = 0; i < n_chosen; i++) {
-        memset(&jobs[i], 0, sizeof(jobs[i]));
-        jobs[i].projector = chosen[i];
-        jobs[i].conf = conf;
-        jobs[i].options = &options;
-        if (pthread_create(&threads[i], NULL, run_job, &jobs[i])) {
-            fprintf(stderr, "sentinel project: cannot start a thread\n");
-            return CLI_EXIT_FAILURE;
-        }
-    }
-    int rc = CLI_EXIT_OK;
-    for (int i = 0; i < n_chosen; i++) {
-        pthread_join(threads[i], NULL);
-        const sentinel_projector_stats_t *s = &jobs[i].stats;
+        const sentinel_projector_stats_t *s = &set[i].stats;
         sentinel_info("%s: %lu events in %lu batches: %lu applied, %lu duplicates, %lu rejected, "
                       "%lu ignored, %lu fenced, %lu retries",
-                      chosen[i]->name, s->events, s->batches, s->applied, s->duplicates, s->rejected,
-                      s->ignored, s->fenced, s->retries);
-        if (jobs[i].err) {
-            fprintf(stderr, "sentinel project: %s: %s\n", chosen[i]->name, jobs[i].errstr);
-            rc = CLI_EXIT_FAILURE;
-        }
+                      chosen[i]->name, s->events, s->batches, s->applied, s->duplicates,
+                      s->rejected, s->ignored, s->fenced, s->retries);
     }
-    return rc;
+    sentinel_info("read %lu messages once for %d projectors; peak in flight %zu bytes of %zu",
+                  reader.messages, n_chosen, reader.peak_in_flight, reader.max_in_flight);
+    if (err) {
+        fprintf(stderr, "sentinel project: %s\n", errstr);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
 }

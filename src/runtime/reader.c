@@ -1,0 +1,854 @@
+/* reader.c -- the reader of a run: one Kafka consumer for every projector
+ * of the process. It seeks each partition to the lowest stored offset of
+ * its projectors, decodes each message once (only when some projector
+ * handles its type), closes a chunk when the consumer's queue runs dry or a
+ * batch limit is reached, and hands it to every projection, waiting when
+ * the bytes in flight reach the run's memory setting. Kafka's committed
+ * offsets are never read: the offsets of record live in projector_offsets. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../db.h"
+#include "../log.h"
+#include "../timestamp.h"
+#include "../topic.h"
+#include "runtime.h"
+
+/* ---------------------------------------------------------------- accounting */
+
+/* What decoding allocates, counted on the thread that decodes (jansson's
+ * trees are most of a decoded event), with malloc's own overhead. */
+static __thread size_t decoded_bytes;
+
+static void *counting_malloc(size_t size) {
+    decoded_bytes += size + 16;
+    return malloc(size);
+}
+
+static pthread_once_t counting_once = PTHREAD_ONCE_INIT;
+
+static void count_decoding(void) { json_set_alloc_funcs(counting_malloc, free); }
+
+/* ---------------------------------------------------------------- the run's state */
+
+int rt_stopping(const rt_runtime_t *rt) {
+    return rt->halt || (rt->opt && rt->opt->stop && *rt->opt->stop);
+}
+
+static int bounded(const rt_runtime_t *rt) { return rt->n && rt->proj[0].run->stop_offsets; }
+
+int rt_is_daemon(const rt_runtime_t *rt) {
+    return rt->opt && !rt->opt->until_caught_up && !bounded(rt);
+}
+
+void rt_backoff(const rt_runtime_t *rt, int attempt) {
+    int ms = 100 << (attempt < 6 ? attempt : 6);
+    if (ms > 5000) ms = 5000;
+    for (int slept = 0; slept < ms && !rt_stopping(rt); slept += 50)
+        usleep(50 * 1000);
+}
+
+void rt_wait(rt_runtime_t *rt, pthread_cond_t *cond) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cond, &rt->lock, &until);
+}
+
+void rt_fail(rt_runtime_t *rt, const char *fmt, ...) {
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->fatal[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(rt->fatal, sizeof(rt->fatal), fmt, ap);
+        va_end(ap);
+    }
+    rt->halt = 1;
+    pthread_cond_broadcast(&rt->more);
+    pthread_cond_broadcast(&rt->room);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void rt_ask_reload(rt_projection_t *pj, int32_t partition) {
+    rt_runtime_t *rt = pj->rt;
+    pthread_mutex_lock(&rt->lock);
+    rt->parts[partition].reload = 1;
+    rt->any_reload = 1;
+    pthread_mutex_unlock(&rt->lock);
+}
+
+/* ---------------------------------------------------------------- the chunk being filled */
+
+static rt_chunk_t *filling(rt_runtime_t *rt) {
+    if (!rt->filling) {
+        rt->filling = calloc(1, sizeof(*rt->filling));
+        if (!rt->filling) abort();
+    }
+    return rt->filling;
+}
+
+static int has_content(const rt_runtime_t *rt) {
+    return rt->filling && (rt->filling->n || rt->filling->n_spans);
+}
+
+static rt_span_t *span_for(rt_runtime_t *rt, int32_t p) {
+    rt_chunk_t *c = filling(rt);
+    rt_reader_part_t *rp = &rt->parts[p];
+    if (rp->span < 0) {
+        if (c->n_spans == c->cap_spans) {
+            c->cap_spans = c->cap_spans ? c->cap_spans * 2 : 16;
+            c->spans = realloc(c->spans, (size_t)c->cap_spans * sizeof(*c->spans));
+            if (!c->spans) abort();
+        }
+        c->spans[c->n_spans] = (rt_span_t){p, rp->pos, rp->pos, rp->gen};
+        rp->span = c->n_spans++;
+    }
+    return &c->spans[rp->span];
+}
+
+/* Partition p was revoked or sought: what the chunk being filled holds of
+ * it goes. */
+static void forget(rt_runtime_t *rt, int32_t p) {
+    rt_chunk_t *c = rt->filling;
+    rt_reader_part_t *rp = &rt->parts[p];
+    if (!c) return;
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->msgs[i].msg->partition == p) {
+            c->bytes -= c->msgs[i].charge;
+            c->payload -= c->msgs[i].msg->len;
+            rt_message_clear(&c->msgs[i]);
+        } else {
+            c->msgs[kept++] = c->msgs[i];
+        }
+    }
+    c->n = kept;
+    if (rp->span >= 0) {
+        int last = c->n_spans - 1;
+        if (rp->span != last) {
+            c->spans[rp->span] = c->spans[last];
+            rt->parts[c->spans[rp->span].partition].span = rp->span;
+        }
+        c->n_spans--;
+        rp->span = -1;
+    }
+}
+
+static int wanted_by_any(const rt_runtime_t *rt, const char *type, size_t len) {
+    for (int j = 0; j < rt->n; j++)
+        if (rt_handles(rt->proj[j].p, type, len)) return 1;
+    return 0;
+}
+
+/* m at the end of the chunk being filled (stolen): routed by the writer
+ * schema's fingerprint, else by header, and decoded only when some
+ * projector of the run wants it. */
+static void add_message(rt_runtime_t *rt, rd_kafka_message_t *m) {
+    rt_chunk_t *c = filling(rt);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->msgs = realloc(c->msgs, c->cap * sizeof(*c->msgs));
+        if (!c->msgs) abort();
+    }
+    rt_message_t *x = &c->msgs[c->n++];
+    memset(x, 0, sizeof(*x));
+    x->msg = m;
+    int wanted = 1;
+    x->type = sentinel_codec_peek_type(rt->codec, m->payload, m->len);
+    if (x->type) {
+        wanted = wanted_by_any(rt, x->type->name, strlen(x->type->name));
+    } else {
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *type = NULL;
+        size_t type_len = 0;
+        if (!rd_kafka_message_headers(m, &hdrs) &&
+            !rd_kafka_header_get_last(hdrs, "event_type", &type, &type_len) && type) {
+            x->claimed_type = strndup(type, type_len);
+            if (!x->claimed_type) abort();
+            wanted = wanted_by_any(rt, x->claimed_type, type_len);
+        }
+    }
+    size_t before = decoded_bytes;
+    if (wanted) {
+        char errstr[1024];
+        if (sentinel_event_decode(rt->codec, m->payload, m->len, &x->ev, errstr, sizeof(errstr))) {
+            x->error = strdup(errstr);
+            if (!x->error) abort();
+        } else {
+            x->decoded = 1;
+            x->type = x->ev.type;
+        }
+    }
+    x->charge = sizeof(*x) + m->len + (decoded_bytes - before) +
+                (x->ev.source ? strlen(x->ev.source) + 16 : 0);
+    c->bytes += x->charge;
+    c->payload += m->len;
+    rt->messages++;
+
+    rt_reader_part_t *rp = &rt->parts[m->partition];
+    span_for(rt, m->partition)->to = m->offset + 1;
+    rp->pos = m->offset + 1;
+    rp->eof_at = -1;
+}
+
+/* Hand the chunk being filled to every projection, once the bytes in
+ * flight leave room for it (or nothing else is in flight). */
+static void dispatch(rt_runtime_t *rt) {
+    if (!has_content(rt)) return;
+    rt_chunk_t *c = rt->filling;
+    rt->filling = NULL;
+    for (int s = 0; s < c->n_spans; s++)
+        rt->parts[c->spans[s].partition].span = -1;
+    pthread_mutex_lock(&rt->lock);
+    while (!rt_stopping(rt) && rt->head && rt->in_flight + c->bytes > rt->budget)
+        rt_wait(rt, &rt->room);
+    if (rt_stopping(rt)) {
+        pthread_mutex_unlock(&rt->lock);
+        rt_chunk_free(c);
+        return;
+    }
+    c->seq = ++rt->seq;
+    c->refs = rt->n;
+    if (rt->tail)
+        rt->tail->next = c;
+    else
+        rt->head = c;
+    rt->tail = c;
+    rt->in_flight += c->bytes;
+    if (rt->in_flight > rt->peak) rt->peak = rt->in_flight;
+    pthread_cond_broadcast(&rt->more);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+/* Every chunk handed out is done with. */
+static int drained(rt_runtime_t *rt) {
+    pthread_mutex_lock(&rt->lock);
+    int empty = !rt->head && !rt->any_reload;
+    pthread_mutex_unlock(&rt->lock);
+    return empty && !has_content(rt);
+}
+
+/* ---------------------------------------------------------------- positions */
+
+static const char **projector_names(const rt_runtime_t *rt, const char **names) {
+    for (int j = 0; j < rt->n; j++)
+        names[j] = rt->proj[j].p->name;
+    return names;
+}
+
+/* Where every projection of the run starts on partition p: the stored
+ * offsets (rows made at the log start where missing; a replay's start
+ * offsets instead), each within the log. Into stored[0..n). */
+static sentinel_err_t partition_starts(rt_runtime_t *rt, int32_t p, int64_t *stored, char *errstr,
+                                       size_t errstr_size) {
+    if (p < 0 || p >= RT_MAX_PARTITIONS) {
+        snprintf(errstr, errstr_size, "%s [%d]: more partitions than the %d one run can read",
+                 rt->topic, p, RT_MAX_PARTITIONS);
+        return SENTINEL_ERR_FATAL;
+    }
+    if (bounded(rt) && rt->proj[0].run->start_offsets) {
+        for (int j = 0; j < rt->n; j++)
+            stored[j] = rt->proj[j].run->start_offsets[p];
+        return SENTINEL_OK;
+    }
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t kerr =
+        rd_kafka_query_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi, 15000);
+    if (kerr) {
+        snprintf(errstr, errstr_size, "%s [%d]: watermarks: %s", rt->topic, p,
+                 rd_kafka_err2str(kerr));
+        return SENTINEL_ERR_RETRIABLE;
+    }
+    sentinel_err_t err = SENTINEL_OK;
+    const char *names[SENTINEL_MAX_SET];
+    for (int attempt = 0;; attempt++) {
+        err = rt_connect(rt, &rt->pg, 0, errstr, errstr_size);
+        if (!err)
+            err = rt_load_offsets(rt->pg, rt->topic, projector_names(rt, names), rt->n, p, lo,
+                                  stored, errstr, errstr_size);
+        if (err != SENTINEL_ERR_RETRIABLE || attempt >= 12 || rt_stopping(rt)) break;
+        sentinel_warn("reading stored offsets: %s; retrying", errstr);
+        rt_backoff(rt, attempt);
+    }
+    if (err) return err;
+    for (int j = 0; j < rt->n; j++) {
+        if (stored[j] >= lo && stored[j] <= hi) continue;
+        snprintf(errstr, errstr_size,
+                 "%s: stored offset %lld of %s [%d] is outside the log (%lld..%lld); refusing "
+                 "to skip or re-read events silently (a topic recreated or truncated?). "
+                 "Inspect with sentinel status; rebuild the projection from the log with "
+                 "sentinel rebuild",
+                 rt->proj[j].p->name, (long long)stored[j], rt->topic, p, (long long)lo,
+                 (long long)hi);
+        return SENTINEL_ERR_FATAL;
+    }
+    return SENTINEL_OK;
+}
+
+/* A new generation of partition p, from the projections' starts: the
+ * reader reads from the lowest of those that still want something.
+ * Returns the offset to read from; *done when none wants anything. */
+static int64_t begin_generation(rt_runtime_t *rt, int32_t p, const int64_t *stored, int *done) {
+    rt_reader_part_t *rp = &rt->parts[p];
+    int64_t from = -1, stop = -1;
+    for (int j = 0; j < rt->n; j++) {
+        const int64_t *stops = rt->proj[j].run->stop_offsets;
+        if (stops && stored[j] >= stops[p]) continue;
+        if (from < 0 || stored[j] < from) from = stored[j];
+        if (stops && stops[p] > stop) stop = stops[p];
+    }
+    forget(rt, p);
+    pthread_mutex_lock(&rt->lock);
+    rp->gen++;
+    for (int j = 0; j < rt->n; j++)
+        rt->assigned[j * RT_MAX_PARTITIONS + p] = stored[j];
+    pthread_mutex_unlock(&rt->lock);
+    *done = from < 0;
+    rp->assigned = 1;
+    rp->pos = from < 0 ? stored[0] : from;
+    rp->eof_at = -1;
+    rp->stop = stop;
+    rp->done = *done;
+    return rp->pos;
+}
+
+static void stop_partition(rt_runtime_t *rt, int32_t p, int pause) {
+    rt->parts[p].done = 1;
+    if (!pause) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, rt->topic, p);
+    rd_kafka_pause_partitions(rt->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    rt_runtime_t *rt = opaque;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        char errstr[1024];
+        int64_t stored[SENTINEL_MAX_SET];
+        for (int i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            sentinel_err_t lerr;
+            /* A slow broker or a restarting database is waited for; only a
+             * real contradiction (an offset outside the log) stops the run. */
+            for (int attempt = 0;; attempt++) {
+                lerr = partition_starts(rt, tp->partition, stored, errstr, sizeof(errstr));
+                if (lerr != SENTINEL_ERR_RETRIABLE || attempt >= 12 || rt_stopping(rt)) break;
+                sentinel_warn("reading stored offsets: %s; retrying", errstr);
+                rt_backoff(rt, attempt);
+            }
+            if (lerr) {
+                rt_fail(rt, "%s", errstr);
+                return;
+            }
+            int done;
+            tp->offset = begin_generation(rt, tp->partition, stored, &done);
+            sentinel_debug("%s [%d] from offset %lld", rt->topic, tp->partition,
+                           (long long)tp->offset);
+        }
+        rt->assigned_once = 1;
+        sentinel_info("assigned %d partition(s) of %s", parts->cnt, rt->topic);
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+        return;
+    }
+    /* Revoked or lost: what is read of them is abandoned before they go,
+     * and what is in flight is dropped by the projections (a commit
+     * already under way is fenced by the stored offsets if another
+     * consumer moved first). */
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= RT_MAX_PARTITIONS) continue;
+        forget(rt, p);
+        pthread_mutex_lock(&rt->lock);
+        rt->parts[p].gen++;
+        pthread_mutex_unlock(&rt->lock);
+        rt->parts[p].assigned = 0;
+    }
+    sentinel_info("%s %d partition(s)",
+                  err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost", parts->cnt);
+    if (cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* Projections asked (after a fence, or a gap) for partitions to be read
+ * again from their stored offsets. */
+static sentinel_err_t reload(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
+    int32_t todo[RT_MAX_PARTITIONS];
+    int n = 0;
+    pthread_mutex_lock(&rt->lock);
+    for (int p = 0; p < RT_MAX_PARTITIONS && rt->any_reload; p++)
+        if (rt->parts[p].reload) {
+            rt->parts[p].reload = 0;
+            todo[n++] = p;
+        }
+    rt->any_reload = 0;
+    pthread_mutex_unlock(&rt->lock);
+    int64_t stored[SENTINEL_MAX_SET];
+    for (int i = 0; i < n; i++) {
+        int32_t p = todo[i];
+        if (!rt->parts[p].assigned) continue;
+        sentinel_err_t err = partition_starts(rt, p, stored, errstr, errstr_size);
+        if (err) {
+            rt_ask_reload(&rt->proj[0], p); /* again next time */
+            return err;
+        }
+        int done;
+        int64_t from = begin_generation(rt, p, stored, &done);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, rt->topic, p)->offset = from;
+        if (done) {
+            rd_kafka_pause_partitions(rt->rk, l);
+        } else {
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(rt->rk, l, 10000);
+            if (e) rd_kafka_error_destroy(e);
+            rd_kafka_resume_partitions(rt->rk, l);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        sentinel_info("%s [%d]: reading again from offset %lld", rt->topic, p, (long long)from);
+    }
+    return SENTINEL_OK;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static void on_eof(rt_runtime_t *rt, int32_t p, int64_t at) {
+    rt_reader_part_t *rp = &rt->parts[p];
+    if (!rp->assigned) return;
+    rp->eof_at = at;
+    if (at > rp->pos && !rp->done) {
+        /* Nothing a consumer sees up to the end (transaction markers):
+         * the projections move their offsets there too, so lag reads 0. */
+        span_for(rt, p)->to = at;
+        rp->pos = at;
+    }
+    if (rp->stop >= 0 && at >= rp->stop) rp->done = 1;
+}
+
+/* Fill the chunk: until the consumer's queue runs dry, a batch limit is
+ * reached, or it has been open batch_ms. */
+static void collect(rt_runtime_t *rt) {
+    const sentinel_run_options_t *opt = rt->opt;
+    double opened = sentinel_monotonic_seconds();
+    while (!rt_stopping(rt)) {
+        int has = has_content(rt);
+        if (has) {
+            const rt_chunk_t *c = rt->filling;
+            if (c->n >= (size_t)opt->batch_events || c->payload >= opt->batch_bytes ||
+                c->bytes >= rt->budget / 2 ||
+                sentinel_monotonic_seconds() - opened >= opt->batch_ms / 1000.0)
+                return;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->rk, has ? 0 : 100);
+        if (!m) return;
+        int32_t p = m->partition;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (p >= 0 && p < RT_MAX_PARTITIONS) on_eof(rt, p, m->offset);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                rt_fail(rt, "%s [%d]: %s", rt->topic, p, rd_kafka_message_errstr(m));
+            } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                       m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                sentinel_debug("consumer: %s", rd_kafka_message_errstr(m));
+            } else {
+                sentinel_warn("consumer: %s", rd_kafka_message_errstr(m));
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        rt_reader_part_t *rp = p >= 0 && p < RT_MAX_PARTITIONS ? &rt->parts[p] : NULL;
+        if (!rp || !rp->assigned || rp->done || m->offset < rp->pos) {
+            /* a straggler: revoked, past the stop, or from before a seek */
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (rp->stop >= 0 && m->offset >= rp->stop) {
+            span_for(rt, p)->to = m->offset;
+            rp->pos = m->offset;
+            stop_partition(rt, p, 1);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (!has) opened = sentinel_monotonic_seconds();
+        add_message(rt, m);
+    }
+}
+
+/* ---------------------------------------------------------------- ends of runs */
+
+/* Caught up across the whole group: every partition of the topic has the
+ * stored offset of every projector of the run at the log end, whoever owns
+ * it. A process that only looked at its own partitions would stop early
+ * while a dead member still holds the others. */
+static int topic_caught_up(rt_runtime_t *rt) {
+    char errstr[512];
+    int partitions = sentinel_topic_partitions(rt->rk, rt->topic, errstr, sizeof(errstr));
+    if (partitions < 0 || rt_connect(rt, &rt->pg, 0, errstr, sizeof(errstr))) return 0;
+    int done = 1;
+    for (int p = 0; p < partitions && done; p++) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi, 10000)) return 0;
+        for (int j = 0; j < rt->n && done; j++) {
+            int64_t stored = -1;
+            if (rt_stored_offset(rt->pg, rt->proj[j].p->name, rt->topic, p, &stored, errstr,
+                                 sizeof(errstr)))
+                return 0;
+            done = stored >= hi || (stored < 0 && hi == lo);
+        }
+    }
+    return done;
+}
+
+static int locally_caught_up(rt_runtime_t *rt) {
+    if (!rt->assigned_once || !drained(rt)) return 0;
+    for (int p = 0; p < RT_MAX_PARTITIONS; p++) {
+        const rt_reader_part_t *rp = &rt->parts[p];
+        if (rp->assigned && (rp->eof_at < 0 || rp->pos < rp->eof_at)) return 0;
+    }
+    return 1;
+}
+
+static int bounded_done(rt_runtime_t *rt) {
+    for (int p = 0; p < rt->opt->n_partitions && p < RT_MAX_PARTITIONS; p++)
+        if (rt->parts[p].assigned && !rt->parts[p].done) return 0;
+    return drained(rt);
+}
+
+/* Assign the partitions of a bounded run (those of its mask) from the
+ * projections' starts up to their stops; those no projection wants
+ * anything of are left out. */
+static sentinel_err_t assign_bounded(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
+    const sentinel_run_options_t *o = rt->opt;
+    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(o->n_partitions);
+    int64_t stored[SENTINEL_MAX_SET];
+    sentinel_err_t err = SENTINEL_OK;
+    for (int p = 0; p < o->n_partitions && !err; p++) {
+        if (o->partitions_mask && !o->partitions_mask[p]) continue;
+        for (int attempt = 0;; attempt++) {
+            err = partition_starts(rt, p, stored, errstr, errstr_size);
+            if (err != SENTINEL_ERR_RETRIABLE || attempt >= 12 || rt_stopping(rt)) break;
+            sentinel_warn("reading stored offsets: %s; retrying", errstr);
+            rt_backoff(rt, attempt);
+        }
+        if (err) break;
+        int done;
+        int64_t from = begin_generation(rt, p, stored, &done);
+        if (!done) rd_kafka_topic_partition_list_add(go, rt->topic, p)->offset = from;
+    }
+    if (!err) {
+        rd_kafka_resp_err_t kerr = rd_kafka_assign(rt->rk, go);
+        if (kerr) {
+            snprintf(errstr, errstr_size, "assign %s: %s", rt->topic, rd_kafka_err2str(kerr));
+            err = SENTINEL_ERR_FATAL;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(go);
+    rt->assigned_once = 1;
+    return err;
+}
+
+/* ---------------------------------------------------------------- run */
+
+void sentinel_run_options_init(sentinel_run_options_t *o) {
+    memset(o, 0, sizeof(*o));
+    o->batch_events = 10000;
+    o->batch_bytes = 16 * 1024 * 1024;
+    o->batch_ms = 200;
+    o->max_in_flight = SENTINEL_MAX_IN_FLIGHT_DEFAULT;
+}
+
+const sentinel_projector_t *sentinel_projector_find(const char *name) {
+    for (size_t i = 0; sentinel_projectors[i]; i++)
+        if (!strcmp(sentinel_projectors[i]->name, name)) return sentinel_projectors[i];
+    return NULL;
+}
+
+const char *sentinel_projectors_group(const sentinel_conf_t *conf, const sentinel_projection_t *set,
+                                      int n, char *buf, size_t size) {
+    int registered = 0;
+    while (sentinel_projectors[registered])
+        registered++;
+    if (n == registered && n > 1) {
+        snprintf(buf, size, "%s.all", sentinel_conf_group_prefix(conf));
+        return buf;
+    }
+    size_t len = (size_t)snprintf(buf, size, "%s.", sentinel_conf_group_prefix(conf));
+    int first = 1;
+    for (int i = 0; sentinel_projectors[i]; i++)
+        for (int j = 0; j < n; j++)
+            if (set[j].projector == sentinel_projectors[i] && len < size) {
+                len += (size_t)snprintf(buf + len, size - len, "%s%s", first ? "" : "+",
+                                        sentinel_projectors[i]->name);
+                first = 0;
+            }
+    return buf;
+}
+
+/* The consumer, its prefetch cut from the memory setting: a quarter for
+ * the queue and up to an eighth for one fetch beyond it; the rest is the
+ * budget of the chunks in flight. */
+static sentinel_err_t consumer_new(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
+    size_t total = rt->opt->max_in_flight;
+    size_t queue_kb = total / 4 / 1024;
+    size_t fetch = total / 8;
+    if (fetch < ((size_t)1 << 20)) fetch = (size_t)1 << 20;
+    if (fetch > ((size_t)8 << 20)) fetch = (size_t)8 << 20;
+    rt->budget = total - queue_kb * 1024 - fetch;
+    char queue_s[32], fetch_s[32], partition_s[32];
+    snprintf(queue_s, sizeof(queue_s), "%zu", queue_kb);
+    snprintf(fetch_s, sizeof(fetch_s), "%zu", fetch);
+    snprintf(partition_s, sizeof(partition_s), "%zu",
+             fetch < ((size_t)1 << 20) ? fetch : ((size_t)1 << 20));
+    const char *defaults[] = {
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        "auto.offset.reset",
+        "error", /* never a silent skip */
+        "isolation.level",
+        "read_committed",
+        "enable.partition.eof",
+        "true",
+        "session.timeout.ms",
+        "10000",
+        "heartbeat.interval.ms",
+        "1000",
+        "max.poll.interval.ms",
+        "300000",
+        "fetch.max.bytes",
+        fetch_s,
+        "max.partition.fetch.bytes",
+        partition_s,
+        "queued.max.messages.kbytes",
+        queue_s,
+        "fetch.wait.max.ms",
+        "50",
+        NULL,
+    };
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(rt->conf, defaults, errstr, errstr_size);
+    if (!kconf) return SENTINEL_ERR_FATAL;
+    if (rd_kafka_conf_set(kconf, "group.id", rt->group, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(kconf);
+        return SENTINEL_ERR_FATAL;
+    }
+    rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+    rd_kafka_conf_set_opaque(kconf, rt);
+    rt->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, errstr_size);
+    if (!rt->rk) {
+        rd_kafka_conf_destroy(kconf);
+        return SENTINEL_ERR_FATAL;
+    }
+    rd_kafka_poll_set_consumer(rt->rk);
+    return SENTINEL_OK;
+}
+
+/* The reader's own connection, waited for as a daemon waits, or up to the
+ * connect timeout in scripts. */
+static sentinel_err_t first_connect(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
+    double give_up = sentinel_monotonic_seconds() + sentinel_conf_connect_timeout(rt->conf);
+    sentinel_err_t err;
+    for (int attempt = 0;; attempt++) {
+        err = rt_connect(rt, &rt->pg, 0, errstr, errstr_size);
+        if (err != SENTINEL_ERR_RETRIABLE || rt_stopping(rt)) break;
+        if (!rt_is_daemon(rt) && sentinel_monotonic_seconds() >= give_up) {
+            char why[768];
+            snprintf(why, sizeof(why), "%s", errstr);
+            snprintf(errstr, errstr_size, "no database answering within %d s: %s",
+                     sentinel_conf_connect_timeout(rt->conf), why);
+            return SENTINEL_ERR_FATAL;
+        }
+        sentinel_warn("%s; retrying", errstr);
+        rt_backoff(rt, attempt);
+    }
+    return err;
+}
+
+static sentinel_err_t start(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
+    sentinel_err_t err = first_connect(rt, errstr, errstr_size);
+    if (err) return err == SENTINEL_ERR_RETRIABLE ? SENTINEL_OK : err; /* stopped meanwhile */
+    if ((err = consumer_new(rt, errstr, errstr_size))) return err;
+    if (bounded(rt)) {
+        if ((err = assign_bounded(rt, errstr, errstr_size))) return err;
+        sentinel_debug("consuming %s%s%s up to set offsets", rt->topic,
+                       rt->opt->schema ? " into " : "", rt->opt->schema ? rt->opt->schema : "");
+    } else {
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(sub, rt->topic, RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t kerr = rd_kafka_subscribe(rt->rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (kerr) {
+            snprintf(errstr, errstr_size, "subscribe to %s: %s", rt->topic, rd_kafka_err2str(kerr));
+            return SENTINEL_ERR_FATAL;
+        }
+        sentinel_info("consuming %s as group %s for %d projector(s)", rt->topic, rt->group, rt->n);
+    }
+    for (int j = 0; j < rt->n; j++) {
+        if (pthread_create(&rt->proj[j].thread, NULL, rt_projection_main, &rt->proj[j])) {
+            snprintf(errstr, errstr_size, "cannot start a thread");
+            return SENTINEL_ERR_FATAL;
+        }
+        rt->proj[j].started = 1;
+    }
+    return SENTINEL_OK;
+}
+
+/* Read until stopped, caught up, or a bounded run's end. */
+static void read_loop(rt_runtime_t *rt) {
+    double last_report = sentinel_monotonic_seconds(), last_global_check = 0;
+    unsigned long reported = 0;
+    char errstr[1024];
+    while (!rt_stopping(rt)) {
+        if (rt->any_reload && reload(rt, errstr, sizeof(errstr))) {
+            if (!rt_is_daemon(rt) && !rt_stopping(rt)) {
+                rt_fail(rt, "%s", errstr);
+                break;
+            }
+            sentinel_warn("%s; retrying", errstr);
+            rt_backoff(rt, 1);
+        }
+        collect(rt);
+        int idle = !has_content(rt);
+        dispatch(rt);
+        if (bounded(rt)) {
+            if (bounded_done(rt)) break;
+        } else if (rt->opt->until_caught_up && idle && locally_caught_up(rt)) {
+            double t = sentinel_monotonic_seconds();
+            if (t - last_global_check >= 1.0) {
+                last_global_check = t;
+                if (topic_caught_up(rt)) break;
+            }
+        }
+        double t = sentinel_monotonic_seconds();
+        if (t - last_report >= 10) {
+            pthread_mutex_lock(&rt->lock);
+            size_t in_flight = rt->in_flight;
+            pthread_mutex_unlock(&rt->lock);
+            sentinel_info("read %lu messages (%.0f/s), %zu bytes in flight", rt->messages,
+                          (rt->messages - reported) / (t - last_report), in_flight);
+            reported = rt->messages;
+            last_report = t;
+        }
+    }
+}
+
+static void finish(rt_runtime_t *rt) {
+    pthread_mutex_lock(&rt->lock);
+    rt->closed = 1;
+    pthread_cond_broadcast(&rt->more);
+    pthread_cond_broadcast(&rt->room);
+    pthread_mutex_unlock(&rt->lock);
+    for (int j = 0; j < rt->n; j++)
+        if (rt->proj[j].started) pthread_join(rt->proj[j].thread, NULL);
+    if (rt->rk) {
+        rd_kafka_consumer_close(rt->rk); /* leave the group cleanly */
+        rt_chunk_free(rt->filling);
+        rt->filling = NULL;
+        rd_kafka_destroy(rt->rk);
+    }
+    rt_chunk_free(rt->filling);
+    while (rt->head) {
+        rt_chunk_t *c = rt->head;
+        rt->head = c->next;
+        rt_chunk_free(c);
+    }
+    for (int j = 0; j < rt->n; j++) {
+        rt_projection_t *pj = &rt->proj[j];
+        for (size_t i = 0; i < pj->n_items; i++)
+            rt_item_clear(&pj->items[i]);
+        free(pj->items);
+        if (pj->pg) PQfinish(pj->pg);
+    }
+    if (rt->pg) PQfinish(rt->pg);
+    sentinel_codec_destroy(rt->codec);
+    pthread_mutex_destroy(&rt->lock);
+    pthread_cond_destroy(&rt->more);
+    pthread_cond_destroy(&rt->room);
+    free(rt->assigned);
+    free(rt->proj);
+}
+
+sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
+                                        const sentinel_conf_t *conf,
+                                        const sentinel_run_options_t *options,
+                                        sentinel_reader_stats_t *reader, char *errstr,
+                                        size_t errstr_size) {
+    if (n < 1 || n > SENTINEL_MAX_SET) {
+        snprintf(errstr, errstr_size, "between 1 and %d projectors", SENTINEL_MAX_SET);
+        return SENTINEL_ERR_INVALID;
+    }
+    if (options->max_in_flight < SENTINEL_MAX_IN_FLIGHT_MIN) {
+        snprintf(errstr, errstr_size, "the bytes in flight must be at least %zu",
+                 SENTINEL_MAX_IN_FLIGHT_MIN);
+        return SENTINEL_ERR_INVALID;
+    }
+    pthread_once(&counting_once, count_decoding);
+    rt_runtime_t *rt = calloc(1, sizeof(*rt));
+    if (!rt) abort();
+    rt->conf = conf;
+    rt->opt = options;
+    rt->topic = sentinel_conf_topic(conf);
+    rt->n = n;
+    rt->proj = calloc((size_t)n, sizeof(*rt->proj));
+    rt->assigned = calloc((size_t)n * RT_MAX_PARTITIONS, sizeof(*rt->assigned));
+    if (!rt->proj || !rt->assigned) abort();
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->more, NULL);
+    pthread_cond_init(&rt->room, NULL);
+    for (int p = 0; p < RT_MAX_PARTITIONS; p++) {
+        rt->parts[p].span = -1;
+        rt->parts[p].eof_at = -1;
+        rt->parts[p].stop = -1;
+    }
+    for (int j = 0; j < n; j++) {
+        rt->proj[j].rt = rt;
+        rt->proj[j].p = set[j].projector;
+        rt->proj[j].run = &set[j];
+        memset(&set[j].stats, 0, sizeof(set[j].stats));
+    }
+    sentinel_projectors_group(conf, set, n, rt->group, sizeof(rt->group));
+    sentinel_err_t err = SENTINEL_OK;
+    rt->codec = sentinel_codec_new(errstr, errstr_size);
+    if (!rt->codec) err = SENTINEL_ERR_FATAL;
+    if (!err) err = start(rt, errstr, errstr_size);
+    if (!err)
+        read_loop(rt);
+    else
+        rt_fail(rt, "%s", errstr);
+    finish(rt);
+    if (!err && rt->fatal[0]) {
+        snprintf(errstr, errstr_size, "%s", rt->fatal);
+        err = SENTINEL_ERR_FATAL;
+    }
+    if (reader) {
+        size_t total = options->max_in_flight;
+        reader->messages = rt->messages;
+        reader->max_in_flight = total;
+        reader->peak_in_flight = rt->peak + (total - rt->budget);
+    }
+    free(rt);
+    return err;
+}

@@ -1,0 +1,232 @@
+/* runtime.h -- the parts of the projector runtime, shared by its files and
+ * by nothing else (projectors see projector.h only).
+ *
+ * The shape: one *reader* (reader.c) consumes the topic once for every
+ * projector of the process, decodes each message at most once and hands
+ * the messages out in *chunks* (a run of messages and the log ranges they
+ * cover). Each projector is a *projection* (worker.c), a thread with its
+ * own PostgreSQL connection and its own stored offsets, which takes the
+ * chunks in order, keeps what it handles and has not applied yet, and
+ * applies it in one transaction (store.c) while the reader reads on. A
+ * chunk is freed when every projection is done with it; the bytes of the
+ * chunks alive are bounded by the run's memory setting. */
+#ifndef SENTINEL_RUNTIME_H
+#define SENTINEL_RUNTIME_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+
+#include "../projector.h"
+
+/* Partitions a topic may have for a run (their state is preallocated so
+ * the threads can share it without reallocation). */
+#define RT_MAX_PARTITIONS 1024
+
+/* ---------------------------------------------------------------- messages */
+
+/* One consumed record, decoded at most once, shared read-only by the
+ * projections once handed out. */
+typedef struct rt_message {
+    rd_kafka_message_t *msg;           /* owned */
+    const sentinel_event_type_t *type; /* by fingerprint or decode; NULL: unknown */
+    char *claimed_type;                /* owned: the event_type header of an unknown one */
+    int decoded;
+    sentinel_event_t ev;
+    char *error;   /* owned: why it does not decode */
+    size_t charge; /* bytes charged to the memory budget */
+} rt_message_t;
+
+void rt_message_clear(rt_message_t *m);
+/* Whether `p` has to see m: a type it handles, or a message nobody can
+ * route (each projector then dead-letters it). */
+int rt_message_for(const rt_message_t *m, const sentinel_projector_t *p);
+int rt_handles(const sentinel_projector_t *p, const char *type, size_t len);
+
+/* What a chunk says about one partition: every message of it with an offset
+ * in [from, to) that a consumer can see is in the chunk. `gen` is the
+ * reader's generation of the partition when it read them: a revocation or a
+ * seek makes older ranges stale. */
+typedef struct rt_span {
+    int32_t partition;
+    int64_t from, to;
+    unsigned gen;
+} rt_span_t;
+
+typedef struct rt_chunk {
+    rt_message_t *msgs;
+    size_t n, cap;
+    rt_span_t *spans;
+    int n_spans, cap_spans;
+    size_t bytes;      /* charged to the memory budget */
+    size_t payload;    /* of the messages, as read */
+    unsigned long seq; /* 1, 2, ... in reading order */
+    int refs;          /* projections not done with it */
+    struct rt_chunk *next;
+} rt_chunk_t;
+
+void rt_chunk_free(rt_chunk_t *c);
+
+/* ---------------------------------------------------------------- items */
+
+enum rt_status {
+    ITEM_PENDING = 0, /* handled type, decoded, not yet classified */
+    ITEM_NEW,         /* first delivery of its event id: given to apply */
+    ITEM_DUPLICATE,   /* event id already applied */
+    ITEM_REJECTED,    /* dead-lettered */
+    ITEM_IGNORED,     /* applied as a no-op */
+};
+
+/* A message as one projection sees it. */
+typedef struct rt_item {
+    rt_message_t *m; /* borrowed from a chunk (owned by a retry) */
+    enum rt_status status;
+    char *reason;          /* owned, for REJECTED */
+    int poisoned;          /* the database refused it alone: REJECTED for good */
+    long long dead_letter; /* a retry's dead letter, else 0 */
+} rt_item_t;
+
+void rt_item_clear(rt_item_t *it);
+/* Items back to their state before a transaction, for another attempt. */
+void rt_items_reset(rt_item_t *items, size_t count);
+
+struct sentinel_batch {
+    rt_item_t **events; /* the NEW items, in log order */
+    size_t n;
+    const char *topic;
+};
+
+/* ---------------------------------------------------------------- projections */
+
+typedef struct rt_part {
+    int known;        /* `expected` holds */
+    unsigned gen;     /* the reader's generation it was taken at */
+    int64_t expected; /* next offset to apply (as stored, unless a replay) */
+    int64_t stop;     /* bounded runs: the first offset not to apply, else -1 */
+    int in_view;      /* the current view reaches this partition */
+    int64_t view_pos; /* while building a view: how far it reaches */
+    int64_t lo, hi;   /* while building a view: this chunk's accepted offsets */
+    int in_batch;     /* advanced by the transaction at hand */
+    int64_t last;     /* the last offset the transaction covers */
+    unsigned asked;   /* the generation a reload was asked for, to ask once */
+} rt_part_t;
+
+typedef struct rt_runtime rt_runtime_t;
+
+typedef struct rt_projection {
+    rt_runtime_t *rt;
+    const sentinel_projector_t *p;
+    sentinel_projection_t *run; /* the caller's: bounds, positions, stats */
+    PGconn *pg;
+    rt_part_t parts[RT_MAX_PARTITIONS];
+    rt_item_t *items;
+    size_t n_items, cap_items;
+    unsigned long next_seq; /* the next chunk to take */
+    unsigned long taken_to; /* the last chunk of the view at hand */
+    pthread_t thread;
+    int started;
+    sentinel_err_t err;
+    char errstr[1024];
+} rt_projection_t;
+
+/* ---------------------------------------------------------------- the runtime */
+
+typedef struct rt_reader_part {
+    int assigned;
+    unsigned gen;
+    int64_t pos;    /* the next offset the reader expects */
+    int64_t eof_at; /* the end of the log seen at this offset, -1 if not at it */
+    int64_t stop;   /* bounded runs: the first offset no projection wants, else -1 */
+    int done;       /* bounded runs: reached stop */
+    int reload;     /* a projection asked for the stored offsets to be read again */
+    int span;       /* index of its span in the chunk being filled, -1 */
+} rt_reader_part_t;
+
+struct rt_runtime {
+    const sentinel_conf_t *conf;
+    const sentinel_run_options_t *opt;
+    const char *topic;
+    rt_projection_t *proj;
+    int n;
+    rd_kafka_t *rk;
+    PGconn *pg; /* the reader's: stored offsets, progress checks */
+    sentinel_codec_t *codec;
+    char group[256];
+    int assigned_once;
+
+    /* Shared with the projections, under lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t more; /* a chunk was added, or the run ends */
+    pthread_cond_t room; /* a chunk was freed */
+    rt_reader_part_t parts[RT_MAX_PARTITIONS];
+    /* assigned[j * RT_MAX_PARTITIONS + p]: projection j's offset of p as
+     * read when the partition's generation began. */
+    int64_t *assigned;
+    rt_chunk_t *head, *tail;
+    unsigned long seq;
+    size_t in_flight, peak, budget;
+    int closed;        /* no more chunks will come */
+    int any_reload;    /* some parts[].reload is set */
+    volatile int halt; /* a projection failed: everyone stops */
+
+    rt_chunk_t *filling; /* the reader's, not yet handed out */
+    unsigned long messages;
+    char fatal[1024];
+};
+
+/* Whether the run should stop now (asked by a signal, or a failure). */
+int rt_stopping(const rt_runtime_t *rt);
+/* A daemon (plain `sentinel project`) waits out every failure; scripts
+ * give up on what waiting cannot fix. */
+int rt_is_daemon(const rt_runtime_t *rt);
+/* Sleep before retry `attempt`, waking early when asked to stop. */
+void rt_backoff(const rt_runtime_t *rt, int attempt);
+/* Wait on cond (rt->lock held) for at most a tenth of a second: a stop
+ * asked by a signal handler wakes no one, so waiters look again. */
+void rt_wait(rt_runtime_t *rt, pthread_cond_t *cond);
+/* Stop the run with this reason (the first one wins). */
+void rt_fail(rt_runtime_t *rt, const char *fmt, ...) SENTINEL_PRINTF(2, 3);
+
+/* ---------------------------------------------------------------- store.c */
+
+/* (Re)connect *pg for the runtime: session settings, the shadow schema
+ * first on the search path, the tables there. `durable`: synchronous
+ * commit (when no stored offset fences a lost commit). */
+sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char *errstr,
+                          size_t errstr_size);
+/* The stored offset of each projector of projectors[0..n) for `partition`,
+ * rows created at `log_start` where missing, into out[0..n). */
+sentinel_err_t rt_load_offsets(PGconn *pg, const char *topic, const char *const *projectors, int n,
+                               int32_t partition, int64_t log_start, int64_t *out, char *errstr,
+                               size_t errstr_size);
+/* One attempt at the transaction of items[0..count) (none: offsets only)
+ * of projection pj, advancing its partitions marked in_batch. *fenced is
+ * set when another consumer moved an offset first. */
+sentinel_err_t rt_apply_once(rt_projection_t *pj, rt_item_t *items, size_t count, int *fenced,
+                             char *errstr, size_t errstr_size);
+/* The stored offset of projector/partition (-1 without a row). */
+sentinel_err_t rt_stored_offset(PGconn *pg, const char *projector, const char *topic,
+                                int32_t partition, int64_t *out, char *errstr, size_t errstr_size);
+/* Claim the idempotency keys of items; the first delivery of each is NEW. */
+sentinel_err_t rt_deduplicate(PGconn *pg, const char *projector, rt_item_t *items, size_t count,
+                              char *errstr, size_t errstr_size);
+sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t count,
+                                            char *errstr, size_t errstr_size);
+/* Hand the NEW items to the projector's apply (or prepare). */
+sentinel_err_t rt_run_handler(const sentinel_projector_t *p, int prepare, PGconn *pg,
+                              const char *topic, rt_item_t *items, size_t count, char *errstr,
+                              size_t errstr_size);
+/* "{a,b,c}" for a uuid[] parameter. New string. */
+char *rt_uuid_array(const char *const *ids, size_t n);
+
+/* ---------------------------------------------------------------- worker.c */
+
+void *rt_projection_main(void *arg);
+
+/* ---------------------------------------------------------------- reader.c */
+
+/* Called by a projection (without the lock held) when its idea of a
+ * partition no longer fits the log it is handed: the reader reads the
+ * stored offsets again and reads on from the lowest. */
+void rt_ask_reload(rt_projection_t *pj, int32_t partition);
+
+#endif

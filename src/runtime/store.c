@@ -1,0 +1,412 @@
+/* store.c -- the runtime's PostgreSQL side: sessions, stored offsets and
+ * the one transaction per batch (projection lock, offset compare-and-set,
+ * deduplication, unknown workspaces, the projector's apply, dead letters). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../copy_buffer.h"
+#include "../db.h"
+#include "../log.h"
+#include "../timestamp.h"
+#include "../uuid_map.h"
+#include "runtime.h"
+
+/* ---------------------------------------------------------------- SQL helpers */
+
+char *rt_uuid_array(const char *const *ids, size_t n) {
+    char *s = malloc(n * (SENTINEL_UUID_LEN + 1) + 3);
+    if (!s) abort();
+    size_t len = 0;
+    s[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i) s[len++] = ',';
+        memcpy(s + len, ids[i], SENTINEL_UUID_LEN);
+        len += SENTINEL_UUID_LEN;
+    }
+    s[len++] = '}';
+    s[len] = '\0';
+    return s;
+}
+
+sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql, const char *const *ids,
+                                      size_t n, void (*row)(PGresult *res, int r, void *opaque),
+                                      void *opaque, char *errstr, size_t errstr_size) {
+    if (n == 0) return SENTINEL_OK;
+    char *array = rt_uuid_array(ids, n);
+    const char *params[1] = {array};
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+    free(array);
+    sentinel_err_t err = sentinel_db_classify(conn, res);
+    if (err) {
+        sentinel_db_errstr(conn, res, errstr, errstr_size);
+    } else if (row) {
+        for (int r = 0; r < PQntuples(res); r++)
+            row(res, r, opaque);
+    }
+    PQclear(res);
+    return err;
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char *errstr,
+                          size_t errstr_size) {
+    if (*pg && PQstatus(*pg) == CONNECTION_OK) return SENTINEL_OK;
+    if (*pg) {
+        PQfinish(*pg);
+        *pg = NULL;
+    }
+    sentinel_err_t class;
+    *pg = sentinel_db_open(sentinel_conf_db(rt->conf), sentinel_conf_connect_timeout(rt->conf),
+                           &class, errstr, errstr_size);
+    if (!*pg)
+        return class == SENTINEL_ERR_FATAL && !rt_is_daemon(rt) ? class : SENTINEL_ERR_RETRIABLE;
+    /* A stalled (stopped, partitioned) projector must not hold its offset
+     * rows locked forever: the server ends its transaction. Asynchronous
+     * commit is safe where the stored offsets fence the commit: they
+     * commit in the same transaction as the rows, so a transaction lost in
+     * a server crash loses its offset advance with it and is applied again
+     * from Kafka. A replay stores no offsets and a dead-letter retry marks
+     * what it applied: nothing would apply again what a crash lost, so
+     * their commits are durable. */
+    sentinel_err_t err = sentinel_db_exec(
+        *pg,
+        durable ? "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
+                  "SET synchronous_commit = on;"
+                  "SET application_name = 'sentinel-projector'; SET client_min_messages = warning"
+                : "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
+                  "SET synchronous_commit = off;"
+                  "SET application_name = 'sentinel-projector'; SET client_min_messages = warning",
+        errstr, errstr_size);
+    if (!err && rt->opt && rt->opt->schema) {
+        /* A shadow first: the projector's unqualified names resolve to its
+         * copies, the control plane it reads to public. */
+        char *quoted = PQescapeIdentifier(*pg, rt->opt->schema, strlen(rt->opt->schema));
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SET search_path = %s, public", quoted ? quoted : "\"\"");
+        PQfreemem(quoted);
+        err = sentinel_db_exec(*pg, sql, errstr, errstr_size);
+    }
+    if (!err) {
+        PGresult *res = PQexec(*pg, "SELECT to_regclass('projector_offsets') IS NOT NULL");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t")) {
+            snprintf(errstr, errstr_size,
+                     "the database has no projector_offsets table: run "
+                     "sentinel migrate first");
+            err = SENTINEL_ERR_FATAL;
+        }
+        PQclear(res);
+    }
+    return err;
+}
+
+/* ---------------------------------------------------------------- stored offsets */
+
+sentinel_err_t rt_load_offsets(PGconn *pg, const char *topic, const char *const *projectors, int n,
+                               int32_t partition, int64_t log_start, int64_t *out, char *errstr,
+                               size_t errstr_size) {
+    char pstr[16], lostr[32];
+    snprintf(pstr, sizeof(pstr), "%d", partition);
+    snprintf(lostr, sizeof(lostr), "%lld", (long long)log_start);
+    for (int j = 0; j < n; j++) {
+        const char *params[4] = {projectors[j], topic, pstr, lostr};
+        /* A missing row means "start at the beginning". */
+        PGresult *res = NULL;
+        sentinel_err_t err = sentinel_db_params(
+            pg,
+            "WITH made AS (INSERT INTO projector_offsets (projector, topic, partition, "
+            "next_offset) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING next_offset) "
+            "SELECT next_offset FROM made UNION ALL SELECT next_offset FROM projector_offsets "
+            "WHERE projector = $1 AND topic = $2 AND partition = $3",
+            4, params, &res, errstr, errstr_size);
+        if (err) return err;
+        out[j] = atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    return SENTINEL_OK;
+}
+
+sentinel_err_t rt_stored_offset(PGconn *pg, const char *projector, const char *topic,
+                                int32_t partition, int64_t *out, char *errstr, size_t errstr_size) {
+    char pstr[16];
+    snprintf(pstr, sizeof(pstr), "%d", partition);
+    const char *params[3] = {projector, topic, pstr};
+    PGresult *res = NULL;
+    sentinel_err_t err =
+        sentinel_db_params(pg,
+                           "SELECT next_offset FROM projector_offsets "
+                           "WHERE projector = $1 AND topic = $2 AND partition = $3",
+                           3, params, &res, errstr, errstr_size);
+    if (err) return err;
+    *out = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : -1;
+    PQclear(res);
+    return SENTINEL_OK;
+}
+
+/* ---------------------------------------------------------------- the transaction */
+
+sentinel_err_t sentinel_projection_lock(PGconn *conn, const char *schema, const char *projector,
+                                        int exclusive, char *errstr, size_t errstr_size) {
+    const char *params[2] = {schema ? schema : "public", projector};
+    PGresult *res =
+        PQexecParams(conn,
+                     exclusive ? "SELECT pg_advisory_xact_lock(hashtext('sentinel.projection.' "
+                                 "|| $1), hashtext($2))"
+                               : "SELECT pg_advisory_xact_lock_shared(hashtext("
+                                 "'sentinel.projection.' || $1), hashtext($2))",
+                     2, NULL, params, NULL, NULL, 0);
+    sentinel_err_t err = sentinel_db_classify(conn, res);
+    if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
+    PQclear(res);
+    return err;
+}
+
+/* The compare-and-set of every partition in the batch, in one statement.
+ * *moved_all is 1 when all rows moved, 0 when fenced. */
+static sentinel_err_t advance_offsets(rt_projection_t *pj, int *moved_all, char *errstr,
+                                      size_t errstr_size) {
+    char *ps = NULL, *ex = NULL, *nx = NULL;
+    size_t lp = 0, le = 0, ln = 0;
+    FILE *fp = open_memstream(&ps, &lp), *fe = open_memstream(&ex, &le),
+         *fn = open_memstream(&nx, &ln);
+    if (!fp || !fe || !fn) abort();
+    int count = 0;
+    for (int p = 0; p < RT_MAX_PARTITIONS; p++) {
+        rt_part_t *st = &pj->parts[p];
+        if (!st->in_batch) continue;
+        fprintf(fp, "%s%d", count ? "," : "{", p);
+        fprintf(fe, "%s%lld", count ? "," : "{", (long long)st->expected);
+        fprintf(fn, "%s%lld", count ? "," : "{", (long long)(st->last + 1));
+        count++;
+    }
+    fputs(count ? "}" : "{}", fp);
+    fputs(count ? "}" : "{}", fe);
+    fputs(count ? "}" : "{}", fn);
+    fclose(fp);
+    fclose(fe);
+    fclose(fn);
+    const char *params[5] = {pj->p->name, pj->rt->topic, ps, ex, nx};
+    PGresult *res = NULL;
+    sentinel_err_t err = sentinel_db_params(
+        pj->pg,
+        "UPDATE projector_offsets o SET next_offset = v.next, updated_at = now() "
+        "FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS v(p, expected, next) "
+        "WHERE o.projector = $1 AND o.topic = $2 AND o.partition = v.p "
+        "AND o.next_offset = v.expected",
+        5, params, &res, errstr, errstr_size);
+    free(ps);
+    free(ex);
+    free(nx);
+    if (err) return err;
+    *moved_all = atoi(PQcmdTuples(res)) == count;
+    PQclear(res);
+    return SENTINEL_OK;
+}
+
+/* Claim the idempotency keys (workspace_id, event_id) of items[0..count):
+ * the first delivery of a key in log order is NEW, the others DUPLICATE;
+ * the same event id in another workspace is another event. A poisoned
+ * event's key is claimed too, so its redelivery is a duplicate like any
+ * dead letter's. */
+sentinel_err_t rt_deduplicate(PGconn *pg, const char *projector, rt_item_t *items, size_t count,
+                              char *errstr, size_t errstr_size) {
+    size_t n = 0;
+    const char **ids = malloc((count + 1) * sizeof(*ids));
+    const char **ws = malloc((count + 1) * sizeof(*ws));
+    size_t *which = malloc((count + 1) * sizeof(*which));
+    if (!ids || !ws || !which) abort();
+    for (size_t i = 0; i < count; i++) {
+        if (items[i].status != ITEM_PENDING && !items[i].poisoned) continue;
+        ids[n] = items[i].m->ev.event_id;
+        ws[n] = items[i].m->ev.workspace_id;
+        which[n++] = i;
+    }
+    sentinel_err_t err = SENTINEL_OK;
+    if (n) {
+        char *a = rt_uuid_array(ids, n), *b = rt_uuid_array(ws, n);
+        const char *params[3] = {projector, a, b};
+        PGresult *res = NULL;
+        /* Which keys were claimed now, each by its first position. */
+        err = sentinel_db_params(
+            pg,
+            "WITH input AS (SELECT e, w, i FROM unnest($2::uuid[], $3::uuid[]) "
+            "WITH ORDINALITY AS t(e, w, i)), "
+            "claimed AS (INSERT INTO applied_events (projector, event_id, workspace_id) "
+            "SELECT $1, e, w FROM input ON CONFLICT DO NOTHING RETURNING event_id, workspace_id) "
+            "SELECT min(input.i) FROM input JOIN claimed "
+            "ON claimed.event_id = input.e AND claimed.workspace_id = input.w "
+            "GROUP BY input.w, input.e",
+            3, params, &res, errstr, errstr_size);
+        free(a);
+        free(b);
+        if (!err) {
+            for (size_t k = 0; k < n; k++)
+                if (items[which[k]].status == ITEM_PENDING) items[which[k]].status = ITEM_DUPLICATE;
+            for (int k = 0; k < PQntuples(res); k++) {
+                long long pos = atoll(PQgetvalue(res, k, 0));
+                if (pos < 1 || (size_t)pos > n) continue;
+                rt_item_t *it = &items[which[pos - 1]];
+                if (it->status == ITEM_DUPLICATE) it->status = ITEM_NEW;
+            }
+            PQclear(res);
+        }
+    }
+    free(ids);
+    free(ws);
+    free(which);
+    return err;
+}
+
+/* A known workspace: its deletion time (INT64_MAX when live) as the map's
+ * value, owned by the map's user. */
+static void mark_known_workspace(PGresult *res, int row, void *opaque) {
+    int64_t deleted = PQgetisnull(res, row, 1) ? INT64_MAX : atoll(PQgetvalue(res, row, 1));
+    int64_t *slot = malloc(sizeof(*slot));
+    if (!slot) abort();
+    *slot = deleted;
+    sentinel_uuid_map_put(opaque, PQgetvalue(res, row, 0), slot);
+}
+
+sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t count,
+                                            char *errstr, size_t errstr_size) {
+    sentinel_uuid_map_t *seen = sentinel_uuid_map_new();
+    const char **ids = malloc((count + 1) * sizeof(*ids));
+    if (!ids) abort();
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        rt_item_t *it = &items[i];
+        if (it->status != ITEM_NEW || sentinel_uuid_map_get(seen, it->m->ev.workspace_id)) continue;
+        sentinel_uuid_map_put(seen, it->m->ev.workspace_id, (void *)1);
+        ids[n++] = it->m->ev.workspace_id;
+    }
+    sentinel_uuid_map_t *known = sentinel_uuid_map_new();
+    sentinel_err_t err = sentinel_db_select_ids(
+        pg,
+        "SELECT id, (extract(epoch FROM deleted_at) * 1000000)::bigint FROM workspaces "
+        "WHERE id = ANY($1::uuid[])",
+        ids, n, mark_known_workspace, known, errstr, errstr_size);
+    for (size_t i = 0; !err && i < count; i++) {
+        rt_item_t *it = &items[i];
+        if (it->status != ITEM_NEW) continue;
+        const sentinel_event_t *ev = &it->m->ev;
+        const int64_t *deleted = sentinel_uuid_map_get(known, ev->workspace_id);
+        char reason[160];
+        if (!deleted) {
+            snprintf(reason, sizeof(reason), "unknown workspace %s", ev->workspace_id);
+        } else if (ev->occurred_at >= *deleted) {
+            /* Deleted before the event: its earlier events stay welcome, so
+             * a rebuild after the deletion equals the live projection. */
+            char ts[SENTINEL_TIMESTAMP_MAX];
+            sentinel_timestamp_format(*deleted, ts);
+            snprintf(reason, sizeof(reason), "workspace %s was deleted at %s, before the event",
+                     ev->workspace_id, ts);
+        } else {
+            continue;
+        }
+        free(it->reason);
+        it->reason = strdup(reason);
+        if (!it->reason) abort();
+        it->status = ITEM_REJECTED;
+    }
+    size_t cursor = 0;
+    const char *key;
+    void *value;
+    while (sentinel_uuid_map_next(known, &cursor, &key, &value))
+        free(value);
+    sentinel_uuid_map_destroy(known);
+    sentinel_uuid_map_destroy(seen);
+    free(ids);
+    return err;
+}
+
+/* Dead letters: COPY into a staging table, then one INSERT, whatever
+ * their number (no bound on parameters). A rejected event id stays in
+ * applied_events: a redelivery of it is a duplicate whatever the batch
+ * boundaries (re-applying is `sentinel dead-letters retry`'s job), so the
+ * outcome never depends on how the log was cut into batches. */
+static sentinel_err_t write_dead_letters(rt_projection_t *pj, rt_item_t *items, size_t count,
+                                         char *errstr, size_t errstr_size) {
+    sentinel_copy_t rows = {0};
+    for (size_t i = 0; i < count; i++) {
+        rt_item_t *it = &items[i];
+        if (it->status != ITEM_REJECTED) continue;
+        const rt_message_t *m = it->m;
+        sentinel_copy_str(&rows, pj->p->name);
+        sentinel_copy_str(&rows, pj->rt->topic);
+        sentinel_copy_int(&rows, m->msg->partition);
+        sentinel_copy_int(&rows, m->msg->offset);
+        sentinel_copy_str(&rows, m->decoded ? m->ev.event_id : NULL);
+        sentinel_copy_str(&rows, m->decoded ? m->ev.workspace_id : NULL);
+        sentinel_copy_str(&rows, m->decoded ? m->ev.type->name : NULL);
+        sentinel_copy_str(&rows, it->reason ? it->reason : "rejected");
+        sentinel_copy_bytes(&rows, m->msg->payload, m->msg->len);
+        sentinel_copy_end_row(&rows);
+    }
+    sentinel_err_t err = sentinel_copy_stage(
+        pj->pg,
+        "CREATE TEMP TABLE IF NOT EXISTS dead_letter_rows (projector text, topic text, "
+        "partition int, kafka_offset bigint, event_id uuid, workspace_id uuid, event_type text, "
+        "reason text, payload bytea) ON COMMIT DELETE ROWS",
+        "COPY dead_letter_rows FROM STDIN", &rows,
+        "INSERT INTO dead_letters (projector, topic, partition, kafka_offset, event_id, "
+        "workspace_id, event_type, reason, payload) SELECT * FROM dead_letter_rows "
+        "ON CONFLICT (projector, topic, partition, kafka_offset) DO NOTHING",
+        errstr, errstr_size);
+    sentinel_copy_free(&rows);
+    return err;
+}
+
+sentinel_err_t rt_run_handler(const sentinel_projector_t *p, int prepare, PGconn *pg,
+                              const char *topic, rt_item_t *items, size_t count, char *errstr,
+                              size_t errstr_size) {
+    sentinel_err_t (*fn)(sentinel_batch_t *, PGconn *, char *, size_t) =
+        prepare ? p->prepare : p->apply;
+    if (!fn) return SENTINEL_OK;
+    enum rt_status wanted = prepare ? ITEM_PENDING : ITEM_NEW;
+    sentinel_batch_t batch = {malloc((count + 1) * sizeof(rt_item_t *)), 0, topic};
+    if (!batch.events) abort();
+    for (size_t i = 0; i < count; i++)
+        if (items[i].status == wanted) batch.events[batch.n++] = &items[i];
+    sentinel_err_t err = batch.n ? fn(&batch, pg, errstr, errstr_size) : SENTINEL_OK;
+    free(batch.events);
+    return err;
+}
+
+sentinel_err_t rt_apply_once(rt_projection_t *pj, rt_item_t *items, size_t count, int *fenced,
+                             char *errstr, size_t errstr_size) {
+    const sentinel_run_options_t *opt = pj->rt->opt;
+    sentinel_err_t err = sentinel_db_exec(pj->pg, "BEGIN", errstr, errstr_size);
+    if (err) return err;
+    if ((err = sentinel_projection_lock(pj->pg, opt->schema, pj->p->name, 0, errstr, errstr_size)))
+        goto rollback;
+    int moved_all = 1; /* a replay stores no offsets */
+    if (!pj->run->start_offsets && (err = advance_offsets(pj, &moved_all, errstr, errstr_size)))
+        goto rollback;
+    if (!moved_all) {
+        *fenced = 1;
+        goto rollback;
+    }
+    if (count) {
+        if ((err = rt_deduplicate(pj->pg, pj->p->name, items, count, errstr, errstr_size)))
+            goto rollback;
+        if ((err = rt_reject_unknown_workspaces(pj->pg, items, count, errstr, errstr_size)))
+            goto rollback;
+        if ((err = rt_run_handler(pj->p, 0, pj->pg, pj->rt->topic, items, count, errstr,
+                                  errstr_size)))
+            goto rollback;
+        if ((err = write_dead_letters(pj, items, count, errstr, errstr_size))) goto rollback;
+    }
+    return sentinel_db_exec(pj->pg, "COMMIT", errstr, errstr_size);
+
+rollback:;
+    char ignored[256];
+    if (PQstatus(pj->pg) == CONNECTION_OK &&
+        sentinel_db_exec(pj->pg, "ROLLBACK", ignored, sizeof(ignored))) {
+        /* the server ends the transaction with the session */
+    }
+    return err;
+}

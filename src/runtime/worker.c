@@ -1,0 +1,400 @@
+/* worker.c -- a projection: one projector's thread. It takes the reader's
+ * chunks in order (all that wait, up to the batch limits, so a busy
+ * projector applies bigger batches), keeps the messages it handles from
+ * its own offsets on, applies them in one transaction with the offset
+ * compare-and-set, and splits a batch the database refuses down to the
+ * event it refuses. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../db.h"
+#include "../log.h"
+#include "../utf8.h"
+#include "runtime.h"
+
+/* A window of a taken chunk: the offsets of `partition` it gives this
+ * projection. */
+typedef struct window {
+    size_t chunk;
+    int32_t partition;
+    int64_t lo, hi;
+} window_t;
+
+typedef struct view {
+    rt_chunk_t **chunks;
+    size_t n_chunks, cap_chunks;
+    window_t *wins;
+    size_t n_wins, cap_wins;
+    int32_t parts[RT_MAX_PARTITIONS]; /* the partitions it reaches */
+    int n_parts;
+    int32_t reload[RT_MAX_PARTITIONS];
+    int n_reload;
+} view_t;
+
+static int projection_index(const rt_projection_t *pj) { return (int)(pj - pj->rt->proj); }
+
+/* ---------------------------------------------------------------- taking chunks */
+
+static rt_chunk_t *chunk_at(rt_runtime_t *rt, unsigned long seq) {
+    for (rt_chunk_t *c = rt->head; c; c = c->next)
+        if (c->seq >= seq) return c;
+    return NULL;
+}
+
+/* The windows of chunk c (index k of the view), under the lock: which of
+ * its offsets this projection has not applied yet. */
+static void take_spans(rt_projection_t *pj, view_t *v, const rt_chunk_t *c, size_t k) {
+    rt_runtime_t *rt = pj->rt;
+    for (int s = 0; s < c->n_spans; s++) {
+        const rt_span_t *span = &c->spans[s];
+        int32_t p = span->partition;
+        rt_part_t *ps = &pj->parts[p];
+        if (span->gen != rt->parts[p].gen) continue; /* revoked or sought since */
+        if (!ps->known || ps->gen != span->gen) {
+            /* A new generation: the stored offset as read then, unless a
+             * commit of ours went further meanwhile. */
+            int64_t stored = rt->assigned[projection_index(pj) * RT_MAX_PARTITIONS + p];
+            ps->expected = ps->known && ps->expected > stored ? ps->expected : stored;
+            ps->known = 1;
+            ps->gen = span->gen;
+        }
+        if (!ps->in_view) ps->view_pos = ps->expected;
+        int64_t to = span->to;
+        if (ps->stop >= 0 && to > ps->stop) to = ps->stop;
+        if (to <= ps->view_pos) continue; /* applied already */
+        if (span->from > ps->view_pos) {
+            /* Offsets missing between what it applied and what it is handed
+             * (after a fence): the reader has to read them again. */
+            if (ps->asked != span->gen + 1) {
+                ps->asked = span->gen + 1;
+                v->reload[v->n_reload++] = p;
+            }
+            continue;
+        }
+        if (v->n_wins == v->cap_wins) {
+            v->cap_wins = v->cap_wins ? v->cap_wins * 2 : 64;
+            v->wins = realloc(v->wins, v->cap_wins * sizeof(*v->wins));
+            if (!v->wins) abort();
+        }
+        v->wins[v->n_wins++] = (window_t){k, p, ps->view_pos, to};
+        if (!ps->in_view) {
+            ps->in_view = 1;
+            v->parts[v->n_parts++] = p;
+        }
+        ps->view_pos = to;
+    }
+}
+
+/* Wait for chunks and take those waiting, up to the batch limits (at least
+ * one). Returns 0 when the run is over for this projection. */
+static int take(rt_projection_t *pj, view_t *v) {
+    rt_runtime_t *rt = pj->rt;
+    const sentinel_run_options_t *opt = rt->opt;
+    pthread_mutex_lock(&rt->lock);
+    rt_chunk_t *c;
+    while (!rt_stopping(rt) && !(c = chunk_at(rt, pj->next_seq)) && !rt->closed)
+        rt_wait(rt, &rt->more);
+    if (rt_stopping(rt) || !(c = chunk_at(rt, pj->next_seq))) {
+        pthread_mutex_unlock(&rt->lock);
+        return 0;
+    }
+    size_t messages = 0, bytes = 0;
+    for (; c; c = c->next) {
+        if (v->n_chunks &&
+            (messages + c->n > (size_t)opt->batch_events || bytes + c->payload > opt->batch_bytes))
+            break;
+        if (v->n_chunks == v->cap_chunks) {
+            v->cap_chunks = v->cap_chunks ? v->cap_chunks * 2 : 16;
+            v->chunks = realloc(v->chunks, v->cap_chunks * sizeof(*v->chunks));
+            if (!v->chunks) abort();
+        }
+        v->chunks[v->n_chunks] = c;
+        take_spans(pj, v, c, v->n_chunks);
+        v->n_chunks++;
+        messages += c->n;
+        bytes += c->payload;
+        pj->next_seq = c->seq + 1;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return 1;
+}
+
+/* Done with the view's chunks: the last projection done frees them. */
+static void release(rt_projection_t *pj, view_t *v) {
+    rt_runtime_t *rt = pj->rt;
+    pthread_mutex_lock(&rt->lock);
+    for (size_t k = 0; k < v->n_chunks; k++)
+        v->chunks[k]->refs--;
+    int freed = 0;
+    while (rt->head && rt->head->refs <= 0) {
+        rt_chunk_t *c = rt->head;
+        rt->head = c->next;
+        if (!rt->head) rt->tail = NULL;
+        rt->in_flight -= c->bytes;
+        rt_chunk_free(c);
+        freed = 1;
+    }
+    if (freed) pthread_cond_broadcast(&rt->room);
+    pthread_mutex_unlock(&rt->lock);
+    for (int i = 0; i < v->n_parts; i++) {
+        /* No mark of this view may leak into a transaction of the next. */
+        pj->parts[v->parts[i]].in_view = 0;
+        pj->parts[v->parts[i]].in_batch = 0;
+    }
+    v->n_chunks = v->n_wins = 0;
+    v->n_parts = v->n_reload = 0;
+}
+
+/* The items of the view: the messages in its windows that the projector
+ * handles, in log order. */
+static void build_items(rt_projection_t *pj, view_t *v) {
+    pj->n_items = 0;
+    size_t w = 0;
+    for (size_t k = 0; k < v->n_chunks; k++) {
+        rt_chunk_t *c = v->chunks[k];
+        size_t first = w;
+        for (; w < v->n_wins && v->wins[w].chunk == k; w++) {
+            pj->parts[v->wins[w].partition].lo = v->wins[w].lo;
+            pj->parts[v->wins[w].partition].hi = v->wins[w].hi;
+        }
+        if (w == first) continue;
+        for (size_t i = 0; i < c->n; i++) {
+            rt_message_t *m = &c->msgs[i];
+            const rt_part_t *ps = &pj->parts[m->msg->partition];
+            if (m->msg->offset < ps->lo || m->msg->offset >= ps->hi) continue;
+            pj->run->stats.events++;
+            if (!rt_message_for(m, pj->p)) {
+                pj->run->stats.skipped++;
+                continue;
+            }
+            if (pj->n_items == pj->cap_items) {
+                pj->cap_items = pj->cap_items ? pj->cap_items * 2 : 1024;
+                pj->items = realloc(pj->items, pj->cap_items * sizeof(*pj->items));
+                if (!pj->items) abort();
+            }
+            rt_item_t *it = &pj->items[pj->n_items++];
+            memset(it, 0, sizeof(*it));
+            it->m = m;
+            if (!m->decoded) {
+                char reason[1100];
+                snprintf(reason, sizeof(reason), "payload does not decode: %s",
+                         m->error ? m->error : "unknown schema");
+                it->reason = strdup(reason);
+                if (!it->reason) abort();
+                it->status = ITEM_REJECTED;
+            }
+        }
+        for (size_t x = first; x < w; x++)
+            pj->parts[v->wins[x].partition].hi = 0;
+        for (size_t x = first; x < w; x++)
+            pj->parts[v->wins[x].partition].lo = 0;
+    }
+}
+
+/* ---------------------------------------------------------------- committing */
+
+/* The partitions items[0..count) cover and the last offset of each: what
+ * one transaction advances. The tail of the view advances every partition
+ * it reaches to the view's end, over other projectors' messages too. */
+static int mark_range(rt_projection_t *pj, const view_t *v, const rt_item_t *items, size_t count,
+                      int tail) {
+    int any = 0;
+    for (int i = 0; i < v->n_parts; i++)
+        pj->parts[v->parts[i]].in_batch = 0;
+    for (size_t i = 0; i < count; i++) {
+        rt_part_t *st = &pj->parts[items[i].m->msg->partition];
+        st->in_batch = 1;
+        st->last = items[i].m->msg->offset;
+        any = 1;
+    }
+    if (tail) {
+        for (int i = 0; i < v->n_parts; i++) {
+            rt_part_t *st = &pj->parts[v->parts[i]];
+            if (st->view_pos <= st->expected) continue;
+            st->in_batch = 1;
+            st->last = st->view_pos - 1;
+            any = 1;
+        }
+    }
+    return any;
+}
+
+/* items[0..count) in one transaction, tried again for as long as the
+ * failure is not about the data (connection, serialization, lock timeout,
+ * shutdown, disk full, permission): those never stop a projector. Returns
+ * OK (committed, or *fenced), INVALID (the data: errstr has the database's
+ * message), FATAL, or RETRIABLE when asked to stop meanwhile. */
+static sentinel_err_t commit_range(rt_projection_t *pj, const view_t *v, rt_item_t *items,
+                                   size_t count, int tail, int *fenced, char *errstr,
+                                   size_t errstr_size) {
+    int durable = pj->run->start_offsets != NULL;
+    for (int attempt = 0;; attempt++) {
+        *fenced = 0;
+        if (!mark_range(pj, v, items, count, tail)) return SENTINEL_OK;
+        rt_items_reset(items, count);
+        sentinel_err_t err = rt_connect(pj->rt, &pj->pg, durable, errstr, errstr_size);
+        if (!err)
+            err =
+                rt_run_handler(pj->p, 1, pj->pg, pj->rt->topic, items, count, errstr, errstr_size);
+        if (!err) err = rt_apply_once(pj, items, count, fenced, errstr, errstr_size);
+        if (!err) {
+            if (!*fenced)
+                for (int i = 0; i < v->n_parts; i++) {
+                    rt_part_t *st = &pj->parts[v->parts[i]];
+                    if (st->in_batch) st->expected = st->last + 1;
+                }
+            return SENTINEL_OK;
+        }
+        if (err != SENTINEL_ERR_RETRIABLE) return err;
+        pj->run->stats.retries++;
+        if (rt_stopping(pj->rt)) return SENTINEL_ERR_RETRIABLE;
+        sentinel_warn("%s: batch of %zu: %s; retrying", pj->p->name, count, errstr);
+        if (pj->pg && PQstatus(pj->pg) != CONNECTION_OK) {
+            PQfinish(pj->pg);
+            pj->pg = NULL;
+        }
+        rt_backoff(pj->rt, attempt);
+        if (rt_stopping(pj->rt)) return SENTINEL_ERR_RETRIABLE;
+    }
+}
+
+/* The database refused event `it` on its own: it becomes a dead letter
+ * with the database's words, and stays one on every later attempt. */
+static void poison(rt_projection_t *pj, rt_item_t *it, const char *why) {
+    char reason[1024];
+    snprintf(reason, sizeof(reason), "the database refused it: %s", why);
+    sentinel_utf8_trim(reason);
+    free(it->reason);
+    it->reason = strdup(reason);
+    if (!it->reason) abort();
+    it->status = ITEM_REJECTED;
+    it->poisoned = 1;
+    sentinel_warn("%s: %s [%d] offset %lld: event %s dead-lettered: %s", pj->p->name, pj->rt->topic,
+                  it->m->msg->partition, (long long)it->m->msg->offset,
+                  it->m->decoded ? it->m->ev.event_id : "(undecoded)", reason);
+}
+
+/* Poison isolation: apply items[0..count); on a data error, split the range
+ * in two and apply each half, down to the one event the database refuses,
+ * which is dead-lettered while the partition moves on. `again`: try a
+ * failing range once more before splitting it (a constraint race with
+ * another partition's consumer resolves on a retry). */
+static sentinel_err_t apply_range(rt_projection_t *pj, const view_t *v, rt_item_t *items,
+                                  size_t count, int tail, int again, int *fenced, char *errstr,
+                                  size_t errstr_size) {
+    sentinel_err_t err = commit_range(pj, v, items, count, tail, fenced, errstr, errstr_size);
+    if (err == SENTINEL_ERR_INVALID && again) {
+        sentinel_debug("%s: batch of %zu: %s; trying it once more", pj->p->name, count, errstr);
+        err = commit_range(pj, v, items, count, tail, fenced, errstr, errstr_size);
+    }
+    if (err != SENTINEL_ERR_INVALID) return err;
+    if (count > 1) {
+        size_t half = count / 2;
+        sentinel_info("%s: batch of %zu refused (%s): splitting it to find the event", pj->p->name,
+                      count, errstr);
+        err = apply_range(pj, v, items, half, 0, 0, fenced, errstr, errstr_size);
+        if (err || *fenced) return err;
+        return apply_range(pj, v, items + half, count - half, tail, 0, fenced, errstr, errstr_size);
+    }
+    if (!count || items->poisoned || !items->m->decoded) {
+        /* Nothing of it is applied: the dead letter itself does not go in. */
+        return SENTINEL_ERR_FATAL;
+    }
+    poison(pj, items, errstr);
+    return commit_range(pj, v, items, 1, tail, fenced, errstr, errstr_size);
+}
+
+/* After a fence: another consumer moved a stored offset first. Take the
+ * stored offsets as they are and have the reader read from there. */
+static void after_fence(rt_projection_t *pj, view_t *v) {
+    char errstr[1024];
+    pj->run->stats.fenced++;
+    for (int i = 0; i < v->n_parts; i++) {
+        int32_t p = v->parts[i];
+        rt_part_t *st = &pj->parts[p];
+        int64_t stored = -1;
+        if (rt_stored_offset(pj->pg, pj->p->name, pj->rt->topic, p, &stored, errstr,
+                             sizeof(errstr))) {
+            rt_fail(pj->rt, "%s: after a fence: %s", pj->p->name, errstr);
+            return;
+        }
+        if (stored != st->expected || st->in_batch)
+            sentinel_warn("%s: %s [%d]: fenced: stored offset is %lld, this consumer expected "
+                          "%lld; batch rolled back, resuming from the stored offset",
+                          pj->p->name, pj->rt->topic, p, (long long)stored,
+                          (long long)st->expected);
+        if (stored >= 0) st->expected = stored;
+        rt_ask_reload(pj, p);
+    }
+}
+
+static void count_outcomes(rt_projection_t *pj) {
+    sentinel_projector_stats_t *s = &pj->run->stats;
+    s->batches++;
+    for (size_t i = 0; i < pj->n_items; i++) {
+        const rt_item_t *it = &pj->items[i];
+        switch (it->status) {
+        case ITEM_NEW: s->applied++; break;
+        case ITEM_DUPLICATE: s->duplicates++; break;
+        case ITEM_REJECTED: s->rejected++; break;
+        case ITEM_IGNORED: s->ignored++; break;
+        case ITEM_PENDING: break;
+        }
+        if (it->status == ITEM_REJECTED)
+            sentinel_debug("%s: dead letter at %s [%d] offset %lld: %s", pj->p->name, pj->rt->topic,
+                           it->m->msg->partition, (long long)it->m->msg->offset, it->reason);
+    }
+}
+
+static void publish_positions(rt_projection_t *pj, const view_t *v) {
+    if (!pj->run->positions) return;
+    for (int i = 0; i < v->n_parts; i++) {
+        int32_t p = v->parts[i];
+        if (p < pj->rt->opt->n_partitions)
+            __atomic_store_n(&pj->run->positions[p], pj->parts[p].expected, __ATOMIC_RELAXED);
+    }
+}
+
+/* One view: build, apply, account. */
+static sentinel_err_t process(rt_projection_t *pj, view_t *v, char *errstr, size_t errstr_size) {
+    build_items(pj, v);
+    int fenced = 0;
+    sentinel_err_t err =
+        apply_range(pj, v, pj->items, pj->n_items, 1, 1, &fenced, errstr, errstr_size);
+    if (!err && fenced) {
+        after_fence(pj, v);
+    } else if (!err) {
+        count_outcomes(pj);
+        publish_positions(pj, v);
+    }
+    for (size_t i = 0; i < pj->n_items; i++)
+        rt_item_clear(&pj->items[i]);
+    pj->n_items = 0;
+    return err;
+}
+
+void *rt_projection_main(void *arg) {
+    rt_projection_t *pj = arg;
+    rt_runtime_t *rt = pj->rt;
+    view_t v;
+    memset(&v, 0, sizeof(v));
+    for (int p = 0; p < RT_MAX_PARTITIONS; p++)
+        pj->parts[p].stop =
+            pj->run->stop_offsets && p < rt->opt->n_partitions ? pj->run->stop_offsets[p] : -1;
+    while (take(pj, &v)) {
+        for (int i = 0; i < v.n_reload; i++)
+            rt_ask_reload(pj, v.reload[i]);
+        sentinel_err_t err = process(pj, &v, pj->errstr, sizeof(pj->errstr));
+        release(pj, &v);
+        if (err == SENTINEL_ERR_RETRIABLE && rt_stopping(rt)) break; /* asked to stop */
+        if (err) {
+            pj->err = err == SENTINEL_ERR_RETRIABLE ? SENTINEL_ERR_FATAL : err;
+            rt_fail(rt, "%s: %s", pj->p->name, pj->errstr);
+            break;
+        }
+    }
+    free(v.chunks);
+    free(v.wins);
+    return NULL;
+}

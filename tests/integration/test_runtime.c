@@ -1,0 +1,136 @@
+/* test_runtime.c -- the shape of the runtime: one process reads the topic
+ * once for all of its projectors, each projector starting from its own
+ * stored offsets (one behind the others after a rebuild or a late start),
+ * and the work in flight stays within the one memory setting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* The number after `key` in `text` ("read 123 messages"), or -1. */
+static long long number_after(const char *text, const char *key) {
+    const char *at = strstr(text, key);
+    return at ? atoll(at + strlen(key)) : -1;
+}
+
+/* "<name>: N events in" from the summary of a run. */
+static long long projector_events(const char *out, const char *name) {
+    char key[64];
+    snprintf(key, sizeof(key), "%s: ", name);
+    for (const char *at = strstr(out, key); at; at = strstr(at + 1, key)) {
+        char *end = NULL;
+        long long n = strtoll(at + strlen(key), &end, 10);
+        if (end != at + strlen(key) && !strncmp(end, " events in", 10)) return n;
+    }
+    return -1;
+}
+
+/* The runs projector ran alone first, so it stands at the end of the first
+ * part of the log while the others are at its start. One process then
+ * catches all of them up: it reads each message once, each projector
+ * applies only what it has not, and the projection equals a clean pass. */
+static void test_projectors_at_different_offsets(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.runtime");
+    char *first = harness_gen("--events 6000 --duplicates 0.02 --seed 21");
+    char *second = harness_gen("--events 4000 --seed 22");
+    char *name, *ref_name;
+    char *conninfo = harness_migrated_database("sentinel_rt", 8, &name);
+    char *reference = harness_migrated_database("sentinel_rt_ref", 8, &ref_name);
+    char *prefix = harness_unique_name("rt");
+
+    assert_int_equal(harness_publish(topic, first), 0);
+    long long first_part = harness_consume_all(topic, "read_committed", NULL, NULL);
+    free(harness_must_run("project --projector runs --until-caught-up --db \"%s\" --topic %s "
+                          "--group-prefix %s",
+                          conninfo, topic, prefix));
+    assert_int_equal(harness_publish(topic, second), 0);
+    long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
+
+    char *out = harness_must_run("project --until-caught-up --db \"%s\" --topic %s "
+                                 "--group-prefix %s",
+                                 conninfo, topic, prefix);
+    /* One reader: every message read once, from the lowest stored offset. */
+    long long read = number_after(out, "read ");
+    if (read != total) fail_msg("read %lld messages for %lld in the topic:\n%s", read, total, out);
+    assert_non_null(strstr(out, "messages once for 5 projectors"));
+    /* Each projector counts what it went through from its own offsets. */
+    assert_int_equal(projector_events(out, "runs"), total - first_part);
+    assert_int_equal(projector_events(out, "commands"), total);
+    assert_int_equal(projector_events(out, "usage"), total);
+    free(out);
+
+    harness_project(reference, topic, prefix);
+    harness_assert_same_projection(conninfo, reference);
+
+    harness_drop_database(name);
+    harness_drop_database(ref_name);
+    unlink(first);
+    unlink(second);
+    free(first);
+    free(second);
+    free(name);
+    free(ref_name);
+    free(conninfo);
+    free(reference);
+    free(prefix);
+    free(topic);
+}
+
+/* With a small budget the reader waits for the projectors instead of
+ * reading ahead: the bytes in flight (prefetched, decoded, in batches)
+ * never pass the setting, and the projection is the same. */
+static void test_memory_bounded_by_one_setting(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.runtime.memory");
+    char *events = harness_gen("--events 20000 --seed 23");
+    char *name, *ref_name;
+    char *conninfo = harness_migrated_database("sentinel_rt_mem", 8, &name);
+    char *reference = harness_migrated_database("sentinel_rt_mem_ref", 8, &ref_name);
+    char *prefix = harness_unique_name("rtm");
+    assert_int_equal(harness_publish(topic, events), 0);
+
+    char *out = harness_must_run("project --until-caught-up --max-in-flight 4M --db \"%s\" "
+                                 "--topic %s --group-prefix %s",
+                                 conninfo, topic, prefix);
+    long long peak = number_after(out, "peak in flight ");
+    long long budget = number_after(out, " bytes of ");
+    if (peak <= 0 || budget != 4 * 1024 * 1024 || peak > budget)
+        fail_msg("peak %lld bytes in flight, budget %lld:\n%s", peak, budget, out);
+    free(out);
+
+    char *bad = NULL;
+    assert_int_equal(harness_run_sentinel("project --max-in-flight 12Q --until-caught-up", &bad),
+                     2);
+    assert_non_null(strstr(bad, "--max-in-flight"));
+    free(bad);
+
+    harness_project(reference, topic, prefix);
+    harness_assert_same_projection(conninfo, reference);
+
+    harness_drop_database(name);
+    harness_drop_database(ref_name);
+    unlink(events);
+    free(events);
+    free(name);
+    free(ref_name);
+    free(conninfo);
+    free(reference);
+    free(prefix);
+    free(topic);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_projectors_at_different_offsets),
+        cmocka_unit_test(test_memory_bounded_by_one_setting),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
