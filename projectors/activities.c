@@ -4,6 +4,8 @@
 
 static const char *const activity_types[] = {"ActivityLogged", NULL};
 static const char *const activity_tables[] = {"activities", NULL};
+/* Its row carries the event's id. */
+static const char *const activity_proven[] = {"ActivityLogged", NULL};
 
 static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                        size_t errstr_size) {
@@ -20,7 +22,9 @@ static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, ch
     state_pool_t pool = {0};
     sentinel_copy_t rows = {0};
     sentinel_err_t err;
-    if ((err = load_states(conn, "SELECT id, workspace_id FROM activities WHERE id = ANY($1::uuid[])",
+    if ((err = load_states(conn,
+                           "SELECT id, workspace_id, event_id FROM activities "
+                           "WHERE id = ANY($1::uuid[])",
                            &ids, existing, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_users(conn, &users, known_users, &pool, errstr, errstr_size)))
@@ -29,12 +33,15 @@ static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, ch
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         const char *id = sentinel_event_str(ev, "activity_id");
         const char *user = sentinel_event_str(ev, "user_id");
+        if (is_redelivery(batch, i, sentinel_uuid_map_get(existing, id), 0)) continue;
         if (user && !require_row(batch, i, known_users, "user", user)) continue;
         if (sentinel_uuid_map_get(existing, id)) {
             sentinel_batch_reject(batch, i, "activity %s already exists", id);
             continue;
         }
-        sentinel_uuid_map_put(existing, id, state_new(&pool, ev->workspace_id, NULL));
+        row_state_t *made = state_new(&pool, ev->workspace_id, NULL);
+        snprintf(made->event_id, sizeof(made->event_id), "%s", ev->event_id);
+        sentinel_uuid_map_put(existing, id, made);
         sentinel_copy_str(&rows, id);
         sentinel_copy_str(&rows, ev->workspace_id);
         sentinel_copy_str(&rows, user);
@@ -62,5 +69,6 @@ out:
 }
 
 const sentinel_projector_t sentinel_projector_activities = {
-    "activities", "the activity log", activity_types, activity_tables, NULL, activities_apply,
+    "activities", "the activity log", activity_types,  activity_tables,
+    NULL,         activities_apply,   activity_proven,
 };

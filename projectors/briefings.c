@@ -293,6 +293,8 @@ out:
 }
 
 const sentinel_projector_t sentinel_projector_briefings = {
-    "briefings", "briefing generations and downloads", briefing_types, briefing_tables, NULL,
-    briefings_apply,
+    "briefings",    "briefing generations and downloads",
+    briefing_types, briefing_tables,
+    NULL,           briefings_apply,
+    NULL,
 };

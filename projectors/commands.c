@@ -7,6 +7,8 @@ enum { SHOWN_MAX = 200 }; /* bytes of a tenant's value quoted in a reason */
 
 static const char *const command_types[] = {"CommandRunStarted", "CommandRunCompleted", NULL};
 static const char *const command_tables[] = {"command_runs", NULL};
+/* Each makes or completes a row that carries its id. */
+static const char *const command_proven[] = {"CommandRunStarted", "CommandRunCompleted", NULL};
 
 /* "<workspace>/<external_reference>", whole however long. New string. */
 static char *reference_key(const char *workspace_id, const char *reference) {
@@ -41,7 +43,8 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
     sentinel_copy_t started = {0}, completed = {0};
     sentinel_err_t err;
     if ((err = load_states(conn,
-                           "SELECT id, workspace_id, status FROM command_runs WHERE id = ANY($1::uuid[])",
+                           "SELECT id, workspace_id, status, event_id, completed_event_id "
+                           "FROM command_runs WHERE id = ANY($1::uuid[])",
                            &ids, commands, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size)))
@@ -78,7 +81,9 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         const char *id = sentinel_event_str(ev, "command_run_id");
-        if (!strcmp(ev->type->name, "CommandRunStarted")) {
+        int starts = !strcmp(ev->type->name, "CommandRunStarted");
+        if (is_redelivery(batch, i, sentinel_uuid_map_get(commands, id), !starts)) continue;
+        if (starts) {
             if (!require_row(batch, i, repos, "repository", sentinel_event_str(ev, "repository_id")))
                 continue;
             if (sentinel_uuid_map_get(commands, id)) {
@@ -100,7 +105,9 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
             }
             json_object_set_new(references, key, json_string(id));
             free(key);
-            sentinel_uuid_map_put(commands, id, state_new(&pool, ev->workspace_id, "running"));
+            row_state_t *made = state_new(&pool, ev->workspace_id, "running");
+            snprintf(made->event_id, sizeof(made->event_id), "%s", ev->event_id);
+            sentinel_uuid_map_put(commands, id, made);
             json_t *v;
             sentinel_copy_str(&started, id);
             sentinel_copy_str(&started, ev->workspace_id);
@@ -129,6 +136,7 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                 continue;
             }
             snprintf(s->status, sizeof(s->status), "%s", sentinel_event_str(ev, "status"));
+            snprintf(s->completed_by, sizeof(s->completed_by), "%s", ev->event_id);
             json_t *v;
             sentinel_copy_str(&completed, id);
             sentinel_copy_str(&completed, s->status);
@@ -173,5 +181,5 @@ out:
 }
 
 const sentinel_projector_t sentinel_projector_commands = {
-    "commands", "command runs", command_types, command_tables, NULL, commands_apply,
+    "commands", "command runs", command_types, command_tables, NULL, commands_apply, command_proven,
 };

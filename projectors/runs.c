@@ -9,6 +9,9 @@
 
 static const char *const run_types[] = {"RunStarted", "RunCompleted", "FindingRecorded",
                                         "AnnotationPosted", NULL};
+/* Each makes or completes a row that carries its id. */
+static const char *const run_proven[] = {"RunStarted", "RunCompleted", "FindingRecorded",
+                                         "AnnotationPosted", NULL};
 static const char *const run_tables[] = {"run_keys", "runs", "finding_keys", "findings",
                                          "annotations", "workspace_daily_metrics", NULL};
 
@@ -41,20 +44,25 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
     sentinel_err_t err;
 
     /* Set-based reads: everything the batch refers to, one query each. */
-    if ((err = load_states(conn,
-                           "SELECT k.id, k.workspace_id, r.status FROM run_keys k JOIN runs r "
-                           "ON r.id = k.id AND r.created_at = k.created_at "
-                           "WHERE k.id = ANY($1::uuid[])",
-                           &run_ids, runs, &pool, errstr, errstr_size)))
+    if ((err =
+             load_states(conn,
+                         "SELECT k.id, k.workspace_id, r.status, r.event_id, r.completed_event_id "
+                         "FROM run_keys k JOIN runs r "
+                         "ON r.id = k.id AND r.created_at = k.created_at "
+                         "WHERE k.id = ANY($1::uuid[])",
+                         &run_ids, runs, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_states(conn,
-                           "SELECT id, workspace_id FROM finding_keys WHERE id = ANY($1::uuid[])",
+                           "SELECT k.id, k.workspace_id, f.event_id FROM finding_keys k "
+                           "JOIN findings f ON f.id = k.id AND f.created_at = k.created_at "
+                           "WHERE k.id = ANY($1::uuid[])",
                            &finding_ids, findings, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_states(conn,
-                           "SELECT id, workspace_id FROM annotations WHERE id = ANY($1::uuid[])",
+                           "SELECT id, workspace_id, event_id FROM annotations "
+                           "WHERE id = ANY($1::uuid[])",
                            &annotation_ids, annotations, &pool, errstr, errstr_size)))
         goto out;
     if ((err = query_rows(conn, "SELECT slug, id FROM providers", 0, NULL, load_provider, providers,
@@ -67,6 +75,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
         const char *type = ev->type->name;
         if (!strcmp(type, "RunStarted")) {
             const char *run = sentinel_event_str(ev, "run_id");
+            if (is_redelivery(batch, i, sentinel_uuid_map_get(runs, run), 0)) continue;
             if (!require_row(batch, i, repos, "repository", sentinel_event_str(ev, "repository_id")))
                 continue;
             if (sentinel_uuid_map_get(runs, run)) {
@@ -76,6 +85,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             row_state_t *s = state_new(&pool, ev->workspace_id, "running");
             s->is_new = 1;
             s->created_at = ev->occurred_at;
+            snprintf(s->event_id, sizeof(s->event_id), "%s", ev->event_id);
             sentinel_uuid_map_put(runs, run, s);
             /* The daily rollup counts accepted runs only, in this transaction. */
             (void)daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 1, 0, 0, 0, 0);
@@ -95,6 +105,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             sentinel_copy_end_row(&run_rows);
         } else if (!strcmp(type, "RunCompleted")) {
             const char *run = sentinel_event_str(ev, "run_id");
+            if (is_redelivery(batch, i, sentinel_uuid_map_get(runs, run), 1)) continue;
             row_state_t *s = require_row(batch, i, runs, "run", run);
             if (!s) continue;
             if (strcmp(s->status, "running")) {
@@ -104,6 +115,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                 continue;
             }
             snprintf(s->status, sizeof(s->status), "%s", sentinel_event_str(ev, "status"));
+            snprintf(s->completed_by, sizeof(s->completed_by), "%s", ev->event_id);
             sentinel_copy_str(&completions, run);
             sentinel_copy_str(&completions, s->status);
             sentinel_copy_timestamp(&completions, data_time(ev, "completed_at", ev->occurred_at));
@@ -113,6 +125,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
         } else if (!strcmp(type, "FindingRecorded")) {
             const char *run = sentinel_event_str(ev, "run_id");
             const char *finding = sentinel_event_str(ev, "finding_id");
+            if (is_redelivery(batch, i, sentinel_uuid_map_get(findings, finding), 0)) continue;
             row_state_t *s = require_row(batch, i, runs, "run", run);
             if (!s) continue;
             if (strcmp(s->status, "running")) {
@@ -124,7 +137,9 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                 sentinel_batch_reject(batch, i, "finding %s already exists", finding);
                 continue;
             }
-            sentinel_uuid_map_put(findings, finding, state_new(&pool, ev->workspace_id, NULL));
+            row_state_t *made = state_new(&pool, ev->workspace_id, NULL);
+            snprintf(made->event_id, sizeof(made->event_id), "%s", ev->event_id);
+            sentinel_uuid_map_put(findings, finding, made);
             const char *severity = sentinel_event_str(ev, "severity");
             (void)daily_metrics_add(daily, ev->workspace_id, ev->occurred_at, 0, 1,
                                     !strcmp(severity, "critical"), !strcmp(severity, "warning"), 0);
@@ -156,6 +171,8 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
         } else if (!strcmp(type, "AnnotationPosted")) {
             const char *annotation = sentinel_event_str(ev, "annotation_id");
             const char *slug = sentinel_event_str(ev, "provider");
+            if (is_redelivery(batch, i, sentinel_uuid_map_get(annotations, annotation), 0))
+                continue;
             if (!require_row(batch, i, findings, "finding", sentinel_event_str(ev, "finding_id")))
                 continue;
             const char *provider = json_string_value(json_object_get(providers, slug));
@@ -169,7 +186,9 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                 sentinel_batch_reject(batch, i, "annotation %s already exists", annotation);
                 continue;
             }
-            sentinel_uuid_map_put(annotations, annotation, state_new(&pool, ev->workspace_id, NULL));
+            row_state_t *made = state_new(&pool, ev->workspace_id, NULL);
+            snprintf(made->event_id, sizeof(made->event_id), "%s", ev->event_id);
+            sentinel_uuid_map_put(annotations, annotation, made);
             sentinel_copy_str(&annotation_rows, annotation);
             sentinel_copy_str(&annotation_rows, sentinel_event_str(ev, "finding_id"));
             sentinel_copy_str(&annotation_rows, ev->workspace_id);
@@ -242,6 +261,11 @@ out:
 }
 
 const sentinel_projector_t sentinel_projector_runs = {
-    "runs", "runs, findings and annotations", run_types, run_tables,
-    ensure_partitions_for, runs_apply,
+    "runs",
+    "runs, findings and annotations",
+    run_types,
+    run_tables,
+    ensure_partitions_for,
+    runs_apply,
+    run_proven,
 };

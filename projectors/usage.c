@@ -7,6 +7,8 @@
 #include "support.h"
 
 static const char *const usage_types[] = {"UsageIncremented", NULL};
+/* Its ledger row carries the event's id. */
+static const char *const usage_proven[] = {"UsageIncremented", NULL};
 static const char *const usage_tables[] = {"usage_ledger", "usage_records",
                                            "workspace_daily_metrics", NULL};
 
@@ -80,6 +82,14 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     sentinel_err_t err = SENTINEL_OK;
 
     subscription_list_t subs = {0};
+    sentinel_uuid_map_t *recorded = sentinel_uuid_map_new();
+    state_pool_t pool = {0};
+    err =
+        load_recorded(conn,
+                      "SELECT l.event_id, l.workspace_id FROM unnest($1::uuid[], $2::uuid[]) "
+                      "AS t(w, e) JOIN usage_ledger l ON l.workspace_id = t.w AND l.event_id = t.e",
+                      batch, recorded, &pool, errstr, errstr_size);
+    if (err) goto out;
     err = sentinel_db_select_ids(
         conn,
         "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
@@ -91,6 +101,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     const char *topic = sentinel_batch_topic(batch);
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        if (is_redelivery(batch, i, sentinel_uuid_map_get(recorded, ev->event_id), 0)) continue;
         const char *metric = sentinel_event_str(ev, "metric");
         long long amount = (long long)sentinel_event_int(ev, "amount");
         int m = 0;
@@ -190,6 +201,8 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         goto out;
     err = daily_metrics_write(daily, conn, errstr, errstr_size);
 out:
+    sentinel_uuid_map_destroy(recorded);
+    state_pool_free(&pool);
     daily_metrics_destroy(daily);
     sentinel_copy_free(&ledger);
     sentinel_copy_free(&records);
@@ -201,6 +214,8 @@ out:
 }
 
 const sentinel_projector_t sentinel_projector_usage = {
-    "usage", "usage ledger, usage records per billing period, daily tokens", usage_types,
-    usage_tables, NULL, usage_apply,
+    "usage",      "usage ledger, usage records per billing period, daily tokens",
+    usage_types,  usage_tables,
+    NULL,         usage_apply,
+    usage_proven,
 };

@@ -37,6 +37,13 @@ typedef struct sentinel_projector {
      * batch back (RETRIABLE: retried). */
     sentinel_err_t (*apply)(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                             size_t errstr_size);
+    /* Optional, NULL-terminated: the types whose own row proves them
+     * applied (the row carries the event's id). The runtime keeps no
+     * ledger entry for them but for the rejected ones, so apply sees
+     * their redeliveries too: finding the row made by the same event, it
+     * calls sentinel_batch_duplicate(). Every other type is deduplicated
+     * by the runtime's ledger, applied_events. */
+    const char *const *proven_by_rows;
 } sentinel_projector_t;
 
 /* The projectors (projectors/registry.c), NULL-terminated. */
@@ -45,8 +52,8 @@ const sentinel_projector_t *sentinel_projector_find(const char *name);
 
 /* ---- for apply handlers ---- */
 
-/* New events of the batch (deduplicated, of handled types, of known
- * workspaces), in log order. Borrowed. */
+/* New events of the batch (deduplicated, but for proven_by_rows types; of
+ * handled types, of known workspaces), in log order. Borrowed. */
 size_t sentinel_batch_count(const sentinel_batch_t *batch);
 const sentinel_event_t *sentinel_batch_event(const sentinel_batch_t *batch, size_t i);
 /* Reject event i: it is dead-lettered with the reason; the handler writes
@@ -59,6 +66,9 @@ int sentinel_batch_is_rejected(const sentinel_batch_t *batch, size_t i);
 const char *sentinel_batch_topic(const sentinel_batch_t *batch);
 void sentinel_batch_position(const sentinel_batch_t *batch, size_t i, int32_t *partition,
                              int64_t *offset);
+/* Event i was applied before: its row carries its id (types of
+ * proven_by_rows only). */
+void sentinel_batch_duplicate(sentinel_batch_t *batch, size_t i);
 /* Count event i as ignored (applied as a no-op, e.g. a late progress). */
 void sentinel_batch_ignore(sentinel_batch_t *batch, size_t i);
 

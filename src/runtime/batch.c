@@ -89,4 +89,8 @@ void sentinel_batch_position(const sentinel_batch_t *b, size_t i, int32_t *parti
     *offset = b->events[i]->m->msg->offset;
 }
 
+void sentinel_batch_duplicate(sentinel_batch_t *b, size_t i) {
+    b->events[i]->status = ITEM_DUPLICATE;
+}
+
 void sentinel_batch_ignore(sentinel_batch_t *b, size_t i) { b->events[i]->status = ITEM_IGNORED; }

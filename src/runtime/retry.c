@@ -122,10 +122,11 @@ static sentinel_err_t retry_apply(retry_t *r, size_t *resolved, size_t *still, c
     if ((err = sentinel_db_exec(r->pg, "BEGIN", errstr, errstr_size))) return err;
     err = sentinel_projection_lock(r->pg, NULL, r->p->name, 0, errstr, errstr_size);
     if (!err) err = forget_ids(r, errstr, errstr_size);
-    if (!err) err = rt_deduplicate(r->pg, r->p->name, r->items, r->n, errstr, errstr_size);
+    if (!err) err = rt_deduplicate(r->pg, r->p, r->items, r->n, errstr, errstr_size);
     if (!err) err = rt_reject_unknown_workspaces(r->pg, r->items, r->n, errstr, errstr_size);
     if (!err)
         err = rt_run_handler(r->p, 0, r->pg, r->rt.topic, r->items, r->n, errstr, errstr_size);
+    if (!err) err = rt_claim_rejected(r->pg, r->p, r->items, r->n, errstr, errstr_size);
     for (size_t i = 0; !err && i < r->n; i++) {
         rt_item_t *it = &r->items[i];
         char id[32];

@@ -206,9 +206,14 @@ sentinel_err_t rt_apply_once(rt_projection_t *pj, rt_item_t *items, size_t count
 /* The stored offset of projector/partition (-1 without a row). */
 sentinel_err_t rt_stored_offset(PGconn *pg, const char *projector, const char *topic,
                                 int32_t partition, int64_t *out, char *errstr, size_t errstr_size);
-/* Claim the idempotency keys of items; the first delivery of each is NEW. */
-sentinel_err_t rt_deduplicate(PGconn *pg, const char *projector, rt_item_t *items, size_t count,
-                              char *errstr, size_t errstr_size);
+/* Claim the idempotency keys of items; the first delivery of each is NEW
+ * (types proven by rows: unless rejected before). */
+sentinel_err_t rt_deduplicate(PGconn *pg, const sentinel_projector_t *p, rt_item_t *items,
+                              size_t count, char *errstr, size_t errstr_size);
+/* The keys of the rejected items of types proven by rows, so their
+ * redeliveries are duplicates as every dead letter's are. */
+sentinel_err_t rt_claim_rejected(PGconn *pg, const sentinel_projector_t *p, rt_item_t *items,
+                                 size_t count, char *errstr, size_t errstr_size);
 sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t count,
                                             char *errstr, size_t errstr_size);
 /* Hand the NEW items to the projector's apply (or prepare). */

@@ -2,6 +2,7 @@
  * the one transaction per batch (projection lock, offset compare-and-set,
  * deduplication, unknown workspaces, the projector's apply, dead letters). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,29 +208,102 @@ static sentinel_err_t advance_offsets(rt_projection_t *pj, int *moved_all, char 
     return SENTINEL_OK;
 }
 
+/* Whether p proves item it applied by a row of its own. */
+static int proven(const sentinel_projector_t *p, const rt_item_t *it) {
+    if (!p->proven_by_rows || !it->m->decoded) return 0;
+    for (size_t i = 0; p->proven_by_rows[i]; i++)
+        if (!strcmp(p->proven_by_rows[i], it->m->ev.type->name)) return 1;
+    return 0;
+}
+
+/* The keys of the items `pick` chooses, as uuid[] literals, and where
+ * each is in items. */
+typedef struct keys {
+    char *events, *workspaces;
+    size_t *which;
+    size_t n;
+} keys_t;
+
+static void keys_of(keys_t *k, const sentinel_projector_t *p, const rt_item_t *items, size_t count,
+                    int (*pick)(const sentinel_projector_t *, const rt_item_t *)) {
+    const char **ids = malloc((count + 1) * sizeof(*ids));
+    const char **ws = malloc((count + 1) * sizeof(*ws));
+    k->which = malloc((count + 1) * sizeof(*k->which));
+    if (!ids || !ws || !k->which) abort();
+    k->n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!pick(p, &items[i])) continue;
+        ids[k->n] = items[i].m->ev.event_id;
+        ws[k->n] = items[i].m->ev.workspace_id;
+        k->which[k->n++] = i;
+    }
+    k->events = rt_uuid_array(ids, k->n);
+    k->workspaces = rt_uuid_array(ws, k->n);
+    free(ids);
+    free(ws);
+}
+
+static void keys_free(keys_t *k) {
+    free(k->events);
+    free(k->workspaces);
+    free(k->which);
+}
+
+/* To be claimed in the ledger now: new items of the other types, and the
+ * poisoned ones (claimed again, as they are on every attempt). */
+static int ledger_claims(const sentinel_projector_t *p, const rt_item_t *it) {
+    return (it->status == ITEM_PENDING || it->poisoned) && !proven(p, it);
+}
+
+static int proven_pending(const sentinel_projector_t *p, const rt_item_t *it) {
+    return it->status == ITEM_PENDING && proven(p, it);
+}
+
+static int proven_rejected(const sentinel_projector_t *p, const rt_item_t *it) {
+    return it->status == ITEM_REJECTED && it->m->decoded && proven(p, it);
+}
+
+/* Within the batch, as the ledger would: a key's first delivery is NEW,
+ * the others DUPLICATE, so apply sees each event once, whatever became of
+ * the first. */
+static void first_deliveries(rt_item_t *items, const keys_t *k) {
+    sentinel_uuid_map_t *seen = sentinel_uuid_map_new();
+    size_t *same = malloc((k->n + 1) * sizeof(*same)); /* the previous one of the same id, + 1 */
+    if (!same) abort();
+    for (size_t j = 0; j < k->n; j++) {
+        rt_item_t *it = &items[k->which[j]];
+        same[j] = 0;
+        if (it->status != ITEM_NEW) continue;
+        const sentinel_event_t *ev = &it->m->ev;
+        size_t prev = (size_t)(uintptr_t)sentinel_uuid_map_get(seen, ev->event_id);
+        for (size_t p = prev; p; p = same[p - 1])
+            if (!strcmp(items[k->which[p - 1]].m->ev.workspace_id, ev->workspace_id)) {
+                it->status = ITEM_DUPLICATE;
+                break;
+            }
+        if (it->status != ITEM_NEW) continue;
+        same[j] = prev;
+        sentinel_uuid_map_put(seen, ev->event_id, (void *)(uintptr_t)(j + 1));
+    }
+    free(same);
+    sentinel_uuid_map_destroy(seen);
+}
+
 /* Claim the idempotency keys (workspace_id, event_id) of items[0..count):
  * the first delivery of a key in log order is NEW, the others DUPLICATE;
  * the same event id in another workspace is another event. A poisoned
  * event's key is claimed too, so its redelivery is a duplicate like any
- * dead letter's. */
-sentinel_err_t rt_deduplicate(PGconn *pg, const char *projector, rt_item_t *items, size_t count,
-                              char *errstr, size_t errstr_size) {
-    size_t n = 0;
-    const char **ids = malloc((count + 1) * sizeof(*ids));
-    const char **ws = malloc((count + 1) * sizeof(*ws));
-    size_t *which = malloc((count + 1) * sizeof(*which));
-    if (!ids || !ws || !which) abort();
-    for (size_t i = 0; i < count; i++) {
-        if (items[i].status != ITEM_PENDING && !items[i].poisoned) continue;
-        ids[n] = items[i].m->ev.event_id;
-        ws[n] = items[i].m->ev.workspace_id;
-        which[n++] = i;
-    }
+ * dead letter's. Types proven by rows claim nothing here: they are NEW
+ * unless rejected before (rt_claim_rejected), and apply finds their
+ * redeliveries by their rows. */
+sentinel_err_t rt_deduplicate(PGconn *pg, const sentinel_projector_t *p, rt_item_t *items,
+                              size_t count, char *errstr, size_t errstr_size) {
+    keys_t k;
+    keys_of(&k, p, items, count, ledger_claims);
     sentinel_err_t err = SENTINEL_OK;
-    if (n) {
-        char *a = rt_uuid_array(ids, n), *b = rt_uuid_array(ws, n);
-        const char *params[3] = {projector, a, b};
-        PGresult *res = NULL;
+    PGresult *res = NULL;
+    if (k.n) {
+        const char *params[3] = {p->name, k.events, k.workspaces};
         /* Which keys were claimed now, each by its first position. */
         err = sentinel_db_params(
             pg,
@@ -241,23 +315,61 @@ sentinel_err_t rt_deduplicate(PGconn *pg, const char *projector, rt_item_t *item
             "ON claimed.event_id = input.e AND claimed.workspace_id = input.w "
             "GROUP BY input.w, input.e",
             3, params, &res, errstr, errstr_size);
-        free(a);
-        free(b);
         if (!err) {
-            for (size_t k = 0; k < n; k++)
-                if (items[which[k]].status == ITEM_PENDING) items[which[k]].status = ITEM_DUPLICATE;
-            for (int k = 0; k < PQntuples(res); k++) {
-                long long pos = atoll(PQgetvalue(res, k, 0));
-                if (pos < 1 || (size_t)pos > n) continue;
-                rt_item_t *it = &items[which[pos - 1]];
+            for (size_t j = 0; j < k.n; j++)
+                if (items[k.which[j]].status == ITEM_PENDING)
+                    items[k.which[j]].status = ITEM_DUPLICATE;
+            for (int r = 0; r < PQntuples(res); r++) {
+                long long pos = atoll(PQgetvalue(res, r, 0));
+                if (pos < 1 || (size_t)pos > k.n) continue;
+                rt_item_t *it = &items[k.which[pos - 1]];
                 if (it->status == ITEM_DUPLICATE) it->status = ITEM_NEW;
             }
             PQclear(res);
         }
     }
-    free(ids);
-    free(ws);
-    free(which);
+    keys_free(&k);
+    if (err) return err;
+
+    keys_of(&k, p, items, count, proven_pending);
+    if (k.n) {
+        const char *params[3] = {p->name, k.events, k.workspaces};
+        /* Only rejected events of these types have a ledger row. */
+        err = sentinel_db_params(pg,
+                                 "SELECT i FROM unnest($2::uuid[], $3::uuid[]) WITH ORDINALITY "
+                                 "AS t(e, w, i) WHERE EXISTS (SELECT 1 FROM applied_events a "
+                                 "WHERE a.projector = $1 AND a.workspace_id = t.w "
+                                 "AND a.event_id = t.e)",
+                                 3, params, &res, errstr, errstr_size);
+        if (!err) {
+            for (size_t j = 0; j < k.n; j++)
+                items[k.which[j]].status = ITEM_NEW;
+            for (int r = 0; r < PQntuples(res); r++) {
+                long long pos = atoll(PQgetvalue(res, r, 0));
+                if (pos >= 1 && (size_t)pos <= k.n) items[k.which[pos - 1]].status = ITEM_DUPLICATE;
+            }
+            PQclear(res);
+            first_deliveries(items, &k);
+        }
+    }
+    keys_free(&k);
+    return err;
+}
+
+sentinel_err_t rt_claim_rejected(PGconn *pg, const sentinel_projector_t *p, rt_item_t *items,
+                                 size_t count, char *errstr, size_t errstr_size) {
+    keys_t k;
+    keys_of(&k, p, items, count, proven_rejected);
+    sentinel_err_t err = SENTINEL_OK;
+    if (k.n) {
+        const char *params[3] = {p->name, k.events, k.workspaces};
+        err = sentinel_db_params(pg,
+                                 "INSERT INTO applied_events (projector, event_id, workspace_id) "
+                                 "SELECT $1, e, w FROM unnest($2::uuid[], $3::uuid[]) AS t(e, w) "
+                                 "ON CONFLICT DO NOTHING",
+                                 3, params, NULL, errstr, errstr_size);
+    }
+    keys_free(&k);
     return err;
 }
 
@@ -391,12 +503,13 @@ sentinel_err_t rt_apply_once(rt_projection_t *pj, rt_item_t *items, size_t count
         goto rollback;
     }
     if (count) {
-        if ((err = rt_deduplicate(pj->pg, pj->p->name, items, count, errstr, errstr_size)))
-            goto rollback;
+        if ((err = rt_deduplicate(pj->pg, pj->p, items, count, errstr, errstr_size))) goto rollback;
         if ((err = rt_reject_unknown_workspaces(pj->pg, items, count, errstr, errstr_size)))
             goto rollback;
         if ((err = rt_run_handler(pj->p, 0, pj->pg, pj->rt->topic, items, count, errstr,
                                   errstr_size)))
+            goto rollback;
+        if ((err = rt_claim_rejected(pj->pg, pj->p, items, count, errstr, errstr_size)))
             goto rollback;
         if ((err = write_dead_letters(pj, items, count, errstr, errstr_size))) goto rollback;
     }

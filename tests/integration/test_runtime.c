@@ -127,10 +127,70 @@ static void test_memory_bounded_by_one_setting(void **state) {
     free(topic);
 }
 
+/* Where the projector's own row proves an event applied (runs, findings,
+ * annotations, command runs, activities, the usage ledger), no ledger row is kept for it: only the
+ * rejected events' keys are. Redeliveries, the whole log published twice
+ * and duplicates inside it, are still found and counted as duplicates, and
+ * the projection equals one of the log published once. */
+static void test_rows_prove_application(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.runtime.proof");
+    char *once = harness_unique_name("test.runtime.once");
+    char *events = harness_gen("--events 6000 --duplicates 0.03 --orphans 0.02 --seed 24");
+    char *name, *ref_name;
+    char *conninfo = harness_migrated_database("sentinel_rt_proof", 8, &name);
+    char *reference = harness_migrated_database("sentinel_rt_proof_ref", 8, &ref_name);
+    char *prefix = harness_unique_name("rtp");
+    assert_int_equal(harness_publish(topic, events), 0);
+    assert_int_equal(harness_publish(topic, events), 0);
+    assert_int_equal(harness_publish(once, events), 0);
+
+    char *out = harness_must_run("project --until-caught-up --batch-events 700 --db \"%s\" "
+                                 "--topic %s --group-prefix %s",
+                                 conninfo, topic, prefix);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    long long ledger =
+        harness_query_int(conn, "SELECT count(*) FROM applied_events "
+                                "WHERE projector IN ('runs', 'usage', 'commands', 'activities')");
+    long long rejected = harness_query_int(
+        conn, "SELECT count(DISTINCT (projector, workspace_id, event_id)) FROM dead_letters "
+              "WHERE projector IN ('runs', 'usage', 'commands', 'activities')");
+    long long rows = harness_query_int(conn, "SELECT (SELECT count(*) FROM findings) + "
+                                             "(SELECT count(*) FROM usage_ledger)");
+    if (ledger != rejected || rows < 1000)
+        fail_msg("%lld ledger rows for %lld rejected events (%lld rows):\n%s", ledger, rejected,
+                 rows, out);
+    /* Every event of the second copy is a duplicate. */
+    const char *at = strstr(out, "runs: ");
+    assert_non_null(at);
+    long long duplicates = number_after(at, "applied, ");
+    long long applied = number_after(at, "batches: ");
+    if (duplicates < applied)
+        fail_msg("%lld applied, %lld duplicates:\n%s", applied, duplicates, out);
+    PQfinish(conn);
+    free(out);
+
+    harness_project(reference, once, prefix);
+    harness_assert_same_projection(conninfo, reference);
+
+    harness_drop_database(name);
+    harness_drop_database(ref_name);
+    unlink(events);
+    free(events);
+    free(name);
+    free(ref_name);
+    free(conninfo);
+    free(reference);
+    free(prefix);
+    free(topic);
+    free(once);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_projectors_at_different_offsets),
         cmocka_unit_test(test_memory_bounded_by_one_setting),
+        cmocka_unit_test(test_rows_prove_application),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
