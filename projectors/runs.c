@@ -19,6 +19,29 @@ static void load_provider(PGresult *res, int r, void *opaque) {
     json_object_set_new(opaque, PQgetvalue(res, r, 0), json_string(PQgetvalue(res, r, 1)));
 }
 
+static void set_event_id(PGresult *res, int r, void *opaque) {
+    row_state_t *s = sentinel_uuid_map_get(opaque, PQgetvalue(res, r, 0));
+    if (s) snprintf(s->event_id, sizeof(s->event_id), "%s", PQgetvalue(res, r, 1));
+}
+
+/* The events that made the findings found (redeliveries, mostly none): the
+ * key table has no event id, so findings is read for those only. */
+static sentinel_err_t load_finding_events(PGconn *conn, const id_list_t *ids,
+                                          sentinel_uuid_map_t *findings, char *errstr,
+                                          size_t errstr_size) {
+    id_list_t found;
+    id_list_init(&found);
+    for (size_t i = 0; i < ids->n; i++)
+        if (sentinel_uuid_map_get(findings, ids->ids[i])) id_list_add(&found, ids->ids[i]);
+    sentinel_err_t err = sentinel_db_select_ids(
+        conn,
+        "SELECT k.id, f.event_id FROM finding_keys k JOIN findings f "
+        "ON f.id = k.id AND f.created_at = k.created_at WHERE k.id = ANY($1::uuid[])",
+        found.ids, found.n, set_event_id, findings, errstr, errstr_size);
+    id_list_free(&found);
+    return err;
+}
+
 static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                  size_t errstr_size) {
     size_t n = sentinel_batch_count(batch);
@@ -55,11 +78,10 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
     if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size)))
         goto out;
     if ((err = load_states(conn,
-                           "SELECT k.id, k.workspace_id, f.event_id FROM finding_keys k "
-                           "JOIN findings f ON f.id = k.id AND f.created_at = k.created_at "
-                           "WHERE k.id = ANY($1::uuid[])",
+                           "SELECT id, workspace_id FROM finding_keys WHERE id = ANY($1::uuid[])",
                            &finding_ids, findings, &pool, errstr, errstr_size)))
         goto out;
+    if ((err = load_finding_events(conn, &finding_ids, findings, errstr, errstr_size))) goto out;
     if ((err = load_states(conn,
                            "SELECT id, workspace_id, event_id FROM annotations "
                            "WHERE id = ANY($1::uuid[])",

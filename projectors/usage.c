@@ -68,6 +68,32 @@ static void period_for(const subscription_list_t *subs, const char *ws, int64_t 
     sentinel_billing_period_in(n ? subs->spans + lo : NULL, n, at, start, end);
 }
 
+static int metric_of(const char *metric) {
+    int m = 0;
+    while (m < METRICS && strcmp(metric_names[m], metric))
+        m++;
+    return m;
+}
+
+/* A ledger row the batch inserted: event id -> its workspaces (owned,
+ * comma-separated: the same id in two workspaces is two events). */
+static void mark_inserted(PGresult *res, int r, void *opaque) {
+    const char *was = sentinel_uuid_map_get(opaque, PQgetvalue(res, r, 0));
+    char *ws = NULL;
+    if (asprintf(&ws, "%s%s%s", was ? was : "", was ? "," : "", PQgetvalue(res, r, 1)) < 0) abort();
+    free((void *)was);
+    sentinel_uuid_map_put(opaque, PQgetvalue(res, r, 0), ws);
+}
+
+static void free_inserted(sentinel_uuid_map_t *map) {
+    size_t cursor = 0;
+    const char *key;
+    void *value;
+    while (sentinel_uuid_map_next(map, &cursor, &key, &value))
+        free(value);
+    sentinel_uuid_map_destroy(map);
+}
+
 static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                   size_t errstr_size) {
     size_t n = sentinel_batch_count(batch);
@@ -82,14 +108,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     sentinel_err_t err = SENTINEL_OK;
 
     subscription_list_t subs = {0};
-    sentinel_uuid_map_t *recorded = sentinel_uuid_map_new();
-    state_pool_t pool = {0};
-    err =
-        load_recorded(conn,
-                      "SELECT l.event_id, l.workspace_id FROM unnest($1::uuid[], $2::uuid[]) "
-                      "AS t(w, e) JOIN usage_ledger l ON l.workspace_id = t.w AND l.event_id = t.e",
-                      batch, recorded, &pool, errstr, errstr_size);
-    if (err) goto out;
+    sentinel_uuid_map_t *inserted = sentinel_uuid_map_new();
     err = sentinel_db_select_ids(
         conn,
         "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
@@ -98,23 +117,73 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         workspaces.ids, workspaces.n, load_subscription, &subs, errstr, errstr_size);
     if (err) goto out;
 
+    /* The ledger first: staged, then inserted where its key is new. The
+     * insert proves an event new; one whose row is there already is a
+     * redelivery. */
     const char *topic = sentinel_batch_topic(batch);
+    int64_t *starts = calloc(n + 1, sizeof(*starts)), *ends = calloc(n + 1, sizeof(*ends));
+    if (!starts || !ends) abort();
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
-        if (is_redelivery(batch, i, sentinel_uuid_map_get(recorded, ev->event_id), 0)) continue;
         const char *metric = sentinel_event_str(ev, "metric");
-        long long amount = (long long)sentinel_event_int(ev, "amount");
-        int m = 0;
-        while (m < METRICS && strcmp(metric_names[m], metric)) m++;
-        if (m == METRICS) {
+        if (metric_of(metric) == METRICS) {
             sentinel_batch_reject(batch, i, "unknown metric \"%s\"", metric);
             continue;
         }
-        int64_t start, end;
-        period_for(&subs, ev->workspace_id, ev->occurred_at, &start, &end);
+        period_for(&subs, ev->workspace_id, ev->occurred_at, &starts[i], &ends[i]);
+        int32_t partition;
+        int64_t offset;
+        sentinel_batch_position(batch, i, &partition, &offset);
+        sentinel_copy_str(&ledger, ev->event_id);
+        sentinel_copy_str(&ledger, ev->workspace_id);
+        sentinel_copy_str(&ledger, metric);
+        sentinel_copy_int(&ledger, sentinel_event_int(ev, "amount"));
+        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_type"));
+        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_id"));
+        sentinel_copy_timestamp(&ledger, ev->occurred_at);
+        sentinel_copy_timestamp(&ledger, starts[i]);
+        sentinel_copy_str(&ledger, topic);
+        sentinel_copy_int(&ledger, partition);
+        sentinel_copy_int(&ledger, offset);
+        sentinel_copy_end_row(&ledger);
+    }
+    if (ledger.rows) {
+        if ((err = sentinel_db_exec(conn,
+                                    "CREATE TEMP TABLE IF NOT EXISTS usage_ledger_rows (LIKE "
+                                    "usage_ledger INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                                    errstr, errstr_size)))
+            goto out;
+        if ((err =
+                 sentinel_copy_send(conn,
+                                    "COPY usage_ledger_rows (event_id, workspace_id, metric, "
+                                    "amount, subject_type, subject_id, occurred_at, period_start, "
+                                    "topic, partition, kafka_offset) FROM STDIN",
+                                    &ledger, errstr, errstr_size)))
+            goto out;
+        if ((err = query_rows(conn,
+                              "INSERT INTO usage_ledger SELECT * FROM usage_ledger_rows "
+                              "ON CONFLICT DO NOTHING RETURNING event_id, workspace_id",
+                              0, NULL, mark_inserted, inserted, errstr, errstr_size)))
+            goto out;
+    }
+
+    /* Then the sums of the new ones. */
+    id_list_t refused;
+    id_list_init(&refused);
+    for (size_t i = 0; i < n; i++) {
+        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
+        if (sentinel_batch_is_rejected(batch, i)) continue;
+        const char *ws = sentinel_uuid_map_get(inserted, ev->event_id);
+        if (!ws || !strstr(ws, ev->workspace_id)) {
+            sentinel_batch_duplicate(batch, i);
+            continue;
+        }
+        int m = metric_of(sentinel_event_str(ev, "metric"));
+        long long amount = (long long)sentinel_event_int(ev, "amount");
         period_sum_t *sum = NULL;
         for (size_t k = 0; k < n_sums && !sum; k++)
-            if (sums[k].start == start && !strcmp(sums[k].workspace_id, ev->workspace_id)) sum = &sums[k];
+            if (sums[k].start == starts[i] && !strcmp(sums[k].workspace_id, ev->workspace_id))
+                sum = &sums[k];
         if (!sum) {
             if (n_sums == cap_sums) {
                 cap_sums = cap_sums ? cap_sums * 2 : 16;
@@ -125,11 +194,12 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
             sum = &sums[n_sums++];
             memset(sum, 0, sizeof(*sum));
             snprintf(sum->workspace_id, sizeof(sum->workspace_id), "%s", ev->workspace_id);
-            sum->start = start;
-            sum->end = end;
+            sum->start = starts[i];
+            sum->end = ends[i];
         }
-        /* Counters never wrap: an event that would is rejected, whatever
-         * the amounts the decoder let through. */
+        /* Counters never wrap: an event that would is rejected (and its
+         * ledger row taken back), whatever the amounts the decoder let
+         * through. */
         long long total;
         if (__builtin_add_overflow(sum->counts[m], amount, &total) ||
             (m == M_TOKENS &&
@@ -138,25 +208,22 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
                                   "amount %lld would overflow the %s counter of the "
                                   "billing period",
                                   amount, metric_names[m]);
+            id_list_add(&refused, ev->event_id);
             continue;
         }
         sum->counts[m] = total;
-        int32_t partition;
-        int64_t offset;
-        sentinel_batch_position(batch, i, &partition, &offset);
-        sentinel_copy_str(&ledger, ev->event_id);
-        sentinel_copy_str(&ledger, ev->workspace_id);
-        sentinel_copy_str(&ledger, metric);
-        sentinel_copy_int(&ledger, amount);
-        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_type"));
-        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_id"));
-        sentinel_copy_timestamp(&ledger, ev->occurred_at);
-        sentinel_copy_timestamp(&ledger, start);
-        sentinel_copy_str(&ledger, topic);
-        sentinel_copy_int(&ledger, partition);
-        sentinel_copy_int(&ledger, offset);
-        sentinel_copy_end_row(&ledger);
     }
+    free(starts);
+    free(ends);
+    /* Rare: overflowing events leave the ledger again. */
+    err =
+        sentinel_db_select_ids(conn,
+                               "DELETE FROM usage_ledger l USING usage_ledger_rows r "
+                               "WHERE l.event_id = r.event_id AND l.workspace_id = r.workspace_id "
+                               "AND l.event_id = ANY($1::uuid[])",
+                               refused.ids, refused.n, NULL, NULL, errstr, errstr_size);
+    id_list_free(&refused);
+    if (err) goto out;
     for (size_t k = 0; k < n_sums; k++) {
         sentinel_copy_str(&records, sums[k].workspace_id);
         sentinel_copy_timestamp(&records, sums[k].start);
@@ -165,12 +232,6 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_end_row(&records);
     }
 
-    if ((err = sentinel_copy_send(conn,
-                                  "COPY usage_ledger (event_id, workspace_id, metric, amount, "
-                                  "subject_type, subject_id, occurred_at, period_start, "
-                                  "topic, partition, kafka_offset) FROM STDIN",
-                                  &ledger, errstr, errstr_size)))
-        goto out;
     if ((err = sentinel_copy_stage(
              conn,
              "CREATE TEMP TABLE IF NOT EXISTS usage_increments (workspace_id uuid, "
@@ -201,8 +262,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         goto out;
     err = daily_metrics_write(daily, conn, errstr, errstr_size);
 out:
-    sentinel_uuid_map_destroy(recorded);
-    state_pool_free(&pool);
+    free_inserted(inserted);
     daily_metrics_destroy(daily);
     sentinel_copy_free(&ledger);
     sentinel_copy_free(&records);
