@@ -120,8 +120,8 @@ typedef struct rt_projection {
     rt_part_t parts[RT_MAX_PARTITIONS];
     rt_item_t *items;
     size_t n_items, cap_items;
+    size_t last_items;      /* of the last view, for the log */
     unsigned long next_seq; /* the next chunk to take */
-    unsigned long taken_to; /* the last chunk of the view at hand */
     pthread_t thread;
     int started;
     sentinel_err_t err;

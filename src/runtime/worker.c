@@ -10,6 +10,7 @@
 
 #include "../db.h"
 #include "../log.h"
+#include "../timestamp.h"
 #include "../utf8.h"
 #include "runtime.h"
 
@@ -370,6 +371,7 @@ static sentinel_err_t process(rt_projection_t *pj, view_t *v, char *errstr, size
     }
     for (size_t i = 0; i < pj->n_items; i++)
         rt_item_clear(&pj->items[i]);
+    pj->last_items = pj->n_items;
     pj->n_items = 0;
     return err;
 }
@@ -385,7 +387,12 @@ void *rt_projection_main(void *arg) {
     while (take(pj, &v)) {
         for (int i = 0; i < v.n_reload; i++)
             rt_ask_reload(pj, v.reload[i]);
+        double t0 = sentinel_monotonic_seconds();
+        size_t chunks = v.n_chunks;
         sentinel_err_t err = process(pj, &v, pj->errstr, sizeof(pj->errstr));
+        sentinel_debug("%s: %zu chunk(s), %zu event(s) of its types: applied in %.1f ms",
+                       pj->p->name, chunks, pj->last_items,
+                       (sentinel_monotonic_seconds() - t0) * 1000);
         release(pj, &v);
         if (err == SENTINEL_ERR_RETRIABLE && rt_stopping(rt)) break; /* asked to stop */
         if (err) {
