@@ -106,6 +106,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     sentinel_copy_t ledger = {0}, records = {0};
     daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err = SENTINEL_OK;
+    int64_t *starts = NULL, *ends = NULL; /* each event's billing period */
 
     subscription_list_t subs = {0};
     sentinel_uuid_map_t *inserted = sentinel_uuid_map_new();
@@ -121,7 +122,8 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
      * insert proves an event new; one whose row is there already is a
      * redelivery. */
     const char *topic = sentinel_batch_topic(batch);
-    int64_t *starts = calloc(n + 1, sizeof(*starts)), *ends = calloc(n + 1, sizeof(*ends));
+    starts = calloc(n + 1, sizeof(*starts));
+    ends = calloc(n + 1, sizeof(*ends));
     if (!starts || !ends) abort();
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
@@ -213,8 +215,6 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         }
         sum->counts[m] = total;
     }
-    free(starts);
-    free(ends);
     /* Rare: overflowing events leave the ledger again. */
     err =
         sentinel_db_select_ids(conn,
@@ -262,6 +262,8 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         goto out;
     err = daily_metrics_write(daily, conn, errstr, errstr_size);
 out:
+    free(starts);
+    free(ends);
     free_inserted(inserted);
     daily_metrics_destroy(daily);
     sentinel_copy_free(&ledger);

@@ -409,7 +409,8 @@ static sentinel_err_t reload(rt_runtime_t *rt, char *errstr, size_t errstr_size)
         if (!rt->parts[p].assigned) continue;
         sentinel_err_t err = partition_starts(rt, p, stored, errstr, errstr_size);
         if (err) {
-            rt_ask_reload(&rt->proj[0], p); /* again next time */
+            for (int k = i; k < n; k++)
+                rt_ask_reload(&rt->proj[0], todo[k]); /* next time */
             return err;
         }
         int done;
@@ -722,12 +723,14 @@ static void read_loop(rt_runtime_t *rt) {
     unsigned long reported = 0;
     char errstr[1024];
     while (!rt_stopping(rt)) {
-        if (rt->any_reload && reload(rt, errstr, sizeof(errstr))) {
-            if (!rt_is_daemon(rt) && !rt_stopping(rt)) {
-                rt_fail(rt, "%s", errstr);
-                break;
-            }
-            sentinel_warn("%s; retrying", errstr);
+        sentinel_err_t err = rt->any_reload ? reload(rt, errstr, sizeof(errstr)) : SENTINEL_OK;
+        if (err == SENTINEL_ERR_FATAL) {
+            /* an offset outside the log: waiting cannot fix it */
+            rt_fail(rt, "%s", errstr);
+            break;
+        }
+        if (err) {
+            sentinel_warn("reading stored offsets again: %s; retrying", errstr);
             rt_backoff(rt, 1);
         }
         collect(rt);

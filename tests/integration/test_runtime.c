@@ -14,6 +14,38 @@
 
 #include "harness.h"
 
+/* What each test has: a topic, a migrated database to project into, a
+ * reference database for a clean pass, a group prefix. */
+typedef struct world {
+    char *topic, *prefix;
+    char *name, *conninfo;
+    char *ref_name, *reference;
+} world_t;
+
+static int world_setup(void **state) {
+    world_t *w = calloc(1, sizeof(*w));
+    w->topic = harness_unique_name("test.runtime");
+    w->prefix = harness_unique_name("rt");
+    w->conninfo = harness_migrated_database("sentinel_rt", 8, &w->name);
+    w->reference = harness_migrated_database("sentinel_rt_ref", 8, &w->ref_name);
+    *state = w;
+    return 0;
+}
+
+static int world_teardown(void **state) {
+    world_t *w = *state;
+    harness_drop_database(w->name);
+    harness_drop_database(w->ref_name);
+    free(w->topic);
+    free(w->prefix);
+    free(w->name);
+    free(w->conninfo);
+    free(w->ref_name);
+    free(w->reference);
+    free(w);
+    return 0;
+}
+
 /* The number after `key` in `text` ("read 123 messages"), or -1. */
 static long long number_after(const char *text, const char *key) {
     const char *at = strstr(text, key);
@@ -37,14 +69,10 @@ static long long projector_events(const char *out, const char *name) {
  * catches all of them up: it reads each message once, each projector
  * applies only what it has not, and the projection equals a clean pass. */
 static void test_projectors_at_different_offsets(void **state) {
-    (void)state;
-    char *topic = harness_unique_name("test.runtime");
+    world_t *w = *state;
+    const char *topic = w->topic, *conninfo = w->conninfo, *prefix = w->prefix;
     char *first = harness_gen("--events 6000 --duplicates 0.02 --seed 21");
     char *second = harness_gen("--events 4000 --seed 22");
-    char *name, *ref_name;
-    char *conninfo = harness_migrated_database("sentinel_rt", 8, &name);
-    char *reference = harness_migrated_database("sentinel_rt_ref", 8, &ref_name);
-    char *prefix = harness_unique_name("rt");
 
     assert_int_equal(harness_publish(topic, first), 0);
     long long first_part = harness_consume_all(topic, "read_committed", NULL, NULL);
@@ -67,34 +95,21 @@ static void test_projectors_at_different_offsets(void **state) {
     assert_int_equal(projector_events(out, "usage"), total);
     free(out);
 
-    harness_project(reference, topic, prefix);
-    harness_assert_same_projection(conninfo, reference);
-
-    harness_drop_database(name);
-    harness_drop_database(ref_name);
+    harness_project(w->reference, topic, prefix);
+    harness_assert_same_projection(conninfo, w->reference);
     unlink(first);
     unlink(second);
     free(first);
     free(second);
-    free(name);
-    free(ref_name);
-    free(conninfo);
-    free(reference);
-    free(prefix);
-    free(topic);
 }
 
 /* With a small budget the reader waits for the projectors instead of
  * reading ahead: the bytes in flight (prefetched, decoded, in batches)
  * never pass the setting, and the projection is the same. */
 static void test_memory_bounded_by_one_setting(void **state) {
-    (void)state;
-    char *topic = harness_unique_name("test.runtime.memory");
+    world_t *w = *state;
+    const char *topic = w->topic, *conninfo = w->conninfo, *prefix = w->prefix;
     char *events = harness_gen("--events 20000 --seed 23");
-    char *name, *ref_name;
-    char *conninfo = harness_migrated_database("sentinel_rt_mem", 8, &name);
-    char *reference = harness_migrated_database("sentinel_rt_mem_ref", 8, &ref_name);
-    char *prefix = harness_unique_name("rtm");
     assert_int_equal(harness_publish(topic, events), 0);
 
     char *out = harness_must_run("project --until-caught-up --max-in-flight 4M --db \"%s\" "
@@ -112,19 +127,10 @@ static void test_memory_bounded_by_one_setting(void **state) {
     assert_non_null(strstr(bad, "--max-in-flight"));
     free(bad);
 
-    harness_project(reference, topic, prefix);
-    harness_assert_same_projection(conninfo, reference);
-
-    harness_drop_database(name);
-    harness_drop_database(ref_name);
+    harness_project(w->reference, topic, prefix);
+    harness_assert_same_projection(conninfo, w->reference);
     unlink(events);
     free(events);
-    free(name);
-    free(ref_name);
-    free(conninfo);
-    free(reference);
-    free(prefix);
-    free(topic);
 }
 
 /* Where the projector's own row proves an event applied (runs, findings,
@@ -133,14 +139,10 @@ static void test_memory_bounded_by_one_setting(void **state) {
  * and duplicates inside it, are still found and counted as duplicates, and
  * the projection equals one of the log published once. */
 static void test_rows_prove_application(void **state) {
-    (void)state;
-    char *topic = harness_unique_name("test.runtime.proof");
+    world_t *w = *state;
+    const char *topic = w->topic, *conninfo = w->conninfo, *prefix = w->prefix;
     char *once = harness_unique_name("test.runtime.once");
     char *events = harness_gen("--events 6000 --duplicates 0.03 --orphans 0.02 --seed 24");
-    char *name, *ref_name;
-    char *conninfo = harness_migrated_database("sentinel_rt_proof", 8, &name);
-    char *reference = harness_migrated_database("sentinel_rt_proof_ref", 8, &ref_name);
-    char *prefix = harness_unique_name("rtp");
     assert_int_equal(harness_publish(topic, events), 0);
     assert_int_equal(harness_publish(topic, events), 0);
     assert_int_equal(harness_publish(once, events), 0);
@@ -170,27 +172,20 @@ static void test_rows_prove_application(void **state) {
     PQfinish(conn);
     free(out);
 
-    harness_project(reference, once, prefix);
-    harness_assert_same_projection(conninfo, reference);
-
-    harness_drop_database(name);
-    harness_drop_database(ref_name);
+    harness_project(w->reference, once, prefix);
+    harness_assert_same_projection(conninfo, w->reference);
     unlink(events);
     free(events);
-    free(name);
-    free(ref_name);
-    free(conninfo);
-    free(reference);
-    free(prefix);
-    free(topic);
     free(once);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_projectors_at_different_offsets),
-        cmocka_unit_test(test_memory_bounded_by_one_setting),
-        cmocka_unit_test(test_rows_prove_application),
+        cmocka_unit_test_setup_teardown(test_projectors_at_different_offsets, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_bounded_by_one_setting, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(test_rows_prove_application, world_setup, world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
