@@ -34,58 +34,6 @@ static pthread_once_t counting_once = PTHREAD_ONCE_INIT;
 
 static void count_decoding(void) { json_set_alloc_funcs(counting_malloc, free); }
 
-/* ---------------------------------------------------------------- the run's state */
-
-int rt_stopping(const rt_runtime_t *rt) {
-    return rt->halt || (rt->opt && rt->opt->stop && *rt->opt->stop);
-}
-
-static int bounded(const rt_runtime_t *rt) { return rt->n && rt->proj[0].run->stop_offsets; }
-
-int rt_is_daemon(const rt_runtime_t *rt) {
-    return rt->opt && !rt->opt->until_caught_up && !bounded(rt);
-}
-
-void rt_backoff(const rt_runtime_t *rt, int attempt) {
-    int ms = 100 << (attempt < 6 ? attempt : 6);
-    if (ms > 5000) ms = 5000;
-    for (int slept = 0; slept < ms && !rt_stopping(rt); slept += 50)
-        usleep(50 * 1000);
-}
-
-void rt_wait(rt_runtime_t *rt, pthread_cond_t *cond) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 100 * 1000 * 1000;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cond, &rt->lock, &until);
-}
-
-void rt_fail(rt_runtime_t *rt, const char *fmt, ...) {
-    pthread_mutex_lock(&rt->lock);
-    if (!rt->fatal[0]) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(rt->fatal, sizeof(rt->fatal), fmt, ap);
-        va_end(ap);
-    }
-    rt->halt = 1;
-    pthread_cond_broadcast(&rt->more);
-    pthread_cond_broadcast(&rt->room);
-    pthread_mutex_unlock(&rt->lock);
-}
-
-void rt_ask_reload(rt_projection_t *pj, int32_t partition) {
-    rt_runtime_t *rt = pj->rt;
-    pthread_mutex_lock(&rt->lock);
-    rt->parts[partition].reload = 1;
-    rt->any_reload = 1;
-    pthread_mutex_unlock(&rt->lock);
-}
-
 /* ---------------------------------------------------------------- the chunk being filled */
 
 static rt_chunk_t *filling(rt_runtime_t *rt) {
@@ -255,7 +203,7 @@ static sentinel_err_t partition_starts(rt_runtime_t *rt, int32_t p, int64_t *sto
                  rt->topic, p, RT_MAX_PARTITIONS);
         return SENTINEL_ERR_FATAL;
     }
-    if (bounded(rt) && rt->proj[0].run->start_offsets) {
+    if (rt_bounded(rt) && rt->proj[0].run->start_offsets) {
         for (int j = 0; j < rt->n; j++)
             stored[j] = rt->proj[j].run->start_offsets[p];
         return SENTINEL_OK;
@@ -692,7 +640,7 @@ static sentinel_err_t start(rt_runtime_t *rt, char *errstr, size_t errstr_size) 
     sentinel_err_t err = first_connect(rt, errstr, errstr_size);
     if (err) return err == SENTINEL_ERR_RETRIABLE ? SENTINEL_OK : err; /* stopped meanwhile */
     if ((err = consumer_new(rt, errstr, errstr_size))) return err;
-    if (bounded(rt)) {
+    if (rt_bounded(rt)) {
         if ((err = assign_bounded(rt, errstr, errstr_size))) return err;
         sentinel_debug("consuming %s%s%s up to set offsets", rt->topic,
                        rt->opt->schema ? " into " : "", rt->opt->schema ? rt->opt->schema : "");
@@ -736,7 +684,7 @@ static void read_loop(rt_runtime_t *rt) {
         collect(rt);
         int idle = !has_content(rt);
         dispatch(rt);
-        if (bounded(rt)) {
+        if (rt_bounded(rt)) {
             if (bounded_done(rt)) break;
         } else if (rt->opt->until_caught_up && idle && locally_caught_up(rt)) {
             double t = sentinel_monotonic_seconds();

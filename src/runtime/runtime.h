@@ -173,6 +173,10 @@ struct rt_runtime {
     char fatal[1024];
 };
 
+/* ---------------------------------------------------------------- state.c */
+
+/* A bounded run (a replay's or a rebuild's): projections have stop offsets. */
+int rt_bounded(const rt_runtime_t *rt);
 /* Whether the run should stop now (asked by a signal, or a failure). */
 int rt_stopping(const rt_runtime_t *rt);
 /* A daemon (plain `sentinel project`) waits out every failure; scripts
@@ -185,6 +189,10 @@ void rt_backoff(const rt_runtime_t *rt, int attempt);
 void rt_wait(rt_runtime_t *rt, pthread_cond_t *cond);
 /* Stop the run with this reason (the first one wins). */
 void rt_fail(rt_runtime_t *rt, const char *fmt, ...) SENTINEL_PRINTF(2, 3);
+/* Called by a projection (without the lock held) when its idea of a
+ * partition no longer fits the log it is handed: the reader reads the
+ * stored offsets again and reads on from the lowest. */
+void rt_ask_reload(rt_projection_t *pj, int32_t partition);
 
 /* ---------------------------------------------------------------- store.c */
 
@@ -226,12 +234,5 @@ char *rt_uuid_array(const char *const *ids, size_t n);
 /* ---------------------------------------------------------------- worker.c */
 
 void *rt_projection_main(void *arg);
-
-/* ---------------------------------------------------------------- reader.c */
-
-/* Called by a projection (without the lock held) when its idea of a
- * partition no longer fits the log it is handed: the reader reads the
- * stored offsets again and reads on from the lowest. */
-void rt_ask_reload(rt_projection_t *pj, int32_t partition);
 
 #endif
