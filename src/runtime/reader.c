@@ -260,6 +260,11 @@ static int64_t begin_generation(rt_runtime_t *rt, int32_t p, const int64_t *stor
     for (int j = 0; j < rt->n; j++)
         rt->assigned[j * RT_MAX_PARTITIONS + p] = stored[j];
     pthread_mutex_unlock(&rt->lock);
+    /* Progress reports start where each projection stands, also where it
+     * has nothing left to do. */
+    for (int j = 0; j < rt->n; j++)
+        if (rt->proj[j].run->positions && p < rt->opt->n_partitions)
+            __atomic_store_n(&rt->proj[j].run->positions[p], stored[j], __ATOMIC_RELAXED);
     *done = from < 0;
     rp->assigned = 1;
     rp->pos = from < 0 ? stored[0] : from;

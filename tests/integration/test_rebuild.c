@@ -84,6 +84,17 @@ static pid_t publish_slowly(const char *topic, char **files, int n) {
     _exit(0);
 }
 
+/* The last swapped rebuild reports all of its events done, also when its
+ * last phase had nothing left to read. */
+static void assert_progress_complete(PGconn *conn) {
+    char *progress = harness_query_value(
+        conn, "SELECT events_done || ' of ' || events_total FROM projection_jobs "
+              "WHERE kind = 'rebuild' AND state = 'swapped' ORDER BY id DESC LIMIT 1");
+    long long done = atoll(progress), of = atoll(strstr(progress, " of ") + 4);
+    if (of <= 0 || done != of) fail_msg("the swapped rebuild reports %s events", progress);
+    free(progress);
+}
+
 static void test_rebuild_while_events_arrive(void **state) {
     world_t *w = *state;
     char *topic = harness_unique_name("test.rebuild.live");
@@ -140,10 +151,11 @@ static void test_rebuild_while_events_arrive(void **state) {
     char *expected = reference_digest(topic);
     assert_string_equal(digest, expected);
     assert_verified(conninfo);
-    /* The job is on record as swapped. */
+    /* The job is on record as swapped, its progress at the end. */
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM projection_jobs "
                                              "WHERE kind = 'rebuild' AND state = 'swapped'"),
                      1);
+    assert_progress_complete(conn);
 
     PQfinish(conn);
     harness_drop_database(name);
@@ -408,6 +420,7 @@ static void test_rebuild_repairs_drift(void **state) {
     out = harness_must_run("rebuild --projector metrics --db \"%s\" --topic %s --group-prefix %s",
                            harness_as_owner(conninfo), w->topic, prefix);
     assert_non_null(strstr(out, "1 of 8 tables differed from the live projection; swapped"));
+    assert_progress_complete(conn);
     char *repaired = harness_projection_digest(conn);
     assert_string_equal(repaired, digest);
     assert_verified(conninfo);
