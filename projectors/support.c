@@ -126,40 +126,6 @@ row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t 
     return s;
 }
 
-static void load_recorded_row(PGresult *res, int r, void *opaque) {
-    load_ctx_t *ctx = opaque;
-    row_state_t *s = state_new(ctx->pool, PQgetvalue(res, r, 1), NULL);
-    snprintf(s->event_id, sizeof(s->event_id), "%s", PQgetvalue(res, r, 0));
-    sentinel_uuid_map_put(ctx->map, s->event_id, s);
-}
-
-sentinel_err_t load_recorded(PGconn *conn, const char *sql, sentinel_batch_t *batch,
-                             sentinel_uuid_map_t *map, state_pool_t *pool, char *errstr,
-                             size_t errstr_size) {
-    size_t n = sentinel_batch_count(batch);
-    if (!n) return SENTINEL_OK;
-    char *ws = malloc(n * (SENTINEL_UUID_LEN + 1) + 3),
-         *ids = malloc(n * (SENTINEL_UUID_LEN + 1) + 3);
-    if (!ws || !ids) abort();
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const sentinel_event_t *ev = sentinel_batch_event(batch, i);
-        ws[len] = ids[len] = i ? ',' : '{';
-        memcpy(ws + len + 1, ev->workspace_id, SENTINEL_UUID_LEN);
-        memcpy(ids + len + 1, ev->event_id, SENTINEL_UUID_LEN);
-        len += SENTINEL_UUID_LEN + 1;
-    }
-    ws[len] = ids[len] = '}';
-    ws[len + 1] = ids[len + 1] = '\0';
-    const char *params[2] = {ws, ids};
-    load_ctx_t ctx = {map, pool};
-    sentinel_err_t err =
-        query_rows(conn, sql, 2, params, load_recorded_row, &ctx, errstr, errstr_size);
-    free(ws);
-    free(ids);
-    return err;
-}
-
 int is_redelivery(sentinel_batch_t *batch, size_t i, const row_state_t *s, int completed) {
     const sentinel_event_t *ev = sentinel_batch_event(batch, i);
     if (!s || strcmp(completed ? s->completed_by : s->event_id, ev->event_id) ||

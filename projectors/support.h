@@ -73,14 +73,6 @@ sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const cha
 row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,
                          const char *what, const char *id);
 
-/* The rows `sql` finds for the batch's events: it takes $1, a uuid[] of
- * their workspace ids, and $2, a uuid[] of their event ids (pairwise), and
- * selects event_id, workspace_id of the rows they made. Into map, keyed by
- * event id, for is_redelivery(). */
-sentinel_err_t load_recorded(PGconn *conn, const char *sql, sentinel_batch_t *batch,
-                             sentinel_uuid_map_t *map, state_pool_t *pool, char *errstr,
-                             size_t errstr_size);
-
 /* Event i made row s (or completed it, with `completed`): then it is a
  * redelivery, counted as a duplicate, and 1 is returned. */
 int is_redelivery(sentinel_batch_t *batch, size_t i, const row_state_t *s, int completed);

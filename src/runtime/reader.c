@@ -461,18 +461,37 @@ static int topic_caught_up(rt_runtime_t *rt) {
     char errstr[512];
     int partitions = sentinel_topic_partitions(rt->rk, rt->topic, errstr, sizeof(errstr));
     if (partitions < 0 || rt_connect(rt, &rt->pg, 0, errstr, sizeof(errstr))) return 0;
+    /* Per partition, the run's lowest stored offset and how many of its
+     * projectors have one, in one query. */
+    char names[SENTINEL_MAX_SET * 64 + 3];
+    size_t len = 0;
+    for (int j = 0; j < rt->n; j++)
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", j ? "," : "{",
+                                rt->proj[j].p->name);
+    snprintf(names + len, sizeof(names) - len, "}");
+    const char *params[2] = {rt->topic, names};
+    PGresult *res = NULL;
+    if (sentinel_db_params(rt->pg,
+                           "SELECT partition, min(next_offset), count(*) FROM projector_offsets "
+                           "WHERE topic = $1 AND projector = ANY($2::text[]) GROUP BY partition",
+                           2, params, &res, errstr, sizeof(errstr)))
+        return 0;
     int done = 1;
     for (int p = 0; p < partitions && done; p++) {
-        int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi, 10000)) return 0;
-        for (int j = 0; j < rt->n && done; j++) {
-            int64_t stored = -1;
-            if (rt_stored_offset(rt->pg, rt->proj[j].p->name, rt->topic, p, &stored, errstr,
-                                 sizeof(errstr)))
-                return 0;
-            done = stored >= hi || (stored < 0 && hi == lo);
+        int64_t lo, hi, lowest = -1, rows = 0;
+        if (rd_kafka_query_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi, 10000)) {
+            done = 0;
+            break;
         }
+        for (int k = 0; k < PQntuples(res); k++)
+            if (atoi(PQgetvalue(res, k, 0)) == p) {
+                lowest = atoll(PQgetvalue(res, k, 1));
+                rows = atoll(PQgetvalue(res, k, 2));
+            }
+        /* A projector without a row is at the log start: done if empty. */
+        done = (rows == 0 || lowest >= hi) && (rows == rt->n || hi == lo);
     }
+    PQclear(res);
     return done;
 }
 

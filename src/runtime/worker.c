@@ -181,6 +181,7 @@ static void build_items(rt_projection_t *pj, view_t *v) {
                 char reason[1100];
                 snprintf(reason, sizeof(reason), "payload does not decode: %s",
                          m->error ? m->error : "unknown schema");
+                sentinel_utf8_trim(reason); /* the cut may fall inside a character */
                 it->reason = strdup(reason);
                 if (!it->reason) abort();
                 it->status = ITEM_REJECTED;
