@@ -1,6 +1,7 @@
-/* event.h -- Sentinel's domain events: the catalog of event types (defined
- * per family in events/), a validated event, and the codec between JSON,
- * the validated event and Avro single-object encoding.
+/* event.h -- Sentinel's domain events: the catalog of event types (their
+ * fields are those of the .avsc files of schemas/; events/ holds the code), a validated
+ * event, and the codec between JSON, the validated event and Avro
+ * single-object encoding.
  *
  * Vocabulary: the *envelope* is what every event carries (event_id, type,
  * version, workspace_id, occurred_at, source); *data* is the payload whose
@@ -30,22 +31,9 @@ typedef enum sentinel_field_kind {
     SENTINEL_FIELD_IP,        /* IPv4 or IPv6 address text */
 } sentinel_field_kind_t;
 
-/* One data field. Which versions have it is decided by the .avsc files. */
-typedef struct sentinel_field_spec {
-    const char *name;
-    sentinel_field_kind_t kind;
-    int required;
-    int has_min, has_max; /* numeric range, inclusive */
-    double min, max;
-} sentinel_field_spec_t;
-
 typedef struct sentinel_event_type {
     const char *name;   /* "FindingRecorded" */
     const char *family; /* "runs", "commands", "briefings", "usage", "activity" */
-    const sentinel_field_spec_t *fields; /* terminated by a NULL name */
-    /* Rules across fields of validated data, or NULL. INVALID with the
-     * reason (naming the fields) in errstr. */
-    sentinel_err_t (*check)(const json_t *data, char *errstr, size_t errstr_size);
 } sentinel_event_type_t;
 
 /* The catalog: every event type, NULL-terminated (events/catalog.c). */
@@ -115,6 +103,32 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_encode(sentinel_codec_t *codec,
                                                         const sentinel_event_t *ev,
                                                         const void **bytes, size_t *len,
                                                         char *errstr, size_t errstr_size);
+
+/* A growable byte buffer (data is malloc'd; the owner frees it). */
+typedef struct sentinel_bytes {
+    unsigned char *data;
+    size_t len, cap;
+} sentinel_bytes_t;
+
+/* What encoding an event from JSON tells besides its bytes. */
+typedef struct sentinel_event_head {
+    const sentinel_event_type_t *type; /* borrowed, static */
+    int version;
+    char event_id[SENTINEL_UUID_LEN + 1];     /* lower case */
+    char workspace_id[SENTINEL_UUID_LEN + 1]; /* lower case: the partitioning key */
+} sentinel_event_head_t;
+
+/* One pass from a JSON event to its Avro single-object encoding, appended
+ * to `out`: what sentinel_event_from_json() then sentinel_event_encode()
+ * give, without building the event, except that numbers inside
+ * JSON-valued fields keep the text the producer sent. On INVALID, out is
+ * unchanged and errstr holds the same message sentinel_event_from_json()
+ * gives. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_json_to_avro(sentinel_codec_t *codec,
+                                                              const char *json, size_t len,
+                                                              sentinel_bytes_t *out,
+                                                              sentinel_event_head_t *head,
+                                                              char *errstr, size_t errstr_size);
 
 /* Decode single-object encoded bytes written with any known schema version,
  * resolved to the newest version of the type, and validate the result as a

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "fuzz/json_avro_diff.h"
 
 #define CASES SENTINEL_SOURCE_DIR "/tests/data/events"
 
@@ -261,28 +262,67 @@ static void drop_confidence(json_t *fields) {
         if (!strcmp(json_string_value(json_object_get(json_array_get(fields, i), "name")), "confidence"))
             json_array_remove(fields, i);
 }
-static void retype_line_start(json_t *fields) {
+static void retype_file_path(json_t *fields) {
     for (size_t i = 0; i < json_array_size(fields); i++) {
         json_t *f = json_array_get(fields, i);
-        if (!strcmp(json_string_value(json_object_get(f, "name")), "line_start"))
-            json_object_set_new(f, "type", json_pack("[s,s]", "null", "string"));
+        if (!strcmp(json_string_value(json_object_get(f, "name")), "file_path"))
+            json_object_set_new(f, "type", json_pack("[s,s]", "null", "int"));
     }
+}
+
+static json_t *field_named(json_t *fields, const char *name) {
+    for (size_t i = 0; i < json_array_size(fields); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(fields, i), "name")), name))
+            return json_array_get(fields, i);
+    fail_msg("no field %s", name);
+    return NULL;
+}
+static void bad_format(json_t *fields) {
+    json_object_set_new(field_named(fields, "title"), "sentinel.format", json_string("yaml"));
+}
+static void minimum_on_string(json_t *fields) {
+    json_object_set_new(field_named(fields, "title"), "sentinel.minimum", json_integer(1));
+}
+static void not_before_a_string(json_t *fields) {
+    json_object_set_new(field_named(fields, "line_end"), "sentinel.not_before", json_string("title"));
+}
+static void drop_confidence(json_t *fields);
+static void title_as_json(json_t *fields) {
+    json_object_set_new(field_named(fields, "title"), "sentinel.format", json_string("json"));
+    drop_confidence(fields); /* else the fingerprint, blind to attributes, is v2's */
 }
 
 static void test_incompatible_changes_are_refused(void **state) {
     (void)state;
     char *text;
-    /* A catalog field missing from the catalog: refused by name. */
+    /* A required field added: older data cannot be read with it. */
     text = v3_from_v2(add_required_field);
-    expect_refused("FindingRecorded.v3.avsc", text, "data.rule_id2 is not in the catalog");
+    expect_refused("FindingRecorded.v3.avsc", text, "v1 data lacks data.rule_id2, which has no default");
     free(text);
     /* A required field dropped: a v2 reader cannot read v3 data. */
     text = v3_from_v2(drop_title);
     expect_refused("FindingRecorded.v3.avsc", text, "v3 data lacks data.title, which has no default");
     free(text);
     /* A field's type changed. */
-    text = v3_from_v2(retype_line_start);
-    expect_refused("FindingRecorded.v3.avsc", text, "data.line_start: Avro type does not fit");
+    text = v3_from_v2(retype_file_path);
+    expect_refused("FindingRecorded.v3.avsc", text, "data.file_path changed type");
+    free(text);
+    /* Rules the schema states that validation cannot check. */
+    text = v3_from_v2(bad_format);
+    expect_refused("FindingRecorded.v3.avsc", text,
+                   "data.title: sentinel.format \"yaml\" is not json-object, json or ip");
+    free(text);
+    text = v3_from_v2(minimum_on_string);
+    expect_refused("FindingRecorded.v3.avsc", text,
+                   "data.title: sentinel.minimum and sentinel.maximum apply to numbers");
+    free(text);
+    text = v3_from_v2(not_before_a_string);
+    expect_refused("FindingRecorded.v3.avsc", text,
+                   "data.line_end: sentinel.not_before names another integer field");
+    free(text);
+    /* A format changed between versions is a changed type. */
+    text = v3_from_v2(title_as_json);
+    expect_refused("FindingRecorded.v3.avsc", text, "data.title changed type");
     free(text);
     /* The same schema twice under two versions. */
     expect_refused("FindingRecorded.v3.avsc", schema_json("FindingRecorded.v2.avsc"),
@@ -359,6 +399,75 @@ static void test_decode_errors(void **state) {
     free(input);
 }
 
+/* Every case of tests/data (events and fuzz seeds), and every prefix of
+ * the valid ones: the one-pass front end and the reference agree. */
+static void check_agreement(sentinel_codec_t *codec, const char *dir, int prefixes) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    char path[1024], why[2048];
+    int cases = 0;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".json") || ends_with(de->d_name, ".out.json")) continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        char *json = slurp(path);
+        assert_non_null(json);
+        size_t len = strlen(json);
+        for (size_t n = prefixes ? 0 : len; n <= len; n++)
+            if (json_avro_differ(codec, json, n, why, sizeof(why)))
+                fail_msg("%s (first %zu bytes): %s", de->d_name, n, why);
+        free(json);
+        cases++;
+    }
+    closedir(d);
+    assert_true(cases > 0);
+}
+
+static void test_one_pass_agrees(void **state) {
+    sentinel_codec_t *codec = *state;
+    check_agreement(codec, CASES "/valid", 1);
+    check_agreement(codec, CASES "/invalid", 0);
+    check_agreement(codec, SENTINEL_SOURCE_DIR "/tests/data/fuzz/json", 1);
+    /* Nothing the reference accepts was left to it. */
+    assert_int_equal(codec->fallbacks, 0);
+}
+
+/* Numbers inside JSON-valued fields reach Avro as the producer wrote them;
+ * jansson would print 0.1 as 0.10000000000000001. */
+static void test_json_numbers_keep_text(void **state) {
+    sentinel_codec_t *codec = *state;
+    const char *line =
+        "{\"event_id\":\"d99a2743-ebe6-4087-82e9-6e726e97647e\",\"type\":\"RunCompleted\","
+        "\"workspace_id\":\"a0000000-0000-4000-8000-000000000001\","
+        "\"occurred_at\":\"2026-10-01T00:00:03Z\",\"data\":{\"run_id\":"
+        "\"ae175332-39e4-49a1-acb8-ad4703b360a1\",\"status\":\"completed\","
+        "\"metrics\": {\"ratio\": 0.1, \"big\": 1E400000000000000000000, \"n\": -0}}}";
+    sentinel_bytes_t out = {0};
+    sentinel_event_head_t head;
+    char errstr[512];
+    /* 1E4000... overflows a double: jansson refuses it, and so does the pass. */
+    assert_int_equal(sentinel_event_json_to_avro(codec, line, strlen(line), &out, &head, errstr,
+                                                 sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
+    assert_non_null(strstr(errstr, "real number overflow"));
+    assert_int_equal(out.len, 0);
+
+    char fixed[1024];
+    snprintf(fixed, sizeof(fixed), "%s", line);
+    char *big = strstr(fixed, "1E4000");
+    size_t cut = strlen("1E400000000000000000000");
+    memmove(big + 3, big + cut, strlen(big + cut) + 1); /* now 1E4 */
+    assert_int_equal(sentinel_event_json_to_avro(codec, fixed, strlen(fixed), &out, &head, errstr,
+                                                 sizeof(errstr)),
+                     SENTINEL_OK);
+    const char *want = "{\"ratio\":0.1,\"big\":1E4,\"n\":-0}";
+    assert_true(out.len > strlen(want));
+    assert_memory_equal(out.data + out.len - strlen(want), want, strlen(want));
+    assert_string_equal(head.workspace_id, "a0000000-0000-4000-8000-000000000001");
+    assert_string_equal(head.type->name, "RunCompleted");
+    free(out.data);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_cases),
@@ -367,6 +476,8 @@ int main(void) {
         cmocka_unit_test(test_evolution),
         cmocka_unit_test(test_incompatible_changes_are_refused),
         cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_one_pass_agrees),
+        cmocka_unit_test(test_json_numbers_keep_text),
     };
     return cmocka_run_group_tests(tests, codec_setup, codec_teardown);
 }

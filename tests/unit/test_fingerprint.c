@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "schema_fingerprint.h"
+#include "events/fingerprint.h"
 
 static void chomp(char *s) {
     size_t n = strlen(s);

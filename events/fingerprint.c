@@ -1,10 +1,10 @@
-/* schema_fingerprint.c -- Parsing Canonical Form and CRC-64-AVRO.
+/* fingerprint.c -- Parsing Canonical Form and CRC-64-AVRO.
  *
  * The canonical form keeps only what parsing needs: primitives in their
  * simple form, full names, the attributes type, name, fields, symbols,
  * items, values and size in that order, no whitespace. Two schemas that
  * read the same bytes have the same canonical form, hence fingerprint. */
-#include "schema_fingerprint.h"
+#include "fingerprint.h"
 
 #include <jansson.h>
 #include <pthread.h>

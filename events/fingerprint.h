@@ -1,8 +1,8 @@
-/* schema_fingerprint.h -- Avro's Parsing Canonical Form of a schema and its
+/* fingerprint.h -- Avro's Parsing Canonical Form of a schema and its
  * CRC-64-AVRO (Rabin) fingerprint, as the Avro specification defines them;
  * the single-object encoding names a writer schema by this fingerprint. */
-#ifndef SENTINEL_SCHEMA_FINGERPRINT_H
-#define SENTINEL_SCHEMA_FINGERPRINT_H
+#ifndef SENTINEL_EVENTS_FINGERPRINT_H
+#define SENTINEL_EVENTS_FINGERPRINT_H
 
 #include <stddef.h>
 #include <stdint.h>
