@@ -16,8 +16,7 @@ struct sentinel_chunk {
     size_t text_len, text_cap;
     sentinel_encoded_t *items;
     size_t n, cap;
-    char *out; /* encoded values and error texts */
-    size_t out_len, out_cap;
+    sentinel_bytes_t out; /* encoded values and error texts */
 };
 
 typedef struct worker {
@@ -40,61 +39,67 @@ struct sentinel_encode_pool {
     int n_workers;
 };
 
-static void out_reserve(sentinel_chunk_t *c, size_t more) {
-    if (c->out_len + more <= c->out_cap) return;
-    size_t cap = c->out_cap ? c->out_cap : 1 << 20;
-    while (cap < c->out_len + more) cap *= 2;
-    char *grown = realloc(c->out, cap);
-    if (!grown) abort();
-    c->out = grown;
-    c->out_cap = cap;
+static void bytes_append(sentinel_bytes_t *out, const void *data, size_t n) {
+    if (out->len + n > out->cap) {
+        size_t cap = out->cap ? out->cap : 1 << 20;
+        while (cap < out->len + n) cap *= 2;
+        unsigned char *grown = realloc(out->data, cap);
+        if (!grown) abort();
+        out->data = grown;
+        out->cap = cap;
+    }
+    memcpy(out->data + out->len, data, n);
+    out->len += n;
 }
 
-/* Encode every line of a chunk. Results refer into c->out by offset while
- * it may still move; pointers are fixed up at the end. */
+/* Encode every line of a chunk: one pass from JSON to Avro, written
+ * straight into the chunk's buffer (the reference path only when printing,
+ * which needs the event). Results refer into c->out by offset while it may
+ * still move; pointers are fixed up at the end. */
 static void encode_chunk(worker_t *w, sentinel_chunk_t *c) {
     size_t *value_off = malloc((c->n + 1) * sizeof(size_t));
     size_t *error_off = malloc((c->n + 1) * sizeof(size_t));
-    c->out_len = 0;
+    if (!value_off || !error_off) abort();
+    sentinel_bytes_t *out = &c->out;
+    out->len = 0;
     for (size_t i = 0; i < c->n; i++) {
         sentinel_encoded_t *it = &c->items[i];
-        sentinel_event_t ev;
+        sentinel_event_head_t head;
         char errstr[1024];
+        size_t mark = out->len;
         it->ok = 0;
         it->normalized = NULL;
         value_off[i] = error_off[i] = (size_t)-1;
-        sentinel_err_t err = sentinel_event_from_json(w->codec, it->line, it->line_len, &ev, errstr,
-                                                      sizeof(errstr));
-        const void *bytes = NULL;
-        size_t len = 0;
-        if (!err && !w->pool->validate_only)
-            err = sentinel_event_encode(w->codec, &ev, &bytes, &len, errstr, sizeof(errstr));
+        sentinel_err_t err = sentinel_event_json_to_avro(w->codec, it->line, it->line_len, out,
+                                                         &head, errstr, sizeof(errstr));
         if (err) {
-            size_t n = strlen(errstr) + 1;
-            out_reserve(c, n);
-            memcpy(c->out + c->out_len, errstr, n);
-            error_off[i] = c->out_len;
-            c->out_len += n;
+            error_off[i] = out->len;
+            bytes_append(out, errstr, strlen(errstr) + 1);
             continue;
         }
         it->ok = 1;
-        memcpy(it->key, ev.workspace_id, sizeof(it->key));
-        memcpy(it->event_id, ev.event_id, sizeof(it->event_id));
-        it->type_name = ev.type->name;
-        if (bytes) {
-            out_reserve(c, len);
-            memcpy(c->out + c->out_len, bytes, len);
-            value_off[i] = c->out_len;
-            it->value_len = len;
-            c->out_len += len;
+        memcpy(it->key, head.workspace_id, sizeof(it->key));
+        memcpy(it->event_id, head.event_id, sizeof(it->event_id));
+        it->type_name = head.type->name;
+        if (w->pool->validate_only) {
+            out->len = mark;
+        } else {
+            value_off[i] = mark;
+            it->value_len = out->len - mark;
         }
-        if (w->pool->print) it->normalized = sentinel_event_to_json(&ev);
-        sentinel_event_clear(&ev);
+        if (w->pool->print) {
+            sentinel_event_t ev;
+            if (!sentinel_event_from_json(w->codec, it->line, it->line_len, &ev, errstr,
+                                          sizeof(errstr))) {
+                it->normalized = sentinel_event_to_json(&ev);
+                sentinel_event_clear(&ev);
+            }
+        }
     }
     for (size_t i = 0; i < c->n; i++) {
         sentinel_encoded_t *it = &c->items[i];
-        it->value = value_off[i] == (size_t)-1 ? NULL : c->out + value_off[i];
-        it->error = error_off[i] == (size_t)-1 ? NULL : c->out + error_off[i];
+        it->value = value_off[i] == (size_t)-1 ? NULL : c->out.data + value_off[i];
+        it->error = error_off[i] == (size_t)-1 ? NULL : (const char *)c->out.data + error_off[i];
     }
     free(value_off);
     free(error_off);
@@ -176,7 +181,7 @@ void sentinel_encode_pool_destroy(sentinel_encode_pool_t *pool) {
         for (size_t k = 0; k < c->n; k++) free(c->items[k].normalized);
         free(c->text);
         free(c->items);
-        free(c->out);
+        free(c->out.data);
     }
     free(pool->chunks);
     free(pool->workers);

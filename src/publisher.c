@@ -10,12 +10,14 @@
 struct sentinel_publisher {
     rd_kafka_t *rk;
     char *topic;
+    rd_kafka_topic_t *rkt; /* the event topic's handle: no lookup by name per message */
     sentinel_codec_t *codec;
     int transactional;
     sentinel_delivery_cb_t *on_delivery;
     void *opaque;
     sentinel_publisher_stats_t stats;
     char first_error[512];
+    sentinel_bytes_t scratch; /* the event being sent, encoded */
 };
 
 /* Producer settings for throughput with ordering and no duplicates: the
@@ -88,6 +90,12 @@ sentinel_publisher_t *sentinel_publisher_new(const sentinel_conf_t *conf,
         rd_kafka_conf_destroy(kconf);
         goto fail;
     }
+    pub->rkt = rd_kafka_topic_new(pub->rk, pub->topic, NULL);
+    if (!pub->rkt) {
+        snprintf(errstr, errstr_size, "topic %s: %s", pub->topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        goto fail;
+    }
     if (pub->transactional) {
         rd_kafka_error_t *error = rd_kafka_init_transactions(pub->rk, 60000);
         if (error) {
@@ -106,23 +114,26 @@ void sentinel_publisher_destroy(sentinel_publisher_t *pub) {
     if (!pub) return;
     if (pub->rk) {
         rd_kafka_flush(pub->rk, 30000);
+        if (pub->rkt) rd_kafka_topic_destroy(pub->rkt);
         rd_kafka_destroy(pub->rk);
     }
     sentinel_codec_destroy(pub->codec);
+    free(pub->scratch.data);
     free(pub->topic);
     free(pub);
 }
 
 sentinel_codec_t *sentinel_publisher_codec(sentinel_publisher_t *pub) { return pub->codec; }
 
-/* Hand one message to librdkafka, waiting while its queue is full. */
-static sentinel_err_t produce(sentinel_publisher_t *pub, const char *topic, const void *key,
+/* Hand one message to librdkafka, waiting while its queue is full. The
+ * topic is a handle: a name would be looked up for every message. */
+static sentinel_err_t produce(sentinel_publisher_t *pub, rd_kafka_topic_t *rkt, const void *key,
                               size_t key_len, const void *value, size_t len,
                               rd_kafka_headers_t *headers, uint64_t tag, char *errstr,
                               size_t errstr_size) {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            pub->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, key_len),
+            pub->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY((void *)key, key_len),
             RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)tag), RD_KAFKA_V_END);
         if (!err) {
@@ -134,7 +145,8 @@ static sentinel_err_t produce(sentinel_publisher_t *pub, const char *topic, cons
             continue;
         }
         rd_kafka_headers_destroy(headers);
-        snprintf(errstr, errstr_size, "produce to %s: %s", topic, rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "produce to %s: %s", rd_kafka_topic_name(rkt),
+                 rd_kafka_err2str(err));
         return err == RD_KAFKA_RESP_ERR__FATAL ? SENTINEL_ERR_FATAL : SENTINEL_ERR_RETRIABLE;
     }
 }
@@ -144,9 +156,9 @@ sentinel_err_t sentinel_publisher_send_encoded(sentinel_publisher_t *pub, const 
                                                const void *value, size_t len, uint64_t tag,
                                                char *errstr, size_t errstr_size) {
     rd_kafka_headers_t *headers = rd_kafka_headers_new(2);
-    rd_kafka_header_add(headers, "event_type", -1, event_type, -1);
-    rd_kafka_header_add(headers, "event_id", -1, event_id, -1);
-    return produce(pub, pub->topic, workspace_id, SENTINEL_UUID_LEN, value, len, headers, tag,
+    rd_kafka_header_add(headers, "event_type", 10, event_type, -1);
+    rd_kafka_header_add(headers, "event_id", 8, event_id, SENTINEL_UUID_LEN);
+    return produce(pub, pub->rkt, workspace_id, SENTINEL_UUID_LEN, value, len, headers, tag,
                    errstr, errstr_size);
 }
 
@@ -162,12 +174,14 @@ sentinel_err_t sentinel_publisher_send_event(sentinel_publisher_t *pub, const se
 
 sentinel_err_t sentinel_publisher_send_json(sentinel_publisher_t *pub, const char *json, size_t len,
                                             uint64_t tag, char *errstr, size_t errstr_size) {
-    sentinel_event_t ev;
-    sentinel_err_t err = sentinel_event_from_json(pub->codec, json, len, &ev, errstr, errstr_size);
+    sentinel_event_head_t head;
+    pub->scratch.len = 0;
+    sentinel_err_t err = sentinel_event_json_to_avro(pub->codec, json, len, &pub->scratch, &head,
+                                                     errstr, errstr_size);
     if (err) return err;
-    err = sentinel_publisher_send_event(pub, &ev, tag, errstr, errstr_size);
-    sentinel_event_clear(&ev);
-    return err;
+    return sentinel_publisher_send_encoded(pub, head.workspace_id, head.type->name, head.event_id,
+                                           pub->scratch.data, pub->scratch.len, tag, errstr,
+                                           errstr_size);
 }
 
 sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub, const char *topic,
@@ -181,7 +195,16 @@ sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub, const char
     rd_kafka_header_add(headers, "reason", -1, reason, -1);
     rd_kafka_header_add(headers, "line", -1, line, -1);
     rd_kafka_header_add(headers, "size", -1, whole, -1);
-    return produce(pub, topic, NULL, 0, value, len, headers, tag, errstr, errstr_size);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(pub->rk, topic, NULL);
+    if (!rkt) {
+        rd_kafka_headers_destroy(headers);
+        snprintf(errstr, errstr_size, "topic %s: %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return SENTINEL_ERR_FATAL;
+    }
+    sentinel_err_t err = produce(pub, rkt, NULL, 0, value, len, headers, tag, errstr, errstr_size);
+    rd_kafka_topic_destroy(rkt);
+    return err;
 }
 
 void sentinel_publisher_poll(sentinel_publisher_t *pub) { rd_kafka_poll(pub->rk, 0); }

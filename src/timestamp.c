@@ -170,15 +170,24 @@ void sentinel_timestamp_format(int64_t micros, char *out) {
     *o = '\0';
 }
 
+/* Hex digits to their lower-case form; 0 for anything else. */
+static const char uuid_hex_lower[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
+    ['7'] = '7', ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',
+    ['e'] = 'e', ['f'] = 'f', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
+    ['F'] = 'f',
+};
+
 int sentinel_uuid_normalize(const char *s, char *out) {
     for (int i = 0; i < SENTINEL_UUID_LEN; i++) {
-        char c = s[i];
+        unsigned char c = (unsigned char)s[i];
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (c != '-') return -1;
             out[i] = '-';
         } else {
-            if (!isxdigit((unsigned char)c)) return -1;
-            out[i] = (char)tolower((unsigned char)c);
+            char lower = uuid_hex_lower[c];
+            if (!lower) return -1;
+            out[i] = lower;
         }
     }
     if (s[SENTINEL_UUID_LEN] != '\0') return -1;

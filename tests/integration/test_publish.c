@@ -341,6 +341,54 @@ static void test_publisher_api(void **state) {
     free(topic);
 }
 
+/* A JSON-valued field reaches the topic as the producer wrote its numbers
+ * (compacted, but 0.1 stays 0.1 and 1e2 stays 1e2), through the CLI and
+ * through the C API. */
+typedef struct json_text_seen {
+    long events, kept;
+} json_text_seen_t;
+
+static void find_json_text(const harness_message_t *m, void *opaque) {
+    json_text_seen_t *s = opaque;
+    const char *want = "{\"ratio\":0.1,\"n\":1e2,\"deep\":[-0,2.50]}";
+    s->events++;
+    if (m->len >= strlen(want) && memmem(m->value, m->len, want, strlen(want))) s->kept++;
+}
+
+static void test_json_fields_keep_their_numbers(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.publish.numbers");
+    char *path = harness_unique_name("/tmp/sentinel-numbers");
+    const char *line =
+        "{\"event_id\":\"d99a2743-ebe6-4087-82e9-6e726e97647e\",\"type\":\"RunCompleted\","
+        "\"workspace_id\":\"a0000000-0000-4000-8000-000000000001\","
+        "\"occurred_at\":\"2026-10-01T00:00:03Z\",\"data\":{\"run_id\":"
+        "\"ae175332-39e4-49a1-acb8-ad4703b360a1\",\"status\":\"completed\","
+        "\"metrics\": {\"ratio\": 0.1, \"n\": 1e2, \"deep\": [-0, 2.50]}}}\n";
+    FILE *f = fopen(path, "w");
+    fputs(line, f);
+    fclose(f);
+    free(harness_must_run("publish --quiet --topic %s %s", topic, path));
+
+    char errstr[512];
+    sentinel_conf_t *conf = sentinel_conf_new();
+    assert_int_equal(sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)), 0);
+    assert_int_equal(sentinel_conf_set(conf, "topic", topic, errstr, sizeof(errstr)), 0);
+    sentinel_publisher_t *pub = sentinel_publisher_new(conf, NULL, errstr, sizeof(errstr));
+    if (!pub) fail_msg("%s", errstr);
+    assert_int_equal(sentinel_publisher_send_json(pub, line, strlen(line) - 1, 1, errstr, sizeof(errstr)), 0);
+    assert_int_equal(sentinel_publisher_flush(pub, 30000, errstr, sizeof(errstr)), 0);
+    sentinel_publisher_destroy(pub);
+    sentinel_conf_destroy(conf);
+
+    json_text_seen_t seen = {0};
+    assert_int_equal(harness_consume_all(topic, "read_committed", find_json_text, &seen), 2);
+    assert_int_equal(seen.kept, 2);
+    unlink(path);
+    free(path);
+    free(topic);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_generated_stream),
@@ -350,6 +398,7 @@ int main(void) {
         cmocka_unit_test(test_atomic),
         cmocka_unit_test(test_dry_run_needs_no_kafka),
         cmocka_unit_test(test_publisher_api),
+        cmocka_unit_test(test_json_fields_keep_their_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
