@@ -18,7 +18,8 @@ static int write_field(const field_plan_t *spec, avro_value_t *field, const json
     if (avro_value_get_type(field) == AVRO_UNION) {
         if (!v) {
             avro_value_t null_branch;
-            return avro_value_set_branch(field, 0, &null_branch) || avro_value_set_null(&null_branch);
+            return avro_value_set_branch(field, 0, &null_branch) ||
+                   avro_value_set_null(&null_branch);
         }
         if (avro_value_set_branch(field, 1, &target)) return -1;
     }
@@ -44,7 +45,8 @@ static int write_field(const field_plan_t *spec, avro_value_t *field, const json
     case SENTINEL_FIELD_DOUBLE: return avro_value_set_double(&target, json_number_value(v));
     case SENTINEL_FIELD_BOOLEAN: return avro_value_set_boolean(&target, json_is_true(v));
     case SENTINEL_FIELD_ENUM: {
-        int index = avro_schema_enum_get_by_name(avro_value_get_schema(&target), json_string_value(v));
+        int index =
+            avro_schema_enum_get_by_name(avro_value_get_schema(&target), json_string_value(v));
         if (index < 0) return -1;
         return avro_value_set_enum(&target, index);
     }
@@ -89,7 +91,8 @@ sentinel_err_t sentinel_event_encode(sentinel_codec_t *codec, const sentinel_eve
     if (avro_value_sizeof(root, &size)) goto avro_fail;
     if (size + SINGLE_OBJECT_HEADER > codec->buf_cap) {
         size_t cap = codec->buf_cap;
-        while (cap < size + SINGLE_OBJECT_HEADER) cap *= 2;
+        while (cap < size + SINGLE_OBJECT_HEADER)
+            cap *= 2;
         char *grown = realloc(codec->buf, cap);
         if (!grown) abort();
         codec->buf = grown;
@@ -109,8 +112,8 @@ avro_fail:
 }
 
 /* Read one data field from Avro into JSON; absent (null) fields add nothing. */
-static sentinel_err_t read_field(const field_plan_t *spec, avro_value_t *field,
-                                 json_t *data, char *errstr, size_t errstr_size) {
+static sentinel_err_t read_field(const field_plan_t *spec, avro_value_t *field, json_t *data,
+                                 char *errstr, size_t errstr_size) {
     avro_value_t v = *field;
     if (avro_value_get_type(field) == AVRO_UNION) {
         if (avro_value_get_current_branch(field, &v)) goto fail;
@@ -131,7 +134,8 @@ static sentinel_err_t read_field(const field_plan_t *spec, avro_value_t *field,
             json_error_t jerr;
             out = json_loadb(s, n, 0, &jerr);
             if (!out) {
-                snprintf(errstr, errstr_size, "data.%s holds invalid JSON text: %s", spec->name, jerr.text);
+                snprintf(errstr, errstr_size, "data.%s holds invalid JSON text: %s", spec->name,
+                         jerr.text);
                 return SENTINEL_ERR_INVALID;
             }
         } else {
@@ -285,7 +289,8 @@ const sentinel_event_type_t *sentinel_codec_peek_type(const sentinel_codec_t *co
     const unsigned char *p = bytes;
     if (len < SINGLE_OBJECT_HEADER || p[0] != 0xC3 || p[1] != 0x01) return NULL;
     uint64_t fp = 0;
-    for (int b = 0; b < 8; b++) fp |= (uint64_t)p[2 + b] << (8 * b);
+    for (int b = 0; b < 8; b++)
+        fp |= (uint64_t)p[2 + b] << (8 * b);
     for (size_t i = 0; i < codec->n_entries; i++)
         if (codec->entries[i].fingerprint == fp) return codec->entries[i].type;
     return NULL;
@@ -300,16 +305,19 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
         return SENTINEL_ERR_INVALID;
     }
     if (len > codec->max_bytes + SINGLE_OBJECT_HEADER) {
-        snprintf(errstr, errstr_size, "event is %zu bytes, over the limit of %zu", len, codec->max_bytes);
+        snprintf(errstr, errstr_size, "event is %zu bytes, over the limit of %zu", len,
+                 codec->max_bytes);
         return SENTINEL_ERR_INVALID;
     }
     uint64_t fp = 0;
-    for (int b = 0; b < 8; b++) fp |= (uint64_t)p[2 + b] << (8 * b);
+    for (int b = 0; b < 8; b++)
+        fp |= (uint64_t)p[2 + b] << (8 * b);
     schema_entry_t *e = NULL;
     for (size_t i = 0; i < codec->n_entries && !e; i++)
         if (codec->entries[i].fingerprint == fp) e = &codec->entries[i];
     if (!e) {
-        snprintf(errstr, errstr_size, "unknown writer schema (fingerprint %016llx)", (unsigned long long)fp);
+        snprintf(errstr, errstr_size, "unknown writer schema (fingerprint %016llx)",
+                 (unsigned long long)fp);
         return SENTINEL_ERR_INVALID;
     }
 
@@ -393,7 +401,8 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
             err = SENTINEL_ERR_INVALID;
             break;
         }
-        err = read_field(sentinel_schema_field(e, name, strlen(name)), &field, data_json, why, sizeof(why));
+        err = read_field(sentinel_schema_field(e, name, strlen(name)), &field, data_json, why,
+                         sizeof(why));
     }
     if (!err && e->defaults) {
         const char *key;

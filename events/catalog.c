@@ -22,20 +22,13 @@ EVENT_TYPE(activity_logged, "ActivityLogged", "activity")
 #undef EVENT_TYPE
 
 const sentinel_event_type_t *const sentinel_event_types[] = {
-    &run_started,
-    &run_completed,
-    &finding_recorded,
-    &annotation_posted,
-    &command_run_started,
-    &command_run_completed,
-    &briefing_requested,
-    &briefing_progressed,
-    &briefing_generated,
-    &briefing_failed,
-    &briefing_downloaded,
-    &usage_incremented,
-    &activity_logged,
-    NULL,
+    &run_started,         &run_completed,
+    &finding_recorded,    &annotation_posted,
+    &command_run_started, &command_run_completed,
+    &briefing_requested,  &briefing_progressed,
+    &briefing_generated,  &briefing_failed,
+    &briefing_downloaded, &usage_incremented,
+    &activity_logged,     NULL,
 };
 
 const sentinel_event_type_t *sentinel_event_type_find(const char *name) {

@@ -47,9 +47,18 @@ typedef struct key_slot {
     size_t off, len; /* the decoded key in keys */
 } key_slot_t;
 
-enum envelope_key { K_EVENT_ID, K_TYPE, K_VERSION, K_WORKSPACE_ID, K_OCCURRED_AT, K_SOURCE, K_DATA, K_COUNT };
-static const char *const envelope_names[K_COUNT] = {"event_id",    "type",   "version", "workspace_id",
-                                                    "occurred_at", "source", "data"};
+enum envelope_key {
+    K_EVENT_ID,
+    K_TYPE,
+    K_VERSION,
+    K_WORKSPACE_ID,
+    K_OCCURRED_AT,
+    K_SOURCE,
+    K_DATA,
+    K_COUNT
+};
+static const char *const envelope_names[K_COUNT] = {
+    "event_id", "type", "version", "workspace_id", "occurred_at", "source", "data"};
 
 struct json_avro {
     member_t *members; /* data members of the current line */
@@ -75,7 +84,8 @@ typedef struct scan {
 static void *grow(void *ptr, size_t *cap, size_t need, size_t unit) {
     if (need <= *cap) return ptr;
     size_t n = *cap ? *cap : 64;
-    while (n < need) n *= 2;
+    while (n < need)
+        n *= 2;
     void *grown = realloc(ptr, n * unit);
     if (!grown) abort();
     *cap = n;
@@ -117,7 +127,8 @@ static void put_double(sentinel_bytes_t *out, double d) {
     uint64_t bits;
     memcpy(&bits, &d, sizeof(bits));
     bytes_reserve(out, 8);
-    for (int i = 0; i < 8; i++) out->data[out->len++] = (unsigned char)(bits >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        out->data[out->len++] = (unsigned char)(bits >> (8 * i));
 }
 
 /* ---------------------------------------------------------------- the grammar */
@@ -137,7 +148,8 @@ static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 /* Skip whitespace; 1 if there was any. */
 static int skip_ws(scan_t *s) {
     const char *from = s->p;
-    while (s->p < s->end && is_ws(*s->p)) s->p++;
+    while (s->p < s->end && is_ws(*s->p))
+        s->p++;
     return s->p != from;
 }
 
@@ -147,10 +159,14 @@ static int hex4(const char *p, const char *end, unsigned *out) {
     for (int i = 0; i < 4; i++) {
         char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
     }
     *out = v;
     return 0;
@@ -162,10 +178,14 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *end) {
     unsigned c = p[0];
     size_t n;
     unsigned v;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, v = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, v = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, v = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, v = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, v = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, v = c & 0x07;
+    else
+        return 0;
     if ((size_t)(end - p) < n) return 0;
     for (size_t i = 1; i < n; i++) {
         if ((p[i] & 0xC0) != 0x80) return 0;
@@ -183,7 +203,8 @@ static int scan_string(scan_t *s, token_t *tok) {
     tok->flags = 0;
     tok->start = (const char *)p;
     for (;;) {
-        while (p < end && char_class[*p] == C_PLAIN) p++;
+        while (p < end && char_class[*p] == C_PLAIN)
+            p++;
         if (p >= end) return -1;
         switch (char_class[*p]) {
         case C_QUOTE:
@@ -253,7 +274,8 @@ static const char *string_value(json_avro_t *st, const token_t *tok, size_t *len
                 p += 6;
                 u = 0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00);
             }
-            if (u < 0x80) *o++ = (char)u;
+            if (u < 0x80)
+                *o++ = (char)u;
             else if (u < 0x800) {
                 *o++ = (char)(0xC0 | (u >> 6));
                 *o++ = (char)(0x80 | (u & 0x3F));
@@ -285,16 +307,20 @@ static int scan_number(scan_t *s, token_t *tok) {
     tok->start = p;
     if (p < end && *p == '-') p++;
     digits = p;
-    if (p < end && *p == '0') p++;
+    if (p < end && *p == '0')
+        p++;
     else if (p < end && *p >= '1' && *p <= '9')
-        while (p < end && *p >= '0' && *p <= '9') p++;
-    else return -1;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return -1;
     size_t int_digits = (size_t)(p - digits);
     int exponent = 0;
     if (p < end && *p == '.') {
         tok->flags |= F_REAL;
         if (++p >= end || *p < '0' || *p > '9') return -1;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         tok->flags |= F_REAL;
@@ -302,7 +328,8 @@ static int scan_number(scan_t *s, token_t *tok) {
         p++;
         if (p < end && (*p == '+' || *p == '-')) p++;
         if (p >= end || *p < '0' || *p > '9') return -1;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     }
     tok->len = (size_t)(p - tok->start);
     s->p = p;
@@ -331,7 +358,8 @@ static int scan_number(scan_t *s, token_t *tok) {
 
 static uint32_t hash_bytes(const char *s, size_t n) {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
@@ -347,7 +375,8 @@ static int key_once(json_avro_t *st, uint32_t object, const token_t *tok) {
         for (size_t i = 0; i < old_cap; i++) {
             if (!old[i].object) continue;
             size_t j = old[i].hash & (cap - 1);
-            while (slots[j].object) j = (j + 1) & (cap - 1);
+            while (slots[j].object)
+                j = (j + 1) & (cap - 1);
             slots[j] = old[i];
         }
         free(old);
@@ -450,8 +479,8 @@ static int scan_members(scan_t *s, int depth, token_t *envelope) {
             size_t len;
             const char *name = string_value(st, &key, &len);
             int k = 0;
-            while (k < K_COUNT && (strlen(envelope_names[k]) != len ||
-                                   memcmp(envelope_names[k], name, len)))
+            while (k < K_COUNT &&
+                   (strlen(envelope_names[k]) != len || memcmp(envelope_names[k], name, len)))
                 k++;
             if (k == K_COUNT || envelope[k].start) return -1; /* unknown or twice */
             if (k == K_DATA) {
@@ -749,9 +778,9 @@ static int encode(sentinel_codec_t *codec, json_avro_t *st, const token_t *env,
     if (!env[K_WORKSPACE_ID].start || uuid_of(st, &env[K_WORKSPACE_ID], head->workspace_id))
         return -1;
     int64_t occurred_at;
-    if (!env[K_OCCURRED_AT].start || timestamp_of(st, &env[K_OCCURRED_AT], &occurred_at))
-        return -1;
-    const token_t *source = env[K_SOURCE].start && env[K_SOURCE].kind != T_NULL ? &env[K_SOURCE] : NULL;
+    if (!env[K_OCCURRED_AT].start || timestamp_of(st, &env[K_OCCURRED_AT], &occurred_at)) return -1;
+    const token_t *source =
+        env[K_SOURCE].start && env[K_SOURCE].kind != T_NULL ? &env[K_SOURCE] : NULL;
     size_t source_len = 0;
     const char *source_text = NULL;
     if (source) {

@@ -82,23 +82,32 @@ static int plan_field(field_plan_t *fp, const json_t *f, char *why, size_t why_s
         return -1;
     }
     const char *fmt = json_string_value(format);
-    if (!strcmp(name, "string") && logical && !strcmp(logical, "uuid")) fp->kind = SENTINEL_FIELD_UUID;
+    if (!strcmp(name, "string") && logical && !strcmp(logical, "uuid"))
+        fp->kind = SENTINEL_FIELD_UUID;
     else if (!strcmp(name, "long") && logical && !strcmp(logical, "timestamp-micros"))
         fp->kind = SENTINEL_FIELD_TIMESTAMP;
     else if (logical) {
         snprintf(why, why_size, "logical type %s is not one validation knows", logical);
         return -1;
-    } else if (!strcmp(name, "string") && !fmt) fp->kind = SENTINEL_FIELD_STRING;
-    else if (!strcmp(name, "string") && !strcmp(fmt, "json-object")) fp->kind = SENTINEL_FIELD_OBJECT;
-    else if (!strcmp(name, "string") && !strcmp(fmt, "json")) fp->kind = SENTINEL_FIELD_JSON;
-    else if (!strcmp(name, "string") && !strcmp(fmt, "ip")) fp->kind = SENTINEL_FIELD_IP;
+    } else if (!strcmp(name, "string") && !fmt)
+        fp->kind = SENTINEL_FIELD_STRING;
+    else if (!strcmp(name, "string") && !strcmp(fmt, "json-object"))
+        fp->kind = SENTINEL_FIELD_OBJECT;
+    else if (!strcmp(name, "string") && !strcmp(fmt, "json"))
+        fp->kind = SENTINEL_FIELD_JSON;
+    else if (!strcmp(name, "string") && !strcmp(fmt, "ip"))
+        fp->kind = SENTINEL_FIELD_IP;
     else if (fmt) {
         snprintf(why, why_size, "sentinel.format \"%s\" is not json-object, json or ip", fmt);
         return -1;
-    } else if (!strcmp(name, "int")) fp->kind = SENTINEL_FIELD_INT;
-    else if (!strcmp(name, "long")) fp->kind = SENTINEL_FIELD_LONG;
-    else if (!strcmp(name, "double")) fp->kind = SENTINEL_FIELD_DOUBLE;
-    else if (!strcmp(name, "boolean")) fp->kind = SENTINEL_FIELD_BOOLEAN;
+    } else if (!strcmp(name, "int"))
+        fp->kind = SENTINEL_FIELD_INT;
+    else if (!strcmp(name, "long"))
+        fp->kind = SENTINEL_FIELD_LONG;
+    else if (!strcmp(name, "double"))
+        fp->kind = SENTINEL_FIELD_DOUBLE;
+    else if (!strcmp(name, "boolean"))
+        fp->kind = SENTINEL_FIELD_BOOLEAN;
     else if (!strcmp(name, "enum")) {
         fp->kind = SENTINEL_FIELD_ENUM;
         fp->symbols = json_object_get(t, "symbols");
@@ -147,16 +156,17 @@ static int plan_fields(schema_entry_t *e, const char *file, char *errstr, size_t
     }
     for (size_t i = 0; i < e->n_fields; i++) {
         field_plan_t *fp = &e->fields[i];
-        const json_t *other = json_object_get(json_array_get(e->data_fields, i), "sentinel.not_before");
+        const json_t *other =
+            json_object_get(json_array_get(e->data_fields, i), "sentinel.not_before");
         if (!other) continue;
         const field_plan_t *o =
-            json_is_string(other) ? sentinel_schema_field(e, json_string_value(other),
-                                                          json_string_length(other))
-                                  : NULL;
+            json_is_string(other)
+                ? sentinel_schema_field(e, json_string_value(other), json_string_length(other))
+                : NULL;
         if (!o || o == fp || !is_integer_kind(o->kind) || !is_integer_kind(fp->kind)) {
             snprintf(errstr, errstr_size,
-                     "schemas/%s: data.%s: sentinel.not_before names another integer field",
-                     file, fp->name);
+                     "schemas/%s: data.%s: sentinel.not_before names another integer field", file,
+                     fp->name);
             return -1;
         }
         fp->not_before = (int)(o - e->fields);
@@ -238,11 +248,13 @@ static int check_pair(schema_entry_t *writer, schema_entry_t *reader, char *errs
                 size_t k;
                 const json_t *known;
                 int found = 0;
-                json_array_foreach(json_object_get(rt, "symbols"), k, known) found |= json_equal(sym, known);
+                json_array_foreach(json_object_get(rt, "symbols"), k, known) found |=
+                    json_equal(sym, known);
                 if (!found) {
-                    snprintf(errstr, errstr_size,
-                             "incompatible schemas: %s: data.%s: symbol %s is unknown to the reader",
-                             what, name, json_string_value(sym));
+                    snprintf(
+                        errstr, errstr_size,
+                        "incompatible schemas: %s: data.%s: symbol %s is unknown to the reader",
+                        what, name, json_string_value(sym));
                     return -1;
                 }
             }
@@ -282,7 +294,8 @@ static void entry_free(schema_entry_t *e) {
 
 void sentinel_codec_destroy(sentinel_codec_t *codec) {
     if (!codec) return;
-    for (size_t i = 0; i < codec->n_entries; i++) entry_free(&codec->entries[i]);
+    for (size_t i = 0; i < codec->n_entries; i++)
+        entry_free(&codec->entries[i]);
     free(codec->entries);
     if (codec->writer) avro_writer_free(codec->writer);
     if (codec->reader) avro_reader_free(codec->reader);
@@ -313,7 +326,8 @@ schema_entry_t *sentinel_schema_by_header(const sentinel_codec_t *codec, const v
     return NULL;
 }
 
-int sentinel_codec_latest_version(const sentinel_codec_t *codec, const sentinel_event_type_t *type) {
+int sentinel_codec_latest_version(const sentinel_codec_t *codec,
+                                  const sentinel_event_type_t *type) {
     int latest = 0;
     for (size_t i = 0; i < codec->n_entries; i++)
         if (codec->entries[i].type == type && codec->entries[i].version > latest)
@@ -338,8 +352,8 @@ static int check_envelope(const json_t *envelope, const schema_entry_t *e, char 
     if (json_array_size(have) != n + 1 ||
         strcmp(json_string_value(json_object_get(json_array_get(have, n), "name")), "data")) {
         snprintf(errstr, errstr_size,
-                 "%s.v%d.avsc: an event schema is the envelope's %zu fields, then data", e->type->name,
-                 e->version, n);
+                 "%s.v%d.avsc: an event schema is the envelope's %zu fields, then data",
+                 e->type->name, e->version, n);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -394,7 +408,8 @@ static int load_entry(schema_entry_t *e, const sentinel_schema_source_t *src, ch
         snprintf(errstr, errstr_size, "schemas/%s: no data record", src->file);
         return -1;
     }
-    e->canonical = sentinel_schema_canonical_form(src->json, strlen(src->json), errstr, errstr_size);
+    e->canonical =
+        sentinel_schema_canonical_form(src->json, strlen(src->json), errstr, errstr_size);
     if (!e->canonical) return -1;
     e->fingerprint = sentinel_crc64_avro(e->canonical, strlen(e->canonical));
     char what[300];
@@ -409,7 +424,8 @@ static int load_entry(schema_entry_t *e, const sentinel_schema_source_t *src, ch
     if (plan_fields(e, src->file, errstr, errstr_size)) return -1;
     e->header[0] = 0xC3;
     e->header[1] = 0x01;
-    for (int b = 0; b < 8; b++) e->header[2 + b] = (unsigned char)(e->fingerprint >> (8 * b));
+    for (int b = 0; b < 8; b++)
+        e->header[2 + b] = (unsigned char)(e->fingerprint >> (8 * b));
     return 0;
 }
 
@@ -432,8 +448,9 @@ static int link_versions(sentinel_codec_t *codec, char *errstr, size_t errstr_si
         newest->is_latest = 1;
         for (int a = 1; a <= latest; a++)
             for (int b = 1; b <= latest; b++)
-                if (a != b && check_pair(sentinel_schema_entry(codec, type, a), sentinel_schema_entry(codec, type, b),
-                                         errstr, errstr_size))
+                if (a != b &&
+                    check_pair(sentinel_schema_entry(codec, type, a),
+                               sentinel_schema_entry(codec, type, b), errstr, errstr_size))
                     return -1;
         for (int v = 1; v < latest; v++) {
             schema_entry_t *old = sentinel_schema_entry(codec, type, v);
@@ -532,4 +549,3 @@ void sentinel_codec_schema_info(const sentinel_codec_t *codec, size_t i, const c
     if (fingerprint) *fingerprint = e->fingerprint;
     if (canonical_form) *canonical_form = e->canonical;
 }
-

@@ -11,7 +11,7 @@
 
 #include "schema_set.h"
 
-static const char *const envelope_keys[] = {"event_id", "type",   "version", "workspace_id",
+static const char *const envelope_keys[] = {"event_id",    "type",   "version", "workspace_id",
                                             "occurred_at", "source", "data"};
 
 /* ---------------------------------------------------------------- events */
@@ -48,7 +48,6 @@ char *sentinel_event_to_json(const sentinel_event_t *ev) {
 
 /* ---------------------------------------------------------------- validation */
 
-
 static const char *json_kind_name(const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -74,7 +73,9 @@ static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, jso
             if (json_is_string(v))
                 snprintf(errstr, errstr_size, "data.%s: \"%.60s\" is not a UUID", name,
                          json_string_value(v));
-            else snprintf(errstr, errstr_size, "data.%s must be a UUID string, not %s", name, json_kind_name(v));
+            else
+                snprintf(errstr, errstr_size, "data.%s must be a UUID string, not %s", name,
+                         json_kind_name(v));
             return SENTINEL_ERR_INVALID;
         }
         *out = json_string(uuid);
@@ -127,7 +128,8 @@ static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, jso
         double d;
         if (spec->kind == SENTINEL_FIELD_DOUBLE) {
             if (!json_is_number(v)) {
-                snprintf(errstr, errstr_size, "data.%s must be a number, not %s", name, json_kind_name(v));
+                snprintf(errstr, errstr_size, "data.%s must be a number, not %s", name,
+                         json_kind_name(v));
                 return SENTINEL_ERR_INVALID;
             }
             d = json_number_value(v);
@@ -137,26 +139,31 @@ static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, jso
             }
         } else {
             if (!json_is_integer(v)) {
-                snprintf(errstr, errstr_size, "data.%s must be an integer, not %s", name, json_kind_name(v));
+                snprintf(errstr, errstr_size, "data.%s must be an integer, not %s", name,
+                         json_kind_name(v));
                 return SENTINEL_ERR_INVALID;
             }
             json_int_t i = json_integer_value(v);
             if (spec->kind == SENTINEL_FIELD_INT && (i < INT32_MIN || i > INT32_MAX)) {
-                snprintf(errstr, errstr_size, "data.%s (%lld) does not fit in 32 bits", name, (long long)i);
+                snprintf(errstr, errstr_size, "data.%s (%lld) does not fit in 32 bits", name,
+                         (long long)i);
                 return SENTINEL_ERR_INVALID;
             }
             d = (double)i;
         }
         char shown[64];
-        if (json_is_integer(v)) snprintf(shown, sizeof(shown), "%lld", (long long)json_integer_value(v));
-        else snprintf(shown, sizeof(shown), "%g", d);
+        if (json_is_integer(v))
+            snprintf(shown, sizeof(shown), "%lld", (long long)json_integer_value(v));
+        else
+            snprintf(shown, sizeof(shown), "%g", d);
         if (spec->has_min && spec->has_max && (d < spec->min || d > spec->max)) {
             snprintf(errstr, errstr_size, "data.%s (%s) is out of range %.15g..%.15g", name, shown,
                      spec->min, spec->max);
             return SENTINEL_ERR_INVALID;
         }
         if (spec->has_min && !spec->has_max && d < spec->min) {
-            snprintf(errstr, errstr_size, "data.%s (%s) must be at least %g", name, shown, spec->min);
+            snprintf(errstr, errstr_size, "data.%s (%s) must be at least %g", name, shown,
+                     spec->min);
             return SENTINEL_ERR_INVALID;
         }
         *out = spec->kind == SENTINEL_FIELD_DOUBLE ? json_real(d) : json_incref((json_t *)v);
@@ -164,7 +171,8 @@ static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, jso
     }
     case SENTINEL_FIELD_BOOLEAN:
         if (!json_is_boolean(v)) {
-            snprintf(errstr, errstr_size, "data.%s must be true or false, not %s", name, json_kind_name(v));
+            snprintf(errstr, errstr_size, "data.%s must be true or false, not %s", name,
+                     json_kind_name(v));
             return SENTINEL_ERR_INVALID;
         }
         *out = json_incref((json_t *)v);
@@ -173,7 +181,8 @@ static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, jso
     case SENTINEL_FIELD_JSON:
         if (!json_is_object(v) && !(spec->kind == SENTINEL_FIELD_JSON && json_is_array(v))) {
             snprintf(errstr, errstr_size, "data.%s must be %s, not %s", name,
-                     spec->kind == SENTINEL_FIELD_OBJECT ? "a JSON object" : "a JSON object or array",
+                     spec->kind == SENTINEL_FIELD_OBJECT ? "a JSON object"
+                                                         : "a JSON object or array",
                      json_kind_name(v));
             return SENTINEL_ERR_INVALID;
         }
@@ -192,8 +201,12 @@ static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, jso
             }
         }
         size_t n = (size_t)snprintf(errstr, errstr_size, "data.%s: ", name);
-        if (json_is_string(v)) n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "\"%.40s\"", json_string_value(v));
-        else n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "%s", json_kind_name(v));
+        if (json_is_string(v))
+            n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "\"%.40s\"",
+                                  json_string_value(v));
+        else
+            n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "%s",
+                                  json_kind_name(v));
         n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, " is not one of ");
         json_array_foreach(symbols, i, sym) {
             n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "%s%s",
@@ -214,8 +227,11 @@ static sentinel_err_t check_uuid(const json_t *root, const char *key, char *out,
         return SENTINEL_ERR_INVALID;
     }
     if (!json_is_string(v) || sentinel_uuid_normalize(json_string_value(v), out)) {
-        if (json_is_string(v)) snprintf(errstr, errstr_size, "%s: \"%.60s\" is not a UUID", key, json_string_value(v));
-        else snprintf(errstr, errstr_size, "%s must be a UUID string, not %s", key, json_kind_name(v));
+        if (json_is_string(v))
+            snprintf(errstr, errstr_size, "%s: \"%.60s\" is not a UUID", key, json_string_value(v));
+        else
+            snprintf(errstr, errstr_size, "%s must be a UUID string, not %s", key,
+                     json_kind_name(v));
         return SENTINEL_ERR_INVALID;
     }
     return SENTINEL_OK;
@@ -258,14 +274,17 @@ sentinel_err_t sentinel_validate_data(const sentinel_codec_t *codec, const schem
         }
         json_t *normal = NULL;
         if ((err = check_field(spec, v, &normal, why, why_size))) return err;
-        if (normal == v && in_place) json_decref(normal); /* already there, as it is */
-        else json_object_set_new(ev->data, spec->name, normal);
+        if (normal == v && in_place)
+            json_decref(normal); /* already there, as it is */
+        else
+            json_object_set_new(ev->data, spec->name, normal);
     }
     for (size_t i = 0; i < entry->n_fields; i++) {
         const field_plan_t *spec = &entry->fields[i];
         if (spec->not_before < 0) continue;
         const char *other = entry->fields[spec->not_before].name;
-        const json_t *a = json_object_get(ev->data, spec->name), *b = json_object_get(ev->data, other);
+        const json_t *a = json_object_get(ev->data, spec->name),
+                     *b = json_object_get(ev->data, other);
         if (a && !b) {
             snprintf(why, why_size, "data.%s is given without data.%s", spec->name, other);
             return SENTINEL_ERR_INVALID;
@@ -293,7 +312,8 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
     }
     const json_t *type_v = json_object_get(root, "type");
     if (!json_is_string(type_v)) {
-        snprintf(errstr, errstr_size, type_v ? "type must be a string, not %s" : "type is required%s",
+        snprintf(errstr, errstr_size,
+                 type_v ? "type must be a string, not %s" : "type is required%s",
                  type_v ? json_kind_name(type_v) : "");
         return SENTINEL_ERR_INVALID;
     }
@@ -325,12 +345,14 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
         int version = sentinel_codec_latest_version(codec, type);
         if (version_v && !json_is_null(version_v)) {
             if (!json_is_integer(version_v)) {
-                snprintf(why, sizeof(why), "version must be an integer, not %s", json_kind_name(version_v));
+                snprintf(why, sizeof(why), "version must be an integer, not %s",
+                         json_kind_name(version_v));
                 goto invalid;
             }
             json_int_t v = json_integer_value(version_v);
             if (v < 1 || v > version) {
-                snprintf(why, sizeof(why), "version %lld is not a known version (1..%d)", (long long)v, version);
+                snprintf(why, sizeof(why), "version %lld is not a known version (1..%d)",
+                         (long long)v, version);
                 goto invalid;
             }
             version = (int)v;
@@ -347,7 +369,8 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
         goto invalid;
     }
     if (!json_is_string(occurred)) {
-        snprintf(why, sizeof(why), "occurred_at must be an RFC 3339 string, not %s", json_kind_name(occurred));
+        snprintf(why, sizeof(why), "occurred_at must be an RFC 3339 string, not %s",
+                 json_kind_name(occurred));
         goto invalid;
     }
     char tswhy[256];
@@ -359,7 +382,8 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
     }
     const json_t *source = json_object_get(root, "source");
     if (source && !json_is_null(source)) {
-        if (!json_is_string(source) || json_string_length(source) == 0 || json_string_length(source) > 200) {
+        if (!json_is_string(source) || json_string_length(source) == 0 ||
+            json_string_length(source) > 200) {
             snprintf(why, sizeof(why), "source must be a string of 1 to 200 characters");
             goto invalid;
         }

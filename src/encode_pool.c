@@ -42,7 +42,8 @@ struct sentinel_encode_pool {
 static void bytes_append(sentinel_bytes_t *out, const void *data, size_t n) {
     if (out->len + n > out->cap) {
         size_t cap = out->cap ? out->cap : 1 << 20;
-        while (cap < out->len + n) cap *= 2;
+        while (cap < out->len + n)
+            cap *= 2;
         unsigned char *grown = realloc(out->data, cap);
         if (!grown) abort();
         out->data = grown;

@@ -158,8 +158,8 @@ sentinel_err_t sentinel_publisher_send_encoded(sentinel_publisher_t *pub, const 
     rd_kafka_headers_t *headers = rd_kafka_headers_new(2);
     rd_kafka_header_add(headers, "event_type", 10, event_type, -1);
     rd_kafka_header_add(headers, "event_id", 8, event_id, SENTINEL_UUID_LEN);
-    return produce(pub, pub->rkt, workspace_id, SENTINEL_UUID_LEN, value, len, headers, tag,
-                   errstr, errstr_size);
+    return produce(pub, pub->rkt, workspace_id, SENTINEL_UUID_LEN, value, len, headers, tag, errstr,
+                   errstr_size);
 }
 
 sentinel_err_t sentinel_publisher_send_event(sentinel_publisher_t *pub, const sentinel_event_t *ev,

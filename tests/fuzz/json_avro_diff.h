@@ -24,7 +24,8 @@ static int json_avro_differ(sentinel_codec_t *codec, const char *json, size_t le
     char errstr[1024];
     int rc = -1;
     int fast_ok = sentinel_json_avro_scan(codec, json, len, &fast, &head) == 0;
-    int ref_ok = sentinel_event_from_json(codec, json, len, &ref, errstr, sizeof(errstr)) == SENTINEL_OK;
+    int ref_ok =
+        sentinel_event_from_json(codec, json, len, &ref, errstr, sizeof(errstr)) == SENTINEL_OK;
     if (fast_ok != ref_ok) {
         snprintf(why, why_size, "one pass %s, reference %s (%s)", fast_ok ? "accepts" : "refuses",
                  ref_ok ? "accepts" : "refuses", ref_ok ? "" : errstr);

@@ -284,7 +284,8 @@ static void minimum_on_string(json_t *fields) {
     json_object_set_new(field_named(fields, "title"), "sentinel.minimum", json_integer(1));
 }
 static void not_before_a_string(json_t *fields) {
-    json_object_set_new(field_named(fields, "line_end"), "sentinel.not_before", json_string("title"));
+    json_object_set_new(field_named(fields, "line_end"), "sentinel.not_before",
+                        json_string("title"));
 }
 static void drop_confidence(json_t *fields);
 static void title_as_json(json_t *fields) {
@@ -297,7 +298,8 @@ static void test_incompatible_changes_are_refused(void **state) {
     char *text;
     /* A required field added: older data cannot be read with it. */
     text = v3_from_v2(add_required_field);
-    expect_refused("FindingRecorded.v3.avsc", text, "v1 data lacks data.rule_id2, which has no default");
+    expect_refused("FindingRecorded.v3.avsc", text,
+                   "v1 data lacks data.rule_id2, which has no default");
     free(text);
     /* A required field dropped: a v2 reader cannot read v3 data. */
     text = v3_from_v2(drop_title);
@@ -446,9 +448,9 @@ static void test_json_numbers_keep_text(void **state) {
     sentinel_event_head_t head;
     char errstr[512];
     /* 1E4000... overflows a double: jansson refuses it, and so does the pass. */
-    assert_int_equal(sentinel_event_json_to_avro(codec, line, strlen(line), &out, &head, errstr,
-                                                 sizeof(errstr)),
-                     SENTINEL_ERR_INVALID);
+    assert_int_equal(
+        sentinel_event_json_to_avro(codec, line, strlen(line), &out, &head, errstr, sizeof(errstr)),
+        SENTINEL_ERR_INVALID);
     assert_non_null(strstr(errstr, "real number overflow"));
     assert_int_equal(out.len, 0);
 
