@@ -29,6 +29,7 @@ static int write_field(const field_plan_t *spec, avro_value_t *field, const json
     case SENTINEL_FIELD_IP: return set_string(&target, json_string_value(v));
     case SENTINEL_FIELD_JSON:
     case SENTINEL_FIELD_OBJECT: {
+        if (json_is_string(v)) return set_string(&target, json_string_value(v)); /* as decoded */
         char *text = json_dumps(v, JSON_COMPACT);
         int rc = set_string(&target, text);
         free(text);
@@ -130,20 +131,11 @@ static sentinel_err_t read_field(const field_plan_t *spec, avro_value_t *field, 
         size_t size;
         if (avro_value_get_string(&v, &s, &size)) goto fail;
         size_t n = size ? size - 1 : 0;
-        if (spec->kind == SENTINEL_FIELD_JSON || spec->kind == SENTINEL_FIELD_OBJECT) {
-            json_error_t jerr;
-            out = json_loadb(s, n, 0, &jerr);
-            if (!out) {
-                snprintf(errstr, errstr_size, "data.%s holds invalid JSON text: %s", spec->name,
-                         jerr.text);
-                return SENTINEL_ERR_INVALID;
-            }
-        } else {
-            out = json_stringn(s, n);
-            if (!out) {
-                snprintf(errstr, errstr_size, "data.%s is not valid UTF-8", spec->name);
-                return SENTINEL_ERR_INVALID;
-            }
+        /* JSON-valued fields stay text (validate_data checks it). */
+        out = json_stringn(s, n);
+        if (!out) {
+            snprintf(errstr, errstr_size, "data.%s is not valid UTF-8", spec->name);
+            return SENTINEL_ERR_INVALID;
         }
         break;
     }

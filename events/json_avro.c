@@ -72,6 +72,7 @@ struct json_avro {
     size_t text_cap;
     char *json; /* a compacted JSON value, one at a time */
     size_t json_cap;
+    int allow_duplicates; /* checking JSON text from the topic, which may repeat keys */
 };
 
 typedef struct scan {
@@ -365,6 +366,7 @@ static uint32_t hash_bytes(const char *s, size_t n) {
 
 /* Note key `tok` of object number `object`: -1 when the object has it already. */
 static int key_once(json_avro_t *st, uint32_t object, const token_t *tok) {
+    if (st->allow_duplicates) return 0;
     size_t len;
     const char *key = string_value(st, tok, &len);
     uint32_t h = hash_bytes(key, len) ^ (object * 0x9E3779B9u);
@@ -852,6 +854,21 @@ int sentinel_json_avro_scan(sentinel_codec_t *codec, const char *json, size_t le
         return -1;
     }
     return 0;
+}
+
+int sentinel_json_text_kind(sentinel_codec_t *codec, const char *text, size_t len) {
+    json_avro_t *st = state_of(codec);
+    scan_t s = {text, text + len, st};
+    token_t tok;
+    int kind = -1;
+    st->allow_duplicates = 1;
+    skip_ws(&s);
+    if (s.p < s.end && (*s.p == '{' || *s.p == '[') && !scan_container(&s, 1, &tok)) {
+        skip_ws(&s);
+        if (s.p == s.end) kind = tok.kind == T_OBJECT ? '{' : '[';
+    }
+    st->allow_duplicates = 0;
+    return kind;
 }
 
 sentinel_err_t sentinel_event_json_to_avro(sentinel_codec_t *codec, const char *json, size_t len,

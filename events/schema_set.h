@@ -23,6 +23,8 @@
 
 #define SINGLE_OBJECT_HEADER 10 /* C3 01 + 8-byte fingerprint */
 
+typedef struct schema_entry schema_entry_t;
+
 /* One data field of one schema version. */
 typedef struct field_plan {
     const char *name; /* borrowed from the schema's JSON */
@@ -36,7 +38,7 @@ typedef struct field_plan {
     const json_t *default_json; /* the schema default (borrowed), NULL when none */
 } field_plan_t;
 
-typedef struct schema_entry {
+struct schema_entry {
     const sentinel_event_type_t *type;
     int version;
     int is_latest;
@@ -56,7 +58,7 @@ typedef struct schema_entry {
     avro_value_t resolved;
     const json_t *defaults; /* newest data fields absent here: name -> default */
     json_t *defaults_owned;
-} schema_entry_t;
+};
 
 typedef struct json_avro json_avro_t; /* the one-pass front end's state (json_avro.c) */
 
@@ -85,16 +87,22 @@ schema_entry_t *sentinel_schema_by_header(const sentinel_codec_t *codec, const v
 const field_plan_t *sentinel_schema_field(const schema_entry_t *e, const char *name, size_t len);
 
 /* Validate the data fields of a parsed event against `entry` (validate.c).
- * in_place: see validate.c. */
-sentinel_err_t sentinel_validate_data(const sentinel_codec_t *codec, const schema_entry_t *entry,
-                                      json_t *data, int in_place, sentinel_event_t *ev, char *why,
+ * decoded: data was read from Avro (see validate.c). */
+sentinel_err_t sentinel_validate_data(sentinel_codec_t *codec, const schema_entry_t *entry,
+                                      json_t *data, int decoded, sentinel_event_t *ev, char *why,
                                       size_t why_size);
+/* The field of an event's data named `name` (NUL-terminated), or NULL. */
+const field_plan_t *sentinel_event_field(const sentinel_event_t *ev, const char *name);
 
 /* The one-pass front end alone (json_avro.c): 0 when it accepts the event,
  * its encoding appended to out; -1 when it refuses it, out unchanged.
  * sentinel_event_json_to_avro() is this with the reference path behind. */
 int sentinel_json_avro_scan(sentinel_codec_t *codec, const char *json, size_t len,
                             sentinel_bytes_t *out, sentinel_event_head_t *head);
+/* Is `text` one JSON object ('{') or array ('['), as jansson would read it
+ * (repeated keys allowed)? Its kind, or -1. For JSON-valued fields read
+ * from the topic, which stay text. */
+int sentinel_json_text_kind(sentinel_codec_t *codec, const char *text, size_t len);
 void sentinel_json_avro_free(json_avro_t *scan);
 
 #endif

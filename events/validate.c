@@ -30,6 +30,16 @@ int64_t sentinel_event_int(const sentinel_event_t *ev, const char *field) {
     return (int64_t)json_integer_value(json_object_get(ev->data, field));
 }
 
+int sentinel_event_is_json_text(const sentinel_event_t *ev, const char *field) {
+    const field_plan_t *f = sentinel_event_field(ev, field);
+    return f && (f->kind == SENTINEL_FIELD_JSON || f->kind == SENTINEL_FIELD_OBJECT) &&
+           json_is_string(json_object_get(ev->data, field));
+}
+
+const field_plan_t *sentinel_event_field(const sentinel_event_t *ev, const char *name) {
+    return ev->schema ? sentinel_schema_field(ev->schema, name, strlen(name)) : NULL;
+}
+
 char *sentinel_event_to_json(const sentinel_event_t *ev) {
     char ts[SENTINEL_TIMESTAMP_MAX];
     sentinel_timestamp_format(ev->occurred_at, ts);
@@ -40,7 +50,15 @@ char *sentinel_event_to_json(const sentinel_event_t *ev) {
     json_object_set_new(obj, "workspace_id", json_string(ev->workspace_id));
     json_object_set_new(obj, "occurred_at", json_string(ts));
     if (ev->source) json_object_set_new(obj, "source", json_string(ev->source));
-    json_object_set(obj, "data", ev->data);
+    /* JSON-valued fields held as text are shown as the values they are. */
+    json_t *data = json_copy(ev->data);
+    const char *key;
+    json_t *value;
+    json_object_foreach(ev->data, key, value) {
+        if (sentinel_event_is_json_text(ev, key))
+            json_object_set_new(data, key, json_loads(json_string_value(value), 0, NULL));
+    }
+    json_object_set_new(obj, "data", data);
     char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(obj);
     return text;
@@ -63,8 +81,9 @@ static const char *json_kind_name(const json_t *v) {
 }
 
 /* Validate and normalise one data field; a new normalised value in *out. */
-static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, json_t **out,
-                                  char *errstr, size_t errstr_size) {
+static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *spec,
+                                  const json_t *v, int decoded, json_t **out, char *errstr,
+                                  size_t errstr_size) {
     const char *name = spec->name;
     switch (spec->kind) {
     case SENTINEL_FIELD_UUID: {
@@ -179,6 +198,19 @@ static sentinel_err_t check_field(const field_plan_t *spec, const json_t *v, jso
         return SENTINEL_OK;
     case SENTINEL_FIELD_OBJECT:
     case SENTINEL_FIELD_JSON:
+        if (decoded && json_is_string(v)) {
+            /* Text from the topic stays text; it must be JSON of the kind. */
+            int kind = sentinel_json_text_kind(codec, json_string_value(v), json_string_length(v));
+            if (kind != '{' && !(spec->kind == SENTINEL_FIELD_JSON && kind == '[')) {
+                snprintf(errstr, errstr_size, "data.%s holds %s, not %s", name,
+                         kind == '[' ? "a JSON array" : "no valid JSON text",
+                         spec->kind == SENTINEL_FIELD_OBJECT ? "a JSON object"
+                                                             : "a JSON object or array");
+                return SENTINEL_ERR_INVALID;
+            }
+            *out = json_incref((json_t *)v);
+            return SENTINEL_OK;
+        }
         if (!json_is_object(v) && !(spec->kind == SENTINEL_FIELD_JSON && json_is_array(v))) {
             snprintf(errstr, errstr_size, "data.%s must be %s, not %s", name,
                      spec->kind == SENTINEL_FIELD_OBJECT ? "a JSON object"
@@ -238,10 +270,11 @@ static sentinel_err_t check_uuid(const json_t *root, const char *key, char *out,
 }
 
 /* Check an event's data against `entry`'s field table. The normalised
- * fields go to a new ev->data; or, `in_place` (data is the caller's to
- * give), replace data's own, and ev->data takes data. */
-sentinel_err_t sentinel_validate_data(const sentinel_codec_t *codec, const schema_entry_t *entry,
-                                      json_t *data, int in_place, sentinel_event_t *ev, char *why,
+ * fields go to a new ev->data; or, `decoded` (data was read from Avro and
+ * is the caller's to give), replace data's own, and ev->data takes data:
+ * there a JSON-valued field is a string of JSON text. */
+sentinel_err_t sentinel_validate_data(sentinel_codec_t *codec, const schema_entry_t *entry,
+                                      json_t *data, int decoded, sentinel_event_t *ev, char *why,
                                       size_t why_size) {
     const char *key;
     json_t *value;
@@ -258,9 +291,10 @@ sentinel_err_t sentinel_validate_data(const sentinel_codec_t *codec, const schem
                      elsewhere ? " (not in this version of the schema)" : "");
             return SENTINEL_ERR_INVALID;
         }
-        if (in_place && json_is_null(value)) json_object_del(data, key);
+        if (decoded && json_is_null(value)) json_object_del(data, key);
     }
-    ev->data = in_place ? json_incref(data) : json_object();
+    ev->data = decoded ? json_incref(data) : json_object();
+    ev->schema = entry;
     sentinel_err_t err;
     for (size_t i = 0; i < entry->n_fields; i++) {
         const field_plan_t *spec = &entry->fields[i];
@@ -273,8 +307,8 @@ sentinel_err_t sentinel_validate_data(const sentinel_codec_t *codec, const schem
             continue;
         }
         json_t *normal = NULL;
-        if ((err = check_field(spec, v, &normal, why, why_size))) return err;
-        if (normal == v && in_place)
+        if ((err = check_field(codec, spec, v, decoded, &normal, why, why_size))) return err;
+        if (normal == v && decoded)
             json_decref(normal); /* already there, as it is */
         else
             json_object_set_new(ev->data, spec->name, normal);

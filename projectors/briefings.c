@@ -35,7 +35,9 @@ static void set_text(generation_t *g, enum gen_field k, const char *v) {
 
 static void set_json(generation_t *g, enum gen_field k, const json_t *v) {
     free(g->f[k]);
-    g->f[k] = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    g->f[k] = !v                  ? NULL
+              : json_is_string(v) ? strdup(json_string_value(v)) /* JSON text as decoded */
+                                  : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 static void set_time(generation_t *g, enum gen_field k, int64_t micros) {

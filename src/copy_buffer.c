@@ -95,8 +95,12 @@ void sentinel_copy_json(sentinel_copy_t *c, const json_t *v) {
         sentinel_copy_null(c);
         return;
     }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     separator(c);
+    if (json_is_string(v)) { /* a JSON-valued field as decoded: its text */
+        escaped(c, json_string_value(v));
+        return;
+    }
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     escaped(c, text);
     free(text);
 }

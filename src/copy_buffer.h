@@ -24,7 +24,9 @@ void sentinel_copy_int(sentinel_copy_t *c, int64_t v);
 void sentinel_copy_double(sentinel_copy_t *c, double v);
 void sentinel_copy_bytes(sentinel_copy_t *c, const void *bytes, size_t n); /* a bytea */
 void sentinel_copy_bool(sentinel_copy_t *c, int v);
-void sentinel_copy_json(sentinel_copy_t *c, const json_t *v); /* NULL writes \N */
+/* A JSON-valued field: a JSON value, or a string holding JSON text (as
+ * decoded events carry them), written as it is. NULL writes \N. */
+void sentinel_copy_json(sentinel_copy_t *c, const json_t *v);
 void sentinel_copy_timestamp(sentinel_copy_t *c, int64_t micros);
 void sentinel_copy_end_row(sentinel_copy_t *c);
 

@@ -42,6 +42,8 @@ extern const sentinel_event_type_t *const sentinel_event_types[];
 /* The type named `name`, or NULL. Borrowed (static). */
 const sentinel_event_type_t *sentinel_event_type_find(const char *name);
 
+struct schema_entry;
+
 /* A validated event. */
 typedef struct sentinel_event {
     const sentinel_event_type_t *type; /* borrowed, static */
@@ -51,8 +53,13 @@ typedef struct sentinel_event {
     int64_t occurred_at; /* microseconds since the epoch, UTC */
     char *source;        /* owned; NULL when absent */
     /* owned: the data fields present, normalised (UUIDs lower case,
-     * timestamps as UTC RFC 3339 strings, JSON fields as JSON values). */
+     * timestamps as UTC RFC 3339 strings). A JSON-valued field is a JSON
+     * value when the event was built from JSON, and a string holding its
+     * JSON text, as the producer wrote it, when it was decoded from Avro:
+     * sentinel_copy_json() and the encoder take either. */
     json_t *data;
+    /* borrowed from the codec: the schema version data was checked against */
+    const struct schema_entry *schema;
 } sentinel_event_t;
 
 /* Free what an event owns and zero it; safe on a zeroed event. */
@@ -61,6 +68,9 @@ void sentinel_event_clear(sentinel_event_t *ev);
 /* Borrowed data accessors: NULL / 0 when the field is absent. */
 const char *sentinel_event_str(const sentinel_event_t *ev, const char *field);
 int64_t sentinel_event_int(const sentinel_event_t *ev, const char *field);
+
+/* 1 when `field` is JSON-valued and held as its JSON text (a string). */
+int sentinel_event_is_json_text(const sentinel_event_t *ev, const char *field);
 
 /* new: the event as one line of JSON (envelope and data; no newline). */
 char *sentinel_event_to_json(const sentinel_event_t *ev);

@@ -458,9 +458,49 @@ static void test_end_to_end(void **state) {
     free(conninfo);
 }
 
+/* JSON-valued fields land in jsonb with the numbers the producer wrote:
+ * 0.1 stays 0.1 (not 0.10000000000000001), from publish to projection. */
+static void test_json_fields_land_as_written(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_numbers", 2, &name);
+    char *topic = harness_unique_name("test.numbers");
+    char path[] = "/tmp/sentinel_numbers_XXXXXX";
+    int fd = mkstemp(path);
+    const char *line =
+        "{\"event_id\": \"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a\", \"type\": \"RunStarted\", "
+        "\"workspace_id\": \"a0000000-0000-4000-8000-000000000001\", \"occurred_at\": "
+        "\"2026-11-26T10:15:00.123Z\", \"data\": {\"run_id\": "
+        "\"22222222-2222-4222-8222-222222222222\", "
+        "\"repository_id\": \"b0000000-0000-4000-8000-000001000001\", \"external_reference\": "
+        "\"org-1/api#42\", \"policy_snapshot\": {\"threshold\": 0.1, \"weights\": [0.3, 1e-7]}, "
+        "\"metadata\": {\"score\": 2.675}}}\n";
+    assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+    close(fd);
+    assert_int_equal(harness_publish(topic, path), 0);
+    char *out = NULL, *prefix = harness_unique_name("numbers");
+    if (project(conninfo, topic, prefix, NULL, &out)) fail_msg("project: %s", out);
+    free(out);
+    PGconn *conn = harness_connect(conninfo);
+    char *policy = harness_query_value(conn, "SELECT policy_snapshot::text FROM runs");
+    char *metadata = harness_query_value(conn, "SELECT metadata::text FROM runs");
+    assert_string_equal(policy, "{\"weights\": [0.3, 0.0000001], \"threshold\": 0.1}");
+    assert_string_equal(metadata, "{\"score\": 2.675}");
+    free(policy);
+    free(metadata);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(path);
+    free(prefix);
+    free(topic);
+    free(name);
+    free(conninfo);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_json_fields_land_as_written),
         cmocka_unit_test_setup_teardown(test_kill_9_at_random_moments, world_setup, world_teardown),
     };
     const struct CMUnitTest group_tests[] = {
