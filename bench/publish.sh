@@ -39,3 +39,18 @@ printf '%-18s %10s %12s %10s %12s\n' "sentinel publish" "$s_sec" "$s_rate" \
     "$(awk -v b="$bytes" -v s="$s_sec" 'BEGIN{printf "%.1f", b/1e6/s}')" "$((s_rss / 1024))"
 printf '%-18s %10s %12s %10s %12s\n' "kcat (reference)" "$k_sec" "$k_rate" "-" "$((k_rss / 1024))"
 echo "ratio sentinel/kcat: $(ratio "$s_rate" "$k_rate")  (validation + JSON parse + Avro encode on top of producing)"
+
+# The C API from memory (bench/publish_api.c): JSON strings through the
+# one-pass path, then events already built; same producer settings.
+t_api="bench.publish.api.$stamp"
+for suffix in json event; do
+    printf '' | "$SENTINEL" publish --quiet --topic "$t_api.$suffix" - >/dev/null 2>&1 || true
+done
+echo
+echo "C API, $EVENTS events from memory (20,000 distinct lines, sent in turn):"
+printf '%-30s %10s %12s\n' "" seconds events/s
+"$ROOT/build/release/bench_publish_api" "$input" "$EVENTS" "$t_api" | while read -r line; do
+    echo "$line"
+    rate_api=$(awk '{print $NF}' <<<"$line")
+    echo "  ratio to kcat: $(ratio "$rate_api" "$k_rate")"
+done
