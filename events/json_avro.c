@@ -781,19 +781,6 @@ static int encode(sentinel_codec_t *codec, json_avro_t *st, const token_t *env,
         return -1;
     int64_t occurred_at;
     if (!env[K_OCCURRED_AT].start || timestamp_of(st, &env[K_OCCURRED_AT], &occurred_at)) return -1;
-    const token_t *source =
-        env[K_SOURCE].start && env[K_SOURCE].kind != T_NULL ? &env[K_SOURCE] : NULL;
-    size_t source_len = 0;
-    const char *source_text = NULL;
-    if (source) {
-        if (source->kind != T_STRING) return -1;
-        source_text = string_value(st, source, &source_len);
-        if (source_len == 0 || source_len > 200) return -1;
-    }
-    if (!env[K_DATA].start) return -1;
-    head->type = type;
-    head->version = version;
-
     /* Each data member to its field; null is absent. */
     const token_t *by_field[64];
     int64_t integers[64];
@@ -806,6 +793,21 @@ static int encode(sentinel_codec_t *codec, json_avro_t *st, const token_t *env,
         if (!f) return -1;
         if (st->members[i].value.kind != T_NULL) by_field[f - e->fields] = &st->members[i].value;
     }
+
+    /* Decoded last: string_value() reuses its buffer, and the keys above
+     * may have been decoded into it. */
+    const token_t *source =
+        env[K_SOURCE].start && env[K_SOURCE].kind != T_NULL ? &env[K_SOURCE] : NULL;
+    size_t source_len = 0;
+    const char *source_text = NULL;
+    if (source) {
+        if (source->kind != T_STRING) return -1;
+        source_text = string_value(st, source, &source_len);
+        if (source_len == 0 || source_len > 200) return -1;
+    }
+    if (!env[K_DATA].start) return -1;
+    head->type = type;
+    head->version = version;
 
     bytes_reserve(out, SINGLE_OBJECT_HEADER);
     memcpy(out->data + out->len, e->header, SINGLE_OBJECT_HEADER);
