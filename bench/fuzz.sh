@@ -16,7 +16,7 @@ cd "$ROOT/bench/out"
 data="$ROOT/tests/data"
 LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp" \
     "$ROOT/build/asan/tests/fuzz_json_avro" -max_total_time=$((MINUTES * 60)) -timeout=10 \
-    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "$corpus" \
+    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -dict="$data/fuzz/json.dict" "$corpus" \
     "$data/events/valid" "$data/events/invalid" "$data/fuzz/json" 2>&1 |
     grep -E "^(Done|stat::|fuzz_json_avro:|SUMMARY|#[0-9]+ *DONE)|ERROR" || true
 echo "corpus: $(find "$corpus" -type f | wc -l) inputs in $corpus"
