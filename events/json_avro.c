@@ -197,6 +197,19 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *end) {
     return n;
 }
 
+/* Does any of the eight bytes at p need a look: '"', '\\', a control
+ * character, or a byte of a UTF-8 sequence? (Exact when it says no.) */
+static int special_byte(const unsigned char *p) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x, quote, backslash;
+    memcpy(&x, p, 8);
+    quote = x ^ (ones * '"');
+    backslash = x ^ (ones * '\\');
+    return ((((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) |
+             ((backslash - ones) & ~backslash) | x) &
+            highs) != 0;
+}
+
 /* A string at s->p (its opening quote). */
 static int scan_string(scan_t *s, token_t *tok) {
     const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
@@ -204,6 +217,8 @@ static int scan_string(scan_t *s, token_t *tok) {
     tok->flags = 0;
     tok->start = (const char *)p;
     for (;;) {
+        while (end - p >= 8 && !special_byte(p))
+            p += 8;
         while (p < end && char_class[*p] == C_PLAIN)
             p++;
         if (p >= end) return -1;

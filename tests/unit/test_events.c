@@ -434,6 +434,32 @@ static void test_one_pass_agrees(void **state) {
     assert_int_equal(codec->fallbacks, 0);
 }
 
+/* Every byte value at every position of a string's eight-byte words: the
+ * one-pass scanner reads strings eight bytes at a time. */
+static void test_every_byte_in_strings(void **state) {
+    sentinel_codec_t *codec = *state;
+    char line[1024], why[2048];
+    for (int b = 1; b < 256; b++) {
+        for (int at = 0; at < 16; at++) {
+            char text[24];
+            memset(text, 'a', 17);
+            text[at] = (char)b;
+            text[17] = '\0';
+            int n = snprintf(line, sizeof(line),
+                             "{\"event_id\":\"d99a2743-ebe6-4087-82e9-6e726e97647e\","
+                             "\"type\":\"AnnotationPosted\",\"workspace_id\":"
+                             "\"a0000000-0000-4000-8000-000000000001\",\"occurred_at\":"
+                             "\"2026-10-01T00:00:03Z\",\"data\":{\"annotation_id\":"
+                             "\"ae175332-39e4-49a1-acb8-ad4703b360a1\",\"finding_id\":"
+                             "\"ae175332-39e4-49a1-acb8-ad4703b360a2\",\"provider\":\"%s\","
+                             "\"external_id\":\"x\",\"type\":\"comment\"}}",
+                             text);
+            if (json_avro_differ(codec, line, (size_t)n, why, sizeof(why)))
+                fail_msg("byte 0x%02x at %d: %s", b, at, why);
+        }
+    }
+}
+
 /* Numbers inside JSON-valued fields reach Avro as the producer wrote them;
  * jansson would print 0.1 as 0.10000000000000001. */
 static void test_json_numbers_keep_text(void **state) {
@@ -479,6 +505,7 @@ int main(void) {
         cmocka_unit_test(test_incompatible_changes_are_refused),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_one_pass_agrees),
+        cmocka_unit_test(test_every_byte_in_strings),
         cmocka_unit_test(test_json_numbers_keep_text),
     };
     return cmocka_run_group_tests(tests, codec_setup, codec_teardown);
