@@ -801,11 +801,15 @@ static int encode(sentinel_codec_t *codec, json_avro_t *st, const token_t *env,
     int64_t integers[64];
     if (e->n_fields > 64) return -1;
     memset(by_field, 0, e->n_fields * sizeof(by_field[0]));
+    size_t next = 0; /* producers mostly write the fields in schema order: try that first */
     for (size_t i = 0; i < st->n_members; i++) {
         size_t len;
         const char *key = string_value(st, &st->members[i].key, &len);
-        const field_plan_t *f = sentinel_schema_field(e, key, len);
+        const field_plan_t *f = &e->fields[next];
+        if (next >= e->n_fields || f->name_len != len || memcmp(f->name, key, len))
+            f = sentinel_schema_field(e, key, len);
         if (!f) return -1;
+        next = (size_t)(f - e->fields) + 1;
         if (st->members[i].value.kind != T_NULL) by_field[f - e->fields] = &st->members[i].value;
     }
 
