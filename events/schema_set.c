@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fingerprint.h"
+#include "json_scan.h"
 #include "schema_set.h"
 
 /* ---------------------------------------------------------------- schema plumbing */
@@ -300,7 +301,7 @@ void sentinel_codec_destroy(sentinel_codec_t *codec) {
     if (codec->writer) avro_writer_free(codec->writer);
     if (codec->reader) avro_reader_free(codec->reader);
     free(codec->buf);
-    sentinel_json_avro_free(codec->scan);
+    json_scan_free(codec->scan);
     free(codec);
 }
 

@@ -60,7 +60,7 @@ struct schema_entry {
     json_t *defaults_owned;
 };
 
-typedef struct json_avro json_avro_t; /* the one-pass front end's state (json_avro.c) */
+typedef struct json_scan json_scan_t; /* json_scan.h */
 
 struct sentinel_codec {
     schema_entry_t *entries;
@@ -70,7 +70,7 @@ struct sentinel_codec {
     size_t buf_cap;
     avro_writer_t writer;
     avro_reader_t reader;
-    json_avro_t *scan;
+    json_scan_t *scan;       /* the JSON scanner's buffers */
     unsigned long fallbacks; /* events the one-pass front end refused and the reference accepted */
 };
 
@@ -99,10 +99,5 @@ const field_plan_t *sentinel_event_field(const sentinel_event_t *ev, const char 
  * sentinel_event_json_to_avro() is this with the reference path behind. */
 int sentinel_json_avro_scan(sentinel_codec_t *codec, const char *json, size_t len,
                             sentinel_bytes_t *out, sentinel_event_head_t *head);
-/* Is `text` one JSON object ('{') or array ('['), as jansson would read it
- * (repeated keys allowed)? Its kind, or -1. For JSON-valued fields read
- * from the topic, which stay text. */
-int sentinel_json_text_kind(sentinel_codec_t *codec, const char *text, size_t len);
-void sentinel_json_avro_free(json_avro_t *scan);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
 #include "schema_set.h"
 
 static const char *const envelope_keys[] = {"event_id",    "type",   "version", "workspace_id",
@@ -200,7 +201,8 @@ static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *s
     case SENTINEL_FIELD_JSON:
         if (decoded && json_is_string(v)) {
             /* Text from the topic stays text; it must be JSON of the kind. */
-            int kind = sentinel_json_text_kind(codec, json_string_value(v), json_string_length(v));
+            int kind =
+                json_scan_text_kind(&codec->scan, json_string_value(v), json_string_length(v));
             if (kind != '{' && !(spec->kind == SENTINEL_FIELD_JSON && kind == '[')) {
                 snprintf(errstr, errstr_size, "data.%s holds %s, not %s", name,
                          kind == '[' ? "a JSON array" : "no valid JSON text",
