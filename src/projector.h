@@ -107,6 +107,11 @@ typedef struct sentinel_run_options {
     /* Bounded runs: only the partitions p with partitions_mask[p] set (NULL:
      * all), so several runs can share the partitions. */
     const unsigned char *partitions_mask;
+    /* Where the run shows itself (NULL: nowhere): every run of a process
+     * registers with one metrics server (sentinel_metrics_start). */
+    struct sentinel_metrics *metrics;
+    const char *metrics_listen; /* HOST:PORT, as given on the command line */
+    int stall_seconds;          /* lag with no commit, or retrying, this long: stalled (60) */
 } sentinel_run_options_t;
 
 #define SENTINEL_MAX_IN_FLIGHT_DEFAULT ((size_t)64 << 20)
@@ -160,6 +165,24 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_projections_run(sentinel_projection_t
                                                            const sentinel_run_options_t *options,
                                                            sentinel_reader_stats_t *reader,
                                                            char *errstr, size_t errstr_size);
+
+/* ---- observing runs ---- */
+
+/* A process's metrics server: Prometheus text at /metrics, /healthz (the
+ * loops of its runs turn) and /readyz (partitions assigned, broker and
+ * database answering, no projector stalled), served on its own thread by
+ * libmicrohttpd. A watchdog looks at every run each second: a projector
+ * with lag that has committed nothing for stall_seconds, or has been
+ * retrying that long, is stalled; a log line and the metrics say why. */
+typedef struct sentinel_metrics sentinel_metrics_t;
+
+/* new: listening on `listen` (HOST:PORT, a numeric IPv4 or IPv6 address or
+ * localhost; port 0 picks one). NULL with the reason on failure. */
+sentinel_metrics_t *sentinel_metrics_start(const char *listen, const sentinel_conf_t *conf,
+                                           int stall_seconds, char *errstr, size_t errstr_size);
+/* The port it listens on. */
+int sentinel_metrics_port(const sentinel_metrics_t *metrics);
+void sentinel_metrics_stop(sentinel_metrics_t *metrics);
 
 /* Re-apply the unresolved dead letters of `projector` on conf's topic
  * (`ids`: a bigint[] literal such as "{3,7}" to choose some, NULL for all),

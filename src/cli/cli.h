@@ -33,6 +33,8 @@ enum {
     CLI_OPT_BATCH_MS,
     CLI_OPT_MAX_IN_FLIGHT,
     CLI_OPT_CONNECT_TIMEOUT,
+    CLI_OPT_METRICS_LISTEN,
+    CLI_OPT_STALL_SECONDS,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
     {"brokers", required_argument, NULL, CLI_OPT_BROKERS},                                         \
@@ -65,8 +67,10 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
 #define CLI_BATCH_LONG_OPTIONS                                                                     \
     {"batch-events", required_argument, NULL, CLI_OPT_BATCH_EVENTS},                               \
         {"batch-bytes", required_argument, NULL, CLI_OPT_BATCH_BYTES},                             \
-        {"batch-ms", required_argument, NULL, CLI_OPT_BATCH_MS}, {                                 \
-        "max-in-flight", required_argument, NULL, CLI_OPT_MAX_IN_FLIGHT                            \
+        {"batch-ms", required_argument, NULL, CLI_OPT_BATCH_MS},                                   \
+        {"max-in-flight", required_argument, NULL, CLI_OPT_MAX_IN_FLIGHT},                         \
+        {"metrics-listen", required_argument, NULL, CLI_OPT_METRICS_LISTEN}, {                     \
+        "stall-seconds", required_argument, NULL, CLI_OPT_STALL_SECONDS                            \
     }
 #define CLI_BATCH_HELP                                                                             \
     "  --batch-events N     most events per transaction (default 10000)\n"                         \
@@ -75,7 +79,12 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     "                       (default 200); it closes when the consumer's queue runs dry\n"         \
     "  --max-in-flight B    bytes in flight, the one memory setting: prefetched, decoded\n"        \
     "                       and waiting in batches, for all projectors together; a\n"              \
-    "                       K, M or G suffix multiplies (default 64M, at least 4M)\n"
+    "                       K, M or G suffix multiplies (default 64M, at least 4M)\n"              \
+    "  --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics, and /healthz\n"           \
+    "                       and /readyz, on that address (127.0.0.1:9400, say)\n"                  \
+    "  --stall-seconds S    the watchdog calls a projector stalled, and /readyz\n"                 \
+    "                       unready, when it has lag and has committed nothing, or\n"              \
+    "                       has been retrying, for S seconds (default 60)\n"
 #define CLI_PROJECTOR_HELP                                                                         \
     "  --projector NAME     runs, commands, briefings, activities, usage (repeatable);\n"          \
     "                       metrics names runs and usage, which keep the daily\n"                  \
@@ -90,6 +99,12 @@ int cli_projector_option(const char *command, const char *name, const sentinel_p
 /* Apply a batch option: 1 if applied, 0 if opt is not one, -1 after
  * printing an error. */
 int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options);
+
+/* Start the metrics server --metrics-listen asks for, into
+ * options->metrics, and say where it serves. 0, or -1 after printing why. */
+int cli_metrics_start(const char *command, const sentinel_conf_t *conf,
+                      sentinel_run_options_t *options);
+void cli_metrics_stop(sentinel_run_options_t *options);
 
 /* Fail fast, for the commands that cannot help by waiting (until caught
  * up, replay, rebuild, status): the database answers and accepts us, and a

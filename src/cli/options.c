@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../db.h"
+#include "../log.h"
 #include "cli.h"
 
 void cli_getopt_reset(void) {
@@ -106,8 +107,44 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         if (options->batch_ms >= 1) return 1;
         fprintf(stderr, "sentinel %s: --batch-ms must be at least 1\n", command);
         return -1;
+    case CLI_OPT_METRICS_LISTEN: options->metrics_listen = arg; return 1;
+    case CLI_OPT_STALL_SECONDS: {
+        char *end = NULL;
+        long n = strtol(arg, &end, 10);
+        if (end != arg && !*end && n >= 1 && n <= 86400) {
+            options->stall_seconds = (int)n;
+            return 1;
+        }
+        fprintf(stderr, "sentinel %s: --stall-seconds must be 1 to 86400, not \"%s\"\n", command,
+                arg);
+        return -1;
+    }
     default: return 0;
     }
+}
+
+int cli_metrics_start(const char *command, const sentinel_conf_t *conf,
+                      sentinel_run_options_t *options) {
+    char errstr[512];
+    if (!options->metrics_listen) return 0;
+    options->metrics = sentinel_metrics_start(options->metrics_listen, conf, options->stall_seconds,
+                                              errstr, sizeof(errstr));
+    if (!options->metrics) {
+        fprintf(stderr, "sentinel %s: %s\n", command, errstr);
+        return -1;
+    }
+    char host[256];
+    const char *colon = strrchr(options->metrics_listen, ':');
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - options->metrics_listen),
+             options->metrics_listen);
+    sentinel_info("metrics at http://%s:%d/metrics (and /healthz, /readyz)", host,
+                  sentinel_metrics_port(options->metrics));
+    return 0;
+}
+
+void cli_metrics_stop(sentinel_run_options_t *options) {
+    sentinel_metrics_stop(options->metrics);
+    options->metrics = NULL;
 }
 
 int cli_preflight(const char *command, const sentinel_conf_t *conf) {

@@ -63,6 +63,7 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     sigaction(SIGTERM, &sa, NULL);
     options.stop = &stop_requested;
 
+    if (cli_metrics_start("project", conf, &options)) return CLI_EXIT_FAILURE;
     sentinel_projection_t set[CLI_MAX_PROJECTORS];
     memset(set, 0, sizeof(set));
     for (int i = 0; i < n_chosen; i++)
@@ -71,6 +72,7 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     char errstr[1024];
     sentinel_err_t err =
         sentinel_projections_run(set, n_chosen, conf, &options, &reader, errstr, sizeof(errstr));
+    cli_metrics_stop(&options);
     for (int i = 0; i < n_chosen; i++) {
         const sentinel_projector_stats_t *s = &set[i].stats;
         sentinel_info("%s: %lu events in %lu batches: %lu applied, %lu duplicates, %lu rejected, "

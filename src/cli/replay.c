@@ -195,10 +195,14 @@ int cli_replay(int argc, char **argv, sentinel_conf_t *conf) {
     int rc = parse("replay", argc, argv, conf, replay_usage, &a);
     if (rc >= 0) return rc;
     if (cli_preflight("replay", conf)) return CLI_EXIT_FAILURE;
+    if (cli_metrics_start("replay", conf, &a.run)) return CLI_EXIT_FAILURE;
     progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
     sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];
-    if (sentinel_replay(a.chosen, a.n, conf, a.from, a.to, &o, errstr, sizeof(errstr))) {
+    sentinel_err_t err =
+        sentinel_replay(a.chosen, a.n, conf, a.from, a.to, &o, errstr, sizeof(errstr));
+    cli_metrics_stop(&a.run);
+    if (err) {
         fprintf(stderr, "sentinel replay: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
@@ -210,11 +214,15 @@ int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
     int rc = parse("rebuild", argc, argv, conf, rebuild_usage, &a);
     if (rc >= 0) return rc;
     if (cli_preflight("rebuild", conf)) return CLI_EXIT_FAILURE;
+    if (cli_metrics_start("rebuild", conf, &a.run)) return CLI_EXIT_FAILURE;
     progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
     sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];
     int differences = 0;
-    if (sentinel_rebuild(a.chosen, a.n, conf, a.mode, &o, &differences, errstr, sizeof(errstr))) {
+    sentinel_err_t err =
+        sentinel_rebuild(a.chosen, a.n, conf, a.mode, &o, &differences, errstr, sizeof(errstr));
+    cli_metrics_stop(&a.run);
+    if (err) {
         fprintf(stderr, "sentinel rebuild: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }

@@ -140,7 +140,7 @@ static void add_message(rt_runtime_t *rt, rd_kafka_message_t *m) {
                 (x->ev.source ? strlen(x->ev.source) + 16 : 0);
     c->bytes += x->charge;
     c->payload += m->len;
-    rt->messages++;
+    __atomic_fetch_add(&rt->messages, 1, __ATOMIC_RELAXED);
 
     rt_reader_part_t *rp = &rt->parts[m->partition];
     span_for(rt, m->partition)->to = m->offset + 1;
@@ -415,6 +415,12 @@ static void collect(rt_runtime_t *rt) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->rk, has ? 0 : 100);
         if (!m) return;
         int32_t p = m->partition;
+        if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+            if (!__atomic_load_n(&rt->brokers_down_us, __ATOMIC_RELAXED))
+                __atomic_store_n(&rt->brokers_down_us, rt_wall_us(), __ATOMIC_RELAXED);
+        } else if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            __atomic_store_n(&rt->brokers_down_us, 0, __ATOMIC_RELAXED);
+        }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (p >= 0 && p < RT_MAX_PARTITIONS) on_eof(rt, p, m->offset);
             rd_kafka_message_destroy(m);
@@ -551,6 +557,7 @@ void sentinel_run_options_init(sentinel_run_options_t *o) {
     o->batch_bytes = 16 * 1024 * 1024;
     o->batch_ms = 200;
     o->max_in_flight = SENTINEL_MAX_IN_FLIGHT_DEFAULT;
+    o->stall_seconds = 60;
 }
 
 const sentinel_projector_t *sentinel_projector_find(const char *name) {
@@ -695,6 +702,7 @@ static void read_loop(rt_runtime_t *rt) {
     unsigned long reported = 0;
     char errstr[1024];
     while (!rt_stopping(rt)) {
+        __atomic_store_n(&rt->heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
         sentinel_err_t err = rt->any_reload ? reload(rt, errstr, sizeof(errstr)) : SENTINEL_OK;
         if (err == SENTINEL_ERR_FATAL) {
             /* an offset outside the log: waiting cannot fix it */
@@ -803,16 +811,21 @@ sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
         rt->proj[j].p = set[j].projector;
         rt->proj[j].run = &set[j];
         memset(&set[j].stats, 0, sizeof(set[j].stats));
+        for (int p = 0; p < RT_MAX_PARTITIONS; p++)
+            rt->proj[j].obs.position[p] = -1;
     }
     sentinel_projectors_group(conf, set, n, rt->group, sizeof(rt->group));
     sentinel_err_t err = SENTINEL_OK;
     rt->codec = sentinel_codec_new(errstr, errstr_size);
     if (!rt->codec) err = SENTINEL_ERR_FATAL;
     if (!err) err = start(rt, errstr, errstr_size);
-    if (!err)
+    if (!err) {
+        rt_observe_start(rt);
         read_loop(rt);
-    else
+        rt_observe_stop(rt);
+    } else {
         rt_fail(rt, "%s", errstr);
+    }
     finish(rt);
     if (!err && rt->fatal[0]) {
         snprintf(errstr, errstr_size, "%s", rt->fatal);

@@ -112,6 +112,36 @@ typedef struct rt_part {
 
 typedef struct rt_runtime rt_runtime_t;
 
+/* ---------------------------------------------------------------- observed */
+
+#define RT_BUCKETS 16
+
+/* A histogram the projection's thread fills with relaxed atomics and the
+ * metrics server reads: counts per bucket (not cumulative; the last is
+ * +Inf), and the sum in millionths of the unit. */
+typedef struct rt_histogram {
+    uint64_t counts[RT_BUCKETS + 1];
+    uint64_t count, sum_micro;
+} rt_histogram_t;
+
+/* What a projection shows while it runs (metrics.c reads it). */
+typedef struct rt_observed {
+    rt_histogram_t batch_seconds, batch_events, freshness_seconds;
+    int64_t last_commit_us;   /* wall clock of the last commit, 0: none yet */
+    int64_t failing_since_us; /* wall clock of the first failed attempt in a row, 0: none */
+    int64_t heartbeat_us;     /* wall clock of the thread's last turn */
+    int64_t position[RT_MAX_PARTITIONS]; /* next offset to apply, -1: not known yet */
+    /* The watchdog's (under the metrics server's lock). */
+    int stalled;
+    char stall_reason[256];
+} rt_observed_t;
+
+/* Bucket bounds of the three histograms (metrics.c). */
+extern const double rt_batch_seconds_bounds[RT_BUCKETS], rt_batch_events_bounds[RT_BUCKETS],
+    rt_freshness_bounds[RT_BUCKETS];
+/* Wall clock in microseconds. */
+int64_t rt_wall_us(void);
+
 typedef struct rt_projection {
     rt_runtime_t *rt;
     const sentinel_projector_t *p;
@@ -126,6 +156,7 @@ typedef struct rt_projection {
     int started;
     sentinel_err_t err;
     char errstr[1024];
+    rt_observed_t obs;
 } rt_projection_t;
 
 /* ---------------------------------------------------------------- the runtime */
@@ -171,6 +202,11 @@ struct rt_runtime {
     rt_chunk_t *filling; /* the reader's, not yet handed out */
     unsigned long messages;
     char fatal[1024];
+
+    /* Observed (metrics.c), by relaxed atomics. */
+    int64_t heartbeat_us;             /* wall clock of the reader's last turn */
+    int64_t brokers_down_us;          /* since when no broker answers, 0: they do */
+    struct rt_runtime *next_observed; /* the metrics server's list */
 };
 
 /* ---------------------------------------------------------------- state.c */
@@ -230,6 +266,19 @@ sentinel_err_t rt_run_handler(const sentinel_projector_t *p, int prepare, PGconn
                               size_t errstr_size);
 /* "{a,b,c}" for a uuid[] parameter. New string. */
 char *rt_uuid_array(const char *const *ids, size_t n);
+
+/* ---------------------------------------------------------------- metrics.c */
+
+/* Show the run on options->metrics (when set) while it runs. */
+void rt_observe_start(rt_runtime_t *rt);
+void rt_observe_stop(rt_runtime_t *rt);
+/* Add one value to a histogram, or a batch's worth of counts at once. */
+void rt_histogram_add(rt_histogram_t *h, const double *bounds, double value);
+void rt_histogram_merge(rt_histogram_t *h, const uint64_t *counts, uint64_t count,
+                        uint64_t sum_micro);
+/* A projection committed the batch of its items[0..count), which took
+ * `seconds`; its positions moved. */
+void rt_observe_commit(rt_projection_t *pj, size_t count, double seconds);
 
 /* ---------------------------------------------------------------- worker.c */
 

@@ -94,8 +94,10 @@ static int take(rt_projection_t *pj, view_t *v) {
     const sentinel_run_options_t *opt = rt->opt;
     pthread_mutex_lock(&rt->lock);
     rt_chunk_t *c;
-    while (!rt_stopping(rt) && !(c = chunk_at(rt, pj->next_seq)) && !rt->closed)
+    while (!rt_stopping(rt) && !(c = chunk_at(rt, pj->next_seq)) && !rt->closed) {
+        __atomic_store_n(&pj->obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
         rt_wait(rt, &rt->more);
+    }
     if (rt_stopping(rt) || !(c = chunk_at(rt, pj->next_seq))) {
         pthread_mutex_unlock(&rt->lock);
         return 0;
@@ -164,9 +166,9 @@ static void build_items(rt_projection_t *pj, view_t *v) {
             rt_message_t *m = &c->msgs[i];
             const rt_part_t *ps = &pj->parts[m->msg->partition];
             if (m->msg->offset < ps->lo || m->msg->offset >= ps->hi) continue;
-            pj->run->stats.events++;
+            __atomic_fetch_add(&pj->run->stats.events, 1, __ATOMIC_RELAXED);
             if (!rt_message_for(m, pj->p)) {
-                pj->run->stats.skipped++;
+                __atomic_fetch_add(&pj->run->stats.skipped, 1, __ATOMIC_RELAXED);
                 continue;
             }
             if (pj->n_items == pj->cap_items) {
@@ -241,6 +243,7 @@ static sentinel_err_t commit_range(rt_projection_t *pj, const view_t *v, rt_item
                 rt_run_handler(pj->p, 1, pj->pg, pj->rt->topic, items, count, errstr, errstr_size);
         if (!err) err = rt_apply_once(pj, items, count, fenced, errstr, errstr_size);
         if (!err) {
+            __atomic_store_n(&pj->obs.failing_since_us, 0, __ATOMIC_RELAXED);
             if (!*fenced)
                 for (int i = 0; i < v->n_parts; i++) {
                     rt_part_t *st = &pj->parts[v->parts[i]];
@@ -249,7 +252,10 @@ static sentinel_err_t commit_range(rt_projection_t *pj, const view_t *v, rt_item
             return SENTINEL_OK;
         }
         if (err != SENTINEL_ERR_RETRIABLE) return err;
-        pj->run->stats.retries++;
+        __atomic_fetch_add(&pj->run->stats.retries, 1, __ATOMIC_RELAXED);
+        if (!__atomic_load_n(&pj->obs.failing_since_us, __ATOMIC_RELAXED))
+            __atomic_store_n(&pj->obs.failing_since_us, rt_wall_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&pj->obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
         if (rt_stopping(pj->rt)) return SENTINEL_ERR_RETRIABLE;
         sentinel_warn("%s: batch of %zu: %s; retrying", pj->p->name, count, errstr);
         if (pj->pg && PQstatus(pj->pg) != CONNECTION_OK) {
@@ -311,7 +317,7 @@ static sentinel_err_t apply_range(rt_projection_t *pj, const view_t *v, rt_item_
  * stored offsets as they are and have the reader read from there. */
 static void after_fence(rt_projection_t *pj, view_t *v) {
     char errstr[1024];
-    pj->run->stats.fenced++;
+    __atomic_fetch_add(&pj->run->stats.fenced, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < v->n_parts; i++) {
         int32_t p = v->parts[i];
         rt_part_t *st = &pj->parts[p];
@@ -331,35 +337,36 @@ static void after_fence(rt_projection_t *pj, view_t *v) {
     }
 }
 
+/* Counted once per batch, by atomic adds the metrics server can read. */
 static void count_outcomes(rt_projection_t *pj) {
     sentinel_projector_stats_t *s = &pj->run->stats;
-    s->batches++;
+    unsigned long n[ITEM_IGNORED + 1] = {0};
     for (size_t i = 0; i < pj->n_items; i++) {
         const rt_item_t *it = &pj->items[i];
-        switch (it->status) {
-        case ITEM_NEW: s->applied++; break;
-        case ITEM_DUPLICATE: s->duplicates++; break;
-        case ITEM_REJECTED: s->rejected++; break;
-        case ITEM_IGNORED: s->ignored++; break;
-        case ITEM_PENDING: break;
-        }
+        n[it->status]++;
         if (it->status == ITEM_REJECTED)
             sentinel_debug("%s: dead letter at %s [%d] offset %lld: %s", pj->p->name, pj->rt->topic,
                            it->m->msg->partition, (long long)it->m->msg->offset, it->reason);
     }
+    __atomic_fetch_add(&s->batches, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->applied, n[ITEM_NEW], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->duplicates, n[ITEM_DUPLICATE], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->rejected, n[ITEM_REJECTED], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->ignored, n[ITEM_IGNORED], __ATOMIC_RELAXED);
 }
 
 static void publish_positions(rt_projection_t *pj, const view_t *v) {
-    if (!pj->run->positions) return;
     for (int i = 0; i < v->n_parts; i++) {
         int32_t p = v->parts[i];
-        if (p < pj->rt->opt->n_partitions)
+        __atomic_store_n(&pj->obs.position[p], pj->parts[p].expected, __ATOMIC_RELAXED);
+        if (pj->run->positions && p < pj->rt->opt->n_partitions)
             __atomic_store_n(&pj->run->positions[p], pj->parts[p].expected, __ATOMIC_RELAXED);
     }
 }
 
 /* One view: build, apply, account. */
 static sentinel_err_t process(rt_projection_t *pj, view_t *v, char *errstr, size_t errstr_size) {
+    double t0 = sentinel_monotonic_seconds();
     build_items(pj, v);
     int fenced = 0;
     sentinel_err_t err =
@@ -369,6 +376,7 @@ static sentinel_err_t process(rt_projection_t *pj, view_t *v, char *errstr, size
     } else if (!err) {
         count_outcomes(pj);
         publish_positions(pj, v);
+        rt_observe_commit(pj, pj->n_items, sentinel_monotonic_seconds() - t0);
     }
     for (size_t i = 0; i < pj->n_items; i++)
         rt_item_clear(&pj->items[i]);

@@ -1,0 +1,542 @@
+/* metrics.c -- what the runs of a process show: Prometheus text at
+ * /metrics, /healthz and /readyz over libmicrohttpd, and the stall
+ * watchdog.
+ *
+ * The hot path only writes: counters and histograms are relaxed atomic
+ * adds done once per batch by the projection's own thread. Everything
+ * else (lag, commit age, readiness) is computed when asked, from the
+ * runs registered here: a run registers when its reader starts and leaves
+ * before its consumer is closed, under the server's lock, which every
+ * reader of a run takes too. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../db.h"
+#include "../log.h"
+#include "runtime.h"
+
+const double rt_batch_seconds_bounds[RT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                    2.5,   5,    10,    30,   60,  120,  300, 600};
+const double rt_batch_events_bounds[RT_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
+const double rt_freshness_bounds[RT_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,    2.5,
+                                                5,    10,    30,   60,  300,  900, 3600, 86400};
+
+#define HEALTHY_TURN_SECONDS 60 /* a loop that has not turned this long is stuck */
+#define UNREACHABLE_SECONDS 5   /* failing this long: the database does not answer */
+#define DEAD_LETTERS_EVERY 5    /* seconds between counts of the open dead letters */
+#define MAX_NAMES 64
+
+int64_t rt_wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static int bucket_of(const double *bounds, double value) {
+    int b = 0;
+    while (b < RT_BUCKETS && value > bounds[b])
+        b++;
+    return b;
+}
+
+void rt_histogram_merge(rt_histogram_t *h, const uint64_t *counts, uint64_t count,
+                        uint64_t sum_micro) {
+    for (int b = 0; b <= RT_BUCKETS; b++)
+        if (counts[b]) __atomic_fetch_add(&h->counts[b], counts[b], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->count, count, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->sum_micro, sum_micro, __ATOMIC_RELAXED);
+}
+
+void rt_histogram_add(rt_histogram_t *h, const double *bounds, double value) {
+    uint64_t counts[RT_BUCKETS + 1] = {0};
+    if (value < 0) value = 0;
+    counts[bucket_of(bounds, value)] = 1;
+    rt_histogram_merge(h, counts, 1, (uint64_t)(value * 1e6));
+}
+
+void rt_observe_commit(rt_projection_t *pj, size_t count, double seconds) {
+    int64_t now = rt_wall_us();
+    rt_histogram_add(&pj->obs.batch_seconds, rt_batch_seconds_bounds, seconds);
+    rt_histogram_add(&pj->obs.batch_events, rt_batch_events_bounds, (double)count);
+    /* Freshness: this commit's time less each event's Kafka timestamp. */
+    uint64_t counts[RT_BUCKETS + 1] = {0}, sum = 0, n = 0;
+    for (size_t i = 0; i < count; i++) {
+        rd_kafka_timestamp_type_t type;
+        int64_t ms = rd_kafka_message_timestamp(pj->items[i].m->msg, &type);
+        if (ms < 0 || type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) continue;
+        double age = (double)(now - ms * 1000) / 1e6;
+        if (age < 0) age = 0;
+        counts[bucket_of(rt_freshness_bounds, age)]++;
+        sum += (uint64_t)(age * 1e6);
+        n++;
+    }
+    if (n) rt_histogram_merge(&pj->obs.freshness_seconds, counts, n, sum);
+    __atomic_store_n(&pj->obs.last_commit_us, now, __ATOMIC_RELAXED);
+    __atomic_store_n(&pj->obs.heartbeat_us, now, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------- the server */
+
+struct sentinel_metrics {
+    struct MHD_Daemon *daemon;
+    int port;
+    int stall_seconds;
+    char *db; /* conninfo, for the count of open dead letters */
+    pthread_mutex_t lock;
+    rt_runtime_t *runs; /* registered, linked by next_observed */
+    pthread_t watchdog;
+    int watching;
+    volatile int stopping;
+    /* The open dead letters by projector, counted every few seconds. */
+    PGconn *pg;
+    double counted_at;
+    int n_open;
+    char open_names[MAX_NAMES][64];
+    long long open_counts[MAX_NAMES];
+};
+
+void rt_observe_start(rt_runtime_t *rt) {
+    sentinel_metrics_t *m = rt->opt->metrics;
+    if (!m) return;
+    __atomic_store_n(&rt->heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+    for (int j = 0; j < rt->n; j++)
+        __atomic_store_n(&rt->proj[j].obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+    pthread_mutex_lock(&m->lock);
+    rt->next_observed = m->runs;
+    m->runs = rt;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void rt_observe_stop(rt_runtime_t *rt) {
+    sentinel_metrics_t *m = rt->opt->metrics;
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    for (rt_runtime_t **at = &m->runs; *at; at = &(*at)->next_observed) {
+        if (*at == rt) {
+            *at = rt->next_observed;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Projection j's lag on partition p: messages between where it stands and
+ * the end of the log (a bounded run's stop), or -1 when not known. */
+static int64_t lag_of(rt_runtime_t *rt, int j, int32_t p) {
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi) || hi < 0) return -1;
+    rt_projection_t *pj = &rt->proj[j];
+    if (pj->run->stop_offsets && p < rt->opt->n_partitions && pj->run->stop_offsets[p] < hi)
+        hi = pj->run->stop_offsets[p];
+    int64_t pos = __atomic_load_n(&pj->obs.position[p], __ATOMIC_RELAXED);
+    if (pos < 0) {
+        pthread_mutex_lock(&rt->lock);
+        pos = rt->assigned[(size_t)j * RT_MAX_PARTITIONS + (size_t)p];
+        pthread_mutex_unlock(&rt->lock);
+    }
+    if (pos < 0) return -1;
+    return hi > pos ? hi - pos : 0;
+}
+
+/* The partitions assigned to a run's reader, into out; how many. */
+static int assigned_parts(rt_runtime_t *rt, int32_t *out) {
+    int n = 0;
+    pthread_mutex_lock(&rt->lock);
+    for (int32_t p = 0; p < RT_MAX_PARTITIONS; p++)
+        if (rt->parts[p].assigned) out[n++] = p;
+    pthread_mutex_unlock(&rt->lock);
+    return n;
+}
+
+/* Watchdog: is projection j stalled, and why? (server lock held) */
+static void judge(sentinel_metrics_t *m, rt_runtime_t *rt, int j, int64_t now) {
+    rt_projection_t *pj = &rt->proj[j];
+    int32_t parts[RT_MAX_PARTITIONS];
+    int n = assigned_parts(rt, parts);
+    int64_t lag = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t l = lag_of(rt, j, parts[i]);
+        if (l > 0) lag += l;
+    }
+    int64_t last = __atomic_load_n(&pj->obs.last_commit_us, __ATOMIC_RELAXED);
+    int64_t failing = __atomic_load_n(&pj->obs.failing_since_us, __ATOMIC_RELAXED);
+    int64_t since = last ? last : __atomic_load_n(&rt->heartbeat_us, __ATOMIC_RELAXED);
+    int64_t limit = (int64_t)m->stall_seconds * 1000000;
+    char reason[256] = "";
+    if (failing && now - failing >= limit)
+        snprintf(reason, sizeof(reason), "%s has been retrying for %lld s", pj->p->name,
+                 (long long)((now - failing) / 1000000));
+    else if (lag > 0 && since && now - since >= limit)
+        snprintf(reason, sizeof(reason), "%s has a lag of %lld and committed nothing for %lld s",
+                 pj->p->name, (long long)lag, (long long)((now - since) / 1000000));
+    int stalled = reason[0] != '\0';
+    if (stalled && !pj->obs.stalled)
+        sentinel_warn("watchdog: %s: not ready", reason);
+    else if (!stalled && pj->obs.stalled)
+        sentinel_info("watchdog: %s moves again", pj->p->name);
+    pj->obs.stalled = stalled;
+    snprintf(pj->obs.stall_reason, sizeof(pj->obs.stall_reason), "%s", reason);
+}
+
+static void *watch(void *arg) {
+    sentinel_metrics_t *m = arg;
+    while (!m->stopping) {
+        pthread_mutex_lock(&m->lock);
+        int64_t now = rt_wall_us();
+        for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed)
+            for (int j = 0; j < rt->n; j++)
+                judge(m, rt, j, now);
+        pthread_mutex_unlock(&m->lock);
+        for (int i = 0; i < 10 && !m->stopping; i++)
+            usleep(100 * 1000);
+    }
+    return NULL;
+}
+
+/* Count the open dead letters again when the last count is old. (lock held) */
+static void count_dead_letters(sentinel_metrics_t *m) {
+    double t = sentinel_monotonic_seconds();
+    if (m->counted_at && t - m->counted_at < DEAD_LETTERS_EVERY) return;
+    m->counted_at = t;
+    char errstr[512];
+    if (m->pg && PQstatus(m->pg) != CONNECTION_OK) {
+        PQfinish(m->pg);
+        m->pg = NULL;
+    }
+    if (!m->pg) m->pg = sentinel_db_open(m->db, 2, NULL, errstr, sizeof(errstr));
+    if (!m->pg) return;
+    PGresult *res = PQexec(m->pg, "SET statement_timeout = '2s'; "
+                                  "SELECT projector, count(*) FROM dead_letters "
+                                  "WHERE resolved_at IS NULL GROUP BY projector ORDER BY 1");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        m->n_open = PQntuples(res) < MAX_NAMES ? PQntuples(res) : MAX_NAMES;
+        for (int i = 0; i < m->n_open; i++) {
+            snprintf(m->open_names[i], sizeof(m->open_names[i]), "%s", PQgetvalue(res, i, 0));
+            m->open_counts[i] = atoll(PQgetvalue(res, i, 1));
+        }
+    }
+    PQclear(res);
+}
+
+/* ---------------------------------------------------------------- exposition */
+
+/* Per projector name, summed over the runs of the process (a replay runs
+ * one projector on several readers). */
+typedef struct totals {
+    const char *name;
+    unsigned long applied, duplicates, rejected, ignored, retries, fenced;
+    rt_histogram_t batch_seconds, batch_events, freshness;
+    int64_t last_commit_us;
+    int stalled;
+} totals_t;
+
+static void add_histogram(rt_histogram_t *to, const rt_histogram_t *h) {
+    for (int b = 0; b <= RT_BUCKETS; b++)
+        to->counts[b] += __atomic_load_n(&h->counts[b], __ATOMIC_RELAXED);
+    to->count += __atomic_load_n(&h->count, __ATOMIC_RELAXED);
+    to->sum_micro += __atomic_load_n(&h->sum_micro, __ATOMIC_RELAXED);
+}
+
+static unsigned long load(const unsigned long *v) { return __atomic_load_n(v, __ATOMIC_RELAXED); }
+
+static void histogram_text(FILE *out, const char *metric, const char *name, const rt_histogram_t *h,
+                           const double *bounds) {
+    uint64_t cumulative = 0;
+    for (int b = 0; b < RT_BUCKETS; b++) {
+        cumulative += h->counts[b];
+        fprintf(out, "%s_bucket{projector=\"%s\",le=\"%g\"} %llu\n", metric, name, bounds[b],
+                (unsigned long long)cumulative);
+    }
+    fprintf(out, "%s_bucket{projector=\"%s\",le=\"+Inf\"} %llu\n", metric, name,
+            (unsigned long long)h->count);
+    fprintf(out, "%s_sum{projector=\"%s\"} %.6f\n", metric, name, h->sum_micro / 1e6);
+    fprintf(out, "%s_count{projector=\"%s\"} %llu\n", metric, name, (unsigned long long)h->count);
+}
+
+static void header(FILE *out, const char *metric, const char *type, const char *help) {
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+}
+
+/* The exposition, in Prometheus text format 0.0.4. New. (lock held) */
+static char *render(sentinel_metrics_t *m, int ready) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out) abort();
+    totals_t t[MAX_NAMES];
+    int n = 0;
+    int64_t now = rt_wall_us();
+    unsigned long messages = 0;
+    size_t in_flight = 0;
+    for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed) {
+        messages += __atomic_load_n(&rt->messages, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&rt->lock);
+        in_flight += rt->in_flight;
+        pthread_mutex_unlock(&rt->lock);
+        for (int j = 0; j < rt->n; j++) {
+            rt_projection_t *pj = &rt->proj[j];
+            int k = 0;
+            while (k < n && strcmp(t[k].name, pj->p->name))
+                k++;
+            if (k == n) {
+                if (n == MAX_NAMES) continue;
+                memset(&t[n], 0, sizeof(t[n]));
+                t[n++].name = pj->p->name;
+            }
+            const sentinel_projector_stats_t *s = &pj->run->stats;
+            t[k].applied += load(&s->applied);
+            t[k].duplicates += load(&s->duplicates);
+            t[k].rejected += load(&s->rejected);
+            t[k].ignored += load(&s->ignored);
+            t[k].retries += load(&s->retries);
+            t[k].fenced += load(&s->fenced);
+            add_histogram(&t[k].batch_seconds, &pj->obs.batch_seconds);
+            add_histogram(&t[k].batch_events, &pj->obs.batch_events);
+            add_histogram(&t[k].freshness, &pj->obs.freshness_seconds);
+            int64_t last = __atomic_load_n(&pj->obs.last_commit_us, __ATOMIC_RELAXED);
+            if (last > t[k].last_commit_us) t[k].last_commit_us = last;
+            t[k].stalled |= pj->obs.stalled;
+        }
+    }
+
+    header(out, "sentinel_events_total", "counter", "Events a projector went through, by outcome.");
+    for (int k = 0; k < n; k++) {
+        static const char *const outcomes[] = {"applied", "duplicate", "rejected", "ignored"};
+        unsigned long v[] = {t[k].applied, t[k].duplicates, t[k].rejected, t[k].ignored};
+        for (int o = 0; o < 4; o++)
+            fprintf(out, "sentinel_events_total{projector=\"%s\",outcome=\"%s\"} %lu\n", t[k].name,
+                    outcomes[o], v[o]);
+    }
+    header(out, "sentinel_lag_messages", "gauge",
+           "Messages between where a projector stands and the end of the log, by partition.");
+    for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed) {
+        int32_t parts[RT_MAX_PARTITIONS];
+        int np = assigned_parts(rt, parts);
+        for (int j = 0; j < rt->n; j++)
+            for (int i = 0; i < np; i++) {
+                int64_t lag = lag_of(rt, j, parts[i]);
+                if (lag >= 0)
+                    fprintf(out, "sentinel_lag_messages{projector=\"%s\",partition=\"%d\"} %lld\n",
+                            rt->proj[j].p->name, parts[i], (long long)lag);
+            }
+    }
+    header(out, "sentinel_batch_duration_seconds", "histogram",
+           "Time from taking a batch to its commit.");
+    for (int k = 0; k < n; k++)
+        histogram_text(out, "sentinel_batch_duration_seconds", t[k].name, &t[k].batch_seconds,
+                       rt_batch_seconds_bounds);
+    header(out, "sentinel_batch_events", "histogram",
+           "Events of a projector's types in a committed batch.");
+    for (int k = 0; k < n; k++)
+        histogram_text(out, "sentinel_batch_events", t[k].name, &t[k].batch_events,
+                       rt_batch_events_bounds);
+    header(out, "sentinel_freshness_seconds", "histogram",
+           "Commit time less the Kafka timestamp of each event committed.");
+    for (int k = 0; k < n; k++)
+        histogram_text(out, "sentinel_freshness_seconds", t[k].name, &t[k].freshness,
+                       rt_freshness_bounds);
+    header(out, "sentinel_last_commit_age_seconds", "gauge",
+           "Seconds since the projector's last commit (absent before the first).");
+    for (int k = 0; k < n; k++)
+        if (t[k].last_commit_us)
+            fprintf(out, "sentinel_last_commit_age_seconds{projector=\"%s\"} %.3f\n", t[k].name,
+                    (now - t[k].last_commit_us) / 1e6);
+    header(out, "sentinel_retries_total", "counter",
+           "Transactions tried again after a failure that waiting fixes.");
+    for (int k = 0; k < n; k++)
+        fprintf(out, "sentinel_retries_total{projector=\"%s\"} %lu\n", t[k].name, t[k].retries);
+    header(out, "sentinel_fences_total", "counter",
+           "Batches rolled back because another consumer moved the offsets first.");
+    for (int k = 0; k < n; k++)
+        fprintf(out, "sentinel_fences_total{projector=\"%s\"} %lu\n", t[k].name, t[k].fenced);
+    header(out, "sentinel_dead_letters_open", "gauge", "Dead letters not resolved yet.");
+    count_dead_letters(m);
+    for (int k = 0; k < n; k++) {
+        long long open = 0;
+        for (int i = 0; i < m->n_open; i++)
+            if (!strcmp(m->open_names[i], t[k].name)) open = m->open_counts[i];
+        fprintf(out, "sentinel_dead_letters_open{projector=\"%s\"} %lld\n", t[k].name, open);
+    }
+    header(out, "sentinel_stalled", "gauge",
+           "1 while the watchdog finds the projector stalled (see the log for why).");
+    for (int k = 0; k < n; k++)
+        fprintf(out, "sentinel_stalled{projector=\"%s\"} %d\n", t[k].name, t[k].stalled);
+    header(out, "sentinel_messages_read_total", "counter",
+           "Messages read from the topic, each once.");
+    fprintf(out, "sentinel_messages_read_total %lu\n", messages);
+    header(out, "sentinel_bytes_in_flight", "gauge", "Bytes read and not yet done with.");
+    fprintf(out, "sentinel_bytes_in_flight %zu\n", in_flight);
+    header(out, "sentinel_ready", "gauge", "1 when /readyz answers 200.");
+    fprintf(out, "sentinel_ready %d\n", ready);
+    fclose(out);
+    return text;
+}
+
+/* ---------------------------------------------------------------- health */
+
+/* Whether the loops turn; why not in why. (lock held) */
+static int healthy(sentinel_metrics_t *m, char *why, size_t size) {
+    int64_t now = rt_wall_us(), limit = (int64_t)HEALTHY_TURN_SECONDS * 1000000;
+    for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed) {
+        if (now - __atomic_load_n(&rt->heartbeat_us, __ATOMIC_RELAXED) > limit) {
+            snprintf(why, size, "the reader has not turned for %d s", HEALTHY_TURN_SECONDS);
+            return 0;
+        }
+        for (int j = 0; j < rt->n; j++)
+            if (now - __atomic_load_n(&rt->proj[j].obs.heartbeat_us, __ATOMIC_RELAXED) > limit) {
+                snprintf(why, size, "%s has not turned for %d s", rt->proj[j].p->name,
+                         HEALTHY_TURN_SECONDS);
+                return 0;
+            }
+    }
+    snprintf(why, size, "ok");
+    return 1;
+}
+
+/* Whether the process does its work; why not in why. (lock held) */
+static int ready(sentinel_metrics_t *m, char *why, size_t size) {
+    int64_t now = rt_wall_us();
+    if (!m->runs) {
+        snprintf(why, size, "no run is going");
+        return 0;
+    }
+    for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed) {
+        int32_t parts[RT_MAX_PARTITIONS];
+        if (!assigned_parts(rt, parts)) {
+            snprintf(why, size, "no partition assigned to group %s", rt->group);
+            return 0;
+        }
+        int64_t down = __atomic_load_n(&rt->brokers_down_us, __ATOMIC_RELAXED);
+        if (down) {
+            snprintf(why, size, "no Kafka broker answers (for %lld s)",
+                     (long long)((now - down) / 1000000));
+            return 0;
+        }
+        for (int j = 0; j < rt->n; j++) {
+            rt_projection_t *pj = &rt->proj[j];
+            int64_t failing = __atomic_load_n(&pj->obs.failing_since_us, __ATOMIC_RELAXED);
+            if (pj->obs.stalled) {
+                snprintf(why, size, "%s", pj->obs.stall_reason);
+                return 0;
+            }
+            if (failing && now - failing >= (int64_t)UNREACHABLE_SECONDS * 1000000) {
+                snprintf(why, size, "%s cannot commit (retrying for %lld s)", pj->p->name,
+                         (long long)((now - failing) / 1000000));
+                return 0;
+            }
+        }
+    }
+    snprintf(why, size, "ok");
+    return 1;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, char *body,
+                             const char *type) {
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url,
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_data_size, void **con_cls) {
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    sentinel_metrics_t *m = cls;
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET only\n"), "text/plain");
+    char why[512], *body = NULL;
+    unsigned status = MHD_HTTP_OK;
+    const char *type = "text/plain; charset=utf-8";
+    pthread_mutex_lock(&m->lock);
+    if (!strcmp(url, "/metrics")) {
+        body = render(m, ready(m, why, sizeof(why)));
+        type = "text/plain; version=0.0.4; charset=utf-8";
+    } else if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
+        int ok = url[1] == 'h' ? healthy(m, why, sizeof(why)) : ready(m, why, sizeof(why));
+        status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        if (asprintf(&body, "%s\n", why) < 0) abort();
+    } else {
+        status = MHD_HTTP_NOT_FOUND;
+        body = strdup("/metrics, /healthz or /readyz\n");
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (!body) abort();
+    return reply(c, status, body, type);
+}
+
+sentinel_metrics_t *sentinel_metrics_start(const char *listen, const sentinel_conf_t *conf,
+                                           int stall_seconds, char *errstr, size_t errstr_size) {
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || !colon[1]) {
+        snprintf(errstr, errstr_size, "--metrics-listen %s: expected HOST:PORT", listen);
+        return NULL;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') { /* [::1]:9400 */
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (rc) {
+        snprintf(errstr, errstr_size, "--metrics-listen %s: %s", listen, gai_strerror(rc));
+        return NULL;
+    }
+    sentinel_metrics_t *m = calloc(1, sizeof(*m));
+    if (!m) abort();
+    pthread_mutex_init(&m->lock, NULL);
+    m->stall_seconds = stall_seconds > 0 ? stall_seconds : 60;
+    m->db = strdup(sentinel_conf_db(conf));
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!m->daemon) {
+        snprintf(errstr, errstr_size, "--metrics-listen %s: cannot listen there", listen);
+        sentinel_metrics_stop(m);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    m->port = info ? info->port : 0;
+    if (pthread_create(&m->watchdog, NULL, watch, m)) {
+        snprintf(errstr, errstr_size, "cannot start the watchdog thread");
+        sentinel_metrics_stop(m);
+        return NULL;
+    }
+    m->watching = 1;
+    return m;
+}
+
+int sentinel_metrics_port(const sentinel_metrics_t *m) { return m->port; }
+
+void sentinel_metrics_stop(sentinel_metrics_t *m) {
+    if (!m) return;
+    m->stopping = 1;
+    if (m->watching) pthread_join(m->watchdog, NULL);
+    if (m->daemon) MHD_stop_daemon(m->daemon);
+    if (m->pg) PQfinish(m->pg);
+    pthread_mutex_destroy(&m->lock);
+    free(m->db);
+    free(m);
+}

@@ -1,0 +1,227 @@
+/* test_metrics.c -- `sentinel project --metrics-listen` watched by a real
+ * Prometheus (Debian's package, started here on 127.0.0.1): it scrapes the
+ * projector until the applied counter equals the events published and the
+ * lag is 0; promtool accepts the exposition; /healthz and /readyz answer;
+ * and the stall watchdog turns /readyz unready, naming the projector, while
+ * a table it writes is locked, and ready again after. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* A port nothing listens on now. */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Run a shell command; its standard output (new), its exit status in *rc. */
+static char *shell(int *rc, const char *fmt, ...) {
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&cmd, fmt, ap) < 0) abort();
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&out, &len);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        fwrite(buf, 1, n, mem);
+    fclose(mem);
+    int status = pclose(p);
+    if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    free(cmd);
+    return out;
+}
+
+/* The HTTP status of GET url, and its body in *body (new) when asked. */
+static int http_get(const char *url, char **body) {
+    char *out = shell(NULL, "curl -s -m 5 -w '\\n%%{http_code}' '%s'", url);
+    char *last = strrchr(out, '\n');
+    int code = last ? atoi(last + 1) : 0;
+    if (last) *last = '\0';
+    if (body)
+        *body = out;
+    else
+        free(out);
+    return code;
+}
+
+/* One number from Prometheus's query API, or -1 while there is none. */
+static double prom_query(int port, const char *query) {
+    char *out = shell(NULL,
+                      "curl -s -m 5 -G 'http://127.0.0.1:%d/api/v1/query' "
+                      "--data-urlencode 'query=%s'",
+                      port, query);
+    json_t *root = json_loads(out, 0, NULL);
+    free(out);
+    double v = -1;
+    json_t *result = json_object_get(json_object_get(root, "data"), "result");
+    if (json_array_size(result) == 1) {
+        const char *s = json_string_value(
+            json_array_get(json_object_get(json_array_get(result, 0), "value"), 1));
+        if (s) v = atof(s);
+    }
+    json_decref(root);
+    return v;
+}
+
+static pid_t start_prometheus(const char *dir, int port, int target) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/prometheus.yml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: sentinel\n    static_configs:\n"
+            "      - targets: ['127.0.0.1:%d']\n",
+            target);
+    fclose(f);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        char config[600], storage[600], listen[64], log[600];
+        snprintf(config, sizeof(config), "--config.file=%s", path);
+        snprintf(storage, sizeof(storage), "--storage.tsdb.path=%s/data", dir);
+        snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", port);
+        snprintf(log, sizeof(log), "%s/prometheus.log", dir);
+        FILE *l = freopen(log, "w", stderr);
+        (void)l;
+        execlp("prometheus", "prometheus", config, storage, listen, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void test_prometheus_watches_a_projector(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_metrics", 8, &name);
+    char *topic = harness_unique_name("test.metrics");
+    char *prefix = harness_unique_name("metrics");
+    char *events = harness_gen("--events 3000 --seed 21");
+    assert_int_equal(harness_publish(topic, events), 0);
+    int rc;
+    char *lines = shell(&rc, "wc -l < %s", events);
+    long published = atol(lines);
+    free(lines);
+    assert_true(published == 3000);
+
+    int port = free_port(), prom_port = free_port();
+    char dir[] = "/tmp/sentinel_prometheus_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[2048], log[600];
+    snprintf(log, sizeof(log), "%s/sentinel.log", dir);
+    snprintf(args, sizeof(args),
+             "project --db \"%s\" --topic %s --group-prefix %s --metrics-listen 127.0.0.1:%d "
+             "--stall-seconds 2",
+             conninfo, topic, prefix, port);
+    pid_t sentinel = harness_spawn_sentinel(args, log);
+    pid_t prometheus = start_prometheus(dir, prom_port, port);
+
+    /* Prometheus sees every event applied once (a briefing's progress after
+     * its end is applied as a no-op: ignored), and no lag left. */
+    double applied = -1, lag = -1;
+    for (int i = 0; i < 240 && (applied != published || lag != 0); i++) {
+        usleep(500 * 1000);
+        applied = prom_query(prom_port, "sum(sentinel_events_total{outcome=~\"applied|ignored\"})");
+        lag = prom_query(prom_port, "max(sentinel_lag_messages)");
+    }
+    if (applied != published || lag != 0) {
+        char *l = harness_read_file(log);
+        fail_msg("Prometheus saw %.0f applied of %ld, lag %.0f; sentinel's log:\n%s", applied,
+                 published, lag, l);
+    }
+    assert_true(
+        prom_query(prom_port, "sum(sentinel_events_total{outcome=~\"duplicate|rejected\"})") == 0);
+    assert_true(prom_query(prom_port, "sum(sentinel_freshness_seconds_count)") == published);
+
+    /* The exposition passes promtool; health and readiness answer. */
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    char *out = shell(&rc, "curl -s -m 5 %s | promtool check metrics 2>&1", url);
+    if (rc) fail_msg("promtool check metrics: %s", out);
+    free(out);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
+    assert_int_equal(http_get(url, NULL), 200);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
+    assert_int_equal(http_get(url, NULL), 200);
+
+    /* A table of the activities projector locked: new activity events wait,
+     * and the watchdog calls it stalled within --stall-seconds. */
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    harness_exec(owner, "BEGIN");
+    harness_exec(owner, "LOCK TABLE activities IN ACCESS EXCLUSIVE MODE");
+    char *more = harness_gen("--events 400 --seed 22");
+    assert_int_equal(harness_publish(topic, more), 0);
+    char *body = NULL;
+    int code = 200;
+    for (int i = 0; i < 120 && code != 503; i++) {
+        usleep(250 * 1000);
+        free(body);
+        body = NULL;
+        code = http_get(url, &body);
+    }
+    assert_int_equal(code, 503);
+    if (!strstr(body, "activities")) fail_msg("readyz says: %s", body);
+    free(body);
+    body = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    http_get(url, &body);
+    assert_non_null(strstr(body, "sentinel_stalled{projector=\"activities\"} 1"));
+    assert_non_null(strstr(body, "sentinel_ready 0"));
+    free(body);
+
+    /* The lock gone, it catches up and is ready again. */
+    harness_exec(owner, "ROLLBACK");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
+    for (int i = 0; i < 120 && (code = http_get(url, NULL)) != 200; i++)
+        usleep(250 * 1000);
+    assert_int_equal(code, 200);
+    PQfinish(owner);
+
+    kill(sentinel, SIGTERM);
+    assert_int_equal(harness_wait(sentinel), 0);
+    kill(prometheus, SIGTERM);
+    waitpid(prometheus, NULL, 0);
+    out = shell(NULL, "rm -rf %s", dir);
+    free(out);
+    harness_drop_database(name);
+    unlink(events);
+    unlink(more);
+    free(events);
+    free(more);
+    free(prefix);
+    free(topic);
+    free(name);
+    free(conninfo);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prometheus_watches_a_projector),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
