@@ -1,13 +1,43 @@
 /* log.c -- leveled logging to stderr with a UTC timestamp. */
 #include "log.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static sentinel_log_level_t log_level = SENTINEL_LOG_INFO;
+static int log_json;
+static const char *log_command = "";
+static const char *const *log_subjects;
+
+int sentinel_log_set_format(const char *format) {
+    if (!strcmp(format, "text"))
+        log_json = 0;
+    else if (!strcmp(format, "json"))
+        log_json = 1;
+    else
+        return -1;
+    return 0;
+}
+
+void sentinel_log_set_context(const char *command, const char *const *subjects) {
+    log_command = command ? command : "";
+    log_subjects = subjects;
+}
+
+/* The subject a message starts with ("runs: ..."), or NULL. */
+static const char *subject_of(const char *msg) {
+    for (size_t i = 0; log_subjects && log_subjects[i]; i++) {
+        size_t n = strlen(log_subjects[i]);
+        if (!strncmp(msg, log_subjects[i], n) && msg[n] == ':' && msg[n + 1] == ' ')
+            return log_subjects[i];
+    }
+    return NULL;
+}
 
 void sentinel_log_set_level(sentinel_log_level_t level) { log_level = level; }
 
@@ -18,6 +48,8 @@ void sentinel_log_init(void) {
     else if (!strcmp(v, "info")) log_level = SENTINEL_LOG_INFO;
     else if (!strcmp(v, "warn")) log_level = SENTINEL_LOG_WARN;
     else if (!strcmp(v, "error")) log_level = SENTINEL_LOG_ERROR;
+    const char *format = getenv("SENTINEL_LOG_FORMAT");
+    if (format) (void)sentinel_log_set_format(format);
 }
 
 void sentinel_log(sentinel_log_level_t level, const char *fmt, ...) {
@@ -37,5 +69,22 @@ void sentinel_log(sentinel_log_level_t level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000L, names[level], msg);
+    if (!log_json) {
+        fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000L, names[level], msg);
+        return;
+    }
+    char time_text[48];
+    snprintf(time_text, sizeof(time_text), "%s.%03ldZ", stamp, ts.tv_nsec / 1000000L);
+    const char *subject = subject_of(msg);
+    json_t *line =
+        json_pack("{s:s, s:s, s:s?, s:s, s:{s:I, s:s}}", "time", time_text, "level", names[level],
+                  "projector", subject, "message", subject ? msg + strlen(subject) + 2 : msg,
+                  "fields", "pid", (json_int_t)getpid(), "command", log_command);
+    if (!line)
+        line = json_pack("{s:s, s:s, s:s}", "time", time_text, "level", names[level], "message",
+                         "(a log message that is not valid UTF-8)");
+    char *text = json_dumps(line, JSON_COMPACT);
+    fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
 }

@@ -35,13 +35,15 @@ enum {
     CLI_OPT_CONNECT_TIMEOUT,
     CLI_OPT_METRICS_LISTEN,
     CLI_OPT_STALL_SECONDS,
+    CLI_OPT_LOG_FORMAT,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
     {"brokers", required_argument, NULL, CLI_OPT_BROKERS},                                         \
         {"db", required_argument, NULL, CLI_OPT_DB},                                               \
         {"topic", required_argument, NULL, CLI_OPT_TOPIC},                                         \
         {"group-prefix", required_argument, NULL, CLI_OPT_GROUP_PREFIX},                           \
-        {"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT}, {                   \
+        {"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT},                     \
+        {"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT}, {                             \
         "help", no_argument, NULL, CLI_OPT_HELP                                                    \
     }
 #define CLI_COMMON_SHORT_OPTIONS "X:h"
@@ -55,6 +57,8 @@ enum {
     "                       default " SENTINEL_DEFAULT_GROUP_PREFIX ")\n"                          \
     "  --connect-timeout S  seconds to wait for a broker or the database to answer\n"              \
     "                       (SENTINEL_CONNECT_TIMEOUT, default 30)\n"                              \
+    "  --log-format F       text (default) or json: one JSON object per log line\n"                \
+    "                       (SENTINEL_LOG_FORMAT)\n"                                               \
     "  -X key=value         librdkafka property, passed through\n"                                 \
     "  -h, --help           this help\n"
 

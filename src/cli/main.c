@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../log.h"
+#include "../projector.h"
 #include "cli.h"
 
 static const cli_command_t commands[] = {
@@ -45,6 +46,11 @@ int main(int argc, char **argv) {
         printf("sentinel %s\n", SENTINEL_VERSION);
         return CLI_EXIT_OK;
     }
+    /* Log lines about a projector name it (--log-format json). */
+    static const char *subjects[CLI_MAX_PROJECTORS + 1];
+    for (size_t i = 0; sentinel_projectors[i] && i < CLI_MAX_PROJECTORS; i++)
+        subjects[i] = sentinel_projectors[i]->name;
+    sentinel_log_set_context(name, subjects);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(name, commands[i].name)) continue;
         sentinel_conf_t *conf = sentinel_conf_new();

@@ -27,6 +27,10 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
         err = sentinel_conf_set(conf, "connect.timeout", arg, errstr, sizeof(errstr));
         break;
     case 'X': err = sentinel_conf_set_kafka(conf, arg, errstr, sizeof(errstr)); break;
+    case CLI_OPT_LOG_FORMAT:
+        if (!sentinel_log_set_format(arg)) return 1;
+        fprintf(stderr, "sentinel: --log-format %s: expected text or json\n", arg);
+        return -1;
     case 'h':
     case CLI_OPT_HELP:
         fputs(usage, stdout);

@@ -1,5 +1,6 @@
 /* status.c -- `sentinel status` (stored offset, log end and lag per
  * projector and partition, dead letters) and `sentinel dead-letters`. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +11,22 @@
 #include "cli.h"
 
 static const char status_usage[] =
-    "usage: sentinel status [--projector NAME ...] [options]\n\n"
+    "usage: sentinel status [--projector NAME ...] [--json] [options]\n\n"
     "For each projector and partition of the topic: the offset stored in\n"
     "PostgreSQL (the next event it will apply), the log end and the lag; and the\n"
     "projector's unresolved dead letters; then running replays and rebuilds and\n"
-    "those of the last day.\n\n" CLI_COMMON_HELP;
+    "those of the last day.\n\n"
+    "  --json               the same as one JSON document\n\n" CLI_COMMON_HELP;
 
 static const char dead_letters_usage[] =
-    "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [options]\n"
+    "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [--json]\n"
+    "                             [options]\n"
     "       sentinel dead-letters retry [--projector NAME] [--id N ...] [options]\n\n"
     "List rejected events with where they were in the log and why; or re-apply\n"
     "them (after the missing data arrived or a fix shipped): each applied one is\n"
     "marked resolved, each rejected again keeps its dead letter with the new\n"
-    "reason. Retrying again changes nothing more.\n\n" CLI_COMMON_HELP;
+    "reason. Retrying again changes nothing more.\n\n"
+    "  --json               list them as one JSON document\n\n" CLI_COMMON_HELP;
 
 static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
     enum { OPT_PROJECTOR = 1, OPT_ID };
@@ -83,7 +87,7 @@ static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
 /* Replays and rebuilds of the topic: running ones, unfinished rebuilds,
  * and what finished in the last day. A job whose heartbeat is older than
  * 15 s has lost its process. */
-static void print_jobs(PGconn *pg, const char *topic) {
+static void print_jobs(PGconn *pg, const char *topic, json_t *jobs) {
     const char *params[1] = {topic};
     PGresult *res = PQexecParams(
         pg,
@@ -101,10 +105,23 @@ static void print_jobs(PGconn *pg, const char *topic) {
         PQclear(res);
         return;
     }
-    if (PQntuples(res)) printf("\nreplays and rebuilds:\n");
+    if (PQntuples(res) && !jobs) printf("\nreplays and rebuilds:\n");
     for (int r = 0; r < PQntuples(res); r++) {
         long long done = atoll(PQgetvalue(res, r, 5)), total = atoll(PQgetvalue(res, r, 6));
         const char *liveness = PQgetvalue(res, r, 4);
+        if (jobs) {
+            json_array_append_new(
+                jobs,
+                json_pack("{s:I, s:s, s:s, s:s, s:b, s:I, s:I, s:s, s:s, s:s, s:I, s:s}", "id",
+                          (json_int_t)atoll(PQgetvalue(res, r, 0)), "kind", PQgetvalue(res, r, 1),
+                          "projectors", PQgetvalue(res, r, 2), "state", PQgetvalue(res, r, 3),
+                          "active", !strcmp(liveness, "active"), "events_done", (json_int_t)done,
+                          "events_total", (json_int_t)total, "pid", PQgetvalue(res, r, 7), "host",
+                          PQgetvalue(res, r, 8), "started_at", PQgetvalue(res, r, 9),
+                          "heartbeat_age_seconds", (json_int_t)atoll(PQgetvalue(res, r, 10)),
+                          "detail", PQgetvalue(res, r, 11)));
+            continue;
+        }
         printf("#%s %s %s: %s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
                PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
         if (!strcmp(liveness, "active"))
@@ -121,14 +138,19 @@ static void print_jobs(PGconn *pg, const char *topic) {
 }
 
 int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_PROJECTOR = 1 };
+    enum { OPT_PROJECTOR = 1, OPT_JSON };
     static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
+                                             {"json", no_argument, NULL, OPT_JSON},
                                              CLI_COMMON_LONG_OPTIONS,
                                              {NULL, 0, NULL, 0}};
     const char *only[16];
-    int n_only = 0, opt;
+    int n_only = 0, opt, as_json = 0;
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+        if (opt == OPT_JSON) {
+            as_json = 1;
+            continue;
+        }
         if (opt == OPT_PROJECTOR) {
             if (!sentinel_projector_find(optarg)) {
                 fprintf(stderr, "sentinel status: unknown projector \"%s\"\n", optarg);
@@ -165,8 +187,13 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
         int64_t lo;
         if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &ends[p], 10000)) ends[p] = -1;
     }
-    printf("topic %s: %d partition(s)\n", topic, partitions);
-    printf("%-12s %9s %12s %12s %10s\n", "projector", "partition", "stored", "log end", "lag");
+    json_t *doc = as_json ? json_pack("{s:s, s:i, s:[], s:[]}", "topic", topic, "partitions",
+                                      partitions, "projectors", "jobs")
+                          : NULL;
+    if (!doc) {
+        printf("topic %s: %d partition(s)\n", topic, partitions);
+        printf("%-12s %9s %12s %12s %10s\n", "projector", "partition", "stored", "log end", "lag");
+    }
     int rc = CLI_EXIT_OK;
     for (size_t i = 0; sentinel_projectors[i]; i++) {
         const sentinel_projector_t *p = sentinel_projectors[i];
@@ -186,12 +213,20 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
             break;
         }
         long long total = 0;
+        json_t *parts = doc ? json_array() : NULL;
         for (int part = 0; part < partitions; part++) {
             long long stored = -1;
             for (int r = 0; r < PQntuples(res); r++)
                 if (atoi(PQgetvalue(res, r, 0)) == part) stored = atoll(PQgetvalue(res, r, 1));
             long long lag = ends[part] - (stored < 0 ? 0 : stored);
             total += lag;
+            if (parts) {
+                json_array_append_new(
+                    parts, json_pack("{s:i, s:o, s:I, s:I}", "partition", part, "stored",
+                                     stored < 0 ? json_null() : json_integer(stored), "log_end",
+                                     (json_int_t)ends[part], "lag", (json_int_t)lag));
+                continue;
+            }
             printf("%-12s %9d %12s %12lld %10lld\n", p->name, part,
                    stored < 0 ? "-" : (snprintf(errstr, sizeof(errstr), "%lld", stored), errstr),
                    (long long)ends[part], lag);
@@ -202,11 +237,24 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
                            "FROM dead_letters WHERE projector = $1",
                            1, NULL, params, NULL, NULL, 0);
         const char *open = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "?";
-        printf("%-12s %9s %12s %12s %10lld   dead letters: %s open\n", p->name, "all", "", "", total,
-               open);
+        if (doc)
+            json_array_append_new(json_object_get(doc, "projectors"),
+                                  json_pack("{s:s, s:I, s:o, s:o}", "name", p->name, "lag",
+                                            (json_int_t)total, "dead_letters_open",
+                                            *open == '?' ? json_null() : json_integer(atoll(open)),
+                                            "partitions", parts));
+        else
+            printf("%-12s %9s %12s %12s %10lld   dead letters: %s open\n", p->name, "all", "", "",
+                   total, open);
         PQclear(res);
     }
-    if (rc == CLI_EXIT_OK) print_jobs(pg, topic);
+    if (rc == CLI_EXIT_OK) print_jobs(pg, topic, doc ? json_object_get(doc, "jobs") : NULL);
+    if (doc && rc == CLI_EXIT_OK) {
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        printf("%s\n", text);
+        free(text);
+    }
+    json_decref(doc);
     free(ends);
     rd_kafka_destroy(rk);
     PQfinish(pg);
@@ -215,20 +263,22 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
 
 int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     if (argc > 1 && !strcmp(argv[1], "retry")) return dead_letters_retry(argc - 1, argv + 1, conf);
-    enum { OPT_PROJECTOR = 1, OPT_WORKSPACE, OPT_LIMIT };
+    enum { OPT_PROJECTOR = 1, OPT_WORKSPACE, OPT_LIMIT, OPT_JSON };
     static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
                                              {"workspace", required_argument, NULL, OPT_WORKSPACE},
                                              {"limit", required_argument, NULL, OPT_LIMIT},
+                                             {"json", no_argument, NULL, OPT_JSON},
                                              CLI_COMMON_LONG_OPTIONS,
                                              {NULL, 0, NULL, 0}};
     const char *projector = NULL, *workspace = NULL, *limit = "100";
-    int opt;
+    int opt, as_json = 0;
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR: projector = optarg; break;
         case OPT_WORKSPACE: workspace = optarg; break;
         case OPT_LIMIT: limit = optarg; break;
+        case OPT_JSON: as_json = 1; break;
         default: {
             int handled = cli_common_option(conf, opt, optarg, dead_letters_usage);
             if (handled == 2) return CLI_EXIT_OK;
@@ -257,6 +307,30 @@ int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
         sentinel_db_errstr(pg, res, errstr, sizeof(errstr));
         fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
         rc = CLI_EXIT_FAILURE;
+    } else if (as_json) {
+        json_t *list = json_array();
+        for (int r = 0; r < PQntuples(res); r++) {
+            json_t *d = json_pack("{s:I, s:s, s:s, s:i, s:I, s:s, s:s}", "id",
+                                  (json_int_t)atoll(PQgetvalue(res, r, 0)), "projector",
+                                  PQgetvalue(res, r, 1), "topic", PQgetvalue(res, r, 2),
+                                  "partition", atoi(PQgetvalue(res, r, 3)), "offset",
+                                  (json_int_t)atoll(PQgetvalue(res, r, 4)), "created_at",
+                                  PQgetvalue(res, r, 8), "reason", PQgetvalue(res, r, 9));
+            if (!d) abort(); /* the database's text is UTF-8 */
+            /* Absent values are null, not the text's placeholders. */
+            const char *type = PQgetvalue(res, r, 5), *ws = PQgetvalue(res, r, 6);
+            const char *id = PQgetvalue(res, r, 7);
+            json_object_set_new(d, "event_type",
+                                strcmp(type, "?") ? json_string(type) : json_null());
+            json_object_set_new(d, "workspace_id", strcmp(ws, "-") ? json_string(ws) : json_null());
+            json_object_set_new(d, "event_id", strcmp(id, "-") ? json_string(id) : json_null());
+            json_array_append_new(list, d);
+        }
+        json_t *doc = json_pack("{s:o, s:i}", "dead_letters", list, "count", PQntuples(res));
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        printf("%s\n", text);
+        free(text);
+        json_decref(doc);
     } else {
         for (int r = 0; r < PQntuples(res); r++)
             printf("#%s %s %s[%s]@%s %s workspace %s event %s at %s: %s\n", PQgetvalue(res, r, 0),

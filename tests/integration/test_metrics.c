@@ -3,7 +3,9 @@
  * projector until the applied counter equals the events published and the
  * lag is 0; promtool accepts the exposition; /healthz and /readyz answer;
  * and the stall watchdog turns /readyz unready, naming the projector, while
- * a table it writes is locked, and ready again after. */
+ * a table it writes is locked, and ready again after. The process logs
+ * JSON lines (--log-format json); `status --json` and `dead-letters --json`
+ * say the same as the metrics. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -136,7 +138,7 @@ static void test_prometheus_watches_a_projector(void **state) {
     snprintf(log, sizeof(log), "%s/sentinel.log", dir);
     snprintf(args, sizeof(args),
              "project --db \"%s\" --topic %s --group-prefix %s --metrics-listen 127.0.0.1:%d "
-             "--stall-seconds 2",
+             "--stall-seconds 2 --log-format json",
              conninfo, topic, prefix, port);
     pid_t sentinel = harness_spawn_sentinel(args, log);
     pid_t prometheus = start_prometheus(dir, prom_port, port);
@@ -174,7 +176,7 @@ static void test_prometheus_watches_a_projector(void **state) {
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
     harness_exec(owner, "BEGIN");
     harness_exec(owner, "LOCK TABLE activities IN ACCESS EXCLUSIVE MODE");
-    char *more = harness_gen("--events 400 --seed 22");
+    char *more = harness_gen("--events 400 --seed 22 --orphans 0.2");
     assert_int_equal(harness_publish(topic, more), 0);
     char *body = NULL;
     int code = 200;
@@ -202,8 +204,62 @@ static void test_prometheus_watches_a_projector(void **state) {
     assert_int_equal(code, 200);
     PQfinish(owner);
 
+    /* The orphan runs of the second stream are dead letters: the metric,
+     * `dead-letters --json` and `status --json` agree. */
+    double open = -1;
+    for (int i = 0; i < 60 && open <= 0; i++) {
+        usleep(500 * 1000);
+        open = prom_query(prom_port, "sum(sentinel_dead_letters_open)");
+    }
+    char *listing =
+        shell(&rc, "%s dead-letters --json --db \"%s\" 2>/dev/null", SENTINEL_BINARY, conninfo);
+    json_t *dl = json_loads(listing, 0, NULL);
+    if (rc || !dl) fail_msg("dead-letters --json: %s", listing);
+    assert_true(json_integer_value(json_object_get(dl, "count")) > 0);
+    assert_true(open == (double)json_integer_value(json_object_get(dl, "count")));
+    const json_t *first = json_array_get(json_object_get(dl, "dead_letters"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "projector")), "runs");
+    assert_true(json_is_integer(json_object_get(first, "offset")));
+    assert_non_null(json_string_value(json_object_get(first, "reason")));
+    json_decref(dl);
+    free(listing);
+    char *status = shell(&rc, "%s status --json --db \"%s\" --topic %s 2>/dev/null",
+                         SENTINEL_BINARY, conninfo, topic);
+    json_t *st = json_loads(status, 0, NULL);
+    if (rc || !st) fail_msg("status --json: %s", status);
+    assert_string_equal(json_string_value(json_object_get(st, "topic")), topic);
+    size_t i;
+    json_t *proj;
+    json_array_foreach(json_object_get(st, "projectors"), i, proj) {
+        assert_int_equal(json_integer_value(json_object_get(proj, "lag")), 0);
+        assert_int_equal(json_array_size(json_object_get(proj, "partitions")),
+                         json_integer_value(json_object_get(st, "partitions")));
+    }
+    assert_int_equal(i, 5);
+    json_decref(st);
+    free(status);
+
     kill(sentinel, SIGTERM);
     assert_int_equal(harness_wait(sentinel), 0);
+    /* Every line of its log is a JSON object with time, level and message;
+     * the projectors' own lines name them. */
+    char *log_text = harness_read_file(log);
+    int lines_seen = 0, about_runs = 0;
+    for (char *line = strtok(log_text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *l = json_loads(line, 0, NULL);
+        if (!l) fail_msg("not a JSON log line: %s", line);
+        assert_non_null(json_string_value(json_object_get(l, "time")));
+        assert_non_null(json_string_value(json_object_get(l, "level")));
+        assert_non_null(json_string_value(json_object_get(l, "message")));
+        assert_true(json_is_integer(json_object_get(json_object_get(l, "fields"), "pid")));
+        const char *who = json_string_value(json_object_get(l, "projector"));
+        about_runs += who && !strcmp(who, "runs");
+        lines_seen++;
+        json_decref(l);
+    }
+    assert_true(lines_seen > 3);
+    assert_true(about_runs > 0);
+    free(log_text);
     kill(prometheus, SIGTERM);
     waitpid(prometheus, NULL, 0);
     out = shell(NULL, "rm -rf %s", dir);
