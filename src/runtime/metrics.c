@@ -410,6 +410,14 @@ static int ready(sentinel_metrics_t *m, char *why, size_t size) {
         snprintf(why, size, "no run is going");
         return 0;
     }
+    /* Every stalled projector is named. */
+    size_t said = 0;
+    for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed)
+        for (int j = 0; j < rt->n; j++)
+            if (rt->proj[j].obs.stalled && said < size)
+                said += (size_t)snprintf(why + said, size - said, "%s%s", said ? "; " : "",
+                                         rt->proj[j].obs.stall_reason);
+    if (said) return 0;
     for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed) {
         int32_t parts[RT_MAX_PARTITIONS];
         if (!assigned_parts(rt, parts)) {
@@ -425,10 +433,6 @@ static int ready(sentinel_metrics_t *m, char *why, size_t size) {
         for (int j = 0; j < rt->n; j++) {
             rt_projection_t *pj = &rt->proj[j];
             int64_t failing = __atomic_load_n(&pj->obs.failing_since_us, __ATOMIC_RELAXED);
-            if (pj->obs.stalled) {
-                snprintf(why, size, "%s", pj->obs.stall_reason);
-                return 0;
-            }
             if (failing && now - failing >= (int64_t)UNREACHABLE_SECONDS * 1000000) {
                 snprintf(why, size, "%s cannot commit (retrying for %lld s)", pj->p->name,
                          (long long)((now - failing) / 1000000));
