@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,21 +331,26 @@ static char *render(sentinel_metrics_t *m, int ready) {
                             rt->proj[j].p->name, parts[i], (long long)lag);
             }
     }
-    header(out, "sentinel_batch_duration_seconds", "histogram",
-           "Time from taking a batch to its commit.");
-    for (int k = 0; k < n; k++)
-        histogram_text(out, "sentinel_batch_duration_seconds", t[k].name, &t[k].batch_seconds,
-                       rt_batch_seconds_bounds);
-    header(out, "sentinel_batch_events", "histogram",
-           "Events of a projector's types in a committed batch.");
-    for (int k = 0; k < n; k++)
-        histogram_text(out, "sentinel_batch_events", t[k].name, &t[k].batch_events,
-                       rt_batch_events_bounds);
-    header(out, "sentinel_freshness_seconds", "histogram",
-           "Commit time less the Kafka timestamp of each event committed.");
-    for (int k = 0; k < n; k++)
-        histogram_text(out, "sentinel_freshness_seconds", t[k].name, &t[k].freshness,
-                       rt_freshness_bounds);
+    static const struct {
+        const char *metric, *help;
+        size_t at; /* of the histogram in totals_t */
+        const double *bounds;
+    } histograms[] = {
+        {"sentinel_batch_duration_seconds", "Time from taking a batch to its commit.",
+         offsetof(totals_t, batch_seconds), rt_batch_seconds_bounds},
+        {"sentinel_batch_events", "Events of a projector's types in a committed batch.",
+         offsetof(totals_t, batch_events), rt_batch_events_bounds},
+        {"sentinel_freshness_seconds",
+         "Commit time less the Kafka timestamp of each event committed.",
+         offsetof(totals_t, freshness), rt_freshness_bounds},
+    };
+    for (size_t h = 0; h < sizeof(histograms) / sizeof(histograms[0]); h++) {
+        header(out, histograms[h].metric, "histogram", histograms[h].help);
+        for (int k = 0; k < n; k++)
+            histogram_text(out, histograms[h].metric, t[k].name,
+                           (const rt_histogram_t *)((const char *)&t[k] + histograms[h].at),
+                           histograms[h].bounds);
+    }
     header(out, "sentinel_last_commit_age_seconds", "gauge",
            "Seconds since the projector's last commit (absent before the first).");
     for (int k = 0; k < n; k++)
