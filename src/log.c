@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 static sentinel_log_level_t log_level = SENTINEL_LOG_INFO;
 static int log_json;
 static const char *log_command = "";
@@ -67,7 +69,7 @@ void sentinel_log(sentinel_log_level_t level, const char *fmt, ...) {
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    sentinel_utf8_vformat(msg, sizeof(msg), fmt, ap); /* a cut never splits a character */
     va_end(ap);
     if (!log_json) {
         fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000L, names[level], msg);
