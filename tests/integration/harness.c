@@ -238,15 +238,85 @@ void harness_empty_projection(const char *conninfo) {
     PQfinish(owner);
 }
 
+/* What a projection is, table by table: each part is one text aggregate. */
+static const struct {
+    const char *name;
+    const char *sql;
+} projection_parts[] = {
+    {"runs", "SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r"},
+    {"run_keys", "SELECT string_agg(k::text, ',' ORDER BY k.id) FROM run_keys k"},
+    {"findings", "SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f"},
+    {"finding_keys", "SELECT string_agg(k::text, ',' ORDER BY k.id) FROM finding_keys k"},
+    {"annotations",
+     "SELECT string_agg(concat_ws(':', a.id, a.finding_id, a.workspace_id, p.slug, a.external_id,"
+     " a.type, a.event_id, a.created_at), ',' ORDER BY a.id)"
+     " FROM annotations a JOIN providers p ON p.id = a.provider_id"},
+    {"command_runs", "SELECT string_agg(c::text, ',' ORDER BY c.id) FROM command_runs c"},
+    {"briefing_generations",
+     "SELECT string_agg(g::text, ',' ORDER BY g.id) FROM briefing_generations g"},
+    {"briefing_downloads",
+     "SELECT string_agg(d::text, ',' ORDER BY d.id) FROM briefing_downloads d"},
+    {"activities", "SELECT string_agg(a::text, ',' ORDER BY a.id) FROM activities a"},
+    {"usage_records",
+     "SELECT string_agg(concat_ws(':', workspace_id, period_start, period_end, runs_count,"
+     " commands_count, briefings_count, findings_count, annotations_count, tokens_estimated), ','"
+     " ORDER BY workspace_id, period_start) FROM usage_records"},
+    {"workspace_daily_metrics",
+     "SELECT string_agg(concat_ws(':', workspace_id, date, runs_count, findings_count,"
+     " critical_count, warning_count, tokens_estimated), ',' ORDER BY workspace_id, date)"
+     " FROM workspace_daily_metrics"},
+    {"usage_ledger",
+     "SELECT string_agg(concat_ws(':', event_id, workspace_id, metric, amount, occurred_at,"
+     " period_start, partition, kafka_offset), ',' ORDER BY event_id) FROM usage_ledger"},
+    {"applied_events", "SELECT string_agg(concat_ws(':', projector, event_id, workspace_id), ','"
+                       " ORDER BY projector, event_id) FROM applied_events"},
+    {"dead_letters",
+     "SELECT string_agg(concat_ws(':', projector, partition, kafka_offset, event_id, reason), ','"
+     " ORDER BY projector, partition, kafka_offset) FROM dead_letters"},
+};
+
+#define PROJECTION_PARTS (sizeof projection_parts / sizeof projection_parts[0])
+
+/* One part's digest and row count, as "md5 count". */
+static char *projection_part(PGconn *conn, size_t i) {
+    char *sql = NULL;
+    if (asprintf(&sql, "SELECT md5(coalesce((%s), '')) || ' ' || (SELECT count(*) FROM %s)",
+                 projection_parts[i].sql, projection_parts[i].name) < 0)
+        abort();
+    char *value = harness_query_value(conn, sql);
+    free(sql);
+    return value;
+}
+
+char *harness_projection_digest(PGconn *conn) {
+    char *all = strdup("");
+    for (size_t i = 0; i < PROJECTION_PARTS; i++) {
+        char *part = projection_part(conn, i), *joined = NULL;
+        if (asprintf(&joined, "%s%s|", all, part) < 0) abort();
+        free(part);
+        free(all);
+        all = joined;
+    }
+    return all;
+}
+
 void harness_assert_same_projection(const char *conninfo, const char *reference) {
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     PGconn *ref = harness_connect(harness_as_owner(reference));
-    char *got = harness_projection_digest(conn), *want = harness_projection_digest(ref);
-    if (strcmp(got, want)) fail_msg("the projection differs from the reference");
-    free(got);
-    free(want);
+    char differ[2048] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < PROJECTION_PARTS; i++) {
+        char *got = projection_part(conn, i), *want = projection_part(ref, i);
+        if (strcmp(got, want) && used < sizeof differ)
+            used += (size_t)snprintf(differ + used, sizeof differ - used, " %s (rows %s, want %s)",
+                                     projection_parts[i].name, strchr(got, ' ') + 1,
+                                     strchr(want, ' ') + 1);
+        free(got);
+        free(want);
+    }
     PQfinish(conn);
     PQfinish(ref);
+    if (used) fail_msg("the projection differs from the reference in:%s", differ);
 }
 
 char *harness_exec_fails(PGconn *conn, const char *sql, char **message) {
@@ -369,38 +439,6 @@ int harness_wait(pid_t pid) {
     if (waitpid(pid, &status, 0) != pid) fail_msg("waitpid %d failed", (int)pid);
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
-}
-
-char *harness_projection_digest(PGconn *conn) {
-    return harness_query_value(
-        conn,
-        "SELECT md5(concat_ws('|',"
-        " (SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r),"
-        " (SELECT string_agg(k::text, ',' ORDER BY k.id) FROM run_keys k),"
-        " (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f),"
-        " (SELECT string_agg(k::text, ',' ORDER BY k.id) FROM finding_keys k),"
-        " (SELECT string_agg(concat_ws(':', a.id, a.finding_id, a.workspace_id, p.slug, "
-        "a.external_id,"
-        "    a.type, a.event_id, a.created_at), ',' ORDER BY a.id)"
-        "    FROM annotations a JOIN providers p ON p.id = a.provider_id),"
-        " (SELECT string_agg(c::text, ',' ORDER BY c.id) FROM command_runs c),"
-        " (SELECT string_agg(g::text, ',' ORDER BY g.id) FROM briefing_generations g),"
-        " (SELECT string_agg(d::text, ',' ORDER BY d.id) FROM briefing_downloads d),"
-        " (SELECT string_agg(a::text, ',' ORDER BY a.id) FROM activities a),"
-        " (SELECT string_agg(concat_ws(':', workspace_id, period_start, period_end, runs_count,"
-        "    commands_count, briefings_count, findings_count, annotations_count, "
-        "tokens_estimated), ','"
-        "    ORDER BY workspace_id, period_start) FROM usage_records),"
-        " (SELECT string_agg(concat_ws(':', workspace_id, date, runs_count, findings_count,"
-        "    critical_count, warning_count, tokens_estimated), ',' ORDER BY workspace_id, date)"
-        "    FROM workspace_daily_metrics),"
-        " (SELECT string_agg(concat_ws(':', event_id, workspace_id, metric, amount, occurred_at,"
-        "    period_start, partition, kafka_offset), ',' ORDER BY event_id) FROM usage_ledger),"
-        " (SELECT string_agg(concat_ws(':', projector, event_id, workspace_id), ','"
-        "    ORDER BY projector, event_id) FROM applied_events),"
-        " (SELECT string_agg(concat_ws(':', projector, partition, kafka_offset, event_id, reason), "
-        "','"
-        "    ORDER BY projector, partition, kafka_offset) FROM dead_letters)))");
 }
 
 int harness_publish(const char *topic, const char *path) {
