@@ -1,8 +1,6 @@
 /* support.c -- id sets, per-batch row state, partition creation. */
 #include "support.h"
 
-#include <pthread.h>
-
 void id_list_init(id_list_t *l) {
     memset(l, 0, sizeof(*l));
     l->seen = sentinel_uuid_map_new();
@@ -143,17 +141,6 @@ int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback
     return micros;
 }
 
-/* Months (days since epoch of their first day) already made in this
- * process, per runs table: a rebuild's shadow has its own, and a swap puts
- * a new table under the old name, so the table is known by its oid. */
-typedef struct made_month {
-    unsigned int table;
-    int64_t month;
-} made_month_t;
-static made_month_t made_months[512];
-static size_t n_made;
-static pthread_mutex_t made_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static int64_t month_of(int64_t micros) {
     int64_t days = micros / 86400000000LL - (micros % 86400000000LL < 0);
     int64_t y;
@@ -162,47 +149,54 @@ static int64_t month_of(int64_t micros) {
     return sentinel_days_from_civil(y, m, 1);
 }
 
-static int month_made(unsigned int table, int64_t month) {
-    int known = 0;
-    pthread_mutex_lock(&made_lock);
-    for (size_t k = 0; k < n_made && !known; k++)
-        known = made_months[k].table == table && made_months[k].month == month;
-    pthread_mutex_unlock(&made_lock);
-    return known;
-}
-
+/* The months of the batch's RunStarted and FindingRecorded, each once, are
+ * checked (a catalog lookup where the partition exists) and made where
+ * missing, in one statement before the batch's transaction. Nothing is
+ * remembered between batches: a partition made once can be gone later (a
+ * crash loses an asynchronous commit, an operator drops a month), and a
+ * memory of it would turn every event of that month into a dead letter.
+ * The statement commits synchronously whatever the session's setting, so
+ * a partition the batch then relies on survives a crash. */
 sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                      size_t errstr_size) {
-    unsigned int table = 0;
+    int64_t months[64];
+    size_t n = 0;
+    char *list = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&list, &len);
+    if (!out) abort();
+    fputc('{', out);
     for (size_t i = 0; i < sentinel_batch_count(batch); i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         if (strcmp(ev->type->name, "RunStarted") && strcmp(ev->type->name, "FindingRecorded"))
             continue;
-        if (!table) {
-            PGresult *res = PQexec(conn, "SELECT 'runs'::regclass::oid");
-            sentinel_err_t err = sentinel_db_classify(conn, res);
-            if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
-            else table = (unsigned int)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-            PQclear(res);
-            if (err) return err;
-        }
         int64_t month = month_of(ev->occurred_at);
-        if (month_made(table, month)) continue;
+        size_t k = 0;
+        while (k < n && months[k] != month)
+            k++;
+        if (k < n) continue;
+        /* Past 64 months a month may be listed twice: harmless. */
+        if (n < sizeof(months) / sizeof(months[0])) months[n++] = month;
         char ts[SENTINEL_TIMESTAMP_MAX];
         sentinel_timestamp_format(month * 86400000000LL, ts);
-        const char *params[1] = {ts};
-        PGresult *res = PQexecParams(conn, "SELECT sentinel_ensure_partitions($1)", 1, NULL, params,
-                                     NULL, NULL, 0);
-        sentinel_err_t err = sentinel_db_classify(conn, res);
+        fprintf(out, "%s\"%s\"", ftell(out) > 1 ? "," : "", ts);
+    }
+    fputc('}', out);
+    fclose(out);
+    sentinel_err_t err = SENTINEL_OK;
+    if (len > 2) {
+        const char *params[1] = {list};
+        PGresult *res = PQexecParams(conn,
+                                     "SELECT set_config('synchronous_commit', 'on', true), "
+                                     "sentinel_ensure_partitions(m) "
+                                     "FROM unnest($1::timestamptz[]) AS m",
+                                     1, NULL, params, NULL, NULL, 0);
+        err = sentinel_db_classify(conn, res);
         if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
         PQclear(res);
-        if (err) return err;
-        pthread_mutex_lock(&made_lock);
-        if (n_made < sizeof(made_months) / sizeof(made_months[0]))
-            made_months[n_made++] = (made_month_t){table, month};
-        pthread_mutex_unlock(&made_lock);
     }
-    return SENTINEL_OK;
+    free(list);
+    return err;
 }
 
 typedef struct daily_row {

@@ -81,7 +81,7 @@ int is_redelivery(sentinel_batch_t *batch, size_t i, const row_state_t *s, int c
 #define DATA(ev, name) json_object_get((ev)->data, name)
 
 /* Create the monthly partitions of runs and findings for every month in
- * which the batch has a RunStarted or FindingRecorded, once per process. */
+ * which the batch has a RunStarted or FindingRecorded, where missing. */
 sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                      size_t errstr_size);
 
