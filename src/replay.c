@@ -34,14 +34,11 @@ static void log_bounds_clear(log_bounds_t *log) {
 }
 
 static sentinel_err_t log_bounds_refresh(log_bounds_t *log, char *errstr, size_t errstr_size) {
-    for (int p = 0; p < log->n; p++) {
-        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(
-            log->rk, log->topic, p, &log->lo[p], &log->hi[p], 15000);
-        if (kerr) {
-            snprintf(errstr, errstr_size, "%s [%d]: watermarks: %s", log->topic, p,
-                     rd_kafka_err2str(kerr));
-            return SENTINEL_ERR_RETRIABLE;
-        }
+    rd_kafka_resp_err_t kerr =
+        sentinel_topic_bounds(log->rk, log->topic, 0, log->n, log->lo, log->hi, 15000);
+    if (kerr) {
+        snprintf(errstr, errstr_size, "%s: watermarks: %s", log->topic, rd_kafka_err2str(kerr));
+        return SENTINEL_ERR_RETRIABLE;
     }
     return SENTINEL_OK;
 }

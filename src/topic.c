@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include "timestamp.h"
+
 sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf, const char *topic,
                                      int partitions, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, NULL, errstr, errstr_size);
@@ -81,4 +83,49 @@ int sentinel_topic_partitions(rd_kafka_t *rk, const char *topic, char *errstr, s
     if (md) rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     return partitions;
+}
+
+/* One ListOffsets round trip for partitions [first, first + count): the
+ * offset at `at` (RD_KAFKA_OFFSET_BEGINNING or _END) of each, into out. */
+static rd_kafka_resp_err_t list_offsets(rd_kafka_t *rk, const char *topic, int32_t first, int count,
+                                        int64_t at, int64_t *out, int timeout_ms) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(count);
+    for (int i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(l, topic, first + i)->offset = at;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, l, timeout_ms);
+    for (int i = 0; i < count && !err; i++) {
+        const rd_kafka_topic_partition_t *tp = &l->elems[i];
+        if (tp->err)
+            err = tp->err;
+        else if (tp->offset < 0)
+            err = RD_KAFKA_RESP_ERR__BAD_MSG; /* not an offset */
+        else
+            out[tp->partition - first] = tp->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return err;
+}
+
+/* Not rd_kafka_query_watermark_offsets: in librdkafka 2.0 it waits past its
+ * timeout for a broker that is down, and keeps asking a leader that has
+ * moved until the next periodic metadata refresh (fixed upstream in 2.3).
+ * rd_kafka_offsets_for_times keeps to its timeout and asks every leader
+ * at once. */
+rd_kafka_resp_err_t sentinel_topic_bounds(rd_kafka_t *rk, const char *topic, int32_t first,
+                                          int count, int64_t *lo, int64_t *hi, int timeout_ms) {
+    if (count <= 0) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* A topic the client holds a handle on is one it refreshes the
+     * metadata of when a leader refuses: the next ask finds the new one. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    double deadline = sentinel_monotonic_seconds() + timeout_ms / 1000.0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (hi) err = list_offsets(rk, topic, first, count, RD_KAFKA_OFFSET_END, hi, timeout_ms);
+    if (!err && lo) {
+        int left = (int)((deadline - sentinel_monotonic_seconds()) * 1000);
+        err = left <= 0
+                  ? RD_KAFKA_RESP_ERR__TIMED_OUT
+                  : list_offsets(rk, topic, first, count, RD_KAFKA_OFFSET_BEGINNING, lo, left);
+    }
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    return err;
 }

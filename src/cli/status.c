@@ -183,10 +183,9 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     int partitions = sentinel_topic_partitions(rk, topic, errstr, sizeof(errstr));
     if (partitions < 0) partitions = 0; /* a topic not made yet: nothing to lag behind */
     int64_t *ends = calloc((size_t)(partitions ? partitions : 1), sizeof(*ends));
-    for (int p = 0; p < partitions; p++) {
-        int64_t lo;
-        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &ends[p], 10000)) ends[p] = -1;
-    }
+    if (sentinel_topic_bounds(rk, topic, 0, partitions, NULL, ends, 10000))
+        for (int p = 0; p < partitions; p++)
+            ends[p] = -1; /* unknown: shown as such */
     json_t *doc = as_json ? json_pack("{s:s, s:i, s:[], s:[]}", "topic", topic, "partitions",
                                       partitions, "projectors", "jobs")
                           : NULL;

@@ -209,8 +209,7 @@ static sentinel_err_t partition_starts(rt_runtime_t *rt, int32_t p, int64_t *sto
         return SENTINEL_OK;
     }
     int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t kerr =
-        rd_kafka_query_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi, 15000);
+    rd_kafka_resp_err_t kerr = sentinel_topic_bounds(rt->rk, rt->topic, p, 1, &lo, &hi, 15000);
     if (kerr) {
         snprintf(errstr, errstr_size, "%s [%d]: watermarks: %s", rt->topic, p,
                  rd_kafka_err2str(kerr));
@@ -482,21 +481,22 @@ static int topic_caught_up(rt_runtime_t *rt) {
                            "WHERE topic = $1 AND projector = ANY($2::text[]) GROUP BY partition",
                            2, params, &res, errstr, sizeof(errstr)))
         return 0;
-    int done = 1;
+    int64_t *lo = calloc((size_t)partitions + 1, sizeof(*lo));
+    int64_t *hi = calloc((size_t)partitions + 1, sizeof(*hi));
+    if (!lo || !hi) abort();
+    int done = !sentinel_topic_bounds(rt->rk, rt->topic, 0, partitions, lo, hi, 10000);
     for (int p = 0; p < partitions && done; p++) {
-        int64_t lo, hi, lowest = -1, rows = 0;
-        if (rd_kafka_query_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi, 10000)) {
-            done = 0;
-            break;
-        }
+        int64_t lowest = -1, rows = 0;
         for (int k = 0; k < PQntuples(res); k++)
             if (atoi(PQgetvalue(res, k, 0)) == p) {
                 lowest = atoll(PQgetvalue(res, k, 1));
                 rows = atoll(PQgetvalue(res, k, 2));
             }
         /* A projector without a row is at the log start: done if empty. */
-        done = (rows == 0 || lowest >= hi) && (rows == rt->n || hi == lo);
+        done = (rows == 0 || lowest >= hi[p]) && (rows == rt->n || hi[p] == lo[p]);
     }
+    free(lo);
+    free(hi);
     PQclear(res);
     return done;
 }
