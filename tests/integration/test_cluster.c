@@ -1,9 +1,12 @@
 /* test_cluster.c -- a three-broker KRaft cluster (scripts/services
  * cluster-up: replication factor 3, min.insync.replicas 2) under faults,
- * the tests sharing one cluster start: a broker killed (-9) during
- * `publish`, and every line ends up in the topic exactly once (idempotent
- * producer, acks=all). */
+ * the tests sharing one cluster start:
+ *   - a broker killed (-9) during `publish`: every line ends up in the topic
+ *     exactly once (idempotent producer, acks=all);
+ *   - a broker killed during `project`, and a rolling restart of all three
+ *     during `project`: the projection equals a clean pass. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -84,9 +87,92 @@ static void test_publish_survives_a_killed_broker(void **state) {
     free(topic);
 }
 
+/* Project `topic` into a new database until caught up, as a clean pass. */
+static char *clean_pass(const char *topic) {
+    char *name, *conninfo = harness_migrated_database("sentinel_cluster_ref", 8, &name);
+    char *prefix = harness_unique_name("cluster.ref");
+    harness_project(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    char *digest = harness_projection_digest(conn);
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(prefix);
+    free(name);
+    free(conninfo);
+    return digest;
+}
+
+static void test_projection_survives_broker_faults(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.cluster.project");
+    char *events = harness_gen("--events 8000 --seed 32 --duplicates 0.02 --orphans 0.01");
+    assert_int_equal(harness_publish(topic, events), 0);
+    char *reference = clean_pass(topic);
+
+    /* A broker killed while `project --until-caught-up` works. */
+    char *name, *conninfo = harness_migrated_database("sentinel_cluster_kill", 8, &name);
+    char *prefix = harness_unique_name("cluster.kill");
+    char args[2048], log[] = "/tmp/sentinel_cluster_project.log";
+    snprintf(args, sizeof(args),
+             "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
+             prefix);
+    unlink(log);
+    pid_t pid = harness_spawn_sentinel(args, log);
+    usleep(800 * 1000);
+    services("cluster-kill 3");
+    int rc = harness_wait(pid);
+    services("cluster-start 3");
+    if (rc) fail_msg("project exited %d:\n%s", rc, harness_read_file(log));
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    char *digest = harness_projection_digest(conn);
+    assert_string_equal(digest, reference);
+    free(digest);
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(prefix);
+    free(name);
+    free(conninfo);
+
+    /* A rolling restart of all three brokers under a running projector,
+     * then more of the log: it finishes equal to a clean pass. */
+    conninfo = harness_migrated_database("sentinel_cluster_roll", 8, &name);
+    prefix = harness_unique_name("cluster.roll");
+    snprintf(args, sizeof(args), "project --db \"%s\" --topic %s --group-prefix %s", conninfo,
+             topic, prefix);
+    unlink(log);
+    pid = harness_spawn_sentinel(args, log);
+    for (int n = 1; n <= 3; n++) {
+        char what[64];
+        usleep(500 * 1000);
+        snprintf(what, sizeof(what), "cluster-stop %d", n);
+        services(what);
+        snprintf(what, sizeof(what), "cluster-start %d", n);
+        services(what);
+    }
+    kill(pid, SIGTERM);
+    rc = harness_wait(pid);
+    if (rc)
+        fail_msg("project exited %d after the rolling restart:\n%s", rc, harness_read_file(log));
+    harness_project(conninfo, topic, prefix); /* what is left, until caught up */
+    conn = harness_connect(harness_as_owner(conninfo));
+    digest = harness_projection_digest(conn);
+    assert_string_equal(digest, reference);
+    free(digest);
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(prefix);
+    free(name);
+    free(conninfo);
+    free(reference);
+    unlink(events);
+    free(events);
+    free(topic);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_survives_a_killed_broker),
+        cmocka_unit_test(test_projection_survives_broker_faults),
     };
     return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
 }
