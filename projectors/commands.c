@@ -24,6 +24,58 @@ static void load_reference(PGresult *res, int r, void *opaque) {
     free(key);
 }
 
+/* A command run started in this batch: written once the batch is decided,
+ * closed already when its completion is in the batch too (one row, no
+ * update). */
+typedef struct new_command {
+    const char *id;
+    const sentinel_event_t *start, *completion;
+    const row_state_t *state;
+} new_command_t;
+
+static void copy_command_row(sentinel_copy_t *rows, const new_command_t *c) {
+    const sentinel_event_t *ev = c->start, *done = c->completion;
+    json_t *v;
+    sentinel_copy_str(rows, c->id);
+    sentinel_copy_str(rows, ev->workspace_id);
+    sentinel_copy_str(rows, sentinel_event_str(ev, "repository_id"));
+    sentinel_copy_str(rows, sentinel_event_str(ev, "external_reference"));
+    if ((v = DATA(ev, "github_comment_id")))
+        sentinel_copy_int(rows, json_integer_value(v));
+    else
+        sentinel_copy_null(rows);
+    if ((v = DATA(ev, "issue_number")))
+        sentinel_copy_int(rows, json_integer_value(v));
+    else
+        sentinel_copy_null(rows);
+    if ((v = DATA(ev, "is_pull_request")))
+        sentinel_copy_bool(rows, json_is_true(v));
+    else
+        sentinel_copy_null(rows);
+    sentinel_copy_str(rows, sentinel_event_str(ev, "command_type"));
+    sentinel_copy_str(rows, sentinel_event_str(ev, "query"));
+    sentinel_copy_str(rows, sentinel_event_str(ev, "started_at"));
+    sentinel_copy_json(rows, DATA(ev, "context_snapshot"));
+    sentinel_copy_json(rows, DATA(ev, "metadata"));
+    sentinel_copy_str(rows, ev->event_id);
+    sentinel_copy_timestamp(rows, ev->occurred_at);
+    sentinel_copy_str(rows, c->state->status);
+    if (done) {
+        sentinel_copy_timestamp(rows, data_time(done, "completed_at", done->occurred_at));
+        if ((v = DATA(done, "duration_seconds")))
+            sentinel_copy_double(rows, json_number_value(v));
+        else
+            sentinel_copy_null(rows);
+        sentinel_copy_json(rows, DATA(done, "response"));
+        sentinel_copy_json(rows, DATA(done, "metrics"));
+        sentinel_copy_str(rows, done->event_id);
+    } else {
+        for (int k = 0; k < 5; k++)
+            sentinel_copy_null(rows);
+    }
+    sentinel_copy_end_row(rows);
+}
+
 static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                      size_t errstr_size) {
     size_t n = sentinel_batch_count(batch);
@@ -108,25 +160,11 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
             row_state_t *made = state_new(&pool, ev->workspace_id, "running");
             snprintf(made->event_id, sizeof(made->event_id), "%s", ev->event_id);
             sentinel_uuid_map_put(commands, id, made);
-            json_t *v;
-            sentinel_copy_str(&started, id);
-            sentinel_copy_str(&started, ev->workspace_id);
-            sentinel_copy_str(&started, sentinel_event_str(ev, "repository_id"));
-            sentinel_copy_str(&started, sentinel_event_str(ev, "external_reference"));
-            if ((v = DATA(ev, "github_comment_id"))) sentinel_copy_int(&started, json_integer_value(v));
-            else sentinel_copy_null(&started);
-            if ((v = DATA(ev, "issue_number"))) sentinel_copy_int(&started, json_integer_value(v));
-            else sentinel_copy_null(&started);
-            if ((v = DATA(ev, "is_pull_request"))) sentinel_copy_bool(&started, json_is_true(v));
-            else sentinel_copy_null(&started);
-            sentinel_copy_str(&started, sentinel_event_str(ev, "command_type"));
-            sentinel_copy_str(&started, sentinel_event_str(ev, "query"));
-            sentinel_copy_str(&started, sentinel_event_str(ev, "started_at"));
-            sentinel_copy_json(&started, DATA(ev, "context_snapshot"));
-            sentinel_copy_json(&started, DATA(ev, "metadata"));
-            sentinel_copy_str(&started, ev->event_id);
-            sentinel_copy_timestamp(&started, ev->occurred_at);
-            sentinel_copy_end_row(&started);
+            made->is_new = 1;
+            new_command_t *fresh = malloc(sizeof(*fresh)); /* the pool frees it */
+            if (!fresh) abort();
+            *fresh = (new_command_t){id, ev, NULL, made};
+            made->extra = fresh;
         } else {
             row_state_t *s = require_row(batch, i, commands, "command run", id);
             if (!s) continue;
@@ -137,6 +175,10 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
             }
             snprintf(s->status, sizeof(s->status), "%s", sentinel_event_str(ev, "status"));
             snprintf(s->completed_by, sizeof(s->completed_by), "%s", ev->event_id);
+            if (s->is_new) { /* started in this batch: its row is written closed */
+                ((new_command_t *)s->extra)->completion = ev;
+                continue;
+            }
             json_t *v;
             sentinel_copy_str(&completed, id);
             sentinel_copy_str(&completed, s->status);
@@ -150,11 +192,16 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
         }
     }
 
-    if ((err = sentinel_copy_send(conn,
-                                  "COPY command_runs (id, workspace_id, repository_id, external_reference, "
-                                  "github_comment_id, issue_number, is_pull_request, command_type, query, "
-                                  "started_at, context_snapshot, metadata, event_id, created_at) FROM STDIN",
-                                  &started, errstr, errstr_size)))
+    for (size_t k = 0; k < pool.n; k++) /* in the order they started */
+        if (pool.rows[k]->is_new) copy_command_row(&started, pool.rows[k]->extra);
+    if ((err = sentinel_copy_send(
+             conn,
+             "COPY command_runs (id, workspace_id, repository_id, external_reference, "
+             "github_comment_id, issue_number, is_pull_request, command_type, query, "
+             "started_at, context_snapshot, metadata, event_id, created_at, status, "
+             "completed_at, duration_seconds, response, metrics, completed_event_id) "
+             "FROM STDIN",
+             &started, errstr, errstr_size)))
         goto out;
     err = sentinel_copy_stage(
         conn,

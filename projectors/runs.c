@@ -42,6 +42,40 @@ static sentinel_err_t load_finding_events(PGconn *conn, const id_list_t *ids,
     return err;
 }
 
+/* A run started in this batch. Its row is written once the batch is
+ * decided: already closed when its completion is in the batch too, so the
+ * row is written once and never updated (no dead version, no guard
+ * trigger), as a COPY of the final rows would write it. */
+typedef struct new_run {
+    const char *run;
+    const sentinel_event_t *start, *completion;
+    const row_state_t *state;
+} new_run_t;
+
+static void copy_run_row(sentinel_copy_t *rows, const new_run_t *r) {
+    const sentinel_event_t *ev = r->start, *done = r->completion;
+    sentinel_copy_str(rows, r->run);
+    sentinel_copy_str(rows, ev->workspace_id);
+    sentinel_copy_str(rows, sentinel_event_str(ev, "repository_id"));
+    sentinel_copy_str(rows, sentinel_event_str(ev, "external_reference"));
+    sentinel_copy_str(rows, sentinel_event_str(ev, "started_at"));
+    sentinel_copy_json(rows, DATA(ev, "policy_snapshot"));
+    sentinel_copy_json(rows, DATA(ev, "metadata"));
+    sentinel_copy_str(rows, ev->event_id);
+    sentinel_copy_timestamp(rows, ev->occurred_at);
+    sentinel_copy_str(rows, r->state->status);
+    if (done) {
+        sentinel_copy_timestamp(rows, data_time(done, "completed_at", done->occurred_at));
+        sentinel_copy_json(rows, DATA(done, "metrics"));
+        sentinel_copy_str(rows, done->event_id);
+    } else {
+        sentinel_copy_null(rows);
+        sentinel_copy_null(rows);
+        sentinel_copy_null(rows);
+    }
+    sentinel_copy_end_row(rows);
+}
+
 static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                  size_t errstr_size) {
     size_t n = sentinel_batch_count(batch);
@@ -115,16 +149,10 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             sentinel_copy_str(&run_keys, ev->workspace_id);
             sentinel_copy_timestamp(&run_keys, ev->occurred_at);
             sentinel_copy_end_row(&run_keys);
-            sentinel_copy_str(&run_rows, run);
-            sentinel_copy_str(&run_rows, ev->workspace_id);
-            sentinel_copy_str(&run_rows, sentinel_event_str(ev, "repository_id"));
-            sentinel_copy_str(&run_rows, sentinel_event_str(ev, "external_reference"));
-            sentinel_copy_str(&run_rows, sentinel_event_str(ev, "started_at"));
-            sentinel_copy_json(&run_rows, DATA(ev, "policy_snapshot"));
-            sentinel_copy_json(&run_rows, DATA(ev, "metadata"));
-            sentinel_copy_str(&run_rows, ev->event_id);
-            sentinel_copy_timestamp(&run_rows, ev->occurred_at);
-            sentinel_copy_end_row(&run_rows);
+            new_run_t *fresh = malloc(sizeof(*fresh)); /* the pool frees it */
+            if (!fresh) abort();
+            *fresh = (new_run_t){run, ev, NULL, s};
+            s->extra = fresh;
         } else if (!strcmp(type, "RunCompleted")) {
             const char *run = sentinel_event_str(ev, "run_id");
             if (is_redelivery(batch, i, sentinel_uuid_map_get(runs, run), 1)) continue;
@@ -138,6 +166,10 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             }
             snprintf(s->status, sizeof(s->status), "%s", sentinel_event_str(ev, "status"));
             snprintf(s->completed_by, sizeof(s->completed_by), "%s", ev->event_id);
+            if (s->is_new) { /* started in this batch: its row is written closed */
+                ((new_run_t *)s->extra)->completion = ev;
+                continue;
+            }
             sentinel_copy_str(&completions, run);
             sentinel_copy_str(&completions, s->status);
             sentinel_copy_timestamp(&completions, data_time(ev, "completed_at", ev->occurred_at));
@@ -224,13 +256,15 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
     }
 
     /* Set-based writes, parents first. */
+    for (size_t k = 0; k < pool.n; k++) /* in the order they started */
+        if (pool.rows[k]->is_new) copy_run_row(&run_rows, pool.rows[k]->extra);
     if ((err = sentinel_copy_send(conn, "COPY run_keys (id, workspace_id, created_at) FROM STDIN",
                                   &run_keys, errstr, errstr_size)))
         goto out;
     if ((err = sentinel_copy_send(conn,
                                   "COPY runs (id, workspace_id, repository_id, external_reference, "
-                                  "started_at, policy_snapshot, metadata, event_id, created_at) "
-                                  "FROM STDIN",
+                                  "started_at, policy_snapshot, metadata, event_id, created_at, "
+                                  "status, completed_at, metrics, completed_event_id) FROM STDIN",
                                   &run_rows, errstr, errstr_size)))
         goto out;
     if ((err = sentinel_copy_stage(
