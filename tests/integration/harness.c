@@ -300,6 +300,21 @@ char *harness_projection_digest(PGconn *conn) {
     return all;
 }
 
+char *harness_reference_digest(const char *topic) {
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_ref", 8, &name);
+    char *prefix = harness_unique_name("ref");
+    harness_project(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    char *digest = harness_projection_digest(conn);
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(prefix);
+    free(name);
+    free(conninfo);
+    return digest;
+}
+
 void harness_assert_same_projection(const char *conninfo, const char *reference) {
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     PGconn *ref = harness_connect(harness_as_owner(reference));

@@ -120,6 +120,10 @@ void harness_empty_projection(const char *conninfo);
 /* Fail unless the projections of the two databases are the same. */
 void harness_assert_same_projection(const char *conninfo, const char *reference);
 
+/* The digest of a clean pass: `topic` projected until caught up into a new
+ * database, which is dropped again. New string. */
+char *harness_reference_digest(const char *topic);
+
 /* Publish an NDJSON file to `topic`; returns the exit status. */
 int harness_publish(const char *topic, const char *path);
 

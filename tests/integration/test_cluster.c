@@ -87,27 +87,12 @@ static void test_publish_survives_a_killed_broker(void **state) {
     free(topic);
 }
 
-/* Project `topic` into a new database until caught up, as a clean pass. */
-static char *clean_pass(const char *topic) {
-    char *name, *conninfo = harness_migrated_database("sentinel_cluster_ref", 8, &name);
-    char *prefix = harness_unique_name("cluster.ref");
-    harness_project(conninfo, topic, prefix);
-    PGconn *conn = harness_connect(harness_as_owner(conninfo));
-    char *digest = harness_projection_digest(conn);
-    PQfinish(conn);
-    harness_drop_database(name);
-    free(prefix);
-    free(name);
-    free(conninfo);
-    return digest;
-}
-
 static void test_projection_survives_broker_faults(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.cluster.project");
     char *events = harness_gen("--events 8000 --seed 32 --duplicates 0.02 --orphans 0.01");
     assert_int_equal(harness_publish(topic, events), 0);
-    char *reference = clean_pass(topic);
+    char *reference = harness_reference_digest(topic);
 
     /* A broker killed while `project --until-caught-up` works. */
     char *name, *conninfo = harness_migrated_database("sentinel_cluster_kill", 8, &name);

@@ -31,23 +31,6 @@ static void assert_verified(const char *conninfo) {
     free(out);
 }
 
-/* A clean single pass over the whole topic, into a database of its own:
- * what every other path must equal. New digest. */
-static char *reference_digest(const char *topic) {
-    char *name = NULL;
-    char *conninfo = harness_migrated_database("sentinel_rb_ref", 8, &name);
-    char *prefix = harness_unique_name("ref");
-    harness_project(conninfo, topic, prefix);
-    PGconn *conn = harness_connect(harness_as_owner(conninfo));
-    char *digest = harness_projection_digest(conn);
-    PQfinish(conn);
-    harness_drop_database(name);
-    free(prefix);
-    free(name);
-    free(conninfo);
-    return digest;
-}
-
 static int group_setup(void **state) {
     world_t *w = calloc(1, sizeof(*w));
     w->topic = harness_unique_name("test.rebuild");
@@ -148,7 +131,7 @@ static void test_rebuild_while_events_arrive(void **state) {
     assert_true(harness_query_int(conn, "SELECT count(*) FROM runs") > before);
     assert_int_equal(shadow_schemas(conn), 0);
     char *digest = harness_projection_digest(conn);
-    char *expected = reference_digest(topic);
+    char *expected = harness_reference_digest(topic);
     assert_string_equal(digest, expected);
     assert_verified(conninfo);
     /* The job is on record as swapped, its progress at the end. */
