@@ -98,7 +98,8 @@ struct sentinel_metrics {
     pthread_t watchdog;
     int watching;
     volatile int stopping;
-    /* The open dead letters by projector, counted every few seconds. */
+    /* The open dead letters by projector, counted every few seconds by the
+     * watchdog (pg and counted_at are its own; the counts are under lock). */
     PGconn *pg;
     double counted_at;
     int n_open;
@@ -189,22 +190,10 @@ static void judge(sentinel_metrics_t *m, rt_runtime_t *rt, int j, int64_t now) {
     snprintf(pj->obs.stall_reason, sizeof(pj->obs.stall_reason), "%s", reason);
 }
 
-static void *watch(void *arg) {
-    sentinel_metrics_t *m = arg;
-    while (!m->stopping) {
-        pthread_mutex_lock(&m->lock);
-        int64_t now = rt_wall_us();
-        for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed)
-            for (int j = 0; j < rt->n; j++)
-                judge(m, rt, j, now);
-        pthread_mutex_unlock(&m->lock);
-        for (int i = 0; i < 10 && !m->stopping; i++)
-            usleep(100 * 1000);
-    }
-    return NULL;
-}
-
-/* Count the open dead letters again when the last count is old. (lock held) */
+/* Count the open dead letters again when the last count is old: on the
+ * watchdog's thread, its connection its own, and outside the lock, so a
+ * slow database delays neither a scrape nor a probe. Only the result is
+ * stored under the lock. */
 static void count_dead_letters(sentinel_metrics_t *m) {
     double t = sentinel_monotonic_seconds();
     if (m->counted_at && t - m->counted_at < DEAD_LETTERS_EVERY) return;
@@ -220,13 +209,31 @@ static void count_dead_letters(sentinel_metrics_t *m) {
                                   "SELECT projector, count(*) FROM dead_letters "
                                   "WHERE resolved_at IS NULL GROUP BY projector ORDER BY 1");
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        pthread_mutex_lock(&m->lock);
         m->n_open = PQntuples(res) < MAX_NAMES ? PQntuples(res) : MAX_NAMES;
         for (int i = 0; i < m->n_open; i++) {
             snprintf(m->open_names[i], sizeof(m->open_names[i]), "%s", PQgetvalue(res, i, 0));
             m->open_counts[i] = atoll(PQgetvalue(res, i, 1));
         }
+        pthread_mutex_unlock(&m->lock);
     }
     PQclear(res);
+}
+
+static void *watch(void *arg) {
+    sentinel_metrics_t *m = arg;
+    while (!m->stopping) {
+        pthread_mutex_lock(&m->lock);
+        int64_t now = rt_wall_us();
+        for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed)
+            for (int j = 0; j < rt->n; j++)
+                judge(m, rt, j, now);
+        pthread_mutex_unlock(&m->lock);
+        count_dead_letters(m);
+        for (int i = 0; i < 10 && !m->stopping; i++)
+            usleep(100 * 1000);
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- exposition */
@@ -366,7 +373,6 @@ static char *render(sentinel_metrics_t *m, int ready) {
     for (int k = 0; k < n; k++)
         fprintf(out, "sentinel_fences_total{projector=\"%s\"} %lu\n", t[k].name, t[k].fenced);
     header(out, "sentinel_dead_letters_open", "gauge", "Dead letters not resolved yet.");
-    count_dead_letters(m);
     for (int k = 0; k < n; k++) {
         long long open = 0;
         for (int i = 0; i < m->n_open; i++)

@@ -119,7 +119,8 @@ static void test_projection_survives_broker_faults(void **state) {
     free(conninfo);
 
     /* A rolling restart of all three brokers under a running projector,
-     * then more of the log: it finishes equal to a clean pass. */
+     * stopped then, and a last pass over what it left: equal to a clean
+     * pass. */
     conninfo = harness_migrated_database("sentinel_cluster_roll", 8, &name);
     prefix = harness_unique_name("cluster.roll");
     snprintf(args, sizeof(args), "project --db \"%s\" --topic %s --group-prefix %s", conninfo,
