@@ -186,14 +186,11 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
     sentinel_err_t err = SENTINEL_OK;
     if (len > 2) {
         const char *params[1] = {list};
-        PGresult *res = PQexecParams(conn,
-                                     "SELECT set_config('synchronous_commit', 'on', true), "
-                                     "sentinel_ensure_partitions(m) "
-                                     "FROM unnest($1::timestamptz[]) AS m",
-                                     1, NULL, params, NULL, NULL, 0);
-        err = sentinel_db_classify(conn, res);
-        if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
-        PQclear(res);
+        err = sentinel_db_params(conn,
+                                 "SELECT set_config('synchronous_commit', 'on', true), "
+                                 "sentinel_ensure_partitions(m) "
+                                 "FROM unnest($1::timestamptz[]) AS m",
+                                 1, params, NULL, errstr, errstr_size);
     }
     free(list);
     return err;

@@ -2,9 +2,87 @@
 #include "db.h"
 
 #include <ctype.h>
+#include <libpq-events.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* ---------------------------------------------------------------- prepared statements */
+
+/* Statements a connection has prepared, by their text: a statement run
+ * again is bound and executed, not parsed, analysed and planned again (the
+ * fixed cost that dominates a small batch). Bounded: past the bound a
+ * statement runs unnamed. Attached to the connection as libpq instance
+ * data, so it goes with the session: freed with the connection, emptied
+ * by a reset (the server forgets them). */
+#define STATEMENTS_MAX 64
+
+typedef struct statement {
+    uint64_t hash;
+    char *sql; /* owned */
+} statement_t;
+
+typedef struct statements {
+    statement_t list[STATEMENTS_MAX];
+    int n;
+} statements_t;
+
+static void statements_clear(statements_t *s) {
+    for (int i = 0; i < s->n; i++)
+        free(s->list[i].sql);
+    s->n = 0;
+}
+
+static int statements_event(PGEventId id, void *info, void *passthrough) {
+    (void)passthrough;
+    if (id == PGEVT_CONNRESET) {
+        statements_t *s = PQinstanceData(((PGEventConnReset *)info)->conn, statements_event);
+        if (s) statements_clear(s);
+    } else if (id == PGEVT_CONNDESTROY) {
+        statements_t *s = PQinstanceData(((PGEventConnDestroy *)info)->conn, statements_event);
+        if (s) {
+            statements_clear(s);
+            free(s);
+        }
+    }
+    return 1;
+}
+
+/* FNV-1a: the key of a statement's text. */
+static uint64_t text_hash(const char *s) {
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Run sql with text parameters as a statement prepared on conn (prepared
+ * now if it is new there), or unnamed when conn keeps no statements or has
+ * as many as it may. */
+static PGresult *run_statement(PGconn *conn, const char *sql, int n, const char *const *params) {
+    statements_t *s = PQinstanceData(conn, statements_event);
+    if (!s) return PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    uint64_t h = text_hash(sql);
+    int i;
+    for (i = 0; i < s->n; i++)
+        if (s->list[i].hash == h && !strcmp(s->list[i].sql, sql)) break;
+    char name[24];
+    snprintf(name, sizeof(name), "sentinel_%d", i);
+    if (i == s->n) {
+        char *copy = s->n < STATEMENTS_MAX ? strdup(sql) : NULL;
+        if (!copy) return PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+        PGresult *res = PQprepare(conn, name, sql, n, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            free(copy);
+            return res; /* the statement's own error, as running it would give */
+        }
+        PQclear(res);
+        s->list[s->n++] = (statement_t){h, copy};
+    }
+    return PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
+}
 
 /* The class of a failed connection attempt, from libpq's words (it gives
  * no SQLSTATE for them): what waiting cannot fix is FATAL. */
@@ -59,6 +137,12 @@ PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *c
         return NULL;
     }
     PQclear(res);
+    statements_t *statements = calloc(1, sizeof(*statements));
+    if (statements && PQregisterEventProc(conn, statements_event, "sentinel statements", NULL) &&
+        PQsetInstanceData(conn, statements_event, statements)) {
+        statements = NULL; /* the connection's now */
+    }
+    free(statements);
     return conn;
 }
 
@@ -188,7 +272,7 @@ sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
 
 sentinel_err_t sentinel_db_params(PGconn *conn, const char *sql, int n, const char *const *params,
                                   PGresult **out, char *errstr, size_t errstr_size) {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res = run_statement(conn, sql, n, params);
     sentinel_err_t err = sentinel_db_classify(conn, res);
     if (err) {
         sentinel_db_errstr(conn, res, errstr, errstr_size);

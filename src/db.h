@@ -44,9 +44,13 @@ sentinel_err_t sentinel_db_classify_sqlstate(const char *sqlstate);
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
                                                    size_t errstr_size);
 
-/* Run one parameterised statement (text parameters and results). On
- * success the result goes to *out (the caller clears it), or is cleared
- * when out is NULL; on failure errstr has the server's message. */
+/* Run one parameterised statement (text parameters and results). On a
+ * connection from sentinel_db_open the statement is prepared the first
+ * time its text is run there, and executed as prepared after that (up to
+ * a bound of distinct texts per connection): pass values as parameters,
+ * never in the text. On success the result goes to *out (the caller
+ * clears it), or is cleared when out is NULL; on failure errstr has the
+ * server's message. */
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_params(PGconn *conn, const char *sql, int n,
                                                      const char *const *params, PGresult **out,
                                                      char *errstr, size_t errstr_size);

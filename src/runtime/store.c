@@ -38,17 +38,14 @@ sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql, const char 
     if (n == 0) return SENTINEL_OK;
     char *array = rt_uuid_array(ids, n);
     const char *params[1] = {array};
-    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = NULL;
+    sentinel_err_t err = sentinel_db_params(conn, sql, 1, params, &res, errstr, errstr_size);
     free(array);
-    sentinel_err_t err = sentinel_db_classify(conn, res);
-    if (err) {
-        sentinel_db_errstr(conn, res, errstr, errstr_size);
-    } else if (row) {
-        for (int r = 0; r < PQntuples(res); r++)
-            row(res, r, opaque);
-    }
+    if (err) return err;
+    for (int r = 0; row && r < PQntuples(res); r++)
+        row(res, r, opaque);
     PQclear(res);
-    return err;
+    return SENTINEL_OK;
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -153,17 +150,12 @@ sentinel_err_t rt_stored_offset(PGconn *pg, const char *projector, const char *t
 sentinel_err_t sentinel_projection_lock(PGconn *conn, const char *schema, const char *projector,
                                         int exclusive, char *errstr, size_t errstr_size) {
     const char *params[2] = {schema ? schema : "public", projector};
-    PGresult *res =
-        PQexecParams(conn,
-                     exclusive ? "SELECT pg_advisory_xact_lock(hashtext('sentinel.projection.' "
-                                 "|| $1), hashtext($2))"
-                               : "SELECT pg_advisory_xact_lock_shared(hashtext("
-                                 "'sentinel.projection.' || $1), hashtext($2))",
-                     2, NULL, params, NULL, NULL, 0);
-    sentinel_err_t err = sentinel_db_classify(conn, res);
-    if (err) sentinel_db_errstr(conn, res, errstr, errstr_size);
-    PQclear(res);
-    return err;
+    return sentinel_db_params(conn,
+                              exclusive ? "SELECT pg_advisory_xact_lock(hashtext("
+                                          "'sentinel.projection.' || $1), hashtext($2))"
+                                        : "SELECT pg_advisory_xact_lock_shared(hashtext("
+                                          "'sentinel.projection.' || $1), hashtext($2))",
+                              2, params, NULL, errstr, errstr_size);
 }
 
 /* The compare-and-set of every partition in the batch, in one statement.

@@ -1,6 +1,7 @@
 /* test_postgres.c -- the real PostgreSQL: a parameterized round trip, the
- * session time zone, error classification of real server errors and the
- * `sentinel doctor` command against both services. */
+ * session time zone, the statements a connection prepares once, error
+ * classification of real server errors and the `sentinel doctor` command
+ * against both services. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,66 @@ static void test_round_trip(void **state) {
     /* The session runs in UTC, whatever the server's default. */
     assert_string_equal(PQgetvalue(res, 0, 1), "2026-11-26 08:15:00.123+00");
     PQclear(res);
+    PQfinish(conn);
+}
+
+static long prepared_count(PGconn *conn) {
+    PGresult *res = PQexec(conn, "SELECT count(*) FROM pg_prepared_statements");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    long n = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+/* A statement run again on a connection is executed as prepared there:
+ * one prepared statement per text, whatever the parameters, up to a bound
+ * past which statements still run, unnamed; a reset connection prepares
+ * them again. */
+static void test_statements_are_prepared_once(void **state) {
+    (void)state;
+    char errstr[512], sql[128], value[32];
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+    for (int i = 0; i < 3; i++) {
+        snprintf(value, sizeof(value), "%d", i);
+        const char *params[1] = {value};
+        PGresult *res = NULL;
+        assert_int_equal(
+            sentinel_db_params(conn, "SELECT $1::int + 1", 1, params, &res, errstr, sizeof(errstr)),
+            SENTINEL_OK);
+        assert_int_equal(atoi(PQgetvalue(res, 0, 0)), i + 1);
+        PQclear(res);
+    }
+    assert_int_equal(prepared_count(conn), 1);
+
+    /* A statement that fails to prepare fails as running it would. */
+    assert_int_equal(sentinel_db_params(conn, "SELECT $1::int FROM no_such_table", 1,
+                                        (const char *[]){"1"}, NULL, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_FATAL);
+    assert_non_null(strstr(errstr, "no_such_table"));
+
+    for (int i = 0; i < 100; i++) {
+        snprintf(sql, sizeof(sql), "SELECT $1::int + %d", i);
+        const char *params[1] = {"1"};
+        PGresult *res = NULL;
+        assert_int_equal(sentinel_db_params(conn, sql, 1, params, &res, errstr, sizeof(errstr)),
+                         SENTINEL_OK);
+        assert_int_equal(atoi(PQgetvalue(res, 0, 0)), i + 1);
+        PQclear(res);
+    }
+    long bounded = prepared_count(conn);
+    assert_true(bounded > 1 && bounded < 100);
+
+    PQreset(conn);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    assert_int_equal(prepared_count(conn), 0);
+    PGresult *res = NULL;
+    assert_int_equal(sentinel_db_params(conn, "SELECT $1::int + 1", 1, (const char *[]){"41"}, &res,
+                                        errstr, sizeof(errstr)),
+                     SENTINEL_OK);
+    assert_int_equal(atoi(PQgetvalue(res, 0, 0)), 42);
+    PQclear(res);
+    assert_int_equal(prepared_count(conn), 1);
     PQfinish(conn);
 }
 
@@ -89,6 +150,7 @@ static void test_doctor(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_statements_are_prepared_once),
         cmocka_unit_test(test_classify_real_errors),
         cmocka_unit_test(test_connect_failure_names_server),
         cmocka_unit_test(test_doctor),
