@@ -4,6 +4,7 @@
 # steady background load runs, with `sentinel project` (all projectors,
 # default settings) consuming; idle, at 5,000 and at 10,000 events/s.
 #   bench/freshness.sh [SECONDS]   (default 30 per rate)
+# FRESHNESS_RATES="0 5000" picks the background rates (default 0 5000 10000).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN_SECONDS="${1:-30}"
 input="$OUT/publish-300000.ndjson"
@@ -14,7 +15,7 @@ FRESH="$ROOT/build/release/bench_freshness"
 stamp=$(date +%s)
 make_template
 results=()
-for rate in 0 5000 10000; do
+for rate in ${FRESHNESS_RATES:-0 5000 10000}; do
     topic="bench.fresh.$stamp.$rate"
     fresh_db bench_fresh
     head -1 "$input" | "$SENTINEL" publish --quiet --topic "$topic" - # makes the topic
