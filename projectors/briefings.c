@@ -20,6 +20,9 @@ static const char *const gen_columns[G_FIELDS] = {
     "status", "progress", "progress_message", "started_at", "completed_at", "narrative",
     "structured_data", "achievements", "excerpts", "output_paths", "metadata", "error_message",
     "last_event_id", "ignored_events"};
+static const char *const gen_types[G_FIELDS] = {
+    "text",  "int",   "text",  "timestamptz", "timestamptz", "text", "jsonb",
+    "jsonb", "jsonb", "jsonb", "jsonb",       "text",        "uuid", "int"};
 
 typedef struct generation {
     char *f[G_FIELDS]; /* owned text, NULL for SQL NULL */
@@ -251,21 +254,21 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
              columns);
     if ((err = sentinel_copy_send(conn, sql, &inserts, errstr, errstr_size))) goto out;
     if (updates.rows) {
-        /* Same column types, no constraints: it holds only the changes. */
-        char create[1024], copy[1024], update[2048], set[1024] = "";
-        snprintf(create, sizeof(create),
-                 "CREATE TEMP TABLE IF NOT EXISTS generation_changes ON COMMIT DELETE ROWS AS "
-                 "SELECT id%s FROM briefing_generations WITH NO DATA",
-                 columns);
-        snprintf(copy, sizeof(copy), "COPY generation_changes (id%s) FROM STDIN", columns);
+        /* The changed rows, their columns as arrays. */
+        char arrays[1024] = "$1::uuid[]", names[512] = "id", set[1024] = "", update[3072];
         for (int k = 0; k < G_FIELDS; k++) {
             char one[96];
+            snprintf(one, sizeof(one), ", $%d::%s[]", k + 2, gen_types[k]);
+            strcat(arrays, one);
+            snprintf(one, sizeof(one), ", %s", gen_columns[k]);
+            strcat(names, one);
             snprintf(one, sizeof(one), "%s%s = c.%s", k ? ", " : "", gen_columns[k], gen_columns[k]);
             strcat(set, one);
         }
         snprintf(update, sizeof(update),
-                 "UPDATE briefing_generations g SET %s FROM generation_changes c WHERE g.id = c.id", set);
-        if ((err = sentinel_copy_stage(conn, create, copy, &updates, update, errstr, errstr_size)))
+                 "UPDATE briefing_generations g SET %s FROM unnest(%s) AS c(%s) WHERE g.id = c.id",
+                 set, arrays, names);
+        if ((err = sentinel_copy_run(conn, &updates, update, NULL, errstr, errstr_size)))
             goto out;
     }
     err = sentinel_copy_send(conn,

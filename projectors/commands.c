@@ -203,17 +203,16 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
              "FROM STDIN",
              &started, errstr, errstr_size)))
         goto out;
-    err = sentinel_copy_stage(
-        conn,
-        "CREATE TEMP TABLE IF NOT EXISTS command_completions (id uuid, "
-        "status text, completed_at timestamptz, duration_seconds float8, "
-        "response jsonb, metrics jsonb, event_id uuid) ON COMMIT DELETE ROWS",
-        "COPY command_completions FROM STDIN", &completed,
-        "UPDATE command_runs r SET status = c.status, completed_at = c.completed_at, "
-        "duration_seconds = c.duration_seconds, response = c.response, "
-        "metrics = c.metrics, completed_event_id = c.event_id "
-        "FROM command_completions c WHERE r.id = c.id",
-        errstr, errstr_size);
+    err = sentinel_copy_run(conn, &completed,
+                            "UPDATE command_runs r SET status = c.status, "
+                            "completed_at = c.completed_at, duration_seconds = c.duration_seconds, "
+                            "response = c.response, metrics = c.metrics, "
+                            "completed_event_id = c.event_id "
+                            "FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], "
+                            "$5::jsonb[], $6::jsonb[], $7::uuid[]) "
+                            "AS c(id, status, completed_at, duration_seconds, response, metrics, "
+                            "event_id) WHERE r.id = c.id",
+                            NULL, errstr, errstr_size);
 out:
     sentinel_copy_free(&started);
     sentinel_copy_free(&completed);

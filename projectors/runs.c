@@ -267,17 +267,16 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                   "status, completed_at, metrics, completed_event_id) FROM STDIN",
                                   &run_rows, errstr, errstr_size)))
         goto out;
-    if ((err = sentinel_copy_stage(
-             conn,
-             "CREATE TEMP TABLE IF NOT EXISTS run_completions (id uuid, "
-             "status text, completed_at timestamptz, metrics jsonb, "
-             "event_id uuid) ON COMMIT DELETE ROWS",
-             "COPY run_completions FROM STDIN", &completions,
-             "UPDATE runs r SET status = c.status, completed_at = c.completed_at, "
-             "metrics = c.metrics, completed_event_id = c.event_id "
-             "FROM run_completions c JOIN run_keys k ON k.id = c.id "
-             "WHERE r.id = c.id AND r.created_at = k.created_at",
-             errstr, errstr_size)))
+    if ((err = sentinel_copy_run(conn, &completions,
+                                 "UPDATE runs r SET status = c.status, "
+                                 "completed_at = c.completed_at, metrics = c.metrics, "
+                                 "completed_event_id = c.event_id "
+                                 "FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], "
+                                 "$4::jsonb[], $5::uuid[]) "
+                                 "AS c(id, status, completed_at, metrics, event_id) "
+                                 "JOIN run_keys k ON k.id = c.id "
+                                 "WHERE r.id = c.id AND r.created_at = k.created_at",
+                                 NULL, errstr, errstr_size)))
         goto out;
     if ((err = sentinel_copy_send(conn,
                                   "COPY finding_keys (id, workspace_id, run_id, created_at) FROM STDIN",

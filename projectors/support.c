@@ -276,24 +276,20 @@ sentinel_err_t daily_metrics_write(daily_metrics_t *d, PGconn *conn, char *errst
         sentinel_copy_int(&rows, r->tokens);
         sentinel_copy_end_row(&rows);
     }
-    sentinel_err_t err = sentinel_copy_stage(
-        conn,
-        "CREATE TEMP TABLE IF NOT EXISTS daily_increments (workspace_id uuid, date date, "
-        "runs bigint, findings bigint, critical bigint, warning bigint, tokens bigint) "
-        "ON COMMIT DELETE ROWS",
-        "COPY daily_increments FROM STDIN", &rows,
+    sentinel_err_t err = sentinel_copy_run(
+        conn, &rows,
         "INSERT INTO workspace_daily_metrics AS m (workspace_id, date, runs_count, findings_count, "
         "critical_count, warning_count, tokens_estimated) "
-        "SELECT workspace_id, date, runs, findings, critical, warning, tokens FROM "
-        "daily_increments "
-        "ORDER BY workspace_id, date "
+        "SELECT * FROM unnest($1::uuid[], $2::date[], $3::bigint[], $4::bigint[], $5::bigint[], "
+        "$6::bigint[], $7::bigint[]) AS i(workspace_id, date, runs, findings, critical, warning, "
+        "tokens) ORDER BY workspace_id, date "
         "ON CONFLICT (workspace_id, date) DO UPDATE SET "
         "runs_count = m.runs_count + EXCLUDED.runs_count, "
         "findings_count = m.findings_count + EXCLUDED.findings_count, "
         "critical_count = m.critical_count + EXCLUDED.critical_count, "
         "warning_count = m.warning_count + EXCLUDED.warning_count, "
         "tokens_estimated = m.tokens_estimated + EXCLUDED.tokens_estimated, updated_at = now()",
-        errstr, errstr_size);
+        NULL, errstr, errstr_size);
     sentinel_copy_free(&rows);
     return err;
 }

@@ -118,7 +118,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         workspaces.ids, workspaces.n, load_subscription, &subs, errstr, errstr_size);
     if (err) goto out;
 
-    /* The ledger first: staged, then inserted where its key is new. The
+    /* The ledger first: inserted where its key is new. The
      * insert proves an event new; one whose row is there already is a
      * redelivery. */
     const char *topic = sentinel_batch_topic(batch);
@@ -149,29 +149,23 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_int(&ledger, offset);
         sentinel_copy_end_row(&ledger);
     }
-    if (ledger.rows) {
-        if ((err = sentinel_db_exec(conn,
-                                    "CREATE TEMP TABLE IF NOT EXISTS usage_ledger_rows (LIKE "
-                                    "usage_ledger INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                                    errstr, errstr_size)))
-            goto out;
-        if ((err =
-                 sentinel_copy_send(conn,
-                                    "COPY usage_ledger_rows (event_id, workspace_id, metric, "
-                                    "amount, subject_type, subject_id, occurred_at, period_start, "
-                                    "topic, partition, kafka_offset) FROM STDIN",
-                                    &ledger, errstr, errstr_size)))
-            goto out;
-        if ((err = query_rows(conn,
-                              "INSERT INTO usage_ledger SELECT * FROM usage_ledger_rows "
-                              "ON CONFLICT DO NOTHING RETURNING event_id, workspace_id",
-                              0, NULL, mark_inserted, inserted, errstr, errstr_size)))
-            goto out;
-    }
+    PGresult *res = NULL;
+    if ((err = sentinel_copy_run(conn, &ledger,
+                                 "INSERT INTO usage_ledger (event_id, workspace_id, metric, "
+                                 "amount, subject_type, subject_id, occurred_at, period_start, "
+                                 "topic, partition, kafka_offset) "
+                                 "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
+                                 "$4::bigint[], $5::text[], $6::uuid[], $7::timestamptz[], "
+                                 "$8::timestamptz[], $9::text[], $10::int[], $11::bigint[]) "
+                                 "ON CONFLICT DO NOTHING RETURNING event_id, workspace_id",
+                                 &res, errstr, errstr_size)))
+        goto out;
+    for (int r = 0; res && r < PQntuples(res); r++)
+        mark_inserted(res, r, inserted);
+    PQclear(res);
 
     /* Then the sums of the new ones. */
-    id_list_t refused;
-    id_list_init(&refused);
+    sentinel_copy_t refused = {0}; /* their keys */
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         if (sentinel_batch_is_rejected(batch, i)) continue;
@@ -210,19 +204,20 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
                                   "amount %lld would overflow the %s counter of the "
                                   "billing period",
                                   amount, metric_names[m]);
-            id_list_add(&refused, ev->event_id);
+            sentinel_copy_str(&refused, ev->event_id);
+            sentinel_copy_str(&refused, ev->workspace_id);
+            sentinel_copy_end_row(&refused);
             continue;
         }
         sum->counts[m] = total;
     }
     /* Rare: overflowing events leave the ledger again. */
-    err =
-        sentinel_db_select_ids(conn,
-                               "DELETE FROM usage_ledger l USING usage_ledger_rows r "
-                               "WHERE l.event_id = r.event_id AND l.workspace_id = r.workspace_id "
-                               "AND l.event_id = ANY($1::uuid[])",
-                               refused.ids, refused.n, NULL, NULL, errstr, errstr_size);
-    id_list_free(&refused);
+    err = sentinel_copy_run(conn, &refused,
+                            "DELETE FROM usage_ledger l USING unnest($1::uuid[], $2::uuid[]) "
+                            "AS r(event_id, workspace_id) "
+                            "WHERE l.event_id = r.event_id AND l.workspace_id = r.workspace_id",
+                            NULL, errstr, errstr_size);
+    sentinel_copy_free(&refused);
     if (err) goto out;
     for (size_t k = 0; k < n_sums; k++) {
         sentinel_copy_str(&records, sums[k].workspace_id);
@@ -232,24 +227,27 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_end_row(&records);
     }
 
-    if ((err = sentinel_copy_stage(
-             conn,
-             "CREATE TEMP TABLE IF NOT EXISTS usage_increments (workspace_id uuid, "
-             "period_start timestamptz, period_end timestamptz, runs bigint, commands bigint, "
-             "briefings bigint, findings bigint, annotations bigint, tokens bigint) "
-             "ON COMMIT DELETE ROWS",
-             "COPY usage_increments FROM STDIN", &records,
-             /* A subscription that changed since a period was first
-              * written ends that period where the new one starts: the
-              * periods of a workspace never overlap. */
-             "UPDATE usage_records u SET period_end = i.period_start FROM usage_increments i "
-             "WHERE u.workspace_id = i.workspace_id AND u.period_start < i.period_start "
-             "AND u.period_end > i.period_start; "
+#define USAGE_INCREMENTS                                                                   \
+    "unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::bigint[], " \
+    "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) AS i(workspace_id, period_start, " \
+    "period_end, runs, commands, briefings, findings, annotations, tokens)"
+    /* A subscription that changed since a period was first written ends
+     * that period where the new one starts: the periods of a workspace
+     * never overlap. */
+    if ((err = sentinel_copy_run(conn, &records,
+                                 "UPDATE usage_records u SET period_end = i.period_start "
+                                 "FROM " USAGE_INCREMENTS " "
+                                 "WHERE u.workspace_id = i.workspace_id "
+                                 "AND u.period_start < i.period_start "
+                                 "AND u.period_end > i.period_start",
+                                 NULL, errstr, errstr_size)))
+        goto out;
+    if ((err = sentinel_copy_run(
+             conn, &records,
              "INSERT INTO usage_records AS u (workspace_id, period_start, period_end, runs_count, "
              "commands_count, briefings_count, findings_count, annotations_count, "
              "tokens_estimated) "
-             "SELECT workspace_id, period_start, period_end, runs, commands, briefings, findings, "
-             "annotations, tokens FROM usage_increments ORDER BY workspace_id, period_start "
+             "SELECT * FROM " USAGE_INCREMENTS " ORDER BY workspace_id, period_start "
              "ON CONFLICT (workspace_id, period_start) DO UPDATE SET "
              "period_end = EXCLUDED.period_end, "
              "runs_count = u.runs_count + EXCLUDED.runs_count, "
@@ -258,8 +256,9 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
              "findings_count = u.findings_count + EXCLUDED.findings_count, "
              "annotations_count = u.annotations_count + EXCLUDED.annotations_count, "
              "tokens_estimated = u.tokens_estimated + EXCLUDED.tokens_estimated",
-             errstr, errstr_size)))
+             NULL, errstr, errstr_size)))
         goto out;
+#undef USAGE_INCREMENTS
     err = daily_metrics_write(daily, conn, errstr, errstr_size);
 out:
     free(starts);

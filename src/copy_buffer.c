@@ -160,12 +160,66 @@ sentinel_err_t sentinel_copy_send(PGconn *conn, const char *copy_sql, sentinel_c
     return err;
 }
 
-sentinel_err_t sentinel_copy_stage(PGconn *conn, const char *create_sql, const char *copy_sql,
-                                   sentinel_copy_t *rows, const char *update_sql, char *errstr,
-                                   size_t errstr_size) {
+/* One field of COPY text, [p, end), as an element of an array literal:
+ * NULL, or quoted with its COPY escapes undone and the array's made. */
+static void array_element(sentinel_copy_t *a, const char *p, const char *end) {
+    if (end - p == 2 && p[0] == '\\' && p[1] == 'N') {
+        raw(a, "NULL", 4);
+        return;
+    }
+    reserve(a, 2 * (size_t)(end - p) + 2);
+    a->buf[a->len++] = '"';
+    for (; p < end; p++) {
+        char ch = *p;
+        if (ch == '\\' && p + 1 < end) {
+            ch = *++p;
+            ch = ch == 't' ? '\t' : ch == 'n' ? '\n' : ch == 'r' ? '\r' : ch;
+        }
+        if (ch == '"' || ch == '\\') a->buf[a->len++] = '\\';
+        a->buf[a->len++] = ch;
+    }
+    a->buf[a->len++] = '"';
+}
+
+/* The rows' columns as array literals, one per column, NUL-terminated.
+ * Returns the number of columns (0 without rows). */
+static int rows_as_arrays(const sentinel_copy_t *c, sentinel_copy_t *arrays, int max) {
+    int columns = 0;
+    const char *p = c->buf, *end = c->buf + c->len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        int k = 0;
+        for (const char *f = p;; f++) {
+            if (k == max) abort(); /* a caller's row wider than the bound */
+            const char *tab = memchr(f, '\t', (size_t)(eol - f));
+            const char *stop = tab ? tab : eol;
+            sentinel_copy_t *a = &arrays[k++];
+            raw(a, a->len ? "," : "{", 1);
+            array_element(a, f, stop);
+            if (!tab) break;
+            f = tab;
+        }
+        if (k > columns) columns = k;
+        p = eol + 1;
+    }
+    for (int k = 0; k < columns; k++)
+        raw(&arrays[k], "}", 2); /* with the NUL */
+    return columns;
+}
+
+sentinel_err_t sentinel_copy_run(PGconn *conn, const sentinel_copy_t *rows, const char *sql,
+                                 PGresult **out, char *errstr, size_t errstr_size) {
+    if (out) *out = NULL;
     if (!rows->rows) return SENTINEL_OK;
-    sentinel_err_t err = sentinel_db_exec(conn, create_sql, errstr, errstr_size);
-    if (!err) err = sentinel_copy_send(conn, copy_sql, rows, errstr, errstr_size);
-    if (!err) err = sentinel_db_exec(conn, update_sql, errstr, errstr_size);
+    sentinel_copy_t arrays[SENTINEL_COPY_MAX_COLUMNS];
+    memset(arrays, 0, sizeof(arrays));
+    int columns = rows_as_arrays(rows, arrays, SENTINEL_COPY_MAX_COLUMNS);
+    const char *params[SENTINEL_COPY_MAX_COLUMNS] = {0};
+    for (int k = 0; k < columns; k++)
+        params[k] = arrays[k].buf;
+    sentinel_err_t err = sentinel_db_params(conn, sql, columns, params, out, errstr, errstr_size);
+    for (int k = 0; k < columns; k++)
+        sentinel_copy_free(&arrays[k]);
     return err;
 }

@@ -36,14 +36,19 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_copy_send(PGconn *conn, const char *c
                                                      sentinel_copy_t *c, char *errstr,
                                                      size_t errstr_size);
 
-/* The set-based write of a batch: stage `rows` in a temporary table (made
- * by `create_sql` on first use, emptied at commit), load them with
- * `copy_sql`, then run `update_sql`, which reads the table. Nothing runs
- * when there are no rows. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_copy_stage(PGconn *conn, const char *create_sql,
-                                                      const char *copy_sql, sentinel_copy_t *rows,
-                                                      const char *update_sql, char *errstr,
-                                                      size_t errstr_size);
+/* Columns a row may have for sentinel_copy_run. */
+#define SENTINEL_COPY_MAX_COLUMNS 24
+
+/* The set-based write (or read) of a batch's rows by one statement: `sql`
+ * gets the rows' columns as arrays, $1 the first column's, $2 the
+ * second's, and reads them with unnest, e.g. "UPDATE t SET v = c.v FROM
+ * unnest($1::uuid[], $2::text[]) AS c(id, v) WHERE t.id = c.id". One round
+ * trip, a prepared statement, no temporary table, and a plan made for a
+ * few rows (index lookups), not for a table of unknown size. The rows stay
+ * in the buffer. Nothing runs when there are none (*out is then NULL). */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_copy_run(PGconn *conn, const sentinel_copy_t *rows,
+                                                    const char *sql, PGresult **out, char *errstr,
+                                                    size_t errstr_size);
 
 void sentinel_copy_reset(sentinel_copy_t *c);
 void sentinel_copy_free(sentinel_copy_t *c);

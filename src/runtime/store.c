@@ -427,8 +427,8 @@ sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t
     return err;
 }
 
-/* Dead letters: COPY into a staging table, then one INSERT, whatever
- * their number (no bound on parameters). A rejected event id stays in
+/* Dead letters: one INSERT of their columns as arrays, whatever their
+ * number. A rejected event id stays in
  * applied_events: a redelivery of it is a duplicate whatever the batch
  * boundaries (re-applying is `sentinel dead-letters retry`'s job), so the
  * outcome never depends on how the log was cut into batches. */
@@ -450,16 +450,14 @@ static sentinel_err_t write_dead_letters(rt_projection_t *pj, rt_item_t *items, 
         sentinel_copy_bytes(&rows, m->msg->payload, m->msg->len);
         sentinel_copy_end_row(&rows);
     }
-    sentinel_err_t err = sentinel_copy_stage(
-        pj->pg,
-        "CREATE TEMP TABLE IF NOT EXISTS dead_letter_rows (projector text, topic text, "
-        "partition int, kafka_offset bigint, event_id uuid, workspace_id uuid, event_type text, "
-        "reason text, payload bytea) ON COMMIT DELETE ROWS",
-        "COPY dead_letter_rows FROM STDIN", &rows,
+    sentinel_err_t err = sentinel_copy_run(
+        pj->pg, &rows,
         "INSERT INTO dead_letters (projector, topic, partition, kafka_offset, event_id, "
-        "workspace_id, event_type, reason, payload) SELECT * FROM dead_letter_rows "
+        "workspace_id, event_type, reason, payload) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], "
+        "$6::uuid[], $7::text[], $8::text[], $9::bytea[]) "
         "ON CONFLICT (projector, topic, partition, kafka_offset) DO NOTHING",
-        errstr, errstr_size);
+        NULL, errstr, errstr_size);
     sentinel_copy_free(&rows);
     return err;
 }

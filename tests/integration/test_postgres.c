@@ -1,5 +1,6 @@
 /* test_postgres.c -- the real PostgreSQL: a parameterized round trip, the
- * session time zone, the statements a connection prepares once, error
+ * session time zone, the statements a connection prepares once, rows read
+ * as arrays as COPY would write them, error
  * classification of real server errors and the `sentinel doctor` command
  * against both services. */
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "copy_buffer.h"
 #include "db.h"
 #include "harness.h"
 
@@ -91,6 +93,74 @@ static void test_statements_are_prepared_once(void **state) {
     PQfinish(conn);
 }
 
+static void fill_awkward_rows(sentinel_copy_t *rows) {
+    static const char *const texts[] = {
+        "plain", "", "NULL", "a \"quoted\", {braced} value", "back\\slash\\", "tab\there",
+        "new\nline and\rreturn", "caf\u00e9 \xe2\x9c\x93", "\\N", " lead and trail ", NULL};
+    unsigned char bytes[256];
+    for (int i = 0; i < 256; i++)
+        bytes[i] = (unsigned char)i;
+    json_t *json = json_string("{\"k\": \"v \\\" \\\\ \\u00e9\", \"n\": [1, 2.5]}");
+    for (int i = 0; texts[i] || i == 10; i++) {
+        sentinel_copy_str(rows, texts[i]);
+        if (i % 3 == 0) sentinel_copy_null(rows);
+        else sentinel_copy_json(rows, json);
+        sentinel_copy_bytes(rows, bytes, (size_t)(i * 25));
+        sentinel_copy_int(rows, i == 10 ? INT64_MIN : i * 1000003LL);
+        sentinel_copy_double(rows, i / 3.0);
+        sentinel_copy_timestamp(rows, 1796224690123456LL + i);
+        sentinel_copy_end_row(rows);
+        if (!texts[i]) break;
+    }
+    json_decref(json);
+}
+
+/* Rows a statement reads as arrays (sentinel_copy_run) are the rows COPY
+ * would write, value for value: quotes, braces, backslashes, control
+ * characters, the text "NULL" and NULL, JSON, every byte. */
+static void test_rows_as_arrays_equal_copy(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+    assert_int_equal(sentinel_db_exec(conn,
+                                      "CREATE TEMP TABLE copied (a text, j jsonb, b bytea, "
+                                      "i bigint, d float8, ts timestamptz)",
+                                      errstr, sizeof(errstr)),
+                     SENTINEL_OK);
+    sentinel_copy_t rows = {0};
+    fill_awkward_rows(&rows);
+    size_t n = rows.rows;
+    if (sentinel_copy_send(conn, "COPY copied FROM STDIN", &rows, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    fill_awkward_rows(&rows);
+    PGresult *res = NULL;
+    if (sentinel_copy_run(conn, &rows,
+                          "WITH u AS (SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bytea[], "
+                          "$4::bigint[], $5::float8[], $6::timestamptz[])) "
+                          "SELECT (SELECT count(*) FROM u), "
+                          "(SELECT count(*) FROM (SELECT * FROM u EXCEPT ALL "
+                          "SELECT * FROM copied) x), "
+                          "(SELECT count(*) FROM (SELECT * FROM copied EXCEPT ALL "
+                          "SELECT * FROM u) y)",
+                          &res, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    assert_int_equal(atol(PQgetvalue(res, 0, 0)), (long)n);
+    assert_string_equal(PQgetvalue(res, 0, 1), "0");
+    assert_string_equal(PQgetvalue(res, 0, 2), "0");
+    PQclear(res);
+
+    /* No rows: nothing runs. */
+    sentinel_copy_reset(&rows);
+    res = (PGresult *)1;
+    assert_int_equal(sentinel_copy_run(conn, &rows, "SELECT no_such_column", &res, errstr,
+                                       sizeof(errstr)),
+                     SENTINEL_OK);
+    assert_null(res);
+    sentinel_copy_free(&rows);
+    PQfinish(conn);
+}
+
 static void test_classify_real_errors(void **state) {
     (void)state;
     char errstr[512];
@@ -151,6 +221,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_statements_are_prepared_once),
+        cmocka_unit_test(test_rows_as_arrays_equal_copy),
         cmocka_unit_test(test_classify_real_errors),
         cmocka_unit_test(test_connect_failure_names_server),
         cmocka_unit_test(test_doctor),
