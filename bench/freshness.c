@@ -159,6 +159,9 @@ int main(int argc, char **argv) {
             lost++;
     }
     qsort(lat, (size_t)n, sizeof(lat[0]), by_value);
+    if (getenv("FRESHNESS_ALL"))
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "%.0f%c", lat[i], i + 1 < n ? ' ' : '\n');
     printf("%.0f %d %.0f %.0f %.0f %d\n", rate, n, n ? lat[n / 2] : -1.0,
            n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1.0, n ? lat[n - 1] : -1.0,
            lost);

@@ -4,7 +4,8 @@
 # steady background load runs, with `sentinel project` (all projectors,
 # default settings) consuming; idle, at 5,000 and at 10,000 events/s.
 #   bench/freshness.sh [SECONDS]   (default 30 per rate)
-# FRESHNESS_RATES="0 5000" picks the background rates (default 0 5000 10000).
+# FRESHNESS_RATES="0 5000" picks the background rates (default 0 5000 10000);
+# FRESHNESS_ALL=1 prints every marker's latency too.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN_SECONDS="${1:-30}"
 input="$OUT/publish-300000.ndjson"

@@ -89,6 +89,12 @@ typedef struct sentinel_run_options {
     size_t batch_bytes;    /* most payload bytes per transaction (default 16 MiB) */
     int batch_ms;          /* longest a batch stays open while messages keep coming
                             * (default 200); it closes as soon as the queue runs dry */
+    /* Least time between the starts of one projector's transactions while
+     * events trickle in (default 50; 0: start as soon as the last one
+     * commits). What arrives meanwhile joins the next transaction, so a
+     * steady trickle costs a few transactions a second per projector, not
+     * one per handful of events; a full batch starts at once. */
+    int linger_ms;
     /* Bytes in flight, the one memory setting (default 64 MiB): the
      * consumer's prefetch (a quarter, and one fetch) and the messages read,
      * decoded and waiting in batches for every projector together. The

@@ -31,6 +31,7 @@ enum {
     CLI_OPT_BATCH_EVENTS,
     CLI_OPT_BATCH_BYTES,
     CLI_OPT_BATCH_MS,
+    CLI_OPT_LINGER_MS,
     CLI_OPT_MAX_IN_FLIGHT,
     CLI_OPT_CONNECT_TIMEOUT,
     CLI_OPT_METRICS_LISTEN,
@@ -72,6 +73,7 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     {"batch-events", required_argument, NULL, CLI_OPT_BATCH_EVENTS},                               \
         {"batch-bytes", required_argument, NULL, CLI_OPT_BATCH_BYTES},                             \
         {"batch-ms", required_argument, NULL, CLI_OPT_BATCH_MS},                                   \
+        {"linger-ms", required_argument, NULL, CLI_OPT_LINGER_MS},                                 \
         {"max-in-flight", required_argument, NULL, CLI_OPT_MAX_IN_FLIGHT},                         \
         {"metrics-listen", required_argument, NULL, CLI_OPT_METRICS_LISTEN}, {                     \
         "stall-seconds", required_argument, NULL, CLI_OPT_STALL_SECONDS                            \
@@ -81,6 +83,9 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     "  --batch-bytes N      most payload bytes per transaction (default 16777216)\n"               \
     "  --batch-ms N         longest a batch stays open while messages keep coming\n"               \
     "                       (default 200); it closes when the consumer's queue runs dry\n"         \
+    "  --linger-ms N        least time between the starts of a projector's transactions\n"         \
+    "                       while events trickle in: what arrives meanwhile joins the\n"           \
+    "                       next one (default 50; 0: start as soon as the last commits)\n"         \
     "  --max-in-flight B    bytes in flight, the one memory setting: prefetched, decoded\n"        \
     "                       and waiting in batches, for all projectors together; a\n"              \
     "                       K, M or G suffix multiplies (default 64M, at least 4M)\n"              \

@@ -111,6 +111,17 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         if (options->batch_ms >= 1) return 1;
         fprintf(stderr, "sentinel %s: --batch-ms must be at least 1\n", command);
         return -1;
+    case CLI_OPT_LINGER_MS: {
+        char *end = NULL;
+        long n = strtol(arg, &end, 10);
+        if (end != arg && !*end && n >= 0 && n <= 60000) {
+            options->linger_ms = (int)n;
+            return 1;
+        }
+        fprintf(stderr, "sentinel %s: --linger-ms must be a number from 0 to 60000, not \"%s\"\n",
+                command, arg);
+        return -1;
+    }
     case CLI_OPT_METRICS_LISTEN: options->metrics_listen = arg; return 1;
     case CLI_OPT_STALL_SECONDS: {
         char *end = NULL;

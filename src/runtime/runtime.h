@@ -152,6 +152,7 @@ typedef struct rt_projection {
     size_t n_items, cap_items;
     size_t last_items;      /* of the last view, for the log */
     unsigned long next_seq; /* the next chunk to take */
+    double began;           /* monotonic seconds the last transaction was started at */
     pthread_t thread;
     int started;
     sentinel_err_t err;
@@ -223,6 +224,8 @@ void rt_backoff(const rt_runtime_t *rt, int attempt);
 /* Wait on cond (rt->lock held) for at most a tenth of a second: a stop
  * asked by a signal handler wakes no one, so waiters look again. */
 void rt_wait(rt_runtime_t *rt, pthread_cond_t *cond);
+/* The same, for at most `seconds` (and never more than a tenth). */
+void rt_wait_for(rt_runtime_t *rt, pthread_cond_t *cond, double seconds);
 /* Stop the run with this reason (the first one wins). */
 void rt_fail(rt_runtime_t *rt, const char *fmt, ...) SENTINEL_PRINTF(2, 3);
 /* Called by a projection (without the lock held) when its idea of a

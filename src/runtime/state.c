@@ -25,16 +25,20 @@ void rt_backoff(const rt_runtime_t *rt, int attempt) {
         usleep(50 * 1000);
 }
 
-void rt_wait(rt_runtime_t *rt, pthread_cond_t *cond) {
+void rt_wait_for(rt_runtime_t *rt, pthread_cond_t *cond, double seconds) {
+    if (seconds > 0.1) seconds = 0.1;
+    if (seconds <= 0) return;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 100 * 1000 * 1000;
+    until.tv_nsec += (long)(seconds * 1e9);
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
     pthread_cond_timedwait(cond, &rt->lock, &until);
 }
+
+void rt_wait(rt_runtime_t *rt, pthread_cond_t *cond) { rt_wait_for(rt, cond, 0.1); }
 
 void rt_fail(rt_runtime_t *rt, const char *fmt, ...) {
     pthread_mutex_lock(&rt->lock);

@@ -87,8 +87,18 @@ static void take_spans(rt_projection_t *pj, view_t *v, const rt_chunk_t *c, size
     }
 }
 
+/* Messages in the chunks from c on. */
+static size_t messages_from(const rt_chunk_t *c) {
+    size_t n = 0;
+    for (; c; c = c->next)
+        n += c->n;
+    return n;
+}
+
 /* Wait for chunks and take those waiting, up to the batch limits (at least
- * one). Returns 0 when the run is over for this projection. */
+ * one), lingering first until linger_ms after the last transaction began
+ * unless a batch is full already or the reading is over. Returns 0 when
+ * the run is over for this projection. */
 static int take(rt_projection_t *pj, view_t *v) {
     rt_runtime_t *rt = pj->rt;
     const sentinel_run_options_t *opt = rt->opt;
@@ -102,6 +112,18 @@ static int take(rt_projection_t *pj, view_t *v) {
         pthread_mutex_unlock(&rt->lock);
         return 0;
     }
+    double start_at = pj->began + opt->linger_ms / 1000.0, now;
+    while (!rt_stopping(rt) && !rt->closed && (now = sentinel_monotonic_seconds()) < start_at &&
+           messages_from(c) < (size_t)opt->batch_events) {
+        __atomic_store_n(&pj->obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+        rt_wait_for(rt, &rt->more, start_at - now);
+        c = chunk_at(rt, pj->next_seq); /* still there: it waits for this projection */
+    }
+    if (rt_stopping(rt)) {
+        pthread_mutex_unlock(&rt->lock);
+        return 0;
+    }
+    pj->began = sentinel_monotonic_seconds();
     size_t messages = 0, bytes = 0;
     for (; c; c = c->next) {
         if (v->n_chunks &&

@@ -1,8 +1,10 @@
 /* test_runtime.c -- the shape of the runtime: one process reads the topic
  * once for all of its projectors, each projector starting from its own
  * stored offsets (one behind the others after a rebuild or a late start),
- * and the work in flight stays within the one memory setting. */
+ * the work in flight stays within the one memory setting, and a trickle of
+ * events is applied in a few transactions a second. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "publisher.h"
+#include "timestamp.h"
 
 /* What each test has: a topic, a migrated database to project into, a
  * reference database for a clean pass, a group prefix. */
@@ -52,16 +56,22 @@ static long long number_after(const char *text, const char *key) {
     return at ? atoll(at + strlen(key)) : -1;
 }
 
-/* "<name>: N events in" from the summary of a run. */
-static long long projector_events(const char *out, const char *name) {
+/* N, or B with `batches` set, from "<name>: N events in B batches" in the
+ * summary of a run; -1 without one. */
+static long long projector_summary(const char *out, const char *name, int batches) {
     char key[64];
     snprintf(key, sizeof(key), "%s: ", name);
     for (const char *at = strstr(out, key); at; at = strstr(at + 1, key)) {
         char *end = NULL;
         long long n = strtoll(at + strlen(key), &end, 10);
-        if (end != at + strlen(key) && !strncmp(end, " events in", 10)) return n;
+        if (end == at + strlen(key) || strncmp(end, " events in ", 11)) continue;
+        return batches ? atoll(end + 11) : n;
     }
     return -1;
+}
+
+static long long projector_events(const char *out, const char *name) {
+    return projector_summary(out, name, 0);
 }
 
 /* The runs projector ran alone first, so it stands at the end of the first
@@ -179,6 +189,85 @@ static void test_rows_prove_application(void **state) {
     free(once);
 }
 
+/* A live projector with --linger-ms L, fed a trickle of events (one every
+ * 10 ms for about 2 s), starts a transaction at most once per L: the
+ * events that arrive meanwhile join the next one. Without the linger each
+ * projector would commit every few events. The projection is the same. */
+static void test_linger_bounds_transactions(void **state) {
+    world_t *w = *state;
+    const char *topic = w->topic, *conninfo = w->conninfo, *prefix = w->prefix;
+    char *events = harness_gen("--events 200 --seed 25");
+    harness_create_topic(topic, 3);
+    char log[256], args[2048], errstr[512];
+    snprintf(log, sizeof(log), "%s.log", prefix);
+    snprintf(args, sizeof(args),
+             "project --linger-ms 500 --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
+             prefix);
+    double began = sentinel_monotonic_seconds();
+    pid_t pid = harness_spawn_sentinel(args, log);
+
+    sentinel_conf_t *conf = sentinel_conf_new();
+    assert_int_equal(sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(sentinel_conf_set(conf, "topic", topic, errstr, sizeof(errstr)), 0);
+    sentinel_publisher_t *pub = sentinel_publisher_new(conf, NULL, errstr, sizeof(errstr));
+    if (!pub) fail_msg("%s", errstr);
+    FILE *in = fopen(events, "r");
+    assert_non_null(in);
+    char *line = NULL;
+    size_t size = 0;
+    ssize_t len;
+    long sent = 0;
+    while ((len = getline(&line, &size, in)) > 0) {
+        if (sentinel_publisher_send_json(pub, line, (size_t)len - 1, (uint64_t)sent, errstr,
+                                         sizeof(errstr)))
+            fail_msg("%s", errstr);
+        sent++;
+        sentinel_publisher_poll(pub);
+        usleep(10 * 1000);
+    }
+    free(line);
+    fclose(in);
+    assert_int_equal(sentinel_publisher_flush(pub, 30000, errstr, sizeof(errstr)), 0);
+    sentinel_publisher_destroy(pub);
+    sentinel_conf_destroy(conf);
+
+    /* Caught up: every projector's offsets at the end of the log. */
+    long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(min(s), -1) FROM (SELECT sum(next_offset) s FROM projector_offsets "
+             "WHERE topic = '%s' GROUP BY projector HAVING count(*) = 3) t",
+             topic);
+    long long at = -1;
+    for (int tries = 0; tries < 600 && (at = harness_query_int(conn, sql)) < total; tries++)
+        usleep(100 * 1000);
+    PQfinish(conn);
+    kill(pid, SIGTERM);
+    assert_int_equal(harness_wait(pid), 0);
+    double elapsed = sentinel_monotonic_seconds() - began;
+    char *out = harness_read_file(log);
+    if (at < total) fail_msg("offsets at %lld of %lld after a minute:\n%s", at, total, out);
+
+    /* At most one transaction per 500 ms for each projector. */
+    long long bound = (long long)(elapsed / 0.5) + 1;
+    static const char *const names[] = {"runs", "commands", "briefings", "usage", "activities"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        long long batches = projector_summary(out, names[i], 1);
+        if (batches < 1 || batches > bound)
+            fail_msg("%s: %lld transactions in %.1f s with a 500 ms linger:\n%s", names[i],
+                     batches, elapsed, out);
+    }
+    free(out);
+    unlink(log);
+
+    harness_project(w->reference, topic, prefix);
+    harness_assert_same_projection(conninfo, w->reference);
+    unlink(events);
+    free(events);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_projectors_at_different_offsets, world_setup,
@@ -186,6 +275,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_memory_bounded_by_one_setting, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_rows_prove_application, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_linger_bounds_transactions, world_setup,
+                                        world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
