@@ -747,24 +747,27 @@ static void finish(rt_runtime_t *rt) {
     pthread_mutex_unlock(&rt->lock);
     for (int j = 0; j < rt->n; j++)
         if (rt->proj[j].started) pthread_join(rt->proj[j].thread, NULL);
-    if (rt->rk) {
-        rd_kafka_consumer_close(rt->rk); /* leave the group cleanly */
-        rt_chunk_free(rt->filling);
-        rt->filling = NULL;
-        rd_kafka_destroy(rt->rk);
-    }
-    rt_chunk_free(rt->filling);
-    while (rt->head) {
-        rt_chunk_t *c = rt->head;
-        rt->head = c->next;
-        rt_chunk_free(c);
-    }
     for (int j = 0; j < rt->n; j++) {
         rt_projection_t *pj = &rt->proj[j];
         for (size_t i = 0; i < pj->n_items; i++)
             rt_item_clear(&pj->items[i]);
         free(pj->items);
         if (pj->pg) PQfinish(pj->pg);
+    }
+    /* Every message goes back to the client before it closes: a stop with
+     * chunks still waiting (a backlog read ahead) otherwise leaves the
+     * client's shutdown waiting for them forever. */
+    rt_chunk_free(rt->filling);
+    rt->filling = NULL;
+    while (rt->head) {
+        rt_chunk_t *c = rt->head;
+        rt->head = c->next;
+        rt_chunk_free(c);
+    }
+    rt->tail = NULL;
+    if (rt->rk) {
+        rd_kafka_consumer_close(rt->rk); /* leave the group cleanly */
+        rd_kafka_destroy(rt->rk);
     }
     if (rt->pg) PQfinish(rt->pg);
     sentinel_codec_destroy(rt->codec);

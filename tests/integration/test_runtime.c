@@ -1,8 +1,9 @@
 /* test_runtime.c -- the shape of the runtime: one process reads the topic
  * once for all of its projectors, each projector starting from its own
  * stored offsets (one behind the others after a rebuild or a late start),
- * the work in flight stays within the one memory setting, and a trickle of
- * events is applied in a few transactions a second. */
+ * the work in flight stays within the one memory setting, a trickle of
+ * events is applied in a few transactions a second, and a stop with a
+ * backlog waiting ends the process. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -268,7 +270,61 @@ static void test_linger_bounds_transactions(void **state) {
     free(events);
 }
 
+/* SIGTERM while most of a backlog is read and waiting in batches: the
+ * projectors finish the transaction at hand and the process exits (it
+ * used to wait forever in the Kafka client's shutdown for the messages
+ * still held). A second pass then projects what is left. */
+static void test_stop_with_backlog_waiting(void **state) {
+    world_t *w = *state;
+    const char *topic = w->topic, *conninfo = w->conninfo, *prefix = w->prefix;
+    char *events = harness_gen("--events 20000 --seed 26");
+    assert_int_equal(harness_publish(topic, events), 0);
+    char log[256], args[2048], sql[512];
+    snprintf(log, sizeof(log), "%s.log", prefix);
+    snprintf(args, sizeof(args), "project --db \"%s\" --topic %s --group-prefix %s", conninfo,
+             topic, prefix);
+    pid_t pid = harness_spawn_sentinel(args, log);
+
+    /* Mid-stream: some of the backlog applied, not all of it. */
+    long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets "
+             "WHERE topic = '%s' AND projector = 'runs'",
+             topic);
+    long long at = 0;
+    for (int tries = 0; tries < 600 && (at = harness_query_int(conn, sql)) == 0; tries++)
+        usleep(100 * 1000);
+    PQfinish(conn);
+    if (at == 0 || at >= total)
+        fail_msg("runs stood at %lld of %lld when asked to stop: not mid-stream", at, total);
+
+    kill(pid, SIGTERM);
+    int status = -1, waited = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0 && waited < 600) {
+        usleep(100 * 1000);
+        waited++;
+    }
+    char *out = harness_read_file(log);
+    if (waited >= 600) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("still running a minute after SIGTERM:\n%s", out);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("exit status %d after SIGTERM:\n%s", status, out);
+    free(out);
+    unlink(log);
+
+    harness_project(conninfo, topic, prefix);
+    harness_project(w->reference, topic, prefix);
+    harness_assert_same_projection(conninfo, w->reference);
+    unlink(events);
+    free(events);
+}
+
 int main(void) {
+    if (getenv("SENTINEL_TEST")) cmocka_set_test_filter(getenv("SENTINEL_TEST"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_projectors_at_different_offsets, world_setup,
                                         world_teardown),
@@ -276,6 +332,8 @@ int main(void) {
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_rows_prove_application, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_linger_bounds_transactions, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_backlog_waiting, world_setup,
                                         world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
