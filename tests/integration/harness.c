@@ -1,6 +1,7 @@
 /* harness.c -- shared plumbing of the integration tests. */
 #include "harness.h"
 
+#include "publisher.h"
 #include "topic.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -463,6 +464,18 @@ int harness_publish(const char *topic, const char *path) {
     free(cmd);
     free(out);
     return rc;
+}
+
+struct sentinel_publisher *harness_publisher(const char *topic) {
+    char errstr[512];
+    sentinel_conf_t *conf = sentinel_conf_new();
+    if (sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)) ||
+        sentinel_conf_set(conf, "topic", topic, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    sentinel_publisher_t *pub = sentinel_publisher_new(conf, NULL, errstr, sizeof(errstr));
+    sentinel_conf_destroy(conf);
+    if (!pub) fail_msg("%s", errstr);
+    return pub;
 }
 
 char *harness_gen(const char *args) {

@@ -127,4 +127,8 @@ char *harness_reference_digest(const char *topic);
 /* Publish an NDJSON file to `topic`; returns the exit status. */
 int harness_publish(const char *topic, const char *path);
 
+/* A publisher (the C API) to the test broker's `topic`; fails the test
+ * when it cannot be made. */
+struct sentinel_publisher *harness_publisher(const char *topic);
+
 #endif

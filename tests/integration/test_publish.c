@@ -371,17 +371,11 @@ static void test_json_fields_keep_their_numbers(void **state) {
     free(harness_must_run("publish --quiet --topic %s %s", topic, path));
 
     char errstr[512];
-    sentinel_conf_t *conf = sentinel_conf_new();
-    assert_int_equal(sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)),
-                     0);
-    assert_int_equal(sentinel_conf_set(conf, "topic", topic, errstr, sizeof(errstr)), 0);
-    sentinel_publisher_t *pub = sentinel_publisher_new(conf, NULL, errstr, sizeof(errstr));
-    if (!pub) fail_msg("%s", errstr);
+    sentinel_publisher_t *pub = harness_publisher(topic);
     assert_int_equal(
         sentinel_publisher_send_json(pub, line, strlen(line) - 1, 1, errstr, sizeof(errstr)), 0);
     assert_int_equal(sentinel_publisher_flush(pub, 30000, errstr, sizeof(errstr)), 0);
     sentinel_publisher_destroy(pub);
-    sentinel_conf_destroy(conf);
 
     json_text_seen_t seen = {0};
     assert_int_equal(harness_consume_all(topic, "read_committed", find_json_text, &seen), 2);

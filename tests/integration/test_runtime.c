@@ -191,6 +191,17 @@ static void test_rows_prove_application(void **state) {
     free(once);
 }
 
+/* The value of `sql` once it reaches `least`, asked every 100 ms for up to
+ * a minute; the last value seen if it never does. */
+static long long value_reaching(PGconn *conn, const char *sql, long long least) {
+    long long at = harness_query_int(conn, sql);
+    for (int tries = 0; tries < 600 && at < least; tries++) {
+        usleep(100 * 1000);
+        at = harness_query_int(conn, sql);
+    }
+    return at;
+}
+
 /* A live projector with --linger-ms L, fed a trickle of events (one every
  * 10 ms for about 2 s), starts a transaction at most once per L: the
  * events that arrive meanwhile join the next one. Without the linger each
@@ -208,12 +219,7 @@ static void test_linger_bounds_transactions(void **state) {
     double began = sentinel_monotonic_seconds();
     pid_t pid = harness_spawn_sentinel(args, log);
 
-    sentinel_conf_t *conf = sentinel_conf_new();
-    assert_int_equal(sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)),
-                     0);
-    assert_int_equal(sentinel_conf_set(conf, "topic", topic, errstr, sizeof(errstr)), 0);
-    sentinel_publisher_t *pub = sentinel_publisher_new(conf, NULL, errstr, sizeof(errstr));
-    if (!pub) fail_msg("%s", errstr);
+    sentinel_publisher_t *pub = harness_publisher(topic);
     FILE *in = fopen(events, "r");
     assert_non_null(in);
     char *line = NULL;
@@ -232,7 +238,6 @@ static void test_linger_bounds_transactions(void **state) {
     fclose(in);
     assert_int_equal(sentinel_publisher_flush(pub, 30000, errstr, sizeof(errstr)), 0);
     sentinel_publisher_destroy(pub);
-    sentinel_conf_destroy(conf);
 
     /* Caught up: every projector's offsets at the end of the log. */
     long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
@@ -242,9 +247,7 @@ static void test_linger_bounds_transactions(void **state) {
              "SELECT coalesce(min(s), -1) FROM (SELECT sum(next_offset) s FROM projector_offsets "
              "WHERE topic = '%s' GROUP BY projector HAVING count(*) = 3) t",
              topic);
-    long long at = -1;
-    for (int tries = 0; tries < 600 && (at = harness_query_int(conn, sql)) < total; tries++)
-        usleep(100 * 1000);
+    long long at = value_reaching(conn, sql, total);
     PQfinish(conn);
     kill(pid, SIGTERM);
     assert_int_equal(harness_wait(pid), 0);
@@ -292,9 +295,7 @@ static void test_stop_with_backlog_waiting(void **state) {
              "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets "
              "WHERE topic = '%s' AND projector = 'runs'",
              topic);
-    long long at = 0;
-    for (int tries = 0; tries < 600 && (at = harness_query_int(conn, sql)) == 0; tries++)
-        usleep(100 * 1000);
+    long long at = value_reaching(conn, sql, 1);
     PQfinish(conn);
     if (at == 0 || at >= total)
         fail_msg("runs stood at %lld of %lld when asked to stop: not mid-stream", at, total);
