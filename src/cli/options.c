@@ -75,6 +75,20 @@ int cli_projector_option(const char *command, const char *name, const sentinel_p
     return 0;
 }
 
+/* A whole number in [lo, hi] for `name` into *out: 1, or -1 after saying
+ * what it must be. */
+static int int_option(const char *command, const char *name, const char *arg, long lo, long hi,
+                      int *out) {
+    char *end = NULL;
+    long n = strtol(arg, &end, 10);
+    if (end != arg && !*end && n >= lo && n <= hi) {
+        *out = (int)n;
+        return 1;
+    }
+    fprintf(stderr, "sentinel %s: %s must be %ld to %ld, not \"%s\"\n", command, name, lo, hi, arg);
+    return -1;
+}
+
 int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options) {
     switch (opt) {
     case CLI_OPT_BATCH_EVENTS:
@@ -111,29 +125,11 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         if (options->batch_ms >= 1) return 1;
         fprintf(stderr, "sentinel %s: --batch-ms must be at least 1\n", command);
         return -1;
-    case CLI_OPT_LINGER_MS: {
-        char *end = NULL;
-        long n = strtol(arg, &end, 10);
-        if (end != arg && !*end && n >= 0 && n <= 60000) {
-            options->linger_ms = (int)n;
-            return 1;
-        }
-        fprintf(stderr, "sentinel %s: --linger-ms must be a number from 0 to 60000, not \"%s\"\n",
-                command, arg);
-        return -1;
-    }
+    case CLI_OPT_LINGER_MS:
+        return int_option(command, "--linger-ms", arg, 0, 60000, &options->linger_ms);
     case CLI_OPT_METRICS_LISTEN: options->metrics_listen = arg; return 1;
-    case CLI_OPT_STALL_SECONDS: {
-        char *end = NULL;
-        long n = strtol(arg, &end, 10);
-        if (end != arg && !*end && n >= 1 && n <= 86400) {
-            options->stall_seconds = (int)n;
-            return 1;
-        }
-        fprintf(stderr, "sentinel %s: --stall-seconds must be 1 to 86400, not \"%s\"\n", command,
-                arg);
-        return -1;
-    }
+    case CLI_OPT_STALL_SECONDS:
+        return int_option(command, "--stall-seconds", arg, 1, 86400, &options->stall_seconds);
     default: return 0;
     }
 }
