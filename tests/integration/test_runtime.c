@@ -267,6 +267,11 @@ static void test_linger_bounds_transactions(void **state) {
     free(out);
     unlink(log);
 
+    char *bad = NULL;
+    assert_int_equal(harness_run_sentinel("project --linger-ms -5 --until-caught-up", &bad), 2);
+    assert_non_null(strstr(bad, "--linger-ms must be 0 to 60000"));
+    free(bad);
+
     harness_project(w->reference, topic, prefix);
     harness_assert_same_projection(conninfo, w->reference);
     unlink(events);
