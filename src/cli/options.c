@@ -1,4 +1,5 @@
 /* options.c -- options every sentinel subcommand shares. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,30 +78,38 @@ int cli_projector_option(const char *command, const char *name, const sentinel_p
 
 /* A whole number in [lo, hi] for `name` into *out: 1, or -1 after saying
  * what it must be. */
-static int int_option(const char *command, const char *name, const char *arg, long lo, long hi,
-                      int *out) {
+static int number_option(const char *command, const char *name, const char *arg, long long lo,
+                         long long hi, long long *out) {
     char *end = NULL;
-    long n = strtol(arg, &end, 10);
-    if (end != arg && !*end && n >= lo && n <= hi) {
-        *out = (int)n;
+    errno = 0;
+    long long n = strtoll(arg, &end, 10);
+    if (end != arg && !*end && !errno && n >= lo && n <= hi) {
+        *out = n;
         return 1;
     }
-    fprintf(stderr, "sentinel %s: %s must be %ld to %ld, not \"%s\"\n", command, name, lo, hi, arg);
+    fprintf(stderr, "sentinel %s: %s must be %lld to %lld, not \"%s\"\n", command, name, lo, hi,
+            arg);
     return -1;
+}
+
+static int int_option(const char *command, const char *name, const char *arg, int lo, int hi,
+                      int *out) {
+    long long n;
+    int rc = number_option(command, name, arg, lo, hi, &n);
+    if (rc == 1) *out = (int)n;
+    return rc;
 }
 
 int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options) {
     switch (opt) {
     case CLI_OPT_BATCH_EVENTS:
-        options->batch_events = atoi(arg);
-        if (options->batch_events >= 1) return 1;
-        fprintf(stderr, "sentinel %s: --batch-events must be at least 1\n", command);
-        return -1;
-    case CLI_OPT_BATCH_BYTES:
-        options->batch_bytes = (size_t)atoll(arg);
-        if (options->batch_bytes >= 1024) return 1;
-        fprintf(stderr, "sentinel %s: --batch-bytes must be at least 1024\n", command);
-        return -1;
+        return int_option(command, "--batch-events", arg, 1, 1000000, &options->batch_events);
+    case CLI_OPT_BATCH_BYTES: {
+        long long n;
+        int rc = number_option(command, "--batch-bytes", arg, 1024, 1LL << 30, &n);
+        if (rc == 1) options->batch_bytes = (size_t)n;
+        return rc;
+    }
     case CLI_OPT_MAX_IN_FLIGHT: {
         char *end = NULL;
         unsigned long long n = strtoull(arg, &end, 10);
@@ -121,10 +130,7 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         return -1;
     }
     case CLI_OPT_BATCH_MS:
-        options->batch_ms = atoi(arg);
-        if (options->batch_ms >= 1) return 1;
-        fprintf(stderr, "sentinel %s: --batch-ms must be at least 1\n", command);
-        return -1;
+        return int_option(command, "--batch-ms", arg, 1, 600000, &options->batch_ms);
     case CLI_OPT_LINGER_MS:
         return int_option(command, "--linger-ms", arg, 0, 60000, &options->linger_ms);
     case CLI_OPT_METRICS_LISTEN: options->metrics_listen = arg; return 1;

@@ -267,10 +267,24 @@ static void test_linger_bounds_transactions(void **state) {
     free(out);
     unlink(log);
 
-    char *bad = NULL;
-    assert_int_equal(harness_run_sentinel("project --linger-ms -5 --until-caught-up", &bad), 2);
-    assert_non_null(strstr(bad, "--linger-ms must be 0 to 60000"));
-    free(bad);
+    /* Batch options out of range, or not whole numbers, are usage errors
+     * before anything runs (the database named does not exist). */
+    static const char *const bad_options[][2] = {
+        {"--linger-ms -5", "--linger-ms must be 0 to 60000"},
+        {"--batch-events 1e3", "--batch-events must be 1 to 1000000"},
+        {"--batch-ms 99999999999", "--batch-ms must be 1 to 600000"},
+        {"--batch-bytes 12x", "--batch-bytes must be 1024 to"},
+    };
+    for (size_t i = 0; i < sizeof(bad_options) / sizeof(bad_options[0]); i++) {
+        char *bad = NULL, cmd[256];
+        snprintf(cmd, sizeof(cmd),
+                 "project %s --until-caught-up --db postgresql://127.0.0.1:1/none --topic %s",
+                 bad_options[i][0], topic);
+        int rc = harness_run_sentinel(cmd, &bad);
+        if (rc != 2 || !strstr(bad, bad_options[i][1]))
+            fail_msg("%s: exit %d:\n%s", bad_options[i][0], rc, bad);
+        free(bad);
+    }
 
     harness_project(w->reference, topic, prefix);
     harness_assert_same_projection(conninfo, w->reference);
