@@ -35,23 +35,13 @@ typedef struct new_command {
 
 static void copy_command_row(sentinel_copy_t *rows, const new_command_t *c) {
     const sentinel_event_t *ev = c->start, *done = c->completion;
-    json_t *v;
     sentinel_copy_str(rows, c->id);
     sentinel_copy_str(rows, ev->workspace_id);
     sentinel_copy_str(rows, sentinel_event_str(ev, "repository_id"));
     sentinel_copy_str(rows, sentinel_event_str(ev, "external_reference"));
-    if ((v = DATA(ev, "github_comment_id")))
-        sentinel_copy_int(rows, json_integer_value(v));
-    else
-        sentinel_copy_null(rows);
-    if ((v = DATA(ev, "issue_number")))
-        sentinel_copy_int(rows, json_integer_value(v));
-    else
-        sentinel_copy_null(rows);
-    if ((v = DATA(ev, "is_pull_request")))
-        sentinel_copy_bool(rows, json_is_true(v));
-    else
-        sentinel_copy_null(rows);
+    copy_data_int(rows, ev, "github_comment_id");
+    copy_data_int(rows, ev, "issue_number");
+    copy_data_bool(rows, ev, "is_pull_request");
     sentinel_copy_str(rows, sentinel_event_str(ev, "command_type"));
     sentinel_copy_str(rows, sentinel_event_str(ev, "query"));
     sentinel_copy_str(rows, sentinel_event_str(ev, "started_at"));
@@ -62,10 +52,7 @@ static void copy_command_row(sentinel_copy_t *rows, const new_command_t *c) {
     sentinel_copy_str(rows, c->state->status);
     if (done) {
         sentinel_copy_timestamp(rows, data_time(done, "completed_at", done->occurred_at));
-        if ((v = DATA(done, "duration_seconds")))
-            sentinel_copy_double(rows, json_number_value(v));
-        else
-            sentinel_copy_null(rows);
+        copy_data_double(rows, done, "duration_seconds");
         sentinel_copy_json(rows, DATA(done, "response"));
         sentinel_copy_json(rows, DATA(done, "metrics"));
         sentinel_copy_str(rows, done->event_id);
@@ -179,12 +166,10 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                 ((new_command_t *)s->extra)->completion = ev;
                 continue;
             }
-            json_t *v;
             sentinel_copy_str(&completed, id);
             sentinel_copy_str(&completed, s->status);
             sentinel_copy_timestamp(&completed, data_time(ev, "completed_at", ev->occurred_at));
-            if ((v = DATA(ev, "duration_seconds"))) sentinel_copy_double(&completed, json_number_value(v));
-            else sentinel_copy_null(&completed);
+            copy_data_double(&completed, ev, "duration_seconds");
             sentinel_copy_json(&completed, DATA(ev, "response"));
             sentinel_copy_json(&completed, DATA(ev, "metrics"));
             sentinel_copy_str(&completed, ev->event_id);

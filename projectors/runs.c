@@ -211,13 +211,9 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "title"));
             sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "description"));
             sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "file_path"));
-            json_t *v;
-            if ((v = DATA(ev, "line_start"))) sentinel_copy_int(&finding_rows, json_integer_value(v));
-            else sentinel_copy_null(&finding_rows);
-            if ((v = DATA(ev, "line_end"))) sentinel_copy_int(&finding_rows, json_integer_value(v));
-            else sentinel_copy_null(&finding_rows);
-            if ((v = DATA(ev, "confidence"))) sentinel_copy_double(&finding_rows, json_number_value(v));
-            else sentinel_copy_null(&finding_rows);
+            copy_data_int(&finding_rows, ev, "line_start");
+            copy_data_int(&finding_rows, ev, "line_end");
+            copy_data_double(&finding_rows, ev, "confidence");
             sentinel_copy_json(&finding_rows, DATA(ev, "metadata"));
             sentinel_copy_str(&finding_rows, ev->event_id);
             sentinel_copy_timestamp(&finding_rows, ev->occurred_at);

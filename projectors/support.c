@@ -133,6 +133,30 @@ int is_redelivery(sentinel_batch_t *batch, size_t i, const row_state_t *s, int c
     return 1;
 }
 
+void copy_data_int(sentinel_copy_t *rows, const sentinel_event_t *ev, const char *name) {
+    const json_t *v = DATA(ev, name);
+    if (v)
+        sentinel_copy_int(rows, json_integer_value(v));
+    else
+        sentinel_copy_null(rows);
+}
+
+void copy_data_double(sentinel_copy_t *rows, const sentinel_event_t *ev, const char *name) {
+    const json_t *v = DATA(ev, name);
+    if (v)
+        sentinel_copy_double(rows, json_number_value(v));
+    else
+        sentinel_copy_null(rows);
+}
+
+void copy_data_bool(sentinel_copy_t *rows, const sentinel_event_t *ev, const char *name) {
+    const json_t *v = DATA(ev, name);
+    if (v)
+        sentinel_copy_bool(rows, json_is_true(v));
+    else
+        sentinel_copy_null(rows);
+}
+
 int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback) {
     const char *s = json_string_value(DATA(ev, name));
     int64_t micros;

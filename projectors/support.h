@@ -88,6 +88,12 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
 /* A timestamp field's microseconds, or `fallback` when absent. */
 int64_t data_time(const sentinel_event_t *ev, const char *name, int64_t fallback);
 
+/* An optional integer, number or boolean data field as a COPY field: its
+ * value, or NULL when the event does not carry it. */
+void copy_data_int(sentinel_copy_t *rows, const sentinel_event_t *ev, const char *name);
+void copy_data_double(sentinel_copy_t *rows, const sentinel_event_t *ev, const char *name);
+void copy_data_bool(sentinel_copy_t *rows, const sentinel_event_t *ev, const char *name);
+
 /* Daily metric increments of a batch, summed per workspace and UTC date so
  * a hot key costs one upsert per batch, whatever its number of events. */
 typedef struct daily_metrics daily_metrics_t;

@@ -60,19 +60,29 @@ static void collect_id(const harness_message_t *m, void *opaque) {
 
 static int by_id(const void *a, const void *b) { return strcmp(a, b); }
 
+/* Run `sentinel args` (its output into log), kill broker `node` with -9
+ * `after_ms` into it, and start that broker again once the command ends.
+ * Fails the test unless the command exits 0. */
+static void run_through_a_broker_kill(const char *args, const char *log, int after_ms, int node) {
+    char what[64];
+    unlink(log);
+    pid_t pid = harness_spawn_sentinel(args, log);
+    usleep((useconds_t)after_ms * 1000);
+    snprintf(what, sizeof(what), "cluster-kill %d", node);
+    services(what);
+    int rc = harness_wait(pid);
+    snprintf(what, sizeof(what), "cluster-start %d", node);
+    services(what);
+    if (rc) fail_msg("%s exited %d:\n%s", args, rc, harness_read_file(log));
+}
+
 static void test_publish_survives_a_killed_broker(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.cluster.publish");
     char *events = harness_gen("--events 30000 --seed 31");
     char args[1024], log[] = "/tmp/sentinel_cluster_publish.log";
     snprintf(args, sizeof(args), "publish --quiet --topic %s %s", topic, events);
-    unlink(log);
-    pid_t pid = harness_spawn_sentinel(args, log);
-    usleep(1500 * 1000);
-    services("cluster-kill 2");
-    int rc = harness_wait(pid);
-    services("cluster-start 2");
-    if (rc) fail_msg("publish exited %d:\n%s", rc, harness_read_file(log));
+    run_through_a_broker_kill(args, log, 1500, 2);
 
     ids_t ids = {0};
     assert_int_equal(harness_consume_all(topic, "read_committed", collect_id, &ids), 30000);
@@ -101,13 +111,7 @@ static void test_projection_survives_broker_faults(void **state) {
     snprintf(args, sizeof(args),
              "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
              prefix);
-    unlink(log);
-    pid_t pid = harness_spawn_sentinel(args, log);
-    usleep(800 * 1000);
-    services("cluster-kill 3");
-    int rc = harness_wait(pid);
-    services("cluster-start 3");
-    if (rc) fail_msg("project exited %d:\n%s", rc, harness_read_file(log));
+    run_through_a_broker_kill(args, log, 800, 3);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     assert_string_equal(digest, reference);
@@ -126,7 +130,7 @@ static void test_projection_survives_broker_faults(void **state) {
     snprintf(args, sizeof(args), "project --db \"%s\" --topic %s --group-prefix %s", conninfo,
              topic, prefix);
     unlink(log);
-    pid = harness_spawn_sentinel(args, log);
+    pid_t pid = harness_spawn_sentinel(args, log);
     for (int n = 1; n <= 3; n++) {
         char what[64];
         usleep(500 * 1000);
@@ -136,7 +140,7 @@ static void test_projection_survives_broker_faults(void **state) {
         services(what);
     }
     kill(pid, SIGTERM);
-    rc = harness_wait(pid);
+    int rc = harness_wait(pid);
     if (rc)
         fail_msg("project exited %d after the rolling restart:\n%s", rc, harness_read_file(log));
     harness_project(conninfo, topic, prefix); /* what is left, until caught up */
