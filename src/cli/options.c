@@ -106,7 +106,9 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         return int_option(command, "--batch-events", arg, 1, 1000000, &options->batch_events);
     case CLI_OPT_BATCH_BYTES: {
         long long n;
-        int rc = number_option(command, "--batch-bytes", arg, 1024, 1LL << 30, &n);
+        /* At most 256M: a batch's dead letters reach PostgreSQL as one
+         * bytea[] parameter, twice the payload in hex, under its 1G limit. */
+        int rc = number_option(command, "--batch-bytes", arg, 1024, 1LL << 28, &n);
         if (rc == 1) options->batch_bytes = (size_t)n;
         return rc;
     }
