@@ -57,8 +57,9 @@ static char *full_name(const char *name, const char *ns) {
 
 /* The namespace part of a full name ("" when there is none). New string. */
 static char *namespace_of(const char *fullname) {
-    const char *dot = strrchr(fullname, '.');
-    char *out = dot ? strndup(fullname, (size_t)(dot - fullname)) : strdup("");
+    size_t len = strlen(fullname);
+    while (len && fullname[len - 1] != '.') len--;
+    char *out = strndup(fullname, len ? len - 1 : 0);
     if (!out) abort();
     return out;
 }

@@ -188,7 +188,7 @@ const char *json_string_text(json_scan_t *st, const json_token_t *tok, size_t *l
         }
         p++;
         char e = *p++;
-        unsigned u, u2;
+        unsigned u = 0, u2 = 0; /* the scan validated the escape: hex4 succeeds */
         switch (e) {
         case 'b': *o++ = '\b'; break;
         case 'f': *o++ = '\f'; break;

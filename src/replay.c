@@ -334,7 +334,8 @@ static int share_partitions(int n, int np, int workers, const int64_t *stops, co
         for (int p = 0; p < np; p++)
             left[p] +=
                 stops[i * np + p] > base[i * np + p] ? stops[i * np + p] - base[i * np + p] : 0;
-    memset(mask, 0, (size_t)(workers * np));
+    if (workers < 1 || workers > SENTINEL_MAX_WORKERS || np < 0) abort();
+    memset(mask, 0, (size_t)workers * (size_t)np);
     for (int k = 0; k < np; k++) {
         int heaviest = -1;
         for (int p = 0; p < np; p++)
