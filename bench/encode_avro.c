@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "line_reader.h"
+#include <sentinel/event.h>
+#include "base/line_reader.h"
 
 #define KEY_DELIM "\x1e\x1fK\x1f\x1e"
 #define MSG_DELIM "\x1e\x1fM\x1f\x1e"

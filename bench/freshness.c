@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "publisher.h"
-#include "timestamp.h"
+#include <sentinel/publisher.h>
+#include "base/timestamp.h"
 
 #define MAX_MARKERS 600
 #define MARKER_TAG (1ULL << 62)

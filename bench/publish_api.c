@@ -1,4 +1,4 @@
-/* publish_api.c -- the C API's publish rate (src/publisher.h), from memory:
+/* publish_api.c -- the C API's publish rate (src/include/sentinel/publisher.h), from memory:
  * first JSON strings through sentinel_publisher_send_json (the one-pass
  * path), then events already built through sentinel_publisher_send_event.
  * The first DISTINCT lines of INPUT are held in memory and sent in turn
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "publisher.h"
+#include <sentinel/publisher.h>
 
 static double now(void) {
     struct timespec ts;

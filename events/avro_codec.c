@@ -3,12 +3,14 @@
  * what the topic holds (any known writer version, resolved to the newest,
  * then checked as a JSON event would be). */
 #include <avro.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema_set.h"
+#include "base/timestamp.h"
+#include "events/schema_set.h"
 
 static int set_string(avro_value_t *v, const char *s) { return avro_value_set_string(v, s); }
 

@@ -3,7 +3,7 @@
  * fields and rules are its schemas' (schemas/<Type>.v<N>.avsc). */
 #include <string.h>
 
-#include "event.h"
+#include <sentinel/event.h>
 
 #define EVENT_TYPE(var, name, family) static const sentinel_event_type_t var = {name, family};
 EVENT_TYPE(run_started, "RunStarted", "runs")

@@ -4,7 +4,7 @@
  * simple form, full names, the attributes type, name, fields, symbols,
  * items, values and size in that order, no whitespace. Two schemas that
  * read the same bytes have the same canonical form, hence fingerprint. */
-#include "fingerprint.h"
+#include "events/fingerprint.h"
 
 #include <jansson.h>
 #include <pthread.h>

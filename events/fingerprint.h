@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sentinel.h"
+#include <sentinel/sentinel.h>
 
 /* new: the Parsing Canonical Form of the schema in `json` (length `len`), or
  * NULL with the reason in errstr. Caller frees. */

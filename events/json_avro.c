@@ -10,12 +10,14 @@
  * keep their text. The reference path (validate.c) agrees on every input:
  * a rejection is explained by it, so messages have one source. */
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_scan.h"
-#include "schema_set.h"
+#include "base/timestamp.h"
+#include "events/json_scan.h"
+#include "events/schema_set.h"
 
 enum envelope_key {
     K_EVENT_ID,

@@ -1,7 +1,7 @@
 /* json_scan.c -- JSON text scanned by jansson's grammar without a tree
  * (json_scan.h). Strings are read eight bytes at a time while none of them
  * needs a look; keys are checked for repeats with a hash set per text. */
-#include "json_scan.h"
+#include "events/json_scan.h"
 
 #include <errno.h>
 #include <math.h>

@@ -7,13 +7,15 @@
  * checks them against the catalog of types (catalog.c) and against each
  * other, and keeps one reusable Avro value per schema for decoding. */
 #include <avro.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fingerprint.h"
-#include "json_scan.h"
-#include "schema_set.h"
+#include "events/fingerprint.h"
+#include "events/json_scan.h"
+#include "events/schema_set.h"
+#include "events/schema_sources.h"
 
 /* ---------------------------------------------------------------- schema plumbing */
 

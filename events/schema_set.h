@@ -19,7 +19,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "event.h"
+#include <sentinel/event.h>
 
 #define SINGLE_OBJECT_HEADER 10 /* C3 01 + 8-byte fingerprint */
 

@@ -4,13 +4,15 @@
  * (json_avro.c) must agree with it on every input; its messages are the
  * ones users read. */
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_scan.h"
-#include "schema_set.h"
+#include "base/timestamp.h"
+#include "events/json_scan.h"
+#include "events/schema_set.h"
 
 static const char *const envelope_keys[] = {"event_id",    "type",   "version", "workspace_id",
                                             "occurred_at", "source", "data"};

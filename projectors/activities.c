@@ -1,6 +1,6 @@
 /* activities.c -- the `activities` projector: ActivityLogged into the
  * append-only activities table. */
-#include "support.h"
+#include "projectors/support.h"
 
 static const char *const activity_types[] = {"ActivityLogged", NULL};
 static const char *const activity_tables[] = {"activities", NULL};

@@ -3,7 +3,10 @@
  * briefing_generations, and BriefingDownloaded into briefing_downloads.
  * A late BriefingProgressed after a final state is ignored and counted
  * (briefing_generations.ignored_events), not an error. */
-#include "support.h"
+#include <jansson.h>
+
+#include "base/timestamp.h"
+#include "projectors/support.h"
 
 static const char *const briefing_types[] = {"BriefingRequested", "BriefingProgressed",
                                              "BriefingGenerated", "BriefingFailed",

@@ -1,7 +1,9 @@
 /* commands.c -- the `commands` projector: CommandRunStarted and
  * CommandRunCompleted into command_runs. */
-#include "support.h"
-#include "utf8.h"
+#include <jansson.h>
+
+#include "base/utf8.h"
+#include "projectors/support.h"
 
 enum { SHOWN_MAX = 200 }; /* bytes of a tenant's value quoted in a reason */
 

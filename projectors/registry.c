@@ -1,6 +1,6 @@
 /* registry.c -- the projectors `sentinel project` knows. A new projector is
  * a new file in projectors/ and one line here; the runtime does not change. */
-#include "projector.h"
+#include <sentinel/projector.h>
 
 extern const sentinel_projector_t sentinel_projector_runs, sentinel_projector_commands,
     sentinel_projector_briefings, sentinel_projector_activities, sentinel_projector_usage;

@@ -4,8 +4,10 @@
  * insert-only. The run and finding counts of workspace_daily_metrics are
  * kept here, in the same transaction as the rows they count, so a rejected
  * event never counts. */
-#include "support.h"
-#include "utf8.h"
+#include <jansson.h>
+
+#include "base/utf8.h"
+#include "projectors/support.h"
 
 static const char *const run_types[] = {"RunStarted", "RunCompleted", "FindingRecorded",
                                         "AnnotationPosted", NULL};

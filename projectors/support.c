@@ -1,5 +1,9 @@
 /* support.c -- id sets, per-batch row state, partition creation. */
-#include "support.h"
+#include "projectors/support.h"
+
+#include <jansson.h>
+
+#include "base/timestamp.h"
 
 void id_list_init(id_list_t *l) {
     memset(l, 0, sizeof(*l));

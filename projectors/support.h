@@ -3,15 +3,16 @@
 #ifndef SENTINEL_PROJECTORS_SUPPORT_H
 #define SENTINEL_PROJECTORS_SUPPORT_H
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "copy_buffer.h"
-#include "db.h"
-#include "projector.h"
-#include "timestamp.h"
-#include "uuid_map.h"
+#include <sentinel/projector.h>
+#include "base/timestamp.h"
+#include "base/uuid_map.h"
+#include "pg/copy_buffer.h"
+#include "pg/db.h"
 
 /* A set of UUIDs in insertion order (borrowed strings). */
 typedef struct id_list {

@@ -3,8 +3,8 @@
  * workspace's usage_records row for its billing period, and `tokens` to the
  * day's workspace_daily_metrics -- all in the batch's transaction, summed
  * per key first so a hot workspace costs one upsert per batch. */
-#include "billing_period.h"
-#include "support.h"
+#include "projectors/billing_period.h"
+#include "projectors/support.h"
 
 static const char *const usage_types[] = {"UsageIncremented", NULL};
 /* Its ledger row carries the event's id. */

@@ -3,7 +3,7 @@
 file(GLOB files RELATIVE "${SCHEMA_DIR}" "${SCHEMA_DIR}/*.avsc")
 list(SORT files)
 set(out "/* Generated from the .avsc files of schemas/ by schemas/embed.cmake: do not edit. */\n")
-string(APPEND out "#include \"event.h\"\n\nconst sentinel_schema_source_t sentinel_schema_sources[] = {\n")
+string(APPEND out "#include \"events/schema_sources.h\"\n\nconst sentinel_schema_source_t sentinel_schema_sources[] = {\n")
 set(count 0)
 foreach(f ${files})
   file(READ "${SCHEMA_DIR}/${f}" text)

@@ -5,8 +5,9 @@
 
 #include <getopt.h>
 
-#include "../conf.h"
-#include "../projector.h"
+#include <sentinel/conf.h>
+#include <sentinel/projector.h>
+#include "runtime/run.h"
 
 /* Exit statuses. */
 #define CLI_EXIT_OK 0

@@ -1,8 +1,9 @@
 /* doctor.c -- `sentinel doctor`: can this process reach Kafka and PostgreSQL? */
 #include <stdio.h>
 
-#include "../db.h"
-#include "cli.h"
+#include "base/kafka_conf.h"
+#include "cli/cli.h"
+#include "pg/db.h"
 
 static const char doctor_usage[] =
     "usage: sentinel doctor [options]\n\n"

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../generator.h"
-#include "../timestamp.h"
-#include "cli.h"
+#include "base/timestamp.h"
+#include "cli/cli.h"
+#include "cli/generator.h"
 
 static const char gen_usage[] =
     "usage: sentinel gen [options] > events.ndjson\n\n"

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../log.h"
-#include "../projector.h"
-#include "cli.h"
+#include <sentinel/projector.h>
+#include "base/log.h"
+#include "cli/cli.h"
 
 static const cli_command_t commands[] = {
     {"migrate", "apply the database migrations (ordered, checksummed, locked)", cli_migrate},

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../db.h"
-#include "../migrate.h"
-#include "cli.h"
+#include "cli/cli.h"
+#include "pg/db.h"
+#include "pg/migrate.h"
 
 static const char migrate_usage[] =
     "usage: sentinel migrate [--status] [--to VERSION] [--dir DIR] [options]\n\n"

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../db.h"
-#include "../log.h"
-#include "cli.h"
+#include "base/kafka_conf.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "pg/db.h"
+#include "runtime/run.h"
 
 void cli_getopt_reset(void) {
     optind = 1;

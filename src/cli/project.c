@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../log.h"
-#include "../projector.h"
-#include "cli.h"
+#include <sentinel/projector.h>
+#include "base/log.h"
+#include "cli/cli.h"
+#include "runtime/run.h"
 
 static const char project_usage[] =
     "usage: sentinel project [--projector NAME ...] [--until-caught-up] [options]\n\n"

@@ -6,11 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../encode_pool.h"
-#include "../line_reader.h"
-#include "../publisher.h"
-#include "../topic.h"
-#include "cli.h"
+#include <sentinel/publisher.h>
+#include "base/line_reader.h"
+#include "base/topic.h"
+#include "cli/cli.h"
+#include "publish/encode_pool.h"
 
 static const char publish_usage[] =
     "usage: sentinel publish [FILE|-] [options]\n\n"

@@ -8,10 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../log.h"
-#include "../replay.h"
-#include "../timestamp.h"
-#include "cli.h"
+#include "base/log.h"
+#include "base/timestamp.h"
+#include "cli/cli.h"
+#include "replay/replay.h"
+#include "runtime/run.h"
 
 #define WORKERS_HELP                                                                               \
     "  --workers N          consumers per projector, each on its share of the\n"                   \

@@ -3,8 +3,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "../event.h"
-#include "cli.h"
+#include <sentinel/event.h>
+#include "cli/cli.h"
 
 static const char schemas_usage[] =
     "usage: sentinel schemas [--check] [--canonical]\n\n"

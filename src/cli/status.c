@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../db.h"
-#include "../projector.h"
-#include "../topic.h"
-#include "cli.h"
+#include <sentinel/projector.h>
+#include "base/kafka_conf.h"
+#include "base/topic.h"
+#include "cli/cli.h"
+#include "pg/db.h"
+#include "runtime/run.h"
 
 static const char status_usage[] =
     "usage: sentinel status [--projector NAME ...] [--json] [options]\n\n"

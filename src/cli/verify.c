@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../db.h"
-#include "cli.h"
+#include "cli/cli.h"
+#include "pg/db.h"
 
 static const char verify_usage[] =
     "usage: sentinel verify [options]\n\n"

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../utf8.h"
-#include "runtime.h"
+#include "base/kafka_conf.h"
+#include "base/utf8.h"
+#include "runtime/runtime.h"
 
 /* ---------------------------------------------------------------- messages */
 

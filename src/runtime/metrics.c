@@ -19,9 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../db.h"
-#include "../log.h"
-#include "runtime.h"
+#include "base/kafka_conf.h"
+#include "base/log.h"
+#include "base/timestamp.h"
+#include "pg/db.h"
+#include "runtime/run.h"
+#include "runtime/runtime.h"
 
 const double rt_batch_seconds_bounds[RT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                     2.5,   5,    10,    30,   60,  120,  300, 600};

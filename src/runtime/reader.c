@@ -13,11 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../db.h"
-#include "../log.h"
-#include "../timestamp.h"
-#include "../topic.h"
-#include "runtime.h"
+#include "base/kafka_conf.h"
+#include "base/log.h"
+#include "base/timestamp.h"
+#include "base/topic.h"
+#include "pg/db.h"
+#include "runtime/run.h"
+#include "runtime/runtime.h"
 
 /* ---------------------------------------------------------------- accounting */
 

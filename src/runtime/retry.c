@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../db.h"
-#include "runtime.h"
+#include "base/kafka_conf.h"
+#include "pg/db.h"
+#include "runtime/run.h"
+#include "runtime/runtime.h"
 
 typedef struct retry {
     rt_runtime_t rt; /* the session settings and the topic */

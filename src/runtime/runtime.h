@@ -16,7 +16,8 @@
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 
-#include "../projector.h"
+#include <sentinel/projector.h>
+#include "runtime/run.h"
 
 /* Partitions a topic may have for a run (their state is preallocated so
  * the threads can share it without reallocation). */

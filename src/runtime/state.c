@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 int rt_stopping(const rt_runtime_t *rt) {
     return rt->halt || (rt->opt && rt->opt->stop && *rt->opt->stop);

@@ -8,12 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../copy_buffer.h"
-#include "../db.h"
-#include "../log.h"
-#include "../timestamp.h"
-#include "../uuid_map.h"
-#include "runtime.h"
+#include "base/log.h"
+#include "base/timestamp.h"
+#include "base/uuid_map.h"
+#include "pg/copy_buffer.h"
+#include "pg/db.h"
+#include "runtime/run.h"
+#include "runtime/runtime.h"
 
 /* ---------------------------------------------------------------- SQL helpers */
 

@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../db.h"
-#include "../log.h"
-#include "../timestamp.h"
-#include "../utf8.h"
-#include "runtime.h"
+#include "base/log.h"
+#include "base/timestamp.h"
+#include "base/utf8.h"
+#include "pg/db.h"
+#include "runtime/run.h"
+#include "runtime/runtime.h"
 
 /* A window of a taken chunk: the offsets of `partition` it gives this
  * projection. */

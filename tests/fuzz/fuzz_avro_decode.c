@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include <sentinel/event.h>
 
 static sentinel_codec_t *codec;
 

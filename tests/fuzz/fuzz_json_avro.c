@@ -2,6 +2,7 @@
  * against the jansson reference on the same bytes (json_avro_diff.h). Any
  * difference in accept/refuse or in the encoding aborts. bench/fuzz.sh runs
  * it for minutes; the test suite runs it briefly. */
+#include <jansson.h>
 #include <stdint.h>
 
 #include "json_avro_diff.h"

@@ -8,11 +8,12 @@
 #ifndef SENTINEL_TESTS_JSON_AVRO_DIFF_H
 #define SENTINEL_TESTS_JSON_AVRO_DIFF_H
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include <sentinel/event.h>
 #include "events/schema_set.h"
 
 /* Decoded data alike: JSON-valued fields (text) by the values they hold. */

@@ -1,8 +1,6 @@
 /* harness.c -- shared plumbing of the integration tests. */
 #include "harness.h"
 
-#include "publisher.h"
-#include "topic.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -14,6 +12,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <sentinel/publisher.h>
+#include "base/kafka_conf.h"
+#include "base/topic.h"
 
 static const char *require_env(const char *name) {
     const char *v = getenv(name);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "runtime/run.h"
 
 /* A port nothing listens on now. */
 static int free_port(void) {

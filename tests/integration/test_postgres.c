@@ -3,6 +3,7 @@
  * as arrays as COPY would write them, error
  * classification of real server errors and the `sentinel doctor` command
  * against both services. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "copy_buffer.h"
-#include "db.h"
 #include "harness.h"
+#include "pg/copy_buffer.h"
+#include "pg/db.h"
 
 static void test_round_trip(void **state) {
     (void)state;

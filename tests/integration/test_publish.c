@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "event.h"
+#include <sentinel/event.h>
+#include <sentinel/publisher.h>
 #include "harness.h"
-#include "publisher.h"
 
 typedef struct seen {
     sentinel_codec_t *codec;

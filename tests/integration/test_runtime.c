@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
+#include <sentinel/publisher.h>
+#include "base/timestamp.h"
 #include "harness.h"
-#include "publisher.h"
-#include "timestamp.h"
 
 /* What each test has: a topic, a migrated database to project into, a
  * reference database for a clean pass, a group prefix. */

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "billing_period.h"
-#include "timestamp.h"
+#include "base/timestamp.h"
+#include "projectors/billing_period.h"
 
 static int64_t ts(const char *s) {
     int64_t v;

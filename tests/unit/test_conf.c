@@ -7,7 +7,8 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
+#include <sentinel/conf.h>
+#include "base/kafka_conf.h"
 
 static int clear_env(void **state) {
     (void)state;

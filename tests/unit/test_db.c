@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "db.h"
+#include "pg/db.h"
 
 static void test_retriable(void **state) {
     (void)state;

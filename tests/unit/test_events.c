@@ -5,6 +5,7 @@
  * decoding of bad bytes. */
 #include <avro.h>
 #include <dirent.h>
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "event.h"
+#include <sentinel/event.h>
+#include "events/schema_sources.h"
 #include "fuzz/json_avro_diff.h"
 
 #define CASES SENTINEL_SOURCE_DIR "/tests/data/events"

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "line_reader.h"
+#include "base/line_reader.h"
 
 static void test_lines(void **state) {
     (void)state;

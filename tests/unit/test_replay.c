@@ -9,7 +9,8 @@
 
 #include <cmocka.h>
 
-#include "replay.h"
+#include "replay/replay.h"
+#include "runtime/run.h"
 
 static void accepted(const char *spec) {
     char errstr[256] = "";

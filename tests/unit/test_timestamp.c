@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "timestamp.h"
+#include "base/timestamp.h"
 
 static int64_t parse_ok(const char *s) {
     int64_t micros = 0;

@@ -3,6 +3,8 @@
  * cue here is a partition leader that goes down and stays down while the
  * client still names it. The ask must keep to its timeout then: a reader
  * that waits on it stops polling and leaves its group. */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,10 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
-#include "topic.h"
+#include "base/topic.h"
 
 #define TOPIC "events"
 

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 static void format(char *out, size_t size, const char *fmt, ...) {
     va_list ap;

@@ -1,0 +1,92 @@
+/* log.c -- leveled logging to stderr with a UTC timestamp. */
+#include "base/log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/utf8.h"
+
+static sentinel_log_level_t log_level = SENTINEL_LOG_INFO;
+static int log_json;
+static const char *log_command = "";
+static const char *const *log_subjects;
+
+int sentinel_log_set_format(const char *format) {
+    if (!strcmp(format, "text"))
+        log_json = 0;
+    else if (!strcmp(format, "json"))
+        log_json = 1;
+    else
+        return -1;
+    return 0;
+}
+
+void sentinel_log_set_context(const char *command, const char *const *subjects) {
+    log_command = command ? command : "";
+    log_subjects = subjects;
+}
+
+/* The subject a message starts with ("runs: ..."), or NULL. */
+static const char *subject_of(const char *msg) {
+    for (size_t i = 0; log_subjects && log_subjects[i]; i++) {
+        size_t n = strlen(log_subjects[i]);
+        if (!strncmp(msg, log_subjects[i], n) && msg[n] == ':' && msg[n + 1] == ' ')
+            return log_subjects[i];
+    }
+    return NULL;
+}
+
+void sentinel_log_set_level(sentinel_log_level_t level) { log_level = level; }
+
+void sentinel_log_init(void) {
+    const char *v = getenv("SENTINEL_LOG_LEVEL");
+    if (!v) return;
+    if (!strcmp(v, "debug")) log_level = SENTINEL_LOG_DEBUG;
+    else if (!strcmp(v, "info")) log_level = SENTINEL_LOG_INFO;
+    else if (!strcmp(v, "warn")) log_level = SENTINEL_LOG_WARN;
+    else if (!strcmp(v, "error")) log_level = SENTINEL_LOG_ERROR;
+    const char *format = getenv("SENTINEL_LOG_FORMAT");
+    if (format) (void)sentinel_log_set_format(format);
+}
+
+void sentinel_log(sentinel_log_level_t level, const char *fmt, ...) {
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    if (level < log_level) return;
+
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+
+    /* One fprintf per line so concurrent writers do not interleave. */
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    sentinel_utf8_vformat(msg, sizeof(msg), fmt, ap); /* a cut never splits a character */
+    va_end(ap);
+    if (!log_json) {
+        fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000L, names[level], msg);
+        return;
+    }
+    char time_text[48];
+    snprintf(time_text, sizeof(time_text), "%s.%03ldZ", stamp, ts.tv_nsec / 1000000L);
+    const char *subject = subject_of(msg);
+    json_t *line =
+        json_pack("{s:s, s:s, s:s?, s:s, s:{s:I, s:s}}", "time", time_text, "level", names[level],
+                  "projector", subject, "message", subject ? msg + strlen(subject) + 2 : msg,
+                  "fields", "pid", (json_int_t)getpid(), "command", log_command);
+    if (!line)
+        line = json_pack("{s:s, s:s, s:s}", "time", time_text, "level", names[level], "message",
+                         "(a log message that is not valid UTF-8)");
+    char *text = json_dumps(line, JSON_COMPACT);
+    fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
+}

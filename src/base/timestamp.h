@@ -1,0 +1,44 @@
+/* timestamp.h -- RFC 3339 timestamps <-> microseconds since the Unix epoch
+ * (UTC), and UUID syntax. */
+#ifndef SENTINEL_TIMESTAMP_H
+#define SENTINEL_TIMESTAMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sentinel/sentinel.h>
+
+#define SENTINEL_TIMESTAMP_MAX 40 /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" and NUL, with room */
+
+/* Parse an RFC 3339 date-time with a zone ("Z" or "+hh:mm"), fractions of a
+ * second up to microseconds. INVALID with the rule broken in errstr. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros,
+                                                           char *errstr, size_t errstr_size);
+
+/* Format as UTC RFC 3339: no fraction when whole seconds, milliseconds when
+ * whole milliseconds, else microseconds. `out` holds SENTINEL_TIMESTAMP_MAX. */
+void sentinel_timestamp_format(int64_t micros, char *out);
+
+/* The window every timestamp of an event lies in: [2000-01-01T00:00:00Z,
+ * 2100-01-01T00:00:00Z), in microseconds since the epoch. */
+#define SENTINEL_TIME_MIN 946684800000000LL
+#define SENTINEL_TIME_END 4102444800000000LL
+
+/* INVALID with "<ts> is outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)"
+ * in errstr when micros is not in the window. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_timestamp_check_window(int64_t micros, char *errstr,
+                                                                  size_t errstr_size);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t sentinel_days_from_civil(int64_t y, unsigned m, unsigned d);
+void sentinel_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+unsigned sentinel_days_in_month(int64_t y, unsigned m);
+
+/* Check UUID syntax (8-4-4-4-12 hex digits) and write its lower-case form
+ * to `out` (SENTINEL_UUID_LEN + 1 bytes). Returns 0 when valid, -1 if not. */
+int sentinel_uuid_normalize(const char *s, char *out);
+
+/* Seconds on the monotonic clock, for durations and deadlines. */
+double sentinel_monotonic_seconds(void);
+
+#endif

@@ -1,0 +1,37 @@
+/* utf8.c -- cutting text at character boundaries. */
+#include "base/utf8.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static size_t sequence_length(unsigned char lead) {
+    return lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : 4;
+}
+
+size_t sentinel_utf8_trim(char *s) {
+    size_t len = strlen(s), i = len;
+    /* Back over the trailing continuation bytes (a sequence has at most 3). */
+    while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0) return len; /* no lead byte: not UTF-8 we cut */
+    size_t lead = i - 1;
+    if (len - lead < sequence_length((unsigned char)s[lead])) {
+        s[lead] = '\0';
+        return lead;
+    }
+    return len;
+}
+
+void sentinel_utf8_vformat(char *out, size_t size, const char *fmt, va_list ap) {
+    int n = vsnprintf(out, size, fmt, ap);
+    if (n >= 0 && (size_t)n >= size) sentinel_utf8_trim(out);
+}
+
+const char *sentinel_utf8_shorten(const char *s, size_t max, char *buf) {
+    if (strlen(s) <= max) return s;
+    memcpy(buf, s, max);
+    buf[max] = '\0';
+    size_t len = sentinel_utf8_trim(buf);
+    memcpy(buf + len, "...", 4);
+    return buf;
+}

@@ -1,0 +1,46 @@
+/* conf.h -- connection settings of a Sentinel process: Kafka brokers, the
+ * PostgreSQL connection string, topic, consumer group prefix and librdkafka
+ * properties passed through with -X, resolved as flag > environment > default. */
+#ifndef SENTINEL_CONF_H
+#define SENTINEL_CONF_H
+
+#include "sentinel.h"
+
+typedef struct sentinel_conf sentinel_conf_t;
+
+#define SENTINEL_DEFAULT_BROKERS "127.0.0.1:19092"
+#define SENTINEL_DEFAULT_TOPIC "sentinel.events"
+#define SENTINEL_DEFAULT_GROUP_PREFIX "sentinel"
+#define SENTINEL_DEFAULT_PARTITIONS 12
+#define SENTINEL_DEFAULT_CONNECT_TIMEOUT 30 /* seconds */
+
+/* new: defaults overlaid with SENTINEL_KAFKA_BROKERS, SENTINEL_DATABASE_URL,
+ * SENTINEL_TOPIC and SENTINEL_GROUP_PREFIX. Caller frees with _destroy. */
+sentinel_conf_t *sentinel_conf_new(void);
+void sentinel_conf_destroy(sentinel_conf_t *conf);
+
+/* Set one setting by name: "brokers", "db", "topic", "group.prefix",
+ * "connect.timeout" (whole seconds, at least 1).
+ * The value is copied. Unknown names and empty values are INVALID. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set(sentinel_conf_t *conf, const char *name,
+                                                    const char *value, char *errstr,
+                                                    size_t errstr_size);
+
+/* Add a librdkafka property from "key=value" (the -X flag). It is checked
+ * against librdkafka at once, so a typo fails here with librdkafka's reason. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set_kafka(sentinel_conf_t *conf,
+                                                          const char *assignment, char *errstr,
+                                                          size_t errstr_size);
+
+/* Borrowed strings, valid while conf lives. db may be "" (libpq then reads
+ * its own PG* variables). */
+const char *sentinel_conf_brokers(const sentinel_conf_t *conf);
+const char *sentinel_conf_db(const sentinel_conf_t *conf);
+const char *sentinel_conf_topic(const sentinel_conf_t *conf);
+const char *sentinel_conf_group_prefix(const sentinel_conf_t *conf);
+/* How long scripts wait for a broker or the database to answer, in seconds
+ * (--connect-timeout, SENTINEL_CONNECT_TIMEOUT, default 30); also libpq's
+ * connect_timeout unless the connection string sets one. */
+int sentinel_conf_connect_timeout(const sentinel_conf_t *conf);
+
+#endif

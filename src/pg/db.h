@@ -1,0 +1,63 @@
+/* db.h -- PostgreSQL connections for Sentinel: connect with a libpq
+ * connection string (or libpq's PG* variables) and classify errors. */
+#ifndef SENTINEL_DB_H
+#define SENTINEL_DB_H
+
+#include <libpq-fe.h>
+
+#include <sentinel/sentinel.h>
+
+/* new: an open connection with UTC as its time zone, TCP keepalives on and
+ * libpq's connect_timeout at `connect_timeout` seconds (0: 30) unless the
+ * connection string sets them, or NULL with the server's reason in errstr
+ * (passwords redacted) and, when class is not NULL, its class: FATAL for
+ * what waiting cannot fix (no such database or role, failed
+ * authentication, a malformed connection string), RETRIABLE otherwise. An
+ * empty or NULL url lets libpq use PG*. */
+PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *class, char *errstr,
+                         size_t errstr_size);
+/* sentinel_db_open with the default timeout and no class. */
+PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size);
+
+/* Copy text to out (size bytes) with every password in it replaced by
+ * "***": URI user info (scheme://user:***@host) and password=*** settings,
+ * quoted or not. For connection strings and libpq's messages quoting them. */
+void sentinel_db_redact(const char *text, char *out, size_t size);
+
+/* Class of a failed result: RETRIABLE for what is not about the data
+ * (connection loss and class 08, serialization failures and deadlocks
+ * (40), insufficient resources such as a full disk (53), shutdowns and
+ * cancellations (57), I/O (58), internal errors (XX), lock and idle
+ * timeouts, missing privileges); FATAL for the statement or the
+ * deployment (undefined objects and syntax (42), unsupported features,
+ * missing schema or database, authorization); INVALID for everything else,
+ * the data: data exceptions (22), integrity violations (23), program
+ * limits (54), errors raised by triggers. res may be NULL (no result at
+ * all: connection trouble). */
+sentinel_err_t sentinel_db_classify(const PGconn *conn, const PGresult *res);
+
+/* Class of a bare SQLSTATE (five characters), by the rules above. */
+sentinel_err_t sentinel_db_classify_sqlstate(const char *sqlstate);
+
+/* Run one statement without parameters and return its class; on failure
+ * errstr has the server's message. For DDL and transaction control. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
+                                                   size_t errstr_size);
+
+/* Run one parameterised statement (text parameters and results). On a
+ * connection from sentinel_db_open the statement is prepared the first
+ * time its text is run there, and executed as prepared after that (up to
+ * a bound of distinct texts per connection): pass values as parameters,
+ * never in the text. On success the result goes to *out (the caller
+ * clears it), or is cleared when out is NULL; on failure errstr has the
+ * server's message. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_params(PGconn *conn, const char *sql, int n,
+                                                     const char *const *params, PGresult **out,
+                                                     char *errstr, size_t errstr_size);
+
+/* Copy a failed result's primary message (or the connection's) into errstr,
+ * without the trailing newline libpq adds. */
+void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,
+                        size_t errstr_size);
+
+#endif
