@@ -1,7 +1,7 @@
 /* runtime.h -- the parts of the projector runtime, shared by its files and
  * by nothing else (projectors see projector.h only).
  *
- * The shape: one *reader* (reader.c) consumes the topic once for every
+ * The shape: one *reader* (reader.c, positions.c) consumes the topic once for every
  * projector of the process, decodes each message at most once and hands
  * the messages out in *chunks* (a run of messages and the log ranges they
  * cover). Each projector is a *projection* (worker.c), a thread with its
@@ -210,6 +210,28 @@ struct rt_runtime {
     int64_t brokers_down_us;          /* since when no broker answers, 0: they do */
     struct rt_runtime *next_observed; /* the metrics server's list */
 };
+
+/* ---------------------------------------------------------------- reader.c */
+
+/* Partition p was revoked or sought: what the chunk being filled holds of
+ * it goes. */
+void rt_forget(rt_runtime_t *rt, int32_t p);
+
+/* ---------------------------------------------------------------- positions.c */
+
+/* Partition p is done (a bounded run reached its stops); `pause` it too. */
+void rt_stop_partition(rt_runtime_t *rt, int32_t p, int pause);
+/* The consumer group's assignments and revocations (librdkafka's callback;
+ * opaque is the runtime). */
+void rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                     rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* Read the stored offsets again for the partitions projections asked for
+ * (after a fence, or a gap), and seek there. */
+SENTINEL_MUSTCHECK sentinel_err_t rt_reload(rt_runtime_t *rt, char *errstr, size_t errstr_size);
+/* Assign the partitions of a bounded run (those of its mask) from the
+ * projections' starts up to their stops. */
+SENTINEL_MUSTCHECK sentinel_err_t rt_assign_bounded(rt_runtime_t *rt, char *errstr,
+                                                    size_t errstr_size);
 
 /* ---------------------------------------------------------------- state.c */
 
