@@ -219,8 +219,8 @@ typedef struct keys {
 
 static void keys_of(keys_t *k, const sentinel_projector_t *p, const rt_item_t *items, size_t count,
                     int (*pick)(const sentinel_projector_t *, const rt_item_t *)) {
-    const char **ids = malloc((count + 1) * sizeof(*ids));
-    const char **ws = malloc((count + 1) * sizeof(*ws));
+    const char **ids = calloc(count + 1, sizeof(*ids));
+    const char **ws = calloc(count + 1, sizeof(*ws));
     k->which = malloc((count + 1) * sizeof(*k->which));
     if (!ids || !ws || !k->which) abort();
     k->n = 0;

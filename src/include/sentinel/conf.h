@@ -16,31 +16,33 @@ typedef struct sentinel_conf sentinel_conf_t;
 
 /* new: defaults overlaid with SENTINEL_KAFKA_BROKERS, SENTINEL_DATABASE_URL,
  * SENTINEL_TOPIC and SENTINEL_GROUP_PREFIX. Caller frees with _destroy. */
-sentinel_conf_t *sentinel_conf_new(void);
-void sentinel_conf_destroy(sentinel_conf_t *conf);
+SENTINEL_API sentinel_conf_t *sentinel_conf_new(void);
+SENTINEL_API void sentinel_conf_destroy(sentinel_conf_t *conf);
 
 /* Set one setting by name: "brokers", "db", "topic", "group.prefix",
  * "connect.timeout" (whole seconds, at least 1).
  * The value is copied. Unknown names and empty values are INVALID. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set(sentinel_conf_t *conf, const char *name,
-                                                    const char *value, char *errstr,
-                                                    size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set(sentinel_conf_t *conf,
+                                                                 const char *name,
+                                                                 const char *value, char *errstr,
+                                                                 size_t errstr_size);
 
 /* Add a librdkafka property from "key=value" (the -X flag). It is checked
  * against librdkafka at once, so a typo fails here with librdkafka's reason. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set_kafka(sentinel_conf_t *conf,
-                                                          const char *assignment, char *errstr,
-                                                          size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set_kafka(sentinel_conf_t *conf,
+                                                                       const char *assignment,
+                                                                       char *errstr,
+                                                                       size_t errstr_size);
 
 /* Borrowed strings, valid while conf lives. db may be "" (libpq then reads
  * its own PG* variables). */
-const char *sentinel_conf_brokers(const sentinel_conf_t *conf);
-const char *sentinel_conf_db(const sentinel_conf_t *conf);
-const char *sentinel_conf_topic(const sentinel_conf_t *conf);
-const char *sentinel_conf_group_prefix(const sentinel_conf_t *conf);
+SENTINEL_API const char *sentinel_conf_brokers(const sentinel_conf_t *conf);
+SENTINEL_API const char *sentinel_conf_db(const sentinel_conf_t *conf);
+SENTINEL_API const char *sentinel_conf_topic(const sentinel_conf_t *conf);
+SENTINEL_API const char *sentinel_conf_group_prefix(const sentinel_conf_t *conf);
 /* How long scripts wait for a broker or the database to answer, in seconds
  * (--connect-timeout, SENTINEL_CONNECT_TIMEOUT, default 30); also libpq's
  * connect_timeout unless the connection string sets one. */
-int sentinel_conf_connect_timeout(const sentinel_conf_t *conf);
+SENTINEL_API int sentinel_conf_connect_timeout(const sentinel_conf_t *conf);
 
 #endif

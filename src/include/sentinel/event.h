@@ -35,10 +35,10 @@ typedef struct sentinel_event_type {
 } sentinel_event_type_t;
 
 /* The catalog: every event type, NULL-terminated (events/catalog.c). */
-extern const sentinel_event_type_t *const sentinel_event_types[];
+SENTINEL_API extern const sentinel_event_type_t *const sentinel_event_types[];
 
 /* The type named `name`, or NULL. Borrowed (static). */
-const sentinel_event_type_t *sentinel_event_type_find(const char *name);
+SENTINEL_API const sentinel_event_type_t *sentinel_event_type_find(const char *name);
 
 /* jansson's value type: data below is a jansson value (include <jansson.h>
  * to read it), declared here so this header needs no other library's. */
@@ -64,17 +64,17 @@ typedef struct sentinel_event {
 } sentinel_event_t;
 
 /* Free what an event owns and zero it; safe on a zeroed event. */
-void sentinel_event_clear(sentinel_event_t *ev);
+SENTINEL_API void sentinel_event_clear(sentinel_event_t *ev);
 
 /* Borrowed data accessors: NULL / 0 when the field is absent. */
-const char *sentinel_event_str(const sentinel_event_t *ev, const char *field);
-int64_t sentinel_event_int(const sentinel_event_t *ev, const char *field);
+SENTINEL_API const char *sentinel_event_str(const sentinel_event_t *ev, const char *field);
+SENTINEL_API int64_t sentinel_event_int(const sentinel_event_t *ev, const char *field);
 
 /* 1 when `field` is JSON-valued and held as its JSON text (a string). */
-int sentinel_event_is_json_text(const sentinel_event_t *ev, const char *field);
+SENTINEL_API int sentinel_event_is_json_text(const sentinel_event_t *ev, const char *field);
 
 /* new: the event as one line of JSON (envelope and data; no newline). */
-char *sentinel_event_to_json(const sentinel_event_t *ev);
+SENTINEL_API char *sentinel_event_to_json(const sentinel_event_t *ev);
 
 /* The codec: the embedded schemas (the .avsc files of schemas/) with their fingerprints
  * and resolvers, and reusable Avro buffers. One per thread. */
@@ -84,36 +84,37 @@ typedef struct sentinel_codec sentinel_codec_t;
  * catalog agreement and compatibility between the versions of a type (an
  * older reader reads newer data; a newer reader reads older data, fields it
  * added taking their defaults). NULL with the reason on failure. */
-sentinel_codec_t *sentinel_codec_new(char *errstr, size_t errstr_size);
-void sentinel_codec_destroy(sentinel_codec_t *codec);
+SENTINEL_API sentinel_codec_t *sentinel_codec_new(char *errstr, size_t errstr_size);
+SENTINEL_API void sentinel_codec_destroy(sentinel_codec_t *codec);
 
 /* Largest accepted event, in bytes of JSON (default 1 MiB). */
-void sentinel_codec_set_max_bytes(sentinel_codec_t *codec, size_t max_bytes);
-size_t sentinel_codec_max_bytes(const sentinel_codec_t *codec);
+SENTINEL_API void sentinel_codec_set_max_bytes(sentinel_codec_t *codec, size_t max_bytes);
+SENTINEL_API size_t sentinel_codec_max_bytes(const sentinel_codec_t *codec);
 
 /* Newest version of `type` that the codec knows; 0 if none. */
-int sentinel_codec_latest_version(const sentinel_codec_t *codec, const sentinel_event_type_t *type);
+SENTINEL_API int sentinel_codec_latest_version(const sentinel_codec_t *codec,
+                                               const sentinel_event_type_t *type);
 
 /* The event type of Avro single-object bytes, from the writer schema's
  * fingerprint alone (nothing decoded, nothing allocated): for routing. NULL
  * when the bytes are no single-object encoding of a known schema. */
-const sentinel_event_type_t *sentinel_codec_peek_type(const sentinel_codec_t *codec,
-                                                      const void *bytes, size_t len);
+SENTINEL_API const sentinel_event_type_t *sentinel_codec_peek_type(const sentinel_codec_t *codec,
+                                                                   const void *bytes, size_t len);
 
 /* Validate one JSON event. On success fills *ev (caller clears it). On
  * INVALID, errstr reads "<Type>: <what broke which rule>" (or just the
  * reason when the type is unknown) and *ev is left cleared. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_from_json(sentinel_codec_t *codec,
-                                                           const char *json, size_t len,
-                                                           sentinel_event_t *ev, char *errstr,
-                                                           size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t
+sentinel_event_from_json(sentinel_codec_t *codec, const char *json, size_t len,
+                         sentinel_event_t *ev, char *errstr, size_t errstr_size);
 
 /* Avro single-object encoding of a validated event with its version's
  * schema. The bytes are borrowed from the codec until its next call. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_encode(sentinel_codec_t *codec,
-                                                        const sentinel_event_t *ev,
-                                                        const void **bytes, size_t *len,
-                                                        char *errstr, size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_encode(sentinel_codec_t *codec,
+                                                                     const sentinel_event_t *ev,
+                                                                     const void **bytes,
+                                                                     size_t *len, char *errstr,
+                                                                     size_t errstr_size);
 
 /* A growable byte buffer (data is malloc'd; the owner frees it). */
 typedef struct sentinel_bytes {
@@ -135,23 +136,24 @@ typedef struct sentinel_event_head {
  * JSON-valued fields keep the text the producer sent. On INVALID, out is
  * unchanged and errstr holds the same message sentinel_event_from_json()
  * gives. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_json_to_avro(sentinel_codec_t *codec,
-                                                              const char *json, size_t len,
-                                                              sentinel_bytes_t *out,
-                                                              sentinel_event_head_t *head,
-                                                              char *errstr, size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_json_to_avro(
+    sentinel_codec_t *codec, const char *json, size_t len, sentinel_bytes_t *out,
+    sentinel_event_head_t *head, char *errstr, size_t errstr_size);
 
 /* Decode single-object encoded bytes written with any known schema version,
  * resolved to the newest version of the type, and validate the result as a
  * JSON event would be. INVALID when the bytes are not such an event. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
-                                                        size_t len, sentinel_event_t *ev,
-                                                        char *errstr, size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec,
+                                                                     const void *bytes, size_t len,
+                                                                     sentinel_event_t *ev,
+                                                                     char *errstr,
+                                                                     size_t errstr_size);
 
 /* Schemas known to the codec, for listings and tests. */
-size_t sentinel_codec_schema_count(const sentinel_codec_t *codec);
+SENTINEL_API size_t sentinel_codec_schema_count(const sentinel_codec_t *codec);
 /* Borrowed; i < sentinel_codec_schema_count(). */
-void sentinel_codec_schema_info(const sentinel_codec_t *codec, size_t i, const char **type_name,
-                                int *version, uint64_t *fingerprint, const char **canonical_form);
+SENTINEL_API void sentinel_codec_schema_info(const sentinel_codec_t *codec, size_t i,
+                                             const char **type_name, int *version,
+                                             uint64_t *fingerprint, const char **canonical_form);
 
 #endif

@@ -42,38 +42,36 @@ typedef struct sentinel_projector {
 } sentinel_projector_t;
 
 /* The projectors (projectors/registry.c), NULL-terminated. */
-extern const sentinel_projector_t *const sentinel_projectors[];
-const sentinel_projector_t *sentinel_projector_find(const char *name);
+SENTINEL_API extern const sentinel_projector_t *const sentinel_projectors[];
+SENTINEL_API const sentinel_projector_t *sentinel_projector_find(const char *name);
 
 /* ---- for apply handlers ---- */
 
 /* New events of the batch (deduplicated, but for proven_by_rows types; of
  * handled types, of known workspaces), in log order. Borrowed. */
-size_t sentinel_batch_count(const sentinel_batch_t *batch);
-const sentinel_event_t *sentinel_batch_event(const sentinel_batch_t *batch, size_t i);
+SENTINEL_API size_t sentinel_batch_count(const sentinel_batch_t *batch);
+SENTINEL_API const sentinel_event_t *sentinel_batch_event(const sentinel_batch_t *batch, size_t i);
 /* Reject event i: it is dead-lettered with the reason; the handler writes
  * no row for it. Its id still counts as processed: a redelivery is a
  * duplicate. */
-void sentinel_batch_reject(sentinel_batch_t *batch, size_t i, const char *fmt, ...)
+SENTINEL_API void sentinel_batch_reject(sentinel_batch_t *batch, size_t i, const char *fmt, ...)
     SENTINEL_PRINTF(3, 4);
-int sentinel_batch_is_rejected(const sentinel_batch_t *batch, size_t i);
+SENTINEL_API int sentinel_batch_is_rejected(const sentinel_batch_t *batch, size_t i);
 /* Where event i is in the log. */
-const char *sentinel_batch_topic(const sentinel_batch_t *batch);
-void sentinel_batch_position(const sentinel_batch_t *batch, size_t i, int32_t *partition,
-                             int64_t *offset);
+SENTINEL_API const char *sentinel_batch_topic(const sentinel_batch_t *batch);
+SENTINEL_API void sentinel_batch_position(const sentinel_batch_t *batch, size_t i,
+                                          int32_t *partition, int64_t *offset);
 /* Event i was applied before: its row carries its id (types of
  * proven_by_rows only). */
-void sentinel_batch_duplicate(sentinel_batch_t *batch, size_t i);
+SENTINEL_API void sentinel_batch_duplicate(sentinel_batch_t *batch, size_t i);
 /* Count event i as ignored (applied as a no-op, e.g. a late progress). */
-void sentinel_batch_ignore(sentinel_batch_t *batch, size_t i);
+SENTINEL_API void sentinel_batch_ignore(sentinel_batch_t *batch, size_t i);
 
 /* Run `sql` with $1 = a uuid[] of `ids` (n of them) and hand each result
  * row to `row`. For the set-based reads of apply handlers. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql,
-                                                         const char *const *ids, size_t n,
-                                                         void (*row)(PGresult *res, int r,
-                                                                     void *opaque),
-                                                         void *opaque, char *errstr,
-                                                         size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t
+sentinel_db_select_ids(PGconn *conn, const char *sql, const char *const *ids, size_t n,
+                       void (*row)(PGresult *res, int r, void *opaque), void *opaque, char *errstr,
+                       size_t errstr_size);
 
 #endif

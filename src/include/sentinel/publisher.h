@@ -33,64 +33,64 @@ typedef struct sentinel_publisher_options {
 /* new: a publisher to conf's brokers and topic. options may be NULL. With
  * transactional, the producer's transactions are initialised here.
  * NULL with the reason in errstr. */
-sentinel_publisher_t *sentinel_publisher_new(const sentinel_conf_t *conf,
-                                             const sentinel_publisher_options_t *options,
-                                             char *errstr, size_t errstr_size);
+SENTINEL_API sentinel_publisher_t *
+sentinel_publisher_new(const sentinel_conf_t *conf, const sentinel_publisher_options_t *options,
+                       char *errstr, size_t errstr_size);
 
 /* Flushes what is pending (up to 30 s), then frees everything. */
-void sentinel_publisher_destroy(sentinel_publisher_t *pub);
+SENTINEL_API void sentinel_publisher_destroy(sentinel_publisher_t *pub);
 
 /* The codec in use (borrowed), for settings such as the size limit. */
-sentinel_codec_t *sentinel_publisher_codec(sentinel_publisher_t *pub);
+SENTINEL_API sentinel_codec_t *sentinel_publisher_codec(sentinel_publisher_t *pub);
 
 /* Validate a JSON event and queue it. INVALID: the event was rejected
  * (errstr has the reason) and nothing was queued. RETRIABLE/FATAL: Kafka
  * refused it. Blocks while the local queue is full (bounded memory). */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_json(sentinel_publisher_t *pub,
-                                                               const char *json, size_t len,
-                                                               uint64_t tag, char *errstr,
-                                                               size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t
+sentinel_publisher_send_json(sentinel_publisher_t *pub, const char *json, size_t len, uint64_t tag,
+                             char *errstr, size_t errstr_size);
 
 /* Queue an already validated event. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_event(sentinel_publisher_t *pub,
-                                                                const sentinel_event_t *ev,
-                                                                uint64_t tag, char *errstr,
-                                                                size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t
+sentinel_publisher_send_event(sentinel_publisher_t *pub, const sentinel_event_t *ev, uint64_t tag,
+                              char *errstr, size_t errstr_size);
 
 /* Queue an event already encoded (by sentinel_event_encode): its workspace
  * id is the key, its type and id the headers. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_encoded(
-    sentinel_publisher_t *pub, const char *workspace_id, const char *event_type,
-    const char *event_id, const void *value, size_t len, uint64_t tag, char *errstr,
-    size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t
+sentinel_publisher_send_encoded(sentinel_publisher_t *pub, const char *workspace_id,
+                                const char *event_type, const char *event_id, const void *value,
+                                size_t len, uint64_t tag, char *errstr, size_t errstr_size);
 
 /* Queue raw bytes to another topic (the dead-letter topic of rejected
  * input lines), with headers `reason`, `line` (the tag: the line number)
  * and `size` (the whole record's size, which is more than len when only
  * its first bytes are sent). */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub,
-                                                              const char *topic, const void *value,
-                                                              size_t len, size_t size,
-                                                              const char *reason, uint64_t tag,
-                                                              char *errstr, size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_raw(
+    sentinel_publisher_t *pub, const char *topic, const void *value, size_t len, size_t size,
+    const char *reason, uint64_t tag, char *errstr, size_t errstr_size);
 
 /* Serve delivery reports without blocking. */
-void sentinel_publisher_poll(sentinel_publisher_t *pub);
+SENTINEL_API void sentinel_publisher_poll(sentinel_publisher_t *pub);
 
 /* Wait until every queued message is acknowledged or failed. FATAL if any
  * message failed since the publisher was made; RETRIABLE on timeout. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_flush(sentinel_publisher_t *pub,
-                                                           int timeout_ms, char *errstr,
-                                                           size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_flush(sentinel_publisher_t *pub,
+                                                                        int timeout_ms,
+                                                                        char *errstr,
+                                                                        size_t errstr_size);
 
 /* Transactions (transactional publishers only). commit flushes first; on
  * any failure the caller aborts. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_begin(sentinel_publisher_t *pub,
-                                                           char *errstr, size_t errstr_size);
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_commit(sentinel_publisher_t *pub,
-                                                            char *errstr, size_t errstr_size);
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_abort(sentinel_publisher_t *pub,
-                                                           char *errstr, size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_begin(sentinel_publisher_t *pub,
+                                                                        char *errstr,
+                                                                        size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_commit(sentinel_publisher_t *pub,
+                                                                         char *errstr,
+                                                                         size_t errstr_size);
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_abort(sentinel_publisher_t *pub,
+                                                                        char *errstr,
+                                                                        size_t errstr_size);
 
 typedef struct sentinel_publisher_stats {
     uint64_t queued;    /* messages handed to Kafka */
@@ -99,6 +99,7 @@ typedef struct sentinel_publisher_stats {
     uint64_t bytes;     /* value bytes delivered */
 } sentinel_publisher_stats_t;
 
-void sentinel_publisher_stats(const sentinel_publisher_t *pub, sentinel_publisher_stats_t *stats);
+SENTINEL_API void sentinel_publisher_stats(const sentinel_publisher_t *pub,
+                                           sentinel_publisher_stats_t *stats);
 
 #endif

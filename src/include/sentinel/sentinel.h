@@ -16,6 +16,10 @@
 /* Characters of a UUID in text, 8-4-4-4-12 hex digits. */
 #define SENTINEL_UUID_LEN 36
 
+/* What the shared library exports: the functions and data these headers
+ * declare; everything else in it is hidden. */
+#define SENTINEL_API __attribute__((visibility("default")))
+
 /* Fallible functions return an sentinel_err_t and must be checked. */
 #define SENTINEL_MUSTCHECK __attribute__((warn_unused_result))
 #define SENTINEL_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -33,6 +37,6 @@ typedef enum sentinel_err {
 } sentinel_err_t;
 
 /* Name of an error class, for logs ("retriable", "invalid", "fatal"). */
-const char *sentinel_err_name(sentinel_err_t err);
+SENTINEL_API const char *sentinel_err_name(sentinel_err_t err);
 
 #endif
