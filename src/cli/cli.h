@@ -14,11 +14,16 @@
 #define CLI_EXIT_FAILURE 1 /* the work failed (bad lines, drift, ...) */
 #define CLI_EXIT_USAGE 2   /* bad command line */
 
-/* A subcommand: parses its own options from argv (argv[0] is its name). */
+/* A subcommand: parses its own options from argv (argv[0] is its name).
+ * Each file of src/cli/ defines its commands' entries; commands.c lists
+ * them. */
 typedef struct cli_command {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv, sentinel_conf_t *conf);
+    const char *usage;             /* what --help prints: every option has a line */
+    const struct option *options;  /* its long options, shared ones included */
+    const struct cli_command *sub; /* a subcommand of its own ("dead-letters retry") */
 } cli_command_t;
 
 /* Long options shared by every subcommand, to append to a subcommand's own
@@ -106,9 +111,29 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
 int cli_projector_option(const char *command, const char *name, const sentinel_projector_t **chosen,
                          int *n);
 
+/* Option values, each checked before anything connects: 1 when `arg` is
+ * good (and stored in *out), or -1 after saying on stderr what `name` must
+ * be ("sentinel <command>: --name must be ..."), a usage error. */
+/* A whole number in [lo, hi]. */
+int cli_number_option(const char *command, const char *name, const char *arg, long long lo,
+                      long long hi, long long *out);
+int cli_int_option(const char *command, const char *name, const char *arg, int lo, int hi,
+                   int *out);
+/* A number from 0 to 1. */
+int cli_share_option(const char *command, const char *name, const char *arg, double *out);
+/* A UUID (its text is passed on as given). */
+int cli_uuid_option(const char *command, const char *name, const char *arg);
+/* An RFC 3339 time, or a date (its midnight, UTC); micros may be NULL. */
+int cli_time_option(const char *command, const char *name, const char *arg, int64_t *micros);
+
+/* The projector `name` names (no aliases), or NULL after printing the
+ * known names. */
+const sentinel_projector_t *cli_projector_name(const char *command, const char *name);
+
 /* Apply a batch option: 1 if applied, 0 if opt is not one, -1 after
  * printing an error. */
-int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options);
+int cli_batch_option(const char *command, int opt, const char *arg,
+                     sentinel_run_options_t *options);
 
 /* Start the metrics server --metrics-listen asks for, into
  * options->metrics, and say where it serves. 0, or -1 after printing why. */
@@ -129,17 +154,14 @@ void cli_getopt_reset(void);
  * source tree's migrations/. Borrowed. */
 const char *cli_migrations_dir(const char *flag);
 
-int cli_doctor(int argc, char **argv, sentinel_conf_t *conf);
-int cli_migrate(int argc, char **argv, sentinel_conf_t *conf);
-int cli_project(int argc, char **argv, sentinel_conf_t *conf);
-int cli_status(int argc, char **argv, sentinel_conf_t *conf);
-int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf);
-int cli_verify(int argc, char **argv, sentinel_conf_t *conf);
-int cli_usage(int argc, char **argv, sentinel_conf_t *conf);
-int cli_gen(int argc, char **argv, sentinel_conf_t *conf);
-int cli_publish(int argc, char **argv, sentinel_conf_t *conf);
-int cli_schemas(int argc, char **argv, sentinel_conf_t *conf);
-int cli_replay(int argc, char **argv, sentinel_conf_t *conf);
-int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf);
+extern const cli_command_t cli_migrate_command, cli_gen_command, cli_publish_command,
+    cli_project_command, cli_replay_command, cli_rebuild_command, cli_status_command,
+    cli_dead_letters_command, cli_verify_command, cli_usage_command, cli_schemas_command,
+    cli_doctor_command;
+
+/* Every command, in the order `sentinel --help` lists them; NULL-terminated. */
+extern const cli_command_t *const cli_commands[];
+/* The command named `name`, or NULL. */
+const cli_command_t *cli_command_find(const char *name);
 
 #endif

@@ -48,17 +48,18 @@ static int check_db(const sentinel_conf_t *conf) {
         fprintf(stderr, "postgres: %s\n", errstr);
         return -1;
     }
-    printf("postgres   ok  %s@%s:%s/%s, server %d\n", PQuser(pg), PQhost(pg), PQport(pg),
-           PQdb(pg), PQserverVersion(pg));
+    printf("postgres   ok  %s@%s:%s/%s, server %d\n", PQuser(pg), PQhost(pg), PQport(pg), PQdb(pg),
+           PQserverVersion(pg));
     PQfinish(pg);
     return 0;
 }
 
-int cli_doctor(int argc, char **argv, sentinel_conf_t *conf) {
-    static const struct option longopts[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
+static const struct option doctor_options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
+
+static int cli_doctor(int argc, char **argv, sentinel_conf_t *conf) {
     int opt;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, doctor_options, NULL)) != -1) {
         int handled = cli_common_option(conf, opt, optarg, doctor_usage);
         if (handled == 2) return CLI_EXIT_OK;
         if (handled != 1) return CLI_EXIT_USAGE;
@@ -70,3 +71,8 @@ int cli_doctor(int argc, char **argv, sentinel_conf_t *conf) {
     if (check_db(conf)) rc = CLI_EXIT_FAILURE;
     return rc;
 }
+
+const cli_command_t cli_doctor_command = {
+    "doctor",       "check that Kafka and PostgreSQL answer, print their versions",
+    cli_doctor,     doctor_usage,
+    doctor_options, NULL};

@@ -25,95 +25,85 @@ static const char gen_usage[] =
     "  --invalid P         share of invalid lines (0..1)\n"
     "  --orphans P         share of runs naming a repository that does not exist (0..1)\n"
     "  --hot N             send 90%% of the traffic to the first N workspaces\n"
-    "  -o, --output FILE   write to FILE instead of standard output\n";
+    "  -o, --output FILE   write to FILE instead of standard output\n"
+    "  -h, --help          this help\n";
 
-static int parse_share(const char *flag, const char *arg, double *out) {
-    char *end;
-    double v = strtod(arg, &end);
-    if (*end || v < 0 || v > 1) {
-        fprintf(stderr, "sentinel gen: %s %s: expected a share between 0 and 1\n", flag, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
+enum {
+    OPT_EVENTS = 1,
+    OPT_WORKSPACES,
+    OPT_REPOS,
+    OPT_START,
+    OPT_DAYS,
+    OPT_SEED,
+    OPT_DUPS,
+    OPT_INVALID,
+    OPT_ORPHANS,
+    OPT_HOT
+};
 
-static int parse_count(const char *flag, const char *arg, long min, long *out) {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*end || v < min) {
-        fprintf(stderr, "sentinel gen: %s %s: expected an integer of at least %ld\n", flag, arg, min);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
+static const struct option gen_options[] = {{"events", required_argument, NULL, OPT_EVENTS},
+                                            {"workspaces", required_argument, NULL, OPT_WORKSPACES},
+                                            {"repositories", required_argument, NULL, OPT_REPOS},
+                                            {"start", required_argument, NULL, OPT_START},
+                                            {"days", required_argument, NULL, OPT_DAYS},
+                                            {"seed", required_argument, NULL, OPT_SEED},
+                                            {"duplicates", required_argument, NULL, OPT_DUPS},
+                                            {"invalid", required_argument, NULL, OPT_INVALID},
+                                            {"orphans", required_argument, NULL, OPT_ORPHANS},
+                                            {"hot", required_argument, NULL, OPT_HOT},
+                                            {"output", required_argument, NULL, 'o'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
 
-int cli_gen(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_EVENTS = 1, OPT_WORKSPACES, OPT_REPOS, OPT_START, OPT_DAYS, OPT_SEED, OPT_DUPS,
-           OPT_INVALID, OPT_ORPHANS, OPT_HOT };
-    static const struct option longopts[] = {
-        {"events", required_argument, NULL, OPT_EVENTS},
-        {"workspaces", required_argument, NULL, OPT_WORKSPACES},
-        {"repositories", required_argument, NULL, OPT_REPOS},
-        {"start", required_argument, NULL, OPT_START},
-        {"days", required_argument, NULL, OPT_DAYS},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"duplicates", required_argument, NULL, OPT_DUPS},
-        {"invalid", required_argument, NULL, OPT_INVALID},
-        {"orphans", required_argument, NULL, OPT_ORPHANS},
-        {"hot", required_argument, NULL, OPT_HOT},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+static int cli_gen(int argc, char **argv, sentinel_conf_t *conf) {
     (void)conf;
     sentinel_gen_options_t o;
     sentinel_gen_options_init(&o);
     const char *output = NULL;
-    long n;
+    long long n;
     int opt;
     char errstr[512];
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:h", gen_options, NULL)) != -1) {
         switch (opt) {
         case OPT_EVENTS:
-            if (parse_count("--events", optarg, 0, &n)) return CLI_EXIT_USAGE;
+            if (cli_number_option("gen", "--events", optarg, 0, 1000000000000LL, &n) < 0)
+                return CLI_EXIT_USAGE;
             o.events = (unsigned long)n;
             break;
         case OPT_WORKSPACES:
-            if (parse_count("--workspaces", optarg, 1, &n)) return CLI_EXIT_USAGE;
-            o.workspaces = (int)n;
+            if (cli_int_option("gen", "--workspaces", optarg, 1, 100000, &o.workspaces) < 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_REPOS:
-            if (parse_count("--repositories", optarg, 1, &n)) return CLI_EXIT_USAGE;
-            o.repositories = (int)n;
+            if (cli_int_option("gen", "--repositories", optarg, 1, 100000, &o.repositories) < 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_DAYS:
-            if (parse_count("--days", optarg, 1, &n)) return CLI_EXIT_USAGE;
-            o.days = (int)n;
+            if (cli_int_option("gen", "--days", optarg, 1, 36500, &o.days) < 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_SEED:
-            if (parse_count("--seed", optarg, 0, &n)) return CLI_EXIT_USAGE;
+            if (cli_number_option("gen", "--seed", optarg, 0, INT64_MAX, &n) < 0)
+                return CLI_EXIT_USAGE;
             o.seed = (uint64_t)n;
             break;
         case OPT_HOT:
-            if (parse_count("--hot", optarg, 1, &n)) return CLI_EXIT_USAGE;
-            o.hot_workspaces = (int)n;
+            if (cli_int_option("gen", "--hot", optarg, 1, 100000, &o.hot_workspaces) < 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_START:
-            if (sentinel_timestamp_parse(optarg, &o.start, errstr, sizeof(errstr))) {
-                fprintf(stderr, "sentinel gen: --start: %s\n", errstr);
-                return CLI_EXIT_USAGE;
-            }
+            if (cli_time_option("gen", "--start", optarg, &o.start) < 0) return CLI_EXIT_USAGE;
             break;
         case OPT_DUPS:
-            if (parse_share("--duplicates", optarg, &o.duplicates)) return CLI_EXIT_USAGE;
+            if (cli_share_option("gen", "--duplicates", optarg, &o.duplicates) < 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_INVALID:
-            if (parse_share("--invalid", optarg, &o.invalid)) return CLI_EXIT_USAGE;
+            if (cli_share_option("gen", "--invalid", optarg, &o.invalid) < 0) return CLI_EXIT_USAGE;
             break;
         case OPT_ORPHANS:
-            if (parse_share("--orphans", optarg, &o.orphans)) return CLI_EXIT_USAGE;
+            if (cli_share_option("gen", "--orphans", optarg, &o.orphans) < 0) return CLI_EXIT_USAGE;
             break;
         case 'o': output = optarg; break;
         case 'h': printf(gen_usage); return CLI_EXIT_OK;
@@ -142,3 +132,7 @@ int cli_gen(int argc, char **argv, sentinel_conf_t *conf) {
             stats.duplicates, stats.invalid, stats.orphans);
     return CLI_EXIT_OK;
 }
+
+const cli_command_t cli_gen_command = {
+    "gen", "write a realistic, deterministic NDJSON event stream", cli_gen, gen_usage, gen_options,
+    NULL};

@@ -45,7 +45,9 @@ static uint64_t next_u64(gen_t *g) {
 
 static double uniform(gen_t *g) { return (double)(next_u64(g) >> 11) / 9007199254740992.0; }
 static int chance(gen_t *g, double p) { return uniform(g) < p; }
-static long range(gen_t *g, long lo, long hi) { return lo + (long)(next_u64(g) % (uint64_t)(hi - lo + 1)); }
+static long range(gen_t *g, long lo, long hi) {
+    return lo + (long)(next_u64(g) % (uint64_t)(hi - lo + 1));
+}
 
 static void uuid(gen_t *g, char *out) {
     uint64_t a = next_u64(g), b = next_u64(g);
@@ -76,7 +78,8 @@ static int pick_workspace(gen_t *g) {
     if (g->opt->hot_workspaces > 0 && chance(g, 0.9))
         return 1 + (int)range(g, 0, (g->opt->hot_workspaces < n ? g->opt->hot_workspaces : n) - 1);
     double h = 0;
-    for (int i = 1; i <= n; i++) h += 1.0 / i;
+    for (int i = 1; i <= n; i++)
+        h += 1.0 / i;
     double x = uniform(g) * h;
     for (int i = 1; i <= n; i++) {
         x -= 1.0 / i;
@@ -149,16 +152,21 @@ static void emit(gen_t *g, const char *type, int w, json_t *data) {
     json_decref(ev);
 }
 
-static const char *const categories[] = {"security", "correctness", "performance", "style",
-                                         "maintainability", "testing"};
-static const char *const titles[] = {
-    "SQL built from request parameters", "Possible null dereference", "Unbounded loop over input",
-    "Secret committed to the repository", "Missing error check", "N+1 query in list endpoint",
-    "Function exceeds complexity budget", "Unchecked array index", "Race on shared map",
-    "Test asserts nothing"};
-static const char *const files[] = {"src/api/handlers.ts", "src/db/query.go", "lib/auth/session.rb",
-                                    "app/models/user.py", "internal/cache/lru.go",
-                                    "web/components/Table.tsx"};
+static const char *const categories[] = {"security", "correctness",     "performance",
+                                         "style",    "maintainability", "testing"};
+static const char *const titles[] = {"SQL built from request parameters",
+                                     "Possible null dereference",
+                                     "Unbounded loop over input",
+                                     "Secret committed to the repository",
+                                     "Missing error check",
+                                     "N+1 query in list endpoint",
+                                     "Function exceeds complexity budget",
+                                     "Unchecked array index",
+                                     "Race on shared map",
+                                     "Test asserts nothing"};
+static const char *const files[] = {"src/api/handlers.ts",   "src/db/query.go",
+                                    "lib/auth/session.rb",   "app/models/user.py",
+                                    "internal/cache/lru.go", "web/components/Table.tsx"};
 
 static void user_of(gen_t *g, int w, char *out) {
     int members = g->opt->workspaces;
@@ -169,15 +177,18 @@ static void review(gen_t *g, int w) {
     char run[SENTINEL_UUID_LEN + 1], repo[SENTINEL_UUID_LEN + 1], ts[SENTINEL_TIMESTAMP_MAX];
     uuid(g, run);
     int orphan = g->opt->orphans > 0 && chance(g, g->opt->orphans);
-    if (orphan) uuid(g, repo); /* a repository no one has */
-    else repository_id(w, (int)range(g, 1, g->opt->repositories), repo);
+    if (orphan)
+        uuid(g, repo); /* a repository no one has */
+    else
+        repository_id(w, (int)range(g, 1, g->opt->repositories), repo);
     char ref[64];
     snprintf(ref, sizeof(ref), "org-%d/pull/%ld", w, range(g, 1, 5000));
     timestamp(g->now, ts);
     emit(g, "RunStarted", w,
          json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i}, s:{s:s}}", "run_id", run, "repository_id",
                    repo, "external_reference", ref, "started_at", ts, "policy_snapshot",
-                   "min_severity", "warning", "max_findings", 50, "metadata", "head_sha", "9f2c1e"));
+                   "min_severity", "warning", "max_findings", 50, "metadata", "head_sha",
+                   "9f2c1e"));
     if (orphan) g->stats.orphans++;
     int findings = (int)range(g, 0, 9), critical = 0;
     for (int i = 0; i < findings && !full(g); i++) {
@@ -210,11 +221,14 @@ static void review(gen_t *g, int w) {
         timestamp(g->now + 1000, ts);
         emit(g, "RunCompleted", w,
              json_pack("{s:s, s:s, s:s, s:{s:i, s:i}}", "run_id", run, "status",
-                       p < 0.85 ? "completed" : p < 0.95 ? "failed" : "cancelled", "completed_at",
-                       ts, "metrics", "findings", findings, "critical", critical));
+                       p < 0.85   ? "completed"
+                       : p < 0.95 ? "failed"
+                                  : "cancelled",
+                       "completed_at", ts, "metrics", "findings", findings, "critical", critical));
     }
-    emit(g, "UsageIncremented", w, json_pack("{s:s, s:i, s:s, s:s}", "metric", "runs", "amount", 1,
-                                             "subject_type", "run", "subject_id", run));
+    emit(g, "UsageIncremented", w,
+         json_pack("{s:s, s:i, s:s, s:s}", "metric", "runs", "amount", 1, "subject_type", "run",
+                   "subject_id", run));
     if (findings)
         emit(g, "UsageIncremented", w,
              json_pack("{s:s, s:i}", "metric", "findings", "amount", findings));
@@ -265,7 +279,8 @@ static void briefing(gen_t *g, int w) {
     timestamp(g->now + 30LL * 86400 * 1000000, ts);
     emit(g, "BriefingRequested", w,
          json_pack("{s:s, s:s, s:s, s:{s:s}, s:s}", "generation_id", gid, "briefing_id", bid,
-                   "generated_by_id", uid, "parameters", "period", "last_7_days", "expires_at", ts));
+                   "generated_by_id", uid, "parameters", "period", "last_7_days", "expires_at",
+                   ts));
     int steps = (int)range(g, 1, 3);
     for (int i = 1; i <= steps; i++)
         emit(g, "BriefingProgressed", w,
@@ -282,8 +297,8 @@ static void briefing(gen_t *g, int w) {
                        "html", "briefings/generated.html"));
     else
         emit(g, "BriefingFailed", w,
-             json_pack("{s:s, s:s, s:s}", "generation_id", gid, "error_message",
-                       "model timed out", "failed_at", ts));
+             json_pack("{s:s, s:s, s:s}", "generation_id", gid, "error_message", "model timed out",
+                       "failed_at", ts));
     if (chance(g, 0.05))
         emit(g, "BriefingProgressed", w,
              json_pack("{s:s, s:i}", "generation_id", gid, "progress", 95)); /* late */
@@ -317,8 +332,8 @@ static void activity(gen_t *g, int w) {
     user_of(g, w, uid);
     emit(g, "ActivityLogged", w,
          json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "activity_id", aid, "user_id", uid, "type",
-                   types[range(g, 0, 4)], "description", "Changed by a workspace admin",
-                   "metadata", "via", "dashboard"));
+                   types[range(g, 0, 4)], "description", "Changed by a workspace admin", "metadata",
+                   "via", "dashboard"));
 }
 
 void sentinel_gen_options_init(sentinel_gen_options_t *o) {
@@ -339,18 +354,24 @@ sentinel_err_t sentinel_generate(const sentinel_gen_options_t *opt, FILE *out,
     }
     gen_t g = {.opt = opt, .out = out, .now = opt->start};
     uint64_t seed = opt->seed;
-    for (int i = 0; i < 4; i++) g.s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        g.s[i] = splitmix64(&seed);
     g.step = (int64_t)opt->days * 86400 * 1000000 / (int64_t)(opt->events ? opt->events : 1);
     if (g.step < 2) g.step = 2;
     while (!full(&g)) {
         int w = pick_workspace(&g);
         double p = uniform(&g);
-        if (p < 0.5) review(&g, w);
-        else if (p < 0.75) command(&g, w);
-        else if (p < 0.85) briefing(&g, w);
-        else activity(&g, w);
+        if (p < 0.5)
+            review(&g, w);
+        else if (p < 0.75)
+            command(&g, w);
+        else if (p < 0.85)
+            briefing(&g, w);
+        else
+            activity(&g, w);
     }
-    for (int i = 0; i < RECENT_LINES; i++) free(g.recent[i]);
+    for (int i = 0; i < RECENT_LINES; i++)
+        free(g.recent[i]);
     if (stats) *stats = g.stats;
     if (g.failed) {
         snprintf(errstr, errstr_size, "write: %s", strerror(g.failed));

@@ -13,15 +13,15 @@
 
 typedef struct sentinel_gen_options {
     uint64_t seed;
-    unsigned long events;   /* lines to write, all kinds included */
-    int workspaces;         /* fixture workspaces 1..N */
-    int repositories;       /* fixture repositories per workspace */
-    int64_t start;          /* first occurred_at, microseconds since the epoch */
-    int days;               /* span of occurred_at */
-    double duplicates;      /* share of lines that repeat an earlier line */
-    double invalid;         /* share of lines that are invalid */
-    double orphans;         /* share of lines referring to rows that do not exist */
-    int hot_workspaces;     /* if > 0, 90% of episodes go to the first this many */
+    unsigned long events; /* lines to write, all kinds included */
+    int workspaces;       /* fixture workspaces 1..N */
+    int repositories;     /* fixture repositories per workspace */
+    int64_t start;        /* first occurred_at, microseconds since the epoch */
+    int days;             /* span of occurred_at */
+    double duplicates;    /* share of lines that repeat an earlier line */
+    double invalid;       /* share of lines that are invalid */
+    double orphans;       /* share of lines referring to rows that do not exist */
+    int hot_workspaces;   /* if > 0, 90% of episodes go to the first this many */
 } sentinel_gen_options_t;
 
 /* Defaults: seed 1, 10000 events, 8 workspaces, 4 repositories, from
@@ -37,8 +37,8 @@ typedef struct sentinel_gen_stats {
 
 /* Write the stream as NDJSON to `out`. stats may be NULL. FATAL on a write
  * error. Memory does not grow with the number of events. */
-SENTINEL_MUSTCHECK sentinel_err_t sentinel_generate(const sentinel_gen_options_t *options, FILE *out,
-                                                    sentinel_gen_stats_t *stats, char *errstr,
-                                                    size_t errstr_size);
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_generate(const sentinel_gen_options_t *options,
+                                                    FILE *out, sentinel_gen_stats_t *stats,
+                                                    char *errstr, size_t errstr_size);
 
 #endif

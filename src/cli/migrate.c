@@ -23,25 +23,24 @@ const char *cli_migrations_dir(const char *flag) {
     return SENTINEL_SOURCE_DIR "/migrations";
 }
 
-int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_STATUS = 1, OPT_TO, OPT_DIR };
-    static const struct option longopts[] = {{"status", no_argument, NULL, OPT_STATUS},
-                                             {"to", required_argument, NULL, OPT_TO},
-                                             {"dir", required_argument, NULL, OPT_DIR},
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
+enum { OPT_STATUS = 1, OPT_TO, OPT_DIR };
+
+static const struct option migrate_options[] = {{"status", no_argument, NULL, OPT_STATUS},
+                                                {"to", required_argument, NULL, OPT_TO},
+                                                {"dir", required_argument, NULL, OPT_DIR},
+                                                CLI_COMMON_LONG_OPTIONS,
+                                                {NULL, 0, NULL, 0}};
+
+static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     int status_only = 0, to_version = 0, opt;
     const char *dir = NULL;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, migrate_options, NULL)) != -1) {
         switch (opt) {
         case OPT_STATUS: status_only = 1; break;
         case OPT_TO:
-            to_version = atoi(optarg);
-            if (to_version <= 0) {
-                fprintf(stderr, "sentinel migrate: --to %s: expected a version number\n", optarg);
+            if (cli_int_option("migrate", "--to", optarg, 1, 9999, &to_version) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         case OPT_DIR: dir = optarg; break;
         default: {
@@ -81,3 +80,8 @@ int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     }
     return CLI_EXIT_OK;
 }
+
+const cli_command_t cli_migrate_command = {
+    "migrate",       "apply the database migrations (ordered, checksummed, locked)",
+    cli_migrate,     migrate_usage,
+    migrate_options, NULL};

@@ -7,6 +7,7 @@
 
 #include "base/kafka_conf.h"
 #include "base/log.h"
+#include "base/timestamp.h"
 #include "cli/cli.h"
 #include "pg/db.h"
 #include "runtime/run.h"
@@ -20,26 +21,28 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     char errstr[512];
     sentinel_err_t err;
     switch (opt) {
-    case CLI_OPT_BROKERS: err = sentinel_conf_set(conf, "brokers", arg, errstr, sizeof(errstr)); break;
+    case CLI_OPT_BROKERS:
+        err = sentinel_conf_set(conf, "brokers", arg, errstr, sizeof(errstr));
+        break;
     case CLI_OPT_DB: err = sentinel_conf_set(conf, "db", arg, errstr, sizeof(errstr)); break;
     case CLI_OPT_TOPIC: err = sentinel_conf_set(conf, "topic", arg, errstr, sizeof(errstr)); break;
     case CLI_OPT_GROUP_PREFIX:
         err = sentinel_conf_set(conf, "group.prefix", arg, errstr, sizeof(errstr));
         break;
-    case CLI_OPT_CONNECT_TIMEOUT:
+    case CLI_OPT_CONNECT_TIMEOUT: {
+        int seconds;
+        if (cli_int_option(NULL, "--connect-timeout", arg, 1, 86400, &seconds) < 0) return -1;
         err = sentinel_conf_set(conf, "connect.timeout", arg, errstr, sizeof(errstr));
         break;
+    }
     case 'X': err = sentinel_conf_set_kafka(conf, arg, errstr, sizeof(errstr)); break;
     case CLI_OPT_LOG_FORMAT:
         if (!sentinel_log_set_format(arg)) return 1;
         fprintf(stderr, "sentinel: --log-format %s: expected text or json\n", arg);
         return -1;
     case 'h':
-    case CLI_OPT_HELP:
-        fputs(usage, stdout);
-        return 2;
-    default:
-        return 0;
+    case CLI_OPT_HELP: fputs(usage, stdout); return 2;
+    default: return 0;
     }
     if (err != SENTINEL_OK) {
         fprintf(stderr, "sentinel: %s\n", errstr);
@@ -54,6 +57,15 @@ static void add_once(const sentinel_projector_t **chosen, int *n, const sentinel
     if (*n < CLI_MAX_PROJECTORS) chosen[(*n)++] = p;
 }
 
+/* Say that `name` names no projector, and which do; -1. */
+static int unknown_projector(const char *command, const char *name, int aliases) {
+    fprintf(stderr, "sentinel %s: unknown projector \"%s\" (known:", command, name);
+    for (size_t i = 0; sentinel_projectors[i]; i++)
+        fprintf(stderr, " %s", sentinel_projectors[i]->name);
+    fprintf(stderr, "%s)\n", aliases ? ", metrics, all" : "");
+    return -1;
+}
+
 int cli_projector_option(const char *command, const char *name, const sentinel_projector_t **chosen,
                          int *n) {
     /* The daily metrics are kept by the projectors whose facts they count,
@@ -64,24 +76,24 @@ int cli_projector_option(const char *command, const char *name, const sentinel_p
         return 0;
     }
     if (!strcmp(name, "all")) {
-        for (size_t i = 0; sentinel_projectors[i]; i++) add_once(chosen, n, sentinel_projectors[i]);
+        for (size_t i = 0; sentinel_projectors[i]; i++)
+            add_once(chosen, n, sentinel_projectors[i]);
         return 0;
     }
     const sentinel_projector_t *p = sentinel_projector_find(name);
-    if (!p) {
-        fprintf(stderr, "sentinel %s: unknown projector \"%s\" (known:", command, name);
-        for (size_t i = 0; sentinel_projectors[i]; i++) fprintf(stderr, " %s", sentinel_projectors[i]->name);
-        fprintf(stderr, ", metrics, all)\n");
-        return -1;
-    }
+    if (!p) return unknown_projector(command, name, 1);
     add_once(chosen, n, p);
     return 0;
 }
 
-/* A whole number in [lo, hi] for `name` into *out: 1, or -1 after saying
- * what it must be. */
-static int number_option(const char *command, const char *name, const char *arg, long long lo,
-                         long long hi, long long *out) {
+const sentinel_projector_t *cli_projector_name(const char *command, const char *name) {
+    const sentinel_projector_t *p = sentinel_projector_find(name);
+    if (!p) unknown_projector(command, name, 0);
+    return p;
+}
+
+int cli_number_option(const char *command, const char *name, const char *arg, long long lo,
+                      long long hi, long long *out) {
     char *end = NULL;
     errno = 0;
     long long n = strtoll(arg, &end, 10);
@@ -89,28 +101,67 @@ static int number_option(const char *command, const char *name, const char *arg,
         *out = n;
         return 1;
     }
-    fprintf(stderr, "sentinel %s: %s must be %lld to %lld, not \"%s\"\n", command, name, lo, hi,
-            arg);
+    fprintf(stderr, "sentinel%s%s: %s must be %lld to %lld, not \"%s\"\n", command ? " " : "",
+            command ? command : "", name, lo, hi, arg);
     return -1;
 }
 
-static int int_option(const char *command, const char *name, const char *arg, int lo, int hi,
-                      int *out) {
+int cli_int_option(const char *command, const char *name, const char *arg, int lo, int hi,
+                   int *out) {
     long long n;
-    int rc = number_option(command, name, arg, lo, hi, &n);
+    int rc = cli_number_option(command, name, arg, lo, hi, &n);
     if (rc == 1) *out = (int)n;
     return rc;
 }
 
-int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run_options_t *options) {
+int cli_share_option(const char *command, const char *name, const char *arg, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (end != arg && !*end && !errno && v >= 0 && v <= 1) {
+        *out = v;
+        return 1;
+    }
+    fprintf(stderr, "sentinel %s: %s must be a share from 0 to 1, not \"%s\"\n", command, name,
+            arg);
+    return -1;
+}
+
+int cli_uuid_option(const char *command, const char *name, const char *arg) {
+    char normal[SENTINEL_UUID_LEN + 1];
+    if (!sentinel_uuid_normalize(arg, normal)) return 1;
+    fprintf(stderr, "sentinel %s: %s must be a UUID (8-4-4-4-12 hex digits), not \"%s\"\n", command,
+            name, arg);
+    return -1;
+}
+
+int cli_time_option(const char *command, const char *name, const char *arg, int64_t *micros) {
+    char errstr[256], day[64];
+    int64_t at;
+    /* A date alone is its midnight, UTC. */
+    if (strlen(arg) == 10 && arg[4] == '-' && arg[7] == '-')
+        snprintf(day, sizeof(day), "%sT00:00:00Z", arg);
+    else
+        snprintf(day, sizeof(day), "%s", arg);
+    if (!sentinel_timestamp_parse(day, &at, errstr, sizeof(errstr))) {
+        if (micros) *micros = at;
+        return 1;
+    }
+    fprintf(stderr, "sentinel %s: %s must be an RFC 3339 time or a date (YYYY-MM-DD), not \"%s\"\n",
+            command, name, arg);
+    return -1;
+}
+
+int cli_batch_option(const char *command, int opt, const char *arg,
+                     sentinel_run_options_t *options) {
     switch (opt) {
     case CLI_OPT_BATCH_EVENTS:
-        return int_option(command, "--batch-events", arg, 1, 1000000, &options->batch_events);
+        return cli_int_option(command, "--batch-events", arg, 1, 1000000, &options->batch_events);
     case CLI_OPT_BATCH_BYTES: {
         long long n;
         /* At most 256M: a batch's dead letters reach PostgreSQL as one
          * bytea[] parameter, twice the payload in hex, under its 1G limit. */
-        int rc = number_option(command, "--batch-bytes", arg, 1024, 1LL << 28, &n);
+        int rc = cli_number_option(command, "--batch-bytes", arg, 1024, 1LL << 28, &n);
         if (rc == 1) options->batch_bytes = (size_t)n;
         return rc;
     }
@@ -134,12 +185,12 @@ int cli_batch_option(const char *command, int opt, const char *arg, sentinel_run
         return -1;
     }
     case CLI_OPT_BATCH_MS:
-        return int_option(command, "--batch-ms", arg, 1, 600000, &options->batch_ms);
+        return cli_int_option(command, "--batch-ms", arg, 1, 600000, &options->batch_ms);
     case CLI_OPT_LINGER_MS:
-        return int_option(command, "--linger-ms", arg, 0, 60000, &options->linger_ms);
+        return cli_int_option(command, "--linger-ms", arg, 0, 60000, &options->linger_ms);
     case CLI_OPT_METRICS_LISTEN: options->metrics_listen = arg; return 1;
     case CLI_OPT_STALL_SECONDS:
-        return int_option(command, "--stall-seconds", arg, 1, 86400, &options->stall_seconds);
+        return cli_int_option(command, "--stall-seconds", arg, 1, 86400, &options->stall_seconds);
     default: return 0;
     }
 }

@@ -14,10 +14,9 @@ static const char project_usage[] =
     "usage: sentinel project [--projector NAME ...] [--until-caught-up] [options]\n\n"
     "Run projectors (all by default) as Kafka consumers that apply events to\n"
     "PostgreSQL exactly once in effect. SIGINT/SIGTERM finish the current batch\n"
-    "and exit cleanly.\n\n"
-    CLI_PROJECTOR_HELP
-    "  --until-caught-up    exit once every assigned partition is at its end\n"
-    CLI_BATCH_HELP "\n" CLI_COMMON_HELP;
+    "and exit cleanly.\n\n" CLI_PROJECTOR_HELP
+    "  --until-caught-up    exit once every assigned partition is at its end\n" CLI_BATCH_HELP
+    "\n" CLI_COMMON_HELP;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -26,19 +25,22 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
-int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_PROJECTOR = 1, OPT_UNTIL };
-    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
-                                             {"until-caught-up", no_argument, NULL, OPT_UNTIL},
-                                             CLI_BATCH_LONG_OPTIONS,
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
+enum { OPT_PROJECTOR = 1, OPT_UNTIL };
+
+static const struct option project_options[] = {
+    {"projector", required_argument, NULL, OPT_PROJECTOR},
+    {"until-caught-up", no_argument, NULL, OPT_UNTIL},
+    CLI_BATCH_LONG_OPTIONS,
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
+static int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     const sentinel_projector_t *chosen[CLI_MAX_PROJECTORS];
     int n_chosen = 0, opt;
     sentinel_run_options_t options;
     sentinel_run_options_init(&options);
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, project_options, NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR:
             if (cli_projector_option("project", optarg, chosen, &n_chosen)) return CLI_EXIT_USAGE;
@@ -53,7 +55,8 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
         }
     }
     if (!n_chosen)
-        for (size_t i = 0; sentinel_projectors[i] && n_chosen < CLI_MAX_PROJECTORS; i++) chosen[n_chosen++] = sentinel_projectors[i];
+        for (size_t i = 0; sentinel_projectors[i] && n_chosen < CLI_MAX_PROJECTORS; i++)
+            chosen[n_chosen++] = sentinel_projectors[i];
 
     if (options.until_caught_up && cli_preflight("project", conf)) return CLI_EXIT_FAILURE;
 
@@ -89,3 +92,8 @@ int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     }
     return CLI_EXIT_OK;
 }
+
+const cli_command_t cli_project_command = {
+    "project",       "run projectors: apply events to PostgreSQL exactly once",
+    cli_project,     project_usage,
+    project_options, NULL};

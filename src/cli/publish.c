@@ -66,9 +66,9 @@ static int handle_chunk(publish_run_t *run, sentinel_publisher_t *pub, sentinel_
             continue;
         }
         if (it->normalized) puts(it->normalized);
-        if (pub && sentinel_publisher_send_encoded(pub, it->key, it->type_name, it->event_id,
-                                                   it->value, it->value_len, it->number, errstr,
-                                                   errstr_size))
+        if (pub &&
+            sentinel_publisher_send_encoded(pub, it->key, it->type_name, it->event_id, it->value,
+                                            it->value_len, it->number, errstr, errstr_size))
             return -1;
     }
     if (pub) sentinel_publisher_poll(pub);
@@ -87,49 +87,54 @@ static int only_whitespace(const char *s, size_t len) {
     return 1;
 }
 
-int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_DRY_RUN = 1, OPT_PRINT, OPT_ATOMIC, OPT_MAX_BYTES, OPT_PARTITIONS, OPT_QUIET,
-           OPT_THREADS };
-    static const struct option longopts[] = {{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-                                             {"print", no_argument, NULL, OPT_PRINT},
-                                             {"atomic", no_argument, NULL, OPT_ATOMIC},
-                                             {"max-event-bytes", required_argument, NULL, OPT_MAX_BYTES},
-                                             {"partitions", required_argument, NULL, OPT_PARTITIONS},
-                                             {"quiet", no_argument, NULL, OPT_QUIET},
-                                             {"threads", required_argument, NULL, OPT_THREADS},
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
+enum {
+    OPT_DRY_RUN = 1,
+    OPT_PRINT,
+    OPT_ATOMIC,
+    OPT_MAX_BYTES,
+    OPT_PARTITIONS,
+    OPT_QUIET,
+    OPT_THREADS
+};
+
+static const struct option publish_options[] = {
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"print", no_argument, NULL, OPT_PRINT},
+    {"atomic", no_argument, NULL, OPT_ATOMIC},
+    {"max-event-bytes", required_argument, NULL, OPT_MAX_BYTES},
+    {"partitions", required_argument, NULL, OPT_PARTITIONS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
+static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     int dry_run = 0, print = 0, atomic = 0, partitions = SENTINEL_DEFAULT_PARTITIONS, opt;
     long max_bytes = SENTINEL_EVENT_MAX_BYTES_DEFAULT;
-    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     publish_run_t run = {0};
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, publish_options, NULL)) != -1) {
         switch (opt) {
         case OPT_DRY_RUN: dry_run = 1; break;
         case OPT_PRINT: print = 1; break;
         case OPT_ATOMIC: atomic = 1; break;
         case OPT_QUIET: run.quiet = 1; break;
-        case OPT_MAX_BYTES:
-            max_bytes = atol(optarg);
-            if (max_bytes < 64) {
-                fprintf(stderr, "sentinel publish: --max-event-bytes %s: expected at least 64\n", optarg);
+        case OPT_MAX_BYTES: {
+            /* At most 64 MiB: a line is held whole while it is checked. */
+            long long n;
+            if (cli_number_option("publish", "--max-event-bytes", optarg, 64, 64LL << 20, &n) < 0)
                 return CLI_EXIT_USAGE;
-            }
+            max_bytes = (long)n;
             break;
+        }
         case OPT_THREADS:
-            threads = atol(optarg);
-            if (threads < 1 || threads > 64) {
-                fprintf(stderr, "sentinel publish: --threads %s: expected 1 to 64\n", optarg);
+            if (cli_int_option("publish", "--threads", optarg, 1, 64, &threads) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         case OPT_PARTITIONS:
-            partitions = atoi(optarg);
-            if (partitions < 1) {
-                fprintf(stderr, "sentinel publish: --partitions %s: expected a positive number\n", optarg);
+            if (cli_int_option("publish", "--partitions", optarg, 1, 100000, &partitions) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         default: {
             int handled = cli_common_option(conf, opt, optarg, publish_usage);
@@ -167,9 +172,8 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         if (!err && !atomic)
             err = sentinel_topic_ensure(conf, dead_letter_topic, 1, errstr, sizeof(errstr));
         if (err) goto fatal;
-        sentinel_publisher_options_t options = {.transactional = atomic,
-                                                .on_delivery = on_delivery,
-                                                .opaque = &run};
+        sentinel_publisher_options_t options = {
+            .transactional = atomic, .on_delivery = on_delivery, .opaque = &run};
         pub = sentinel_publisher_new(conf, &options, errstr, sizeof(errstr));
         if (!pub) goto fatal;
         if (atomic && sentinel_publisher_begin(pub, errstr, sizeof(errstr))) goto fatal;
@@ -225,7 +229,8 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
             sentinel_encode_pool_release(pool, chunk);
         }
         while ((chunk = sentinel_encode_pool_next(pool, 0))) {
-            int failed = handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
+            int failed =
+                handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
             sentinel_encode_pool_release(pool, chunk);
             if (failed) goto fatal;
         }
@@ -240,7 +245,8 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     }
     sentinel_encode_pool_flush(pool);
     while ((chunk = sentinel_encode_pool_next(pool, 1))) {
-        int failed = handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
+        int failed =
+            handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
         sentinel_encode_pool_release(pool, chunk);
         if (failed) goto fatal;
     }
@@ -251,8 +257,10 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         if (atomic && run.rejected) {
             err = sentinel_publisher_abort(pub, errstr, sizeof(errstr));
             if (err) goto fatal;
-            fprintf(stderr, "sentinel publish: %lu invalid line(s): transaction aborted, nothing "
-                            "published\n", run.rejected);
+            fprintf(stderr,
+                    "sentinel publish: %lu invalid line(s): transaction aborted, nothing "
+                    "published\n",
+                    run.rejected);
         } else {
             err = atomic ? sentinel_publisher_commit(pub, errstr, sizeof(errstr))
                          : sentinel_publisher_flush(pub, 120000, errstr, sizeof(errstr));
@@ -260,7 +268,8 @@ int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
                 char abort_why[512];
                 if (sentinel_publisher_abort(pub, abort_why, sizeof(abort_why)))
                     fprintf(stderr, "sentinel publish: abort: %s\n", abort_why);
-                fprintf(stderr, "sentinel publish: %s: transaction aborted, nothing published\n", errstr);
+                fprintf(stderr, "sentinel publish: %s: transaction aborted, nothing published\n",
+                        errstr);
             } else if (err) {
                 fprintf(stderr, "sentinel publish: %s\n", errstr);
             }
@@ -309,3 +318,8 @@ out:
     if (in != stdin) fclose(in);
     return rc;
 }
+
+const cli_command_t cli_publish_command = {
+    "publish",       "validate NDJSON events and publish them to Kafka as Avro",
+    cli_publish,     publish_usage,
+    publish_options, NULL};

@@ -102,25 +102,37 @@ typedef struct parsed {
 } parsed_t;
 
 /* Both commands' options; returns -1 to go on, else the exit status. */
+enum { OPT_PROJECTOR = 1, OPT_FROM, OPT_TO, OPT_NO_SWAP, OPT_ABORT, OPT_QUIET, OPT_WORKERS };
+
+static const struct option replay_options[] = {
+    {"projector", required_argument, NULL, OPT_PROJECTOR},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    CLI_BATCH_LONG_OPTIONS,
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
+static const struct option rebuild_options[] = {
+    {"projector", required_argument, NULL, OPT_PROJECTOR},
+    {"no-swap", no_argument, NULL, OPT_NO_SWAP},
+    {"abort", no_argument, NULL, OPT_ABORT},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    CLI_BATCH_LONG_OPTIONS,
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
 static int parse(const char *command, int argc, char **argv, sentinel_conf_t *conf,
                  const char *usage, parsed_t *out) {
-    enum { OPT_PROJECTOR = 1, OPT_FROM, OPT_TO, OPT_NO_SWAP, OPT_ABORT, OPT_QUIET, OPT_WORKERS };
-    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
-                                             {"from", required_argument, NULL, OPT_FROM},
-                                             {"to", required_argument, NULL, OPT_TO},
-                                             {"no-swap", no_argument, NULL, OPT_NO_SWAP},
-                                             {"abort", no_argument, NULL, OPT_ABORT},
-                                             {"quiet", no_argument, NULL, OPT_QUIET},
-                                             {"workers", required_argument, NULL, OPT_WORKERS},
-                                             CLI_BATCH_LONG_OPTIONS,
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
-    int is_replay = !strcmp(command, "replay"), opt;
+    const struct option *options = strcmp(command, "replay") ? rebuild_options : replay_options;
+    int opt;
     memset(out, 0, sizeof(*out));
     sentinel_run_options_init(&out->run);
     out->run.batch_ms = 1000; /* throughput over latency: fuller batches */
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR:
             if (cli_projector_option(command, optarg, out->chosen, &out->n)) return CLI_EXIT_USAGE;
@@ -129,11 +141,6 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
         case OPT_TO:
         case OPT_NO_SWAP:
         case OPT_ABORT:
-            if (is_replay != (opt == OPT_FROM || opt == OPT_TO)) {
-                fprintf(stderr, "sentinel %s: %s is not an option of %s\n", command,
-                        argv[optind - 1], command);
-                return CLI_EXIT_USAGE;
-            }
             if (opt == OPT_FROM) out->from = optarg;
             if (opt == OPT_TO) out->to = optarg;
             if (opt == OPT_NO_SWAP || opt == OPT_ABORT) {
@@ -146,12 +153,9 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
             break;
         case OPT_QUIET: out->quiet = 1; break;
         case OPT_WORKERS:
-            out->workers = atoi(optarg);
-            if (out->workers < 1 || out->workers > SENTINEL_MAX_WORKERS) {
-                fprintf(stderr, "sentinel %s: --workers must be 1 to %d\n", command,
-                        SENTINEL_MAX_WORKERS);
+            if (cli_int_option(command, "--workers", optarg, 1, SENTINEL_MAX_WORKERS,
+                               &out->workers) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         default: {
             int handled = cli_batch_option(command, opt, optarg, &out->run);
@@ -171,7 +175,7 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
         return CLI_EXIT_USAGE;
     }
     char errstr[512];
-    if (is_replay && !out->from) {
+    if (options == replay_options && !out->from) {
         fprintf(stderr, "sentinel replay: --from is required (beginning, a time or offsets)\n");
         return CLI_EXIT_USAGE;
     }
@@ -191,7 +195,7 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
     return -1;
 }
 
-int cli_replay(int argc, char **argv, sentinel_conf_t *conf) {
+static int cli_replay(int argc, char **argv, sentinel_conf_t *conf) {
     parsed_t a;
     int rc = parse("replay", argc, argv, conf, replay_usage, &a);
     if (rc >= 0) return rc;
@@ -210,7 +214,7 @@ int cli_replay(int argc, char **argv, sentinel_conf_t *conf) {
     return CLI_EXIT_OK;
 }
 
-int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
+static int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
     parsed_t a;
     int rc = parse("rebuild", argc, argv, conf, rebuild_usage, &a);
     if (rc >= 0) return rc;
@@ -229,3 +233,13 @@ int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
     }
     return CLI_EXIT_OK;
 }
+
+const cli_command_t cli_replay_command = {
+    "replay",       "re-apply a range of the log to the live projection (idempotent)",
+    cli_replay,     replay_usage,
+    replay_options, NULL};
+
+const cli_command_t cli_rebuild_command = {
+    "rebuild",       "rebuild a projection from the log into shadow tables, compare, swap",
+    cli_rebuild,     rebuild_usage,
+    rebuild_options, NULL};

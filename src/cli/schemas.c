@@ -12,18 +12,21 @@ static const char schemas_usage[] =
     "8 bytes after C3 01 in each Kafka message, little-endian).\n\n"
     "  --check       only load and cross-check the schemas: catalog agreement,\n"
     "                envelope, compatibility between versions; exit 1 on failure\n"
-    "  --canonical   print each schema's Parsing Canonical Form too\n";
+    "  --canonical   print each schema's Parsing Canonical Form too\n"
+    "  -h, --help    this help\n";
 
-int cli_schemas(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_CHECK = 1, OPT_CANONICAL };
-    static const struct option longopts[] = {{"check", no_argument, NULL, OPT_CHECK},
-                                             {"canonical", no_argument, NULL, OPT_CANONICAL},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+enum { OPT_CHECK = 1, OPT_CANONICAL };
+
+static const struct option schemas_options[] = {{"check", no_argument, NULL, OPT_CHECK},
+                                                {"canonical", no_argument, NULL, OPT_CANONICAL},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {NULL, 0, NULL, 0}};
+
+static int cli_schemas(int argc, char **argv, sentinel_conf_t *conf) {
     int check_only = 0, canonical = 0, opt;
     (void)conf;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", schemas_options, NULL)) != -1) {
         switch (opt) {
         case OPT_CHECK: check_only = 1; break;
         case OPT_CANONICAL: canonical = 1; break;
@@ -53,3 +56,8 @@ int cli_schemas(int argc, char **argv, sentinel_conf_t *conf) {
     sentinel_codec_destroy(codec);
     return CLI_EXIT_OK;
 }
+
+const cli_command_t cli_schemas_command = {
+    "schemas",       "list the event schemas and fingerprints; --check cross-checks them",
+    cli_schemas,     schemas_usage,
+    schemas_options, NULL};

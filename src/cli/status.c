@@ -18,6 +18,7 @@ static const char status_usage[] =
     "PostgreSQL (the next event it will apply), the log end and the lag; and the\n"
     "projector's unresolved dead letters; then running replays and rebuilds and\n"
     "those of the last day.\n\n"
+    "  --projector NAME     only this projector (repeatable; default: all)\n"
     "  --json               the same as one JSON document\n\n" CLI_COMMON_HELP;
 
 static const char dead_letters_usage[] =
@@ -28,32 +29,39 @@ static const char dead_letters_usage[] =
     "them (after the missing data arrived or a fix shipped): each applied one is\n"
     "marked resolved, each rejected again keeps its dead letter with the new\n"
     "reason. Retrying again changes nothing more.\n\n"
-    "  --json               list them as one JSON document\n\n" CLI_COMMON_HELP;
+    "  --projector NAME     only this projector's (default: every projector's)\n"
+    "  --workspace UUID     list only this workspace's\n"
+    "  --limit N            list at most N, the oldest first (default 100)\n"
+    "  --json               list them as one JSON document\n"
+    "  --id N               retry: only dead letter N (repeatable; default: all "
+    "unresolved)\n\n" CLI_COMMON_HELP;
+
+enum { OPT_PROJECTOR = 1, OPT_ID, OPT_JSON, OPT_WORKSPACE, OPT_LIMIT };
+
+static const struct option dead_letters_retry_options[] = {
+    {"projector", required_argument, NULL, OPT_PROJECTOR},
+    {"id", required_argument, NULL, OPT_ID},
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
 
 static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_PROJECTOR = 1, OPT_ID };
-    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
-                                             {"id", required_argument, NULL, OPT_ID},
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
     const sentinel_projector_t *only = NULL;
     char ids[4096] = "";
     size_t ids_len = 0;
     int opt;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, dead_letters_retry_options,
+                              NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR:
-            if (!(only = sentinel_projector_find(optarg))) {
-                fprintf(stderr, "sentinel dead-letters retry: unknown projector \"%s\"\n", optarg);
-                return CLI_EXIT_USAGE;
-            }
+            if (!(only = cli_projector_name("dead-letters retry", optarg))) return CLI_EXIT_USAGE;
             break;
         case OPT_ID: {
-            char *end;
-            long long id = strtoll(optarg, &end, 10);
-            if (*end || id <= 0 || ids_len > sizeof(ids) - 32) {
-                fprintf(stderr, "sentinel dead-letters retry: --id %s: expected a dead letter id\n", optarg);
+            long long id;
+            if (cli_number_option("dead-letters retry", "--id", optarg, 1, INT64_MAX, &id) < 0)
+                return CLI_EXIT_USAGE;
+            if (ids_len > sizeof(ids) - 32) {
+                fprintf(stderr, "sentinel dead-letters retry: too many --id (at most 100)\n");
                 return CLI_EXIT_USAGE;
             }
             ids_len += (size_t)snprintf(ids + ids_len, sizeof(ids) - ids_len, "%s%lld",
@@ -124,8 +132,8 @@ static void print_jobs(PGconn *pg, const char *topic, json_t *jobs) {
                           "detail", PQgetvalue(res, r, 11)));
             continue;
         }
-        printf("#%s %s %s: %s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
-               PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
+        printf("#%s %s %s: %s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+               PQgetvalue(res, r, 3));
         if (!strcmp(liveness, "active"))
             printf(" (pid %s on %s)", PQgetvalue(res, r, 7), PQgetvalue(res, r, 8));
         else if (*liveness)
@@ -139,16 +147,17 @@ static void print_jobs(PGconn *pg, const char *topic, json_t *jobs) {
     PQclear(res);
 }
 
-int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_PROJECTOR = 1, OPT_JSON };
-    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
+static const struct option status_options[] = {
+    {"projector", required_argument, NULL, OPT_PROJECTOR},
+    {"json", no_argument, NULL, OPT_JSON},
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
+static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     const char *only[16];
     int n_only = 0, opt, as_json = 0;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, status_options, NULL)) != -1) {
         if (opt == OPT_JSON) {
             as_json = 1;
             continue;
@@ -199,7 +208,8 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     for (size_t i = 0; sentinel_projectors[i]; i++) {
         const sentinel_projector_t *p = sentinel_projectors[i];
         int wanted = !n_only;
-        for (int k = 0; k < n_only; k++) wanted |= !strcmp(only[k], p->name);
+        for (int k = 0; k < n_only; k++)
+            wanted |= !strcmp(only[k], p->name);
         if (!wanted) continue;
         const char *params[2] = {p->name, topic};
         PGresult *res = PQexecParams(pg,
@@ -262,23 +272,37 @@ int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     return rc;
 }
 
-int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
+static const struct option dead_letters_options[] = {
+    {"projector", required_argument, NULL, OPT_PROJECTOR},
+    {"workspace", required_argument, NULL, OPT_WORKSPACE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"json", no_argument, NULL, OPT_JSON},
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
+static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     if (argc > 1 && !strcmp(argv[1], "retry")) return dead_letters_retry(argc - 1, argv + 1, conf);
-    enum { OPT_PROJECTOR = 1, OPT_WORKSPACE, OPT_LIMIT, OPT_JSON };
-    static const struct option longopts[] = {{"projector", required_argument, NULL, OPT_PROJECTOR},
-                                             {"workspace", required_argument, NULL, OPT_WORKSPACE},
-                                             {"limit", required_argument, NULL, OPT_LIMIT},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
     const char *projector = NULL, *workspace = NULL, *limit = "100";
     int opt, as_json = 0;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, dead_letters_options, NULL)) !=
+           -1) {
         switch (opt) {
-        case OPT_PROJECTOR: projector = optarg; break;
-        case OPT_WORKSPACE: workspace = optarg; break;
-        case OPT_LIMIT: limit = optarg; break;
+        case OPT_PROJECTOR:
+            if (!cli_projector_name("dead-letters", optarg)) return CLI_EXIT_USAGE;
+            projector = optarg;
+            break;
+        case OPT_WORKSPACE:
+            if (cli_uuid_option("dead-letters", "--workspace", optarg) < 0) return CLI_EXIT_USAGE;
+            workspace = optarg;
+            break;
+        case OPT_LIMIT: {
+            int n;
+            if (cli_int_option("dead-letters", "--limit", optarg, 1, 1000000, &n) < 0)
+                return CLI_EXIT_USAGE;
+            limit = optarg;
+            break;
+        }
         case OPT_JSON: as_json = 1; break;
         default: {
             int handled = cli_common_option(conf, opt, optarg, dead_letters_usage);
@@ -344,3 +368,19 @@ int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     PQfinish(pg);
     return rc;
 }
+
+const cli_command_t cli_status_command = {
+    "status",       "stored offsets, log ends and lag per projector and partition",
+    cli_status,     status_usage,
+    status_options, NULL};
+
+static const cli_command_t dead_letters_retry_command = {"retry",
+                                                         "re-apply dead letters",
+                                                         dead_letters_retry,
+                                                         dead_letters_usage,
+                                                         dead_letters_retry_options,
+                                                         NULL};
+
+const cli_command_t cli_dead_letters_command = {
+    "dead-letters",     "list rejected events and why", cli_dead_letters,
+    dead_letters_usage, dead_letters_options,           &dead_letters_retry_command};

@@ -80,11 +80,14 @@ static const char *const checks[] = {
     " WHERE coalesce(c.s, 0) <> coalesce(c.r, 0) ORDER BY 2, 3, 1",
 };
 
-int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
-    static const struct option longopts[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
+enum { OPT_WORKSPACE = 1, OPT_PERIOD };
+
+static const struct option verify_options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
+
+static int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
     int opt;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, verify_options, NULL)) != -1) {
         int handled = cli_common_option(conf, opt, optarg, verify_usage);
         if (handled == 2) return CLI_EXIT_OK;
         if (handled != 1) return CLI_EXIT_USAGE;
@@ -98,7 +101,8 @@ int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
     }
     /* One snapshot for every check: projectors commit rows and rollups
      * together, so a snapshot is always consistent. */
-    if (sentinel_db_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", errstr, sizeof(errstr))) {
+    if (sentinel_db_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", errstr,
+                         sizeof(errstr))) {
         fprintf(stderr, "sentinel verify: %s\n", errstr);
         PQfinish(pg);
         return CLI_EXIT_FAILURE;
@@ -134,21 +138,30 @@ int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
 static const char usage_usage[] =
     "usage: sentinel usage --workspace UUID [--period TIME] [options]\n\n"
     "A workspace's usage counters for the billing period containing TIME (default:\n"
-    "the latest period with usage), beside its plan's monthly limits.\n\n" CLI_COMMON_HELP;
+    "the latest period with usage), beside its plan's monthly limits.\n\n"
+    "  --workspace UUID     the workspace (required)\n"
+    "  --period TIME        a time in the period, RFC 3339, or a date "
+    "(YYYY-MM-DD)\n\n" CLI_COMMON_HELP;
 
-int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
-    enum { OPT_WORKSPACE = 1, OPT_PERIOD };
-    static const struct option longopts[] = {{"workspace", required_argument, NULL, OPT_WORKSPACE},
-                                             {"period", required_argument, NULL, OPT_PERIOD},
-                                             CLI_COMMON_LONG_OPTIONS,
-                                             {NULL, 0, NULL, 0}};
+static const struct option usage_options[] = {{"workspace", required_argument, NULL, OPT_WORKSPACE},
+                                              {"period", required_argument, NULL, OPT_PERIOD},
+                                              CLI_COMMON_LONG_OPTIONS,
+                                              {NULL, 0, NULL, 0}};
+
+static int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
     const char *workspace = NULL, *period = NULL;
     int opt;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, usage_options, NULL)) != -1) {
         switch (opt) {
-        case OPT_WORKSPACE: workspace = optarg; break;
-        case OPT_PERIOD: period = optarg; break;
+        case OPT_WORKSPACE:
+            if (cli_uuid_option("usage", "--workspace", optarg) < 0) return CLI_EXIT_USAGE;
+            workspace = optarg;
+            break;
+        case OPT_PERIOD:
+            if (cli_time_option("usage", "--period", optarg, NULL) < 0) return CLI_EXIT_USAGE;
+            period = optarg;
+            break;
         default: {
             int handled = cli_common_option(conf, opt, optarg, usage_usage);
             if (handled == 2) return CLI_EXIT_OK;
@@ -171,7 +184,8 @@ int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
     PGresult *res = PQexecParams(
         pg,
         "SELECT w.name, coalesce(p.tier, '-'), to_char(u.period_start, 'YYYY-MM-DD'), "
-        " to_char(u.period_end, 'YYYY-MM-DD'), u.runs_count, p.monthly_runs_limit, u.commands_count, "
+        " to_char(u.period_end, 'YYYY-MM-DD'), u.runs_count, p.monthly_runs_limit, "
+        "u.commands_count, "
         " p.monthly_commands_limit, u.briefings_count, u.findings_count, u.annotations_count, "
         " u.tokens_estimated "
         "FROM workspaces w LEFT JOIN plans p ON p.id = w.plan_id "
@@ -197,8 +211,10 @@ int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
             int unlimited = PQgetisnull(res, 0, 5 + 2 * k);
             const char *limit = unlimited ? "unlimited" : PQgetvalue(res, 0, 5 + 2 * k);
             double share = !unlimited && atof(limit) > 0 ? 100.0 * atof(used) / atof(limit) : 0;
-            if (unlimited) printf("  %-12s %10s of %-10s\n", names[k], used, limit);
-            else printf("  %-12s %10s of %-10s %5.1f%% used\n", names[k], used, limit, share);
+            if (unlimited)
+                printf("  %-12s %10s of %-10s\n", names[k], used, limit);
+            else
+                printf("  %-12s %10s of %-10s %5.1f%% used\n", names[k], used, limit, share);
         }
         printf("  %-12s %10s\n  %-12s %10s\n  %-12s %10s\n  %-12s %10s\n", "briefings",
                PQgetvalue(res, 0, 8), "findings", PQgetvalue(res, 0, 9), "annotations",
@@ -208,3 +224,13 @@ int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
     PQfinish(pg);
     return rc;
 }
+
+const cli_command_t cli_verify_command = {
+    "verify",       "recompute the rollups from their sources; exit 1 on drift",
+    cli_verify,     verify_usage,
+    verify_options, NULL};
+
+const cli_command_t cli_usage_command = {
+    "usage",       "a workspace's usage for a billing period beside its plan's limits",
+    cli_usage,     usage_usage,
+    usage_options, NULL};

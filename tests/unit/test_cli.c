@@ -1,0 +1,140 @@
+/* test_cli.c -- the command line is one language: every option of every
+ * command has its own line in the command's --help; a number out of range,
+ * a malformed UUID or time and an unknown projector name are usage errors
+ * (exit 2) naming the option, found before anything connects; --version
+ * prints the version. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "cli/cli.h"
+
+/* 1 when `usage` has a line describing --name: "  --name ..." or
+ * "  -x, --name ...". */
+static int has_help_line(const char *usage, const char *name) {
+    size_t len = strlen(name);
+    for (const char *line = usage; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        const char *p = line;
+        while (*p == ' ')
+            p++;
+        if (p[0] == '-' && p[1] && p[1] != '-' && p[2] == ',' && p[3] == ' ') p += 4;
+        if (!strncmp(p, "--", 2) && !strncmp(p + 2, name, len) &&
+            (p[2 + len] == ' ' || p[2 + len] == '\n' || p[2 + len] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The options of c without a line in its --help, printed; how many. */
+static int missing_lines(const cli_command_t *c, const char *parent) {
+    int missing = 0;
+    assert_non_null(c->usage);
+    assert_non_null(c->options);
+    for (const struct option *o = c->options; o->name; o++)
+        if (!has_help_line(c->usage, o->name)) {
+            printf("sentinel %s%s%s: --%s has no line in --help\n", parent ? parent : "",
+                   parent ? " " : "", c->name, o->name);
+            missing++;
+        }
+    return missing;
+}
+
+static void test_every_option_has_a_help_line(void **state) {
+    (void)state;
+    size_t n = 0;
+    int missing = 0;
+    for (size_t i = 0; cli_commands[i]; i++, n++) {
+        missing += missing_lines(cli_commands[i], NULL);
+        if (cli_commands[i]->sub)
+            missing += missing_lines(cli_commands[i]->sub, cli_commands[i]->name);
+    }
+    assert_int_equal(missing, 0);
+    assert_true(n >= 12);
+    /* The check itself notices a missing line. */
+    assert_false(has_help_line("  --brokers LIST  x\n  -h, --help  this\n", "db"));
+    assert_true(has_help_line("  --brokers LIST  x\n  -h, --help  this\n", "help"));
+}
+
+/* Run the sentinel binary with `args`; its exit status, and what it wrote
+ * (both streams) into out. */
+static int run(const char *args, char *out, size_t size) {
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1 </dev/null", SENTINEL_BINARY, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = fread(out, 1, size - 1, p);
+    out[len] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_usage_errors_name_the_option(void **state) {
+    (void)state;
+    /* Nothing answers at these addresses: a command that connected before
+     * checking its options would fail with 1, not 2. */
+    static const char nowhere[] =
+        "--db postgresql://127.0.0.1:1/none --brokers 127.0.0.1:1 --connect-timeout 1";
+    static const struct {
+        const char *args, *expect;
+    } cases[] = {
+        {"gen --events 18446744073709551617", "--events must be"},
+        {"gen --events -1", "--events must be"},
+        {"gen --workspaces 0", "--workspaces must be"},
+        {"gen --days 3x", "--days must be"},
+        {"gen --duplicates 2", "--duplicates must be"},
+        {"migrate --to 0", "--to must be"},
+        {"migrate --to 5x", "--to must be"},
+        {"publish --threads 0", "--threads must be 1 to 64"},
+        {"publish --max-event-bytes 99999999999999999999", "--max-event-bytes must be"},
+        {"publish --partitions 0", "--partitions must be"},
+        {"project --projector nope", "unknown projector \"nope\""},
+        {"project --batch-events 0", "--batch-events must be"},
+        {"replay --projector runs --from 0 --workers 9", "--workers must be 1 to 8"},
+        {"rebuild --projector runs --from 0", "unrecognized option '--from'"},
+        {"replay --projector runs --from 0 --abort", "unrecognized option '--abort'"},
+        {"status --projector nope", "unknown projector \"nope\""},
+        {"dead-letters --projector nope", "unknown projector \"nope\""},
+        {"dead-letters --limit abc", "--limit must be"},
+        {"dead-letters --workspace notauuid", "--workspace must be a UUID"},
+        {"dead-letters retry --projector nope", "unknown projector \"nope\""},
+        {"dead-letters retry --id 0", "--id must be"},
+        {"usage --workspace notauuid", "--workspace must be a UUID"},
+        {"usage --workspace a0000000-0000-4000-8000-000000000001 --period yesterday",
+         "--period must be"},
+        {"status --connect-timeout 0", "--connect-timeout"},
+    };
+    char out[8192], args[512];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* gen connects to nothing and takes no connection options. */
+        int offline = !strncmp(cases[i].args, "gen ", 4);
+        snprintf(args, sizeof(args), "%s %s", cases[i].args, offline ? "" : nowhere);
+        int rc = run(args, out, sizeof(out));
+        if (rc != 2 || !strstr(out, cases[i].expect))
+            fail_msg("sentinel %s: exit %d, expected 2 and \"%s\":\n%s", cases[i].args, rc,
+                     cases[i].expect, out);
+    }
+}
+
+static void test_version(void **state) {
+    (void)state;
+    char out[256];
+    assert_int_equal(run("--version", out, sizeof(out)), 0);
+    assert_string_equal(out, "sentinel " SENTINEL_VERSION "\n");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_option_has_a_help_line),
+        cmocka_unit_test(test_usage_errors_name_the_option),
+        cmocka_unit_test(test_version),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
