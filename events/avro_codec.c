@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/timestamp.h"
 #include "events/schema_set.h"
 
@@ -92,15 +93,7 @@ sentinel_err_t sentinel_event_encode(sentinel_codec_t *codec, const sentinel_eve
 
     size_t size = 0;
     if (avro_value_sizeof(root, &size)) goto avro_fail;
-    if (size + SINGLE_OBJECT_HEADER > codec->buf_cap) {
-        size_t cap = codec->buf_cap;
-        while (cap < size + SINGLE_OBJECT_HEADER)
-            cap *= 2;
-        char *grown = realloc(codec->buf, cap);
-        if (!grown) abort();
-        codec->buf = grown;
-        codec->buf_cap = cap;
-    }
+    codec->buf = sentinel_grow(codec->buf, &codec->buf_cap, 0, size + SINGLE_OBJECT_HEADER, 4096);
     memcpy(codec->buf, e->header, SINGLE_OBJECT_HEADER);
     avro_writer_memory_set_dest(codec->writer, codec->buf + SINGLE_OBJECT_HEADER,
                                 (int64_t)(codec->buf_cap - SINGLE_OBJECT_HEADER));
@@ -377,7 +370,7 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
             snprintf(why, sizeof(why), "source must be a string of 1 to 200 characters");
             err = SENTINEL_ERR_INVALID;
         } else {
-            ev->source = strdup(json_string_value(source));
+            ev->source = sentinel_strdup(json_string_value(source));
         }
     }
     json_decref(source);

@@ -4,13 +4,14 @@
  * simple form, full names, the attributes type, name, fields, symbols,
  * items, values and size in that order, no whitespace. Two schemas that
  * read the same bytes have the same canonical form, hence fingerprint. */
-#include "events/fingerprint.h"
-
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
+#include "events/fingerprint.h"
 
 typedef struct builder {
     char *buf;
@@ -20,14 +21,7 @@ typedef struct builder {
 
 static void put(builder_t *b, const char *s) {
     size_t n = strlen(s);
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *grown = realloc(b->buf, cap);
-        if (!grown) abort();
-        b->buf = grown;
-        b->cap = cap;
-    }
+    b->buf = sentinel_grow(b->buf, &b->cap, b->len, n + 1, 256);
     memcpy(b->buf + b->len, s, n + 1);
     b->len += n;
 }
@@ -39,8 +33,8 @@ static void put_quoted(builder_t *b, const char *s) {
 }
 
 static int is_primitive(const char *name) {
-    static const char *const primitives[] = {"null", "boolean", "int",   "long",
-                                             "float", "double", "bytes", "string"};
+    static const char *const primitives[] = {"null",  "boolean", "int",   "long",
+                                             "float", "double",  "bytes", "string"};
     for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++)
         if (!strcmp(name, primitives[i])) return 1;
     return 0;
@@ -49,18 +43,19 @@ static int is_primitive(const char *name) {
 /* Full name of `name` in namespace `ns` (NULL or "" for none). New string. */
 static char *full_name(const char *name, const char *ns) {
     char *out = NULL;
-    if (strchr(name, '.') || !ns || !*ns) out = strdup(name);
-    else if (asprintf(&out, "%s.%s", ns, name) < 0) out = NULL;
-    if (!out) abort();
+    if (strchr(name, '.') || !ns || !*ns)
+        out = sentinel_strdup(name);
+    else
+        out = sentinel_aprintf("%s.%s", ns, name);
     return out;
 }
 
 /* The namespace part of a full name ("" when there is none). New string. */
 static char *namespace_of(const char *fullname) {
     size_t len = strlen(fullname);
-    while (len && fullname[len - 1] != '.') len--;
-    char *out = strndup(fullname, len ? len - 1 : 0);
-    if (!out) abort();
+    while (len && fullname[len - 1] != '.')
+        len--;
+    char *out = sentinel_strndup(fullname, len ? len - 1 : 0);
     return out;
 }
 
@@ -240,7 +235,8 @@ static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
 static void crc64_init(void) {
     for (int i = 0; i < 256; i++) {
         uint64_t fp = (uint64_t)i;
-        for (int j = 0; j < 8; j++) fp = (fp >> 1) ^ (CRC64_AVRO_EMPTY & (0 - (fp & 1)));
+        for (int j = 0; j < 8; j++)
+            fp = (fp >> 1) ^ (CRC64_AVRO_EMPTY & (0 - (fp & 1)));
         crc64_table[i] = fp;
     }
 }
@@ -250,6 +246,7 @@ uint64_t sentinel_crc64_avro(const void *data, size_t len) {
     const uint64_t *table = crc64_table;
     const unsigned char *p = data;
     uint64_t fp = CRC64_AVRO_EMPTY;
-    for (size_t i = 0; i < len; i++) fp = (fp >> 8) ^ table[(fp ^ p[i]) & 0xff];
+    for (size_t i = 0; i < len; i++)
+        fp = (fp >> 8) ^ table[(fp ^ p[i]) & 0xff];
     return fp;
 }

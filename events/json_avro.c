@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/timestamp.h"
 #include "events/json_scan.h"
 #include "events/schema_set.h"
@@ -35,14 +36,7 @@ static const char *const envelope_names[K_COUNT] = {
 /* ---------------------------------------------------------------- buffers */
 
 static void bytes_reserve(sentinel_bytes_t *out, size_t more) {
-    if (out->len + more <= out->cap) return;
-    size_t cap = out->cap ? out->cap : 256;
-    while (cap < out->len + more)
-        cap *= 2;
-    unsigned char *grown = realloc(out->data, cap);
-    if (!grown) abort();
-    out->data = grown;
-    out->cap = cap;
+    out->data = sentinel_grow(out->data, &out->cap, out->len, more, 256);
 }
 
 static void put_byte(sentinel_bytes_t *out, unsigned char b) {

@@ -1,13 +1,14 @@
 /* json_scan.c -- JSON text scanned by jansson's grammar without a tree
  * (json_scan.h). Strings are read eight bytes at a time while none of them
  * needs a look; keys are checked for repeats with a hash set per text. */
-#include "events/json_scan.h"
-
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
+#include "events/json_scan.h"
 
 /* A key seen in an object of the line, for duplicate detection. */
 typedef struct key_slot {
@@ -31,19 +32,8 @@ struct json_scan {
     int allow_duplicates; /* checking JSON text from the topic, which may repeat keys */
 };
 
-static void *grow(void *ptr, size_t *cap, size_t need, size_t unit) {
-    if (need <= *cap) return ptr;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *grown = realloc(ptr, n * unit);
-    if (!grown) abort();
-    *cap = n;
-    return grown;
-}
-
 static char *text_room(json_scan_t *st, size_t need) {
-    st->text = grow(st->text, &st->text_cap, need, 1);
+    st->text = sentinel_grow(st->text, &st->text_cap, 0, need, 64);
     return st->text;
 }
 
@@ -245,8 +235,7 @@ int json_token_integer(const json_token_t *tok, int64_t *out) {
 /* A real number token's value, as strtod reads it; -1 when it overflows a
  * double (jansson refuses the text then). */
 int json_token_real(const json_token_t *tok, double *out) {
-    char small[64], *buf = tok->len < sizeof(small) ? small : malloc(tok->len + 1);
-    if (!buf) abort();
+    char small[64], *buf = tok->len < sizeof(small) ? small : sentinel_malloc(tok->len + 1);
     memcpy(buf, tok->start, tok->len);
     buf[tok->len] = '\0';
     errno = 0;
@@ -314,8 +303,7 @@ int json_key_once(json_scan_t *st, uint32_t object, const json_token_t *tok) {
     uint32_t h = hash_bytes(key, len) ^ (object * 0x9E3779B9u);
     if ((st->slots_used + 1) * 2 > st->slots_cap) {
         size_t old_cap = st->slots_cap, cap = old_cap ? old_cap * 2 : 64;
-        key_slot_t *old = st->slots, *slots = calloc(cap, sizeof(*slots));
-        if (!slots) abort();
+        key_slot_t *old = st->slots, *slots = sentinel_calloc(cap, sizeof(*slots));
         for (size_t i = 0; i < old_cap; i++) {
             if (!old[i].object) continue;
             size_t j = old[i].hash & (cap - 1);
@@ -334,7 +322,7 @@ int json_key_once(json_scan_t *st, uint32_t object, const json_token_t *tok) {
             !memcmp(st->keys + k->off, key, len))
             return -1;
     }
-    st->keys = grow(st->keys, &st->keys_cap, st->keys_len + len + 1, 1);
+    st->keys = sentinel_grow(st->keys, &st->keys_cap, st->keys_len, len + 1, 64);
     memcpy(st->keys + st->keys_len, key, len);
     st->slots[j] = (key_slot_t){object, h, st->keys_len, len};
     st->keys_len += len;
@@ -439,7 +427,7 @@ static size_t escape_into(char *o, const char *s, size_t n) {
  * never longer than the source: escaping gives back at most what the
  * source spent on the same character. */
 const char *json_compact(json_scan_t *st, const json_token_t *tok, size_t *len) {
-    st->json = grow(st->json, &st->json_cap, tok->len + 16, 1);
+    st->json = sentinel_grow(st->json, &st->json_cap, 0, tok->len + 16, 64);
     char *o = st->json;
     json_cursor_t s = {tok->start, tok->start + tok->len, st};
     while (s.p < s.end) {
@@ -471,7 +459,10 @@ const char *json_compact(json_scan_t *st, const json_token_t *tok, size_t *len) 
 uint32_t json_new_object(json_scan_t *st) { return ++st->objects; }
 
 void json_add_member(json_scan_t *st, const json_token_t *key, const json_token_t *value) {
-    st->members = grow(st->members, &st->members_cap, st->n_members + 1, sizeof(json_member_t));
+    if (st->n_members == st->members_cap) {
+        st->members_cap = st->members_cap ? 2 * st->members_cap : 64;
+        st->members = sentinel_reallocarray(st->members, st->members_cap, sizeof(json_member_t));
+    }
     st->members[st->n_members++] = (json_member_t){*key, *value};
 }
 
@@ -484,8 +475,7 @@ json_scan_t *json_scan_begin(json_scan_t **slot) {
     if (!*slot) {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
         pthread_once(&once, init_classes);
-        *slot = calloc(1, sizeof(**slot));
-        if (!*slot) abort();
+        *slot = sentinel_calloc(1, sizeof(**slot));
     }
     json_scan_t *st = *slot;
     st->n_members = 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "events/fingerprint.h"
 #include "events/json_scan.h"
 #include "events/schema_set.h"
@@ -143,8 +144,7 @@ static int is_integer_kind(sentinel_field_kind_t kind) {
 static int plan_fields(schema_entry_t *e, const char *file, char *errstr, size_t errstr_size) {
     char why[256];
     e->n_fields = json_array_size(e->data_fields);
-    e->fields = calloc(e->n_fields ? e->n_fields : 1, sizeof(*e->fields));
-    if (!e->fields) abort();
+    e->fields = sentinel_calloc(e->n_fields ? e->n_fields : 1, sizeof(*e->fields));
     for (size_t i = 0; i < e->n_fields; i++) {
         const json_t *f = json_array_get(e->data_fields, i);
         if (!json_is_string(json_object_get(f, "name"))) {
@@ -487,11 +487,9 @@ sentinel_codec_t *sentinel_codec_new(char *errstr, size_t errstr_size) {
 
 sentinel_codec_t *sentinel_codec_new_from(const sentinel_schema_source_t *sources, size_t count,
                                           char *errstr, size_t errstr_size) {
-    sentinel_codec_t *codec = calloc(1, sizeof(*codec));
-    if (!codec) abort();
+    sentinel_codec_t *codec = sentinel_calloc(1, sizeof(*codec));
     codec->max_bytes = SENTINEL_EVENT_MAX_BYTES_DEFAULT;
-    codec->entries = calloc(count ? count : 1, sizeof(*codec->entries));
-    if (!codec->entries) abort();
+    codec->entries = sentinel_calloc(count ? count : 1, sizeof(*codec->entries));
 
     json_t *envelope = NULL;
     for (size_t i = 0; i < count; i++) {
@@ -526,8 +524,7 @@ sentinel_codec_t *sentinel_codec_new_from(const sentinel_schema_source_t *source
     if (link_versions(codec, errstr, errstr_size)) goto fail;
 
     codec->buf_cap = 4096;
-    codec->buf = malloc(codec->buf_cap);
-    if (!codec->buf) abort();
+    codec->buf = sentinel_malloc(codec->buf_cap);
     codec->writer = avro_writer_memory(codec->buf, (int64_t)codec->buf_cap);
     codec->reader = avro_reader_memory(codec->buf, 0);
     return codec;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/timestamp.h"
 #include "events/json_scan.h"
 #include "events/schema_set.h"
@@ -425,7 +426,7 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
             snprintf(why, sizeof(why), "source must be a string of 1 to 200 characters");
             goto invalid;
         }
-        ev->source = strdup(json_string_value(source));
+        ev->source = sentinel_strdup(json_string_value(source));
     }
 
     const json_t *data = json_object_get(root, "data");

@@ -27,8 +27,7 @@ static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, ch
                            "WHERE id = ANY($1::uuid[])",
                            &ids, existing, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = load_users(conn, &users, known_users, &pool, errstr, errstr_size)))
-        goto out;
+    if ((err = load_users(conn, &users, known_users, &pool, errstr, errstr_size))) goto out;
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         const char *id = sentinel_event_str(ev, "activity_id");

@@ -5,7 +5,9 @@
 
 #define MICROS_PER_DAY 86400000000LL
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+static int64_t floor_div(int64_t a, int64_t b) {
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
 /* Midnight UTC of the anchor day in month (y, m), clamped. */
 static int64_t anchor_in(int64_t y, int m, int anchor_day) {

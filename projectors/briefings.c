@@ -5,24 +5,37 @@
  * (briefing_generations.ignored_events), not an error. */
 #include <jansson.h>
 
+#include "base/alloc.h"
 #include "base/timestamp.h"
 #include "projectors/support.h"
 
-static const char *const briefing_types[] = {"BriefingRequested", "BriefingProgressed",
-                                             "BriefingGenerated", "BriefingFailed",
+static const char *const briefing_types[] = {"BriefingRequested",  "BriefingProgressed",
+                                             "BriefingGenerated",  "BriefingFailed",
                                              "BriefingDownloaded", NULL};
 static const char *const briefing_tables[] = {"briefing_generations", "briefing_downloads", NULL};
 
 /* The full updatable row of a generation, as text for COPY. */
 enum gen_field {
-    G_STATUS, G_PROGRESS, G_PROGRESS_MESSAGE, G_STARTED_AT, G_COMPLETED_AT, G_NARRATIVE,
-    G_STRUCTURED_DATA, G_ACHIEVEMENTS, G_EXCERPTS, G_OUTPUT_PATHS, G_METADATA, G_ERROR_MESSAGE,
-    G_LAST_EVENT_ID, G_IGNORED_EVENTS, G_FIELDS
+    G_STATUS,
+    G_PROGRESS,
+    G_PROGRESS_MESSAGE,
+    G_STARTED_AT,
+    G_COMPLETED_AT,
+    G_NARRATIVE,
+    G_STRUCTURED_DATA,
+    G_ACHIEVEMENTS,
+    G_EXCERPTS,
+    G_OUTPUT_PATHS,
+    G_METADATA,
+    G_ERROR_MESSAGE,
+    G_LAST_EVENT_ID,
+    G_IGNORED_EVENTS,
+    G_FIELDS
 };
 static const char *const gen_columns[G_FIELDS] = {
-    "status", "progress", "progress_message", "started_at", "completed_at", "narrative",
-    "structured_data", "achievements", "excerpts", "output_paths", "metadata", "error_message",
-    "last_event_id", "ignored_events"};
+    "status",    "progress",        "progress_message", "started_at",    "completed_at",
+    "narrative", "structured_data", "achievements",     "excerpts",      "output_paths",
+    "metadata",  "error_message",   "last_event_id",    "ignored_events"};
 static const char *const gen_types[G_FIELDS] = {
     "text",  "int",   "text",  "timestamptz", "timestamptz", "text", "jsonb",
     "jsonb", "jsonb", "jsonb", "jsonb",       "text",        "uuid", "int"};
@@ -36,13 +49,13 @@ typedef struct generation {
 
 static void set_text(generation_t *g, enum gen_field k, const char *v) {
     free(g->f[k]);
-    g->f[k] = v ? strdup(v) : NULL;
+    g->f[k] = v ? sentinel_strdup(v) : NULL;
 }
 
 static void set_json(generation_t *g, enum gen_field k, const json_t *v) {
     free(g->f[k]);
     g->f[k] = !v                  ? NULL
-              : json_is_string(v) ? strdup(json_string_value(v)) /* JSON text as decoded */
+              : json_is_string(v) ? sentinel_strdup(json_string_value(v)) /* JSON text as decoded */
                                   : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
@@ -66,16 +79,17 @@ typedef struct gen_ctx {
 static void load_generation(PGresult *res, int r, void *opaque) {
     gen_ctx_t *ctx = opaque;
     row_state_t *s = state_new(ctx->pool, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
-    generation_t *g = calloc(1, sizeof(*g));
+    generation_t *g = sentinel_calloc(1, sizeof(*g));
     for (int k = 0; k < G_FIELDS; k++)
-        g->f[k] = PQgetisnull(res, r, 2 + k) ? NULL : strdup(PQgetvalue(res, r, 2 + k));
+        g->f[k] = PQgetisnull(res, r, 2 + k) ? NULL : sentinel_strdup(PQgetvalue(res, r, 2 + k));
     s->extra = g;
     sentinel_uuid_map_put(ctx->map, PQgetvalue(res, r, 0), s);
 }
 
 static void copy_generation(sentinel_copy_t *c, const char *id, const generation_t *g) {
     sentinel_copy_str(c, id);
-    for (int k = 0; k < G_FIELDS; k++) sentinel_copy_str(c, g->f[k]);
+    for (int k = 0; k < G_FIELDS; k++)
+        sentinel_copy_str(c, g->f[k]);
 }
 
 static int is_final(const row_state_t *s) {
@@ -106,7 +120,8 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
     gen_ctx_t ctx = {gens, &pool};
     if ((err = sentinel_db_select_ids(
              conn,
-             "SELECT id, workspace_id, status, progress, progress_message, started_at, completed_at, "
+             "SELECT id, workspace_id, status, progress, progress_message, started_at, "
+             "completed_at, "
              "narrative, structured_data, achievements, excerpts, output_paths, metadata, "
              "error_message, last_event_id, ignored_events FROM briefing_generations "
              "WHERE id = ANY($1::uuid[])",
@@ -119,11 +134,10 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
                            "FROM briefings WHERE id = ANY($1::uuid[])",
                            &templates, tmpl, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = load_users(conn, &users, known_users, &pool, errstr, errstr_size)))
-        goto out;
-    if ((err = load_states(conn,
-                           "SELECT id, workspace_id FROM briefing_downloads WHERE id = ANY($1::uuid[])",
-                           &downloads, dls, &pool, errstr, errstr_size)))
+    if ((err = load_users(conn, &users, known_users, &pool, errstr, errstr_size))) goto out;
+    if ((err = load_states(
+             conn, "SELECT id, workspace_id FROM briefing_downloads WHERE id = ANY($1::uuid[])",
+             &downloads, dls, &pool, errstr, errstr_size)))
         goto out;
 
     for (size_t i = 0; i < n; i++) {
@@ -131,10 +145,12 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
         const char *type = ev->type->name;
         const char *gid = sentinel_event_str(ev, "generation_id");
         if (!strcmp(type, "BriefingRequested")) {
-            row_state_t *t = require_row(batch, i, tmpl, "briefing", sentinel_event_str(ev, "briefing_id"));
+            row_state_t *t =
+                require_row(batch, i, tmpl, "briefing", sentinel_event_str(ev, "briefing_id"));
             if (!t) continue;
             if (strcmp(t->status, "active")) {
-                sentinel_batch_reject(batch, i, "briefing %s is not active", sentinel_event_str(ev, "briefing_id"));
+                sentinel_batch_reject(batch, i, "briefing %s is not active",
+                                      sentinel_event_str(ev, "briefing_id"));
                 continue;
             }
             const char *by = sentinel_event_str(ev, "generated_by_id");
@@ -144,7 +160,7 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
                 continue;
             }
             row_state_t *s = state_new(&pool, ev->workspace_id, "pending");
-            generation_t *g = calloc(1, sizeof(*g));
+            generation_t *g = sentinel_calloc(1, sizeof(*g));
             s->extra = g;
             s->is_new = 1;
             g->requested = ev;
@@ -173,7 +189,8 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
             sentinel_copy_str(&download_rows, sentinel_event_str(ev, "source"));
             sentinel_copy_str(&download_rows, sentinel_event_str(ev, "ip_address"));
             sentinel_copy_str(&download_rows, sentinel_event_str(ev, "user_agent"));
-            sentinel_copy_timestamp(&download_rows, data_time(ev, "downloaded_at", ev->occurred_at));
+            sentinel_copy_timestamp(&download_rows,
+                                    data_time(ev, "downloaded_at", ev->occurred_at));
             sentinel_copy_str(&download_rows, ev->event_id);
             sentinel_copy_timestamp(&download_rows, ev->occurred_at);
             sentinel_copy_end_row(&download_rows);
@@ -185,7 +202,8 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
         if (!strcmp(type, "BriefingProgressed")) {
             if (is_final(s)) {
                 /* Late progress after the end: ignored, and counted. */
-                set_int(g, G_IGNORED_EVENTS, atoll(g->f[G_IGNORED_EVENTS] ? g->f[G_IGNORED_EVENTS] : "0") + 1);
+                set_int(g, G_IGNORED_EVENTS,
+                        atoll(g->f[G_IGNORED_EVENTS] ? g->f[G_IGNORED_EVENTS] : "0") + 1);
                 g->dirty = 1;
                 sentinel_batch_ignore(batch, i);
                 continue;
@@ -198,14 +216,16 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
             if (!g->f[G_STARTED_AT]) set_time(g, G_STARTED_AT, ev->occurred_at);
         } else {
             if (is_final(s)) {
-                sentinel_batch_reject(batch, i, "generation %s is already %s, which is final", gid, s->status);
+                sentinel_batch_reject(batch, i, "generation %s is already %s, which is final", gid,
+                                      s->status);
                 continue;
             }
             int ok = !strcmp(type, "BriefingGenerated");
             snprintf(s->status, sizeof(s->status), "%s", ok ? "completed" : "failed");
             set_text(g, G_STATUS, s->status);
             if (!g->f[G_STARTED_AT]) set_time(g, G_STARTED_AT, ev->occurred_at);
-            set_time(g, G_COMPLETED_AT, data_time(ev, ok ? "completed_at" : "failed_at", ev->occurred_at));
+            set_time(g, G_COMPLETED_AT,
+                     data_time(ev, ok ? "completed_at" : "failed_at", ev->occurred_at));
             if (ok) {
                 set_text(g, G_PROGRESS, "100");
                 set_text(g, G_NARRATIVE, sentinel_event_str(ev, "narrative"));
@@ -265,25 +285,27 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
             strcat(arrays, one);
             snprintf(one, sizeof(one), ", %s", gen_columns[k]);
             strcat(names, one);
-            snprintf(one, sizeof(one), "%s%s = c.%s", k ? ", " : "", gen_columns[k], gen_columns[k]);
+            snprintf(one, sizeof(one), "%s%s = c.%s", k ? ", " : "", gen_columns[k],
+                     gen_columns[k]);
             strcat(set, one);
         }
         snprintf(update, sizeof(update),
                  "UPDATE briefing_generations g SET %s FROM unnest(%s) AS c(%s) WHERE g.id = c.id",
                  set, arrays, names);
-        if ((err = sentinel_copy_run(conn, &updates, update, NULL, errstr, errstr_size)))
-            goto out;
+        if ((err = sentinel_copy_run(conn, &updates, update, NULL, errstr, errstr_size))) goto out;
     }
-    err = sentinel_copy_send(conn,
-                             "COPY briefing_downloads (id, briefing_generation_id, workspace_id, user_id, "
-                             "format, source, ip_address, user_agent, downloaded_at, event_id, created_at) "
-                             "FROM STDIN",
-                             &download_rows, errstr, errstr_size);
+    err = sentinel_copy_send(
+        conn,
+        "COPY briefing_downloads (id, briefing_generation_id, workspace_id, user_id, "
+        "format, source, ip_address, user_agent, downloaded_at, event_id, created_at) "
+        "FROM STDIN",
+        &download_rows, errstr, errstr_size);
 out:
     for (size_t k = 0; k < pool.n; k++) {
         generation_t *g = pool.rows[k]->extra;
         if (!g) continue;
-        for (int f = 0; f < G_FIELDS; f++) free(g->f[f]);
+        for (int f = 0; f < G_FIELDS; f++)
+            free(g->f[f]);
     }
     sentinel_copy_free(&inserts);
     sentinel_copy_free(&updates);

@@ -2,6 +2,7 @@
  * CommandRunCompleted into command_runs. */
 #include <jansson.h>
 
+#include "base/alloc.h"
 #include "base/utf8.h"
 #include "projectors/support.h"
 
@@ -15,7 +16,7 @@ static const char *const command_proven[] = {"CommandRunStarted", "CommandRunCom
 /* "<workspace>/<external_reference>", whole however long. New string. */
 static char *reference_key(const char *workspace_id, const char *reference) {
     char *key = NULL;
-    if (asprintf(&key, "%s/%s", workspace_id, reference) < 0) abort();
+    key = sentinel_aprintf("%s/%s", workspace_id, reference);
     return key;
 }
 
@@ -76,7 +77,8 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         id_list_add(&ids, sentinel_event_str(ev, "command_run_id"));
         id_list_add(&repo_ids, sentinel_event_str(ev, "repository_id"));
-        if (!strcmp(ev->type->name, "CommandRunStarted")) id_list_add(&workspaces, ev->workspace_id);
+        if (!strcmp(ev->type->name, "CommandRunStarted"))
+            id_list_add(&workspaces, ev->workspace_id);
     }
     sentinel_uuid_map_t *commands = sentinel_uuid_map_new(), *repos = sentinel_uuid_map_new();
     state_pool_t pool = {0};
@@ -88,8 +90,7 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
                            "FROM command_runs WHERE id = ANY($1::uuid[])",
                            &ids, commands, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size)))
-        goto out;
+    if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size))) goto out;
     /* External references in use by the batch's workspaces: only those the
      * batch mentions matter, but one indexed read per workspace set is cheap. */
     {
@@ -97,7 +98,8 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
         for (size_t i = 0; i < n; i++) {
             const sentinel_event_t *ev = sentinel_batch_event(batch, i);
             if (!strcmp(ev->type->name, "CommandRunStarted"))
-                json_array_append_new(refs, json_string(sentinel_event_str(ev, "external_reference")));
+                json_array_append_new(refs,
+                                      json_string(sentinel_event_str(ev, "external_reference")));
         }
         char *refs_text = json_dumps(refs, JSON_COMPACT);
         json_decref(refs);
@@ -105,7 +107,8 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
         size_t ws_len = 0;
         FILE *f = open_memstream(&ws, &ws_len);
         fputc('{', f);
-        for (size_t k = 0; k < workspaces.n; k++) fprintf(f, "%s%s", k ? "," : "", workspaces.ids[k]);
+        for (size_t k = 0; k < workspaces.n; k++)
+            fprintf(f, "%s%s", k ? "," : "", workspaces.ids[k]);
         fputc('}', f);
         fclose(f);
         const char *params[2] = {ws, refs_text};
@@ -125,7 +128,8 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
         int starts = !strcmp(ev->type->name, "CommandRunStarted");
         if (is_redelivery(batch, i, sentinel_uuid_map_get(commands, id), !starts)) continue;
         if (starts) {
-            if (!require_row(batch, i, repos, "repository", sentinel_event_str(ev, "repository_id")))
+            if (!require_row(batch, i, repos, "repository",
+                             sentinel_event_str(ev, "repository_id")))
                 continue;
             if (sentinel_uuid_map_get(commands, id)) {
                 sentinel_batch_reject(batch, i, "command run %s already exists", id);
@@ -150,16 +154,16 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
             snprintf(made->event_id, sizeof(made->event_id), "%s", ev->event_id);
             sentinel_uuid_map_put(commands, id, made);
             made->is_new = 1;
-            new_command_t *fresh = malloc(sizeof(*fresh)); /* the pool frees it */
-            if (!fresh) abort();
+            new_command_t *fresh = sentinel_malloc(sizeof(*fresh)); /* the pool frees it */
             *fresh = (new_command_t){id, ev, NULL, made};
             made->extra = fresh;
         } else {
             row_state_t *s = require_row(batch, i, commands, "command run", id);
             if (!s) continue;
             if (strcmp(s->status, "running")) {
-                sentinel_batch_reject(batch, i, "command run %s is already %s: a second completion is rejected",
-                                      id, s->status);
+                sentinel_batch_reject(
+                    batch, i, "command run %s is already %s: a second completion is rejected", id,
+                    s->status);
                 continue;
             }
             snprintf(s->status, sizeof(s->status), "%s", sentinel_event_str(ev, "status"));

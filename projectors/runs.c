@@ -6,6 +6,7 @@
  * event never counts. */
 #include <jansson.h>
 
+#include "base/alloc.h"
 #include "base/utf8.h"
 #include "projectors/support.h"
 
@@ -14,8 +15,8 @@ static const char *const run_types[] = {"RunStarted", "RunCompleted", "FindingRe
 /* Each makes or completes a row that carries its id. */
 static const char *const run_proven[] = {"RunStarted", "RunCompleted", "FindingRecorded",
                                          "AnnotationPosted", NULL};
-static const char *const run_tables[] = {"run_keys", "runs", "finding_keys", "findings",
-                                         "annotations", "workspace_daily_metrics", NULL};
+static const char *const run_tables[] = {
+    "run_keys", "runs", "finding_keys", "findings", "annotations", "workspace_daily_metrics", NULL};
 
 static void load_provider(PGresult *res, int r, void *opaque) {
     json_object_set_new(opaque, PQgetvalue(res, r, 0), json_string(PQgetvalue(res, r, 1)));
@@ -111,8 +112,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                          "WHERE k.id = ANY($1::uuid[])",
                          &run_ids, runs, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size)))
-        goto out;
+    if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size))) goto out;
     if ((err = load_states(conn,
                            "SELECT id, workspace_id FROM finding_keys WHERE id = ANY($1::uuid[])",
                            &finding_ids, findings, &pool, errstr, errstr_size)))
@@ -134,10 +134,12 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
         if (!strcmp(type, "RunStarted")) {
             const char *run = sentinel_event_str(ev, "run_id");
             if (is_redelivery(batch, i, sentinel_uuid_map_get(runs, run), 0)) continue;
-            if (!require_row(batch, i, repos, "repository", sentinel_event_str(ev, "repository_id")))
+            if (!require_row(batch, i, repos, "repository",
+                             sentinel_event_str(ev, "repository_id")))
                 continue;
             if (sentinel_uuid_map_get(runs, run)) {
-                sentinel_batch_reject(batch, i, "run %s already exists (started by another event)", run);
+                sentinel_batch_reject(batch, i, "run %s already exists (started by another event)",
+                                      run);
                 continue;
             }
             row_state_t *s = state_new(&pool, ev->workspace_id, "running");
@@ -151,8 +153,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             sentinel_copy_str(&run_keys, ev->workspace_id);
             sentinel_copy_timestamp(&run_keys, ev->occurred_at);
             sentinel_copy_end_row(&run_keys);
-            new_run_t *fresh = malloc(sizeof(*fresh)); /* the pool frees it */
-            if (!fresh) abort();
+            new_run_t *fresh = sentinel_malloc(sizeof(*fresh)); /* the pool frees it */
             *fresh = (new_run_t){run, ev, NULL, s};
             s->extra = fresh;
         } else if (!strcmp(type, "RunCompleted")) {
@@ -185,7 +186,8 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             row_state_t *s = require_row(batch, i, runs, "run", run);
             if (!s) continue;
             if (strcmp(s->status, "running")) {
-                sentinel_batch_reject(batch, i, "run %s is %s: a finding for a completed run is rejected",
+                sentinel_batch_reject(batch, i,
+                                      "run %s is %s: a finding for a completed run is rejected",
                                       run, s->status);
                 continue;
             }
@@ -276,15 +278,16 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                  "WHERE r.id = c.id AND r.created_at = k.created_at",
                                  NULL, errstr, errstr_size)))
         goto out;
-    if ((err = sentinel_copy_send(conn,
-                                  "COPY finding_keys (id, workspace_id, run_id, created_at) FROM STDIN",
-                                  &finding_keys, errstr, errstr_size)))
+    if ((err = sentinel_copy_send(
+             conn, "COPY finding_keys (id, workspace_id, run_id, created_at) FROM STDIN",
+             &finding_keys, errstr, errstr_size)))
         goto out;
-    if ((err = sentinel_copy_send(conn,
-                                  "COPY findings (id, run_id, finding_hash, workspace_id, severity, "
-                                  "category, title, description, file_path, line_start, line_end, "
-                                  "confidence, metadata, event_id, created_at) FROM STDIN",
-                                  &finding_rows, errstr, errstr_size)))
+    if ((err =
+             sentinel_copy_send(conn,
+                                "COPY findings (id, run_id, finding_hash, workspace_id, severity, "
+                                "category, title, description, file_path, line_start, line_end, "
+                                "confidence, metadata, event_id, created_at) FROM STDIN",
+                                &finding_rows, errstr, errstr_size)))
         goto out;
     if ((err = sentinel_copy_send(conn,
                                   "COPY annotations (id, finding_id, workspace_id, provider_id, "

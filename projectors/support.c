@@ -1,9 +1,9 @@
 /* support.c -- id sets, per-batch row state, partition creation. */
-#include "projectors/support.h"
-
 #include <jansson.h>
 
+#include "base/alloc.h"
 #include "base/timestamp.h"
+#include "projectors/support.h"
 
 void id_list_init(id_list_t *l) {
     memset(l, 0, sizeof(*l));
@@ -15,8 +15,7 @@ void id_list_add(id_list_t *l, const char *id) {
     sentinel_uuid_map_put(l->seen, id, (void *)1);
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 256;
-        const char **grown = realloc(l->ids, l->cap * sizeof(*grown));
-        if (!grown) abort();
+        const char **grown = sentinel_realloc(l->ids, l->cap * sizeof(*grown));
         l->ids = grown;
     }
     l->ids[l->n++] = id;
@@ -29,15 +28,13 @@ void id_list_free(id_list_t *l) {
 }
 
 row_state_t *state_new(state_pool_t *pool, const char *workspace_id, const char *status) {
-    row_state_t *s = calloc(1, sizeof(*s));
-    if (!s) abort();
+    row_state_t *s = sentinel_calloc(1, sizeof(*s));
     s->deleted_at = INT64_MAX;
     snprintf(s->workspace_id, sizeof(s->workspace_id), "%s", workspace_id);
     if (status) snprintf(s->status, sizeof(s->status), "%s", status);
     if (pool->n == pool->cap) {
         pool->cap = pool->cap ? pool->cap * 2 : 256;
-        row_state_t **grown = realloc(pool->rows, pool->cap * sizeof(*grown));
-        if (!grown) abort();
+        row_state_t **grown = sentinel_realloc(pool->rows, pool->cap * sizeof(*grown));
         pool->rows = grown;
     }
     pool->rows[pool->n++] = s;
@@ -102,7 +99,8 @@ sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const cha
     PGresult *res = NULL;
     sentinel_err_t err = sentinel_db_params(conn, sql, n_params, params, &res, errstr, errstr_size);
     if (err) return err;
-    for (int r = 0; r < PQntuples(res); r++) row(res, r, opaque);
+    for (int r = 0; r < PQntuples(res); r++)
+        row(res, r, opaque);
     PQclear(res);
     return SENTINEL_OK;
 }
@@ -238,8 +236,7 @@ struct daily_metrics {
 };
 
 daily_metrics_t *daily_metrics_new(void) {
-    daily_metrics_t *d = calloc(1, sizeof(*d));
-    if (!d) abort();
+    daily_metrics_t *d = sentinel_calloc(1, sizeof(*d));
     d->index = json_object();
     return d;
 }
@@ -263,8 +260,7 @@ int daily_metrics_add(daily_metrics_t *d, const char *workspace_id, int64_t at, 
     } else {
         if (d->n == d->cap) {
             d->cap = d->cap ? d->cap * 2 : 64;
-            daily_row_t *grown = realloc(d->rows, d->cap * sizeof(*grown));
-            if (!grown) abort();
+            daily_row_t *grown = sentinel_realloc(d->rows, d->cap * sizeof(*grown));
             d->rows = grown;
         }
         row = &d->rows[d->n];

@@ -3,6 +3,7 @@
  * workspace's usage_records row for its billing period, and `tokens` to the
  * day's workspace_daily_metrics -- all in the batch's transaction, summed
  * per key first so a hot workspace costs one upsert per batch. */
+#include "base/alloc.h"
 #include "projectors/billing_period.h"
 #include "projectors/support.h"
 
@@ -13,8 +14,8 @@ static const char *const usage_tables[] = {"usage_ledger", "usage_records",
                                            "workspace_daily_metrics", NULL};
 
 enum { M_RUNS, M_COMMANDS, M_BRIEFINGS, M_FINDINGS, M_ANNOTATIONS, M_TOKENS, METRICS };
-static const char *const metric_names[METRICS] = {"runs", "commands", "briefings", "findings",
-                                                  "annotations", "tokens"};
+static const char *const metric_names[METRICS] = {"runs",     "commands",    "briefings",
+                                                  "findings", "annotations", "tokens"};
 
 /* The subscriptions of the batch's workspaces, sorted by workspace (UUID
  * order is the order of their lower-case text), each workspace's in the
@@ -29,9 +30,8 @@ static void load_subscription(PGresult *res, int r, void *opaque) {
     subscription_list_t *list = opaque;
     if (list->n == list->cap) {
         list->cap = list->cap ? list->cap * 2 : 16;
-        void *ids = realloc(list->workspace_ids, list->cap * sizeof(*list->workspace_ids));
-        void *spans = realloc(list->spans, list->cap * sizeof(*list->spans));
-        if (!ids || !spans) abort();
+        void *ids = sentinel_realloc(list->workspace_ids, list->cap * sizeof(*list->workspace_ids));
+        void *spans = sentinel_realloc(list->spans, list->cap * sizeof(*list->spans));
         list->workspace_ids = ids;
         list->spans = spans;
     }
@@ -80,7 +80,7 @@ static int metric_of(const char *metric) {
 static void mark_inserted(PGresult *res, int r, void *opaque) {
     const char *was = sentinel_uuid_map_get(opaque, PQgetvalue(res, r, 0));
     char *ws = NULL;
-    if (asprintf(&ws, "%s%s%s", was ? was : "", was ? "," : "", PQgetvalue(res, r, 1)) < 0) abort();
+    ws = sentinel_aprintf("%s%s%s", was ? was : "", was ? "," : "", PQgetvalue(res, r, 1));
     free((void *)was);
     sentinel_uuid_map_put(opaque, PQgetvalue(res, r, 0), ws);
 }
@@ -99,7 +99,8 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     size_t n = sentinel_batch_count(batch);
     id_list_t workspaces;
     id_list_init(&workspaces);
-    for (size_t i = 0; i < n; i++) id_list_add(&workspaces, sentinel_batch_event(batch, i)->workspace_id);
+    for (size_t i = 0; i < n; i++)
+        id_list_add(&workspaces, sentinel_batch_event(batch, i)->workspace_id);
 
     period_sum_t *sums = NULL;
     size_t n_sums = 0, cap_sums = 0;
@@ -122,9 +123,8 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
      * insert proves an event new; one whose row is there already is a
      * redelivery. */
     const char *topic = sentinel_batch_topic(batch);
-    starts = calloc(n + 1, sizeof(*starts));
-    ends = calloc(n + 1, sizeof(*ends));
-    if (!starts || !ends) abort();
+    starts = sentinel_calloc(n + 1, sizeof(*starts));
+    ends = sentinel_calloc(n + 1, sizeof(*ends));
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         const char *metric = sentinel_event_str(ev, "metric");
@@ -183,8 +183,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         if (!sum) {
             if (n_sums == cap_sums) {
                 cap_sums = cap_sums ? cap_sums * 2 : 16;
-                period_sum_t *grown = realloc(sums, cap_sums * sizeof(*grown));
-                if (!grown) abort();
+                period_sum_t *grown = sentinel_realloc(sums, cap_sums * sizeof(*grown));
                 sums = grown;
             }
             sum = &sums[n_sums++];
@@ -223,13 +222,14 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_str(&records, sums[k].workspace_id);
         sentinel_copy_timestamp(&records, sums[k].start);
         sentinel_copy_timestamp(&records, sums[k].end);
-        for (int m = 0; m < METRICS; m++) sentinel_copy_int(&records, sums[k].counts[m]);
+        for (int m = 0; m < METRICS; m++)
+            sentinel_copy_int(&records, sums[k].counts[m]);
         sentinel_copy_end_row(&records);
     }
 
-#define USAGE_INCREMENTS                                                                   \
-    "unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::bigint[], " \
-    "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) AS i(workspace_id, period_start, " \
+#define USAGE_INCREMENTS                                                                           \
+    "unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::bigint[], "        \
+    "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) AS i(workspace_id, period_start, "    \
     "period_end, runs, commands, briefings, findings, annotations, tokens)"
     /* A subscription that changed since a period was first written ends
      * that period where the new one starts: the periods of a workspace

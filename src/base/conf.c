@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 
 typedef struct kafka_prop {
@@ -24,8 +25,7 @@ struct sentinel_conf {
 };
 
 static char *xstrdup(const char *s) {
-    char *copy = strdup(s);
-    if (!copy) abort();
+    char *copy = sentinel_strdup(s);
     return copy;
 }
 
@@ -35,8 +35,7 @@ static char *env_or(const char *name, const char *fallback) {
 }
 
 sentinel_conf_t *sentinel_conf_new(void) {
-    sentinel_conf_t *conf = calloc(1, sizeof(*conf));
-    if (!conf) abort();
+    sentinel_conf_t *conf = sentinel_calloc(1, sizeof(*conf));
     conf->brokers = env_or("SENTINEL_KAFKA_BROKERS", SENTINEL_DEFAULT_BROKERS);
     conf->db = env_or("SENTINEL_DATABASE_URL", "");
     conf->topic = env_or("SENTINEL_TOPIC", SENTINEL_DEFAULT_TOPIC);
@@ -77,10 +76,14 @@ sentinel_err_t sentinel_conf_set(sentinel_conf_t *conf, const char *name, const 
         conf->connect_timeout = (int)seconds;
         return SENTINEL_OK;
     }
-    if (!strcmp(name, "brokers")) slot = &conf->brokers;
-    else if (!strcmp(name, "db")) slot = &conf->db;
-    else if (!strcmp(name, "topic")) slot = &conf->topic;
-    else if (!strcmp(name, "group.prefix")) slot = &conf->group_prefix;
+    if (!strcmp(name, "brokers"))
+        slot = &conf->brokers;
+    else if (!strcmp(name, "db"))
+        slot = &conf->db;
+    else if (!strcmp(name, "topic"))
+        slot = &conf->topic;
+    else if (!strcmp(name, "group.prefix"))
+        slot = &conf->group_prefix;
     else {
         snprintf(errstr, errstr_size, "unknown setting \"%s\"", name);
         return SENTINEL_ERR_INVALID;
@@ -95,15 +98,14 @@ sentinel_err_t sentinel_conf_set(sentinel_conf_t *conf, const char *name, const 
     return SENTINEL_OK;
 }
 
-sentinel_err_t sentinel_conf_set_kafka(sentinel_conf_t *conf, const char *assignment,
-                                       char *errstr, size_t errstr_size) {
+sentinel_err_t sentinel_conf_set_kafka(sentinel_conf_t *conf, const char *assignment, char *errstr,
+                                       size_t errstr_size) {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) {
         snprintf(errstr, errstr_size, "-X %s: expected key=value", assignment);
         return SENTINEL_ERR_INVALID;
     }
-    char *key = strndup(assignment, (size_t)(eq - assignment));
-    if (!key) abort();
+    char *key = sentinel_strndup(assignment, (size_t)(eq - assignment));
 
     /* Validate against librdkafka now rather than at the first connect. */
     char kerr[512];
@@ -118,8 +120,7 @@ sentinel_err_t sentinel_conf_set_kafka(sentinel_conf_t *conf, const char *assign
 
     if (conf->props_len == conf->props_cap) {
         size_t cap = conf->props_cap ? conf->props_cap * 2 : 8;
-        kafka_prop_t *grown = realloc(conf->props, cap * sizeof(*grown));
-        if (!grown) abort();
+        kafka_prop_t *grown = sentinel_realloc(conf->props, cap * sizeof(*grown));
         conf->props = grown;
         conf->props_cap = cap;
     }

@@ -1,8 +1,9 @@
 /* line_reader.c -- bounded newline-delimited reading. */
-#include "base/line_reader.h"
-
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
+#include "base/line_reader.h"
 
 struct sentinel_line_reader {
     FILE *in;
@@ -18,13 +19,11 @@ struct sentinel_line_reader {
 };
 
 sentinel_line_reader_t *sentinel_line_reader_new(FILE *in, size_t max_line) {
-    sentinel_line_reader_t *r = calloc(1, sizeof(*r));
-    if (!r) abort();
+    sentinel_line_reader_t *r = sentinel_calloc(1, sizeof(*r));
     r->in = in;
     r->max_line = max_line;
     r->cap = max_line + 1;
-    r->buf = malloc(r->cap);
-    if (!r->buf) abort();
+    r->buf = sentinel_malloc(r->cap);
     return r;
 }
 
@@ -83,8 +82,7 @@ sentinel_line_status_t sentinel_line_reader_next(sentinel_line_reader_t *r, cons
              * the rest up to the newline. */
             size_t total = scanned;
             if (!r->head) {
-                r->head = malloc(SENTINEL_LINE_HEAD);
-                if (!r->head) abort();
+                r->head = sentinel_malloc(SENTINEL_LINE_HEAD);
             }
             r->head_len = scanned < SENTINEL_LINE_HEAD ? scanned : SENTINEL_LINE_HEAD;
             memcpy(r->head, r->buf + r->start, r->head_len);

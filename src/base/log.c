@@ -46,10 +46,14 @@ void sentinel_log_set_level(sentinel_log_level_t level) { log_level = level; }
 void sentinel_log_init(void) {
     const char *v = getenv("SENTINEL_LOG_LEVEL");
     if (!v) return;
-    if (!strcmp(v, "debug")) log_level = SENTINEL_LOG_DEBUG;
-    else if (!strcmp(v, "info")) log_level = SENTINEL_LOG_INFO;
-    else if (!strcmp(v, "warn")) log_level = SENTINEL_LOG_WARN;
-    else if (!strcmp(v, "error")) log_level = SENTINEL_LOG_ERROR;
+    if (!strcmp(v, "debug"))
+        log_level = SENTINEL_LOG_DEBUG;
+    else if (!strcmp(v, "info"))
+        log_level = SENTINEL_LOG_INFO;
+    else if (!strcmp(v, "warn"))
+        log_level = SENTINEL_LOG_WARN;
+    else if (!strcmp(v, "error"))
+        log_level = SENTINEL_LOG_ERROR;
     const char *format = getenv("SENTINEL_LOG_FORMAT");
     if (format) (void)sentinel_log_set_format(format);
 }

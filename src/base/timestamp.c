@@ -53,11 +53,13 @@ sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros, char *er
     int y, mo, d, h, mi, sec, frac = 0;
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
         digits(&p, 2, &d)) {
-        snprintf(errstr, errstr_size, "\"%.40s\" is not an RFC 3339 date-time (YYYY-MM-DDThh:mm:ssZ)", s);
+        snprintf(errstr, errstr_size,
+                 "\"%.40s\" is not an RFC 3339 date-time (YYYY-MM-DDThh:mm:ssZ)", s);
         return SENTINEL_ERR_INVALID;
     }
     if (*p != 'T' && *p != 't') {
-        snprintf(errstr, errstr_size, "\"%.40s\" is not an RFC 3339 date-time: expected 'T' after the date", s);
+        snprintf(errstr, errstr_size,
+                 "\"%.40s\" is not an RFC 3339 date-time: expected 'T' after the date", s);
         return SENTINEL_ERR_INVALID;
     }
     p++;
@@ -81,7 +83,8 @@ sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros, char *er
             snprintf(errstr, errstr_size, "\"%.40s\": no digits after the decimal point", s);
             return SENTINEL_ERR_INVALID;
         }
-        for (; n < 6; n++) frac *= 10;
+        for (; n < 6; n++)
+            frac *= 10;
     }
     int offset_min = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -94,15 +97,16 @@ sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros, char *er
         }
         offset_min = sign * (oh * 60 + om);
     } else {
-        snprintf(errstr, errstr_size, "\"%.40s\" has no time zone (add Z or an offset like +02:00)", s);
+        snprintf(errstr, errstr_size, "\"%.40s\" has no time zone (add Z or an offset like +02:00)",
+                 s);
         return SENTINEL_ERR_INVALID;
     }
     if (*p) {
         snprintf(errstr, errstr_size, "\"%.40s\": unexpected text after the time zone", s);
         return SENTINEL_ERR_INVALID;
     }
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || (unsigned)d > sentinel_days_in_month(y, (unsigned)mo) ||
-        h > 23 || mi > 59 || sec > 59) {
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
+        (unsigned)d > sentinel_days_in_month(y, (unsigned)mo) || h > 23 || mi > 59 || sec > 59) {
         snprintf(errstr, errstr_size, "\"%.40s\" is not a valid date and time", s);
         return SENTINEL_ERR_INVALID;
     }
@@ -139,12 +143,15 @@ void sentinel_timestamp_format(int64_t micros, char *out) {
      * projected. Years outside 0..9999 (which RFC 3339 cannot write) keep
      * the printf form. */
     if (y < 0 || y > 9999) {
-        int n = snprintf(out, SENTINEL_TIMESTAMP_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y,
-                         m, d, (int)(rem / 3600), (int)(rem % 3600 / 60), (int)(rem % 60));
-        if (frac == 0) snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, "Z");
+        int n =
+            snprintf(out, SENTINEL_TIMESTAMP_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y,
+                     m, d, (int)(rem / 3600), (int)(rem % 3600 / 60), (int)(rem % 60));
+        if (frac == 0)
+            snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, "Z");
         else if (frac % 1000 == 0)
             snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, ".%03dZ", (int)(frac / 1000));
-        else snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, ".%06dZ", (int)frac);
+        else
+            snprintf(out + n, SENTINEL_TIMESTAMP_MAX - (size_t)n, ".%06dZ", (int)frac);
         return;
     }
     char *o = out;

@@ -6,8 +6,8 @@
 #include "base/kafka_conf.h"
 #include "base/timestamp.h"
 
-sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf, const char *topic,
-                                     int partitions, char *errstr, size_t errstr_size) {
+sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf, const char *topic, int partitions,
+                                     char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, NULL, errstr, errstr_size);
     if (!kconf) return SENTINEL_ERR_FATAL;
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, errstr_size);
@@ -44,7 +44,7 @@ sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf, const char *to
         snprintf(errstr, errstr_size, "%s: create topic: %s", topic,
                  rd_kafka_event_error_string(ev));
         err = rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__TIMED_OUT ? SENTINEL_ERR_RETRIABLE
-                                                                         : SENTINEL_ERR_FATAL;
+                                                                       : SENTINEL_ERR_FATAL;
     } else {
         size_t cnt = 0;
         const rd_kafka_topic_result_t **results =
@@ -75,9 +75,9 @@ int sentinel_topic_partitions(rd_kafka_t *rk, const char *topic, char *errstr, s
     if (err) {
         snprintf(errstr, errstr_size, "%s: metadata: %s", topic, rd_kafka_err2str(err));
     } else if (!md->topic_cnt || md->topics[0].err) {
-        snprintf(errstr, errstr_size, "%s: %s", topic,
-                 rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
-                                                : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+        snprintf(
+            errstr, errstr_size, "%s: %s", topic,
+            rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
     } else {
         partitions = md->topics[0].partition_cnt;
     }

@@ -1,9 +1,10 @@
 /* uuid_map.c -- open addressing with linear probing; keys are 36-byte UUIDs. */
-#include "base/uuid_map.h"
-
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
+#include "base/uuid_map.h"
 
 typedef struct slot {
     char key[37];
@@ -19,16 +20,15 @@ struct sentinel_uuid_map {
 
 static uint64_t hash(const char *s) {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
 sentinel_uuid_map_t *sentinel_uuid_map_new(void) {
-    sentinel_uuid_map_t *m = calloc(1, sizeof(*m));
-    if (!m) abort();
+    sentinel_uuid_map_t *m = sentinel_calloc(1, sizeof(*m));
     m->cap = 64;
-    m->slots = calloc(m->cap, sizeof(slot_t));
-    if (!m->slots) abort();
+    m->slots = sentinel_calloc(m->cap, sizeof(slot_t));
     return m;
 }
 
@@ -45,7 +45,8 @@ void sentinel_uuid_map_clear(sentinel_uuid_map_t *m) {
 
 static slot_t *find(const sentinel_uuid_map_t *m, const char *key) {
     size_t i = (size_t)hash(key) & (m->cap - 1);
-    while (m->slots[i].used && strcmp(m->slots[i].key, key)) i = (i + 1) & (m->cap - 1);
+    while (m->slots[i].used && strcmp(m->slots[i].key, key))
+        i = (i + 1) & (m->cap - 1);
     return &m->slots[i];
 }
 
@@ -59,8 +60,7 @@ void sentinel_uuid_map_put(sentinel_uuid_map_t *m, const char *key, void *value)
         slot_t *old = m->slots;
         size_t old_cap = m->cap;
         m->cap *= 2;
-        m->slots = calloc(m->cap, sizeof(slot_t));
-        if (!m->slots) abort();
+        m->slots = sentinel_calloc(m->cap, sizeof(slot_t));
         m->size = 0;
         for (size_t i = 0; i < old_cap; i++)
             if (old[i].used) sentinel_uuid_map_put(m, old[i].key, old[i].value);

@@ -1,13 +1,13 @@
 /* generator.c -- deterministic, realistic event streams. */
-#include "cli/generator.h"
-
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/timestamp.h"
+#include "cli/generator.h"
 
 #define RECENT_LINES 64
 
@@ -91,7 +91,7 @@ static int pick_workspace(gen_t *g) {
 static void remember(gen_t *g, const char *line) {
     int slot = (int)(g->stats.lines % RECENT_LINES);
     free(g->recent[slot]);
-    g->recent[slot] = strdup(line);
+    g->recent[slot] = sentinel_strdup(line);
 }
 
 static void write_line(gen_t *g, const char *line) {
@@ -114,7 +114,7 @@ static void emit_invalid(gen_t *g, json_t *ev) {
     case 3: json_object_set_new(bad, "type", json_string("RunExploded")); break;
     case 4: json_object_del(bad, "event_id"); break;
     case 5: json_object_set_new(bad, "data", json_string("oops")); break;
-    default: text = strdup("{\"event_id\": \"truncated"); break;
+    default: text = sentinel_strdup("{\"event_id\": \"truncated"); break;
     }
     if (!text) text = json_dumps(bad, JSON_COMPACT);
     write_line(g, text);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <sentinel/publisher.h>
+#include "base/alloc.h"
 #include "base/line_reader.h"
 #include "base/topic.h"
 #include "cli/cli.h"
@@ -164,7 +165,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     sentinel_encode_pool_t *pool = NULL;
     sentinel_line_reader_t *reader = NULL;
     char *dead_letter_topic = NULL;
-    if (asprintf(&dead_letter_topic, "%s.dead-letter", sentinel_conf_topic(conf)) < 0) abort();
+    dead_letter_topic = sentinel_aprintf("%s.dead-letter", sentinel_conf_topic(conf));
 
     if (!dry_run) {
         sentinel_err_t err = sentinel_topic_ensure(conf, sentinel_conf_topic(conf), partitions,

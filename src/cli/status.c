@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <sentinel/projector.h>
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/topic.h"
 #include "cli/cli.h"
@@ -193,7 +194,7 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     const char *topic = sentinel_conf_topic(conf);
     int partitions = sentinel_topic_partitions(rk, topic, errstr, sizeof(errstr));
     if (partitions < 0) partitions = 0; /* a topic not made yet: nothing to lag behind */
-    int64_t *ends = calloc((size_t)(partitions ? partitions : 1), sizeof(*ends));
+    int64_t *ends = sentinel_calloc((size_t)(partitions ? partitions : 1), sizeof(*ends));
     if (sentinel_topic_bounds(rk, topic, 0, partitions, NULL, ends, 10000))
         for (int p = 0; p < partitions; p++)
             ends[p] = -1; /* unknown: shown as such */

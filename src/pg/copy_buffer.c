@@ -1,22 +1,16 @@
 /* copy_buffer.c -- COPY text format rows. */
-#include "pg/copy_buffer.h"
-
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/timestamp.h"
+#include "pg/copy_buffer.h"
 #include "pg/db.h"
 
 static void reserve(sentinel_copy_t *c, size_t more) {
-    if (c->len + more <= c->cap) return;
-    size_t cap = c->cap ? c->cap : 65536;
-    while (cap < c->len + more) cap *= 2;
-    char *grown = realloc(c->buf, cap);
-    if (!grown) abort();
-    c->buf = grown;
-    c->cap = cap;
+    c->buf = sentinel_grow(c->buf, &c->cap, c->len, more, 65536);
 }
 
 static void separator(sentinel_copy_t *c) {
@@ -39,10 +33,22 @@ static void escaped(sentinel_copy_t *c, const char *s) {
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         switch (ch) {
-        case '\\': c->buf[c->len++] = '\\'; c->buf[c->len++] = '\\'; break;
-        case '\t': c->buf[c->len++] = '\\'; c->buf[c->len++] = 't'; break;
-        case '\n': c->buf[c->len++] = '\\'; c->buf[c->len++] = 'n'; break;
-        case '\r': c->buf[c->len++] = '\\'; c->buf[c->len++] = 'r'; break;
+        case '\\':
+            c->buf[c->len++] = '\\';
+            c->buf[c->len++] = '\\';
+            break;
+        case '\t':
+            c->buf[c->len++] = '\\';
+            c->buf[c->len++] = 't';
+            break;
+        case '\n':
+            c->buf[c->len++] = '\\';
+            c->buf[c->len++] = 'n';
+            break;
+        case '\r':
+            c->buf[c->len++] = '\\';
+            c->buf[c->len++] = 'r';
+            break;
         default: c->buf[c->len++] = ch;
         }
     }

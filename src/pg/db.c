@@ -1,6 +1,4 @@
 /* db.c -- PostgreSQL connections and error classification. */
-#include "pg/db.h"
-
 #include <ctype.h>
 #include <libpq-events.h>
 #include <stdint.h>
@@ -8,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "base/alloc.h"
+#include "pg/db.h"
 
 /* ---------------------------------------------------------------- prepared statements */
 
@@ -71,7 +72,7 @@ static PGresult *run_statement(PGconn *conn, const char *sql, int n, const char 
     char name[24];
     snprintf(name, sizeof(name), "sentinel_%d", i);
     if (i == s->n) {
-        char *copy = s->n < STATEMENTS_MAX ? strdup(sql) : NULL;
+        char *copy = s->n < STATEMENTS_MAX ? sentinel_strdup(sql) : NULL;
         if (!copy) return PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
         PGresult *res = PQprepare(conn, name, sql, n, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -137,7 +138,7 @@ PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *c
         return NULL;
     }
     PQclear(res);
-    statements_t *statements = calloc(1, sizeof(*statements));
+    statements_t *statements = sentinel_calloc(1, sizeof(*statements));
     if (statements && PQregisterEventProc(conn, statements_event, "sentinel statements", NULL) &&
         PQsetInstanceData(conn, statements_event, statements)) {
         statements = NULL; /* the connection's now */
@@ -239,16 +240,13 @@ sentinel_err_t sentinel_db_classify(const PGconn *conn, const PGresult *res) {
     case PGRES_TUPLES_OK:
     case PGRES_COPY_IN:
     case PGRES_COPY_OUT:
-    case PGRES_SINGLE_TUPLE:
-        return SENTINEL_OK;
-    default:
-        break;
+    case PGRES_SINGLE_TUPLE: return SENTINEL_OK;
+    default: break;
     }
     return sentinel_db_classify_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
 }
 
-void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,
-                        size_t errstr_size) {
+void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size) {
     /* The server's primary message, without "ERROR:" and the DETAIL lines
      * that quote row data; libpq's own text when there is none. */
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -258,11 +256,11 @@ void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,
     /* libpq quotes a malformed connection string whole, password and all. */
     sentinel_db_redact(msg, errstr, errstr_size);
     size_t n = strlen(errstr);
-    while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) errstr[--n] = '\0';
+    while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' '))
+        errstr[--n] = '\0';
 }
 
-sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
-                                size_t errstr_size) {
+sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size) {
     PGresult *res = PQexec(conn, sql);
     sentinel_err_t err = sentinel_db_classify(conn, res);
     if (err != SENTINEL_OK) sentinel_db_errstr(conn, res, errstr, errstr_size);
@@ -279,7 +277,9 @@ sentinel_err_t sentinel_db_params(PGconn *conn, const char *sql, int n, const ch
         PQclear(res);
         return err;
     }
-    if (out) *out = res;
-    else PQclear(res);
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
     return SENTINEL_OK;
 }

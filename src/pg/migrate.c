@@ -4,15 +4,15 @@
  * schema_migrations table records version, name, SHA-256 of the file and
  * when it was applied. The checksum is computed by the server (sha256()) so
  * the engine carries no hash code of its own. */
-#include "pg/migrate.h"
-
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "pg/db.h"
+#include "pg/migrate.h"
 
 /* One key for every runner of every Sentinel database on a server. */
 #define MIGRATE_LOCK_KEY "7308604894375498049" /* "SENTINEL" */
@@ -23,7 +23,7 @@ typedef struct migration {
     char file[256];
     char *sql;
     char checksum[65];
-    int applied;           /* recorded in schema_migrations */
+    int applied; /* recorded in schema_migrations */
     char applied_at[64];
     char recorded_sum[65];
 } migration_t;
@@ -34,7 +34,8 @@ typedef struct migration_set {
 } migration_set_t;
 
 static void set_free(migration_set_t *set) {
-    for (size_t i = 0; i < set->len; i++) free(set->items[i].sql);
+    for (size_t i = 0; i < set->len; i++)
+        free(set->items[i].sql);
     free(set->items);
     set->items = NULL;
     set->len = 0;
@@ -65,8 +66,7 @@ static char *read_file(const char *path, char *errstr, size_t errstr_size) {
     for (;;) {
         if (cap - len < 4096) {
             cap = cap ? cap * 2 : 16384;
-            char *grown = realloc(buf, cap + 1);
-            if (!grown) abort();
+            char *grown = sentinel_realloc(buf, cap + 1);
             buf = grown;
         }
         size_t n = fread(buf + len, 1, cap - len, f);
@@ -125,8 +125,7 @@ static sentinel_err_t load_dir(const char *dir, migration_set_t *set, char *errs
         }
         if (set->len == cap) {
             cap = cap ? cap * 2 : 32;
-            migration_t *grown = realloc(set->items, cap * sizeof(*grown));
-            if (!grown) abort();
+            migration_t *grown = sentinel_realloc(set->items, cap * sizeof(*grown));
             set->items = grown;
         }
         set->items[set->len++] = m;
@@ -244,8 +243,9 @@ static sentinel_err_t apply_one(PGconn *conn, const migration_t *m, char *errstr
     char version[16];
     snprintf(version, sizeof(version), "%d", m->version);
     const char *params[3] = {version, m->name, m->checksum};
-    res = PQexecParams(conn, "INSERT INTO schema_migrations (version, name, checksum) "
-                             "VALUES ($1, $2, $3)",
+    res = PQexecParams(conn,
+                       "INSERT INTO schema_migrations (version, name, checksum) "
+                       "VALUES ($1, $2, $3)",
                        3, NULL, params, NULL, NULL, 0);
     err = sentinel_db_classify(conn, res);
     if (err) sentinel_db_errstr(conn, res, why, sizeof(why));

@@ -1,11 +1,12 @@
 /* encode_pool.c -- a fixed ring of chunks, filled by the reader, encoded by
  * workers (one codec each), drained in order by the producer. */
-#include "publish/encode_pool.h"
-
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
+#include "publish/encode_pool.h"
 
 enum chunk_state { CHUNK_FREE, CHUNK_FILLING, CHUNK_QUEUED, CHUNK_WORKING, CHUNK_DONE };
 
@@ -31,8 +32,8 @@ struct sentinel_encode_pool {
     sentinel_chunk_t *chunks;
     size_t n_chunks;
     size_t chunk_lines;
-    unsigned long next_seq;    /* given to the next submitted chunk */
-    unsigned long drain_seq;   /* the next chunk to hand out in order */
+    unsigned long next_seq;  /* given to the next submitted chunk */
+    unsigned long drain_seq; /* the next chunk to hand out in order */
     sentinel_chunk_t *filling;
     int validate_only, print, stopping;
     worker_t *workers;
@@ -40,15 +41,7 @@ struct sentinel_encode_pool {
 };
 
 static void bytes_append(sentinel_bytes_t *out, const void *data, size_t n) {
-    if (out->len + n > out->cap) {
-        size_t cap = out->cap ? out->cap : 1 << 20;
-        while (cap < out->len + n)
-            cap *= 2;
-        unsigned char *grown = realloc(out->data, cap);
-        if (!grown) abort();
-        out->data = grown;
-        out->cap = cap;
-    }
+    out->data = sentinel_grow(out->data, &out->cap, out->len, n, 1 << 20);
     memcpy(out->data + out->len, data, n);
     out->len += n;
 }
@@ -58,9 +51,8 @@ static void bytes_append(sentinel_bytes_t *out, const void *data, size_t n) {
  * which needs the event). Results refer into c->out by offset while it may
  * still move; pointers are fixed up at the end. */
 static void encode_chunk(worker_t *w, sentinel_chunk_t *c) {
-    size_t *value_off = malloc((c->n + 1) * sizeof(size_t));
-    size_t *error_off = malloc((c->n + 1) * sizeof(size_t));
-    if (!value_off || !error_off) abort();
+    size_t *value_off = sentinel_malloc((c->n + 1) * sizeof(size_t));
+    size_t *error_off = sentinel_malloc((c->n + 1) * sizeof(size_t));
     sentinel_bytes_t *out = &c->out;
     out->len = 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -137,16 +129,15 @@ sentinel_encode_pool_t *sentinel_encode_pool_new(int threads, size_t chunk_lines
                                                  int validate_only, int print, char *errstr,
                                                  size_t errstr_size) {
     if (threads < 1) threads = 1;
-    sentinel_encode_pool_t *pool = calloc(1, sizeof(*pool));
-    if (!pool) abort();
+    sentinel_encode_pool_t *pool = sentinel_calloc(1, sizeof(*pool));
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->changed, NULL);
     pool->chunk_lines = chunk_lines ? chunk_lines : 1024;
     pool->n_chunks = (size_t)threads * 2 + 2;
-    pool->chunks = calloc(pool->n_chunks, sizeof(*pool->chunks));
+    pool->chunks = sentinel_calloc(pool->n_chunks, sizeof(*pool->chunks));
     pool->validate_only = validate_only;
     pool->print = print;
-    pool->workers = calloc((size_t)threads, sizeof(*pool->workers));
+    pool->workers = sentinel_calloc((size_t)threads, sizeof(*pool->workers));
     for (int i = 0; i < threads; i++) {
         worker_t *w = &pool->workers[i];
         w->pool = pool;
@@ -174,12 +165,14 @@ void sentinel_encode_pool_destroy(sentinel_encode_pool_t *pool) {
     pool->stopping = 1;
     pthread_cond_broadcast(&pool->changed);
     pthread_mutex_unlock(&pool->lock);
-    for (int i = 0; i < pool->n_workers; i++) pthread_join(pool->workers[i].thread, NULL);
+    for (int i = 0; i < pool->n_workers; i++)
+        pthread_join(pool->workers[i].thread, NULL);
     for (int i = 0; pool->workers && i < pool->n_workers; i++)
         sentinel_codec_destroy(pool->workers[i].codec);
     for (size_t i = 0; i < pool->n_chunks; i++) {
         sentinel_chunk_t *c = &pool->chunks[i];
-        for (size_t k = 0; k < c->n; k++) free(c->items[k].normalized);
+        for (size_t k = 0; k < c->n; k++)
+            free(c->items[k].normalized);
         free(c->text);
         free(c->items);
         free(c->out.data);
@@ -200,7 +193,8 @@ static sentinel_chunk_t *take_free(sentinel_encode_pool_t *pool) {
         if (c->state == CHUNK_FREE) {
             c->state = CHUNK_FILLING;
             pthread_mutex_unlock(&pool->lock);
-            for (size_t k = 0; k < c->n; k++) free(c->items[k].normalized);
+            for (size_t k = 0; k < c->n; k++)
+                free(c->items[k].normalized);
             c->n = 0;
             c->text_len = 0;
             return c;
@@ -229,20 +223,12 @@ int sentinel_encode_pool_add(sentinel_encode_pool_t *pool, const char *line, siz
     if (!pool->filling) pool->filling = take_free(pool);
     if (!pool->filling) return 1;
     sentinel_chunk_t *c = pool->filling;
-    if (c->text_len + len > c->text_cap) {
-        size_t cap = c->text_cap ? c->text_cap : 1 << 20;
-        while (cap < c->text_len + len) cap *= 2;
-        char *grown = realloc(c->text, cap);
-        if (!grown) abort();
-        c->text = grown;
-        c->text_cap = cap;
-    }
+    c->text = sentinel_grow(c->text, &c->text_cap, c->text_len, len, 1 << 20);
     memcpy(c->text + c->text_len, line, len);
     c->text_len += len;
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : pool->chunk_lines;
-        sentinel_encoded_t *grown = realloc(c->items, c->cap * sizeof(*grown));
-        if (!grown) abort();
+        sentinel_encoded_t *grown = sentinel_realloc(c->items, c->cap * sizeof(*grown));
         c->items = grown;
     }
     sentinel_encoded_t *it = &c->items[c->n++];

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
-
 
 struct sentinel_publisher {
     rd_kafka_t *rk;
@@ -27,16 +27,26 @@ struct sentinel_publisher {
  * partitions keys as the Java client does, so every producer of a
  * workspace agrees on its partition. */
 static const char *const producer_defaults[] = {
-    "enable.idempotence", "true",
-    "acks", "all",
-    "compression.type", "lz4",
-    "linger.ms", "20",
-    "batch.num.messages", "10000",
-    "batch.size", "1000000",
-    "queue.buffering.max.messages", "200000",
-    "queue.buffering.max.kbytes", "131072",
-    "message.max.bytes", "2000000",
-    "partitioner", "murmur2_random",
+    "enable.idempotence",
+    "true",
+    "acks",
+    "all",
+    "compression.type",
+    "lz4",
+    "linger.ms",
+    "20",
+    "batch.num.messages",
+    "10000",
+    "batch.size",
+    "1000000",
+    "queue.buffering.max.messages",
+    "200000",
+    "queue.buffering.max.kbytes",
+    "131072",
+    "message.max.bytes",
+    "2000000",
+    "partitioner",
+    "murmur2_random",
     NULL,
 };
 
@@ -59,11 +69,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 sentinel_publisher_t *sentinel_publisher_new(const sentinel_conf_t *conf,
                                              const sentinel_publisher_options_t *options,
                                              char *errstr, size_t errstr_size) {
-    sentinel_publisher_t *pub = calloc(1, sizeof(*pub));
-    if (!pub) abort();
+    sentinel_publisher_t *pub = sentinel_calloc(1, sizeof(*pub));
     pub->codec = sentinel_codec_new(errstr, errstr_size);
     if (!pub->codec) goto fail;
-    pub->topic = strdup(sentinel_conf_topic(conf));
+    pub->topic = sentinel_strdup(sentinel_conf_topic(conf));
     if (options) {
         pub->transactional = options->transactional;
         pub->on_delivery = options->on_delivery;
@@ -231,8 +240,8 @@ static sentinel_err_t txn_result(rd_kafka_error_t *error, const char *what, char
                                  size_t errstr_size) {
     if (!error) return SENTINEL_OK;
     snprintf(errstr, errstr_size, "%s: %s", what, rd_kafka_error_string(error));
-    sentinel_err_t err = rd_kafka_error_is_retriable(error) ? SENTINEL_ERR_RETRIABLE
-                                                            : SENTINEL_ERR_FATAL;
+    sentinel_err_t err =
+        rd_kafka_error_is_retriable(error) ? SENTINEL_ERR_RETRIABLE : SENTINEL_ERR_FATAL;
     rd_kafka_error_destroy(error);
     return err;
 }

@@ -1,8 +1,6 @@
 /* bounded.c -- bounded runs of the projector runtime for replays and
  * rebuilds: the log's bounds, the partitions shared among a few readers,
  * progress, and the projection_jobs row of each run. */
-#include "replay/bounded.h"
-
 #include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -11,11 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/topic.h"
 #include "pg/db.h"
+#include "replay/bounded.h"
 #include "runtime/run.h"
 
 /* ---------------------------------------------------------------- the log */
@@ -55,8 +55,8 @@ sentinel_err_t replay_log_open(log_bounds_t *log, const sentinel_conf_t *conf, c
         replay_log_clear(log);
         return SENTINEL_ERR_FATAL;
     }
-    log->lo = calloc((size_t)log->n, sizeof(int64_t));
-    log->hi = calloc((size_t)log->n, sizeof(int64_t));
+    log->lo = sentinel_calloc((size_t)log->n, sizeof(int64_t));
+    log->hi = sentinel_calloc((size_t)log->n, sizeof(int64_t));
     sentinel_err_t err = replay_log_refresh(log, errstr, errstr_size);
     if (err) replay_log_clear(log);
     return err;
@@ -206,9 +206,8 @@ sentinel_err_t replay_read_offsets(PGconn *conn, const char *schema, const char 
 static int share_partitions(int n, int np, int workers, const int64_t *stops, const int64_t *base,
                             unsigned char *mask) {
     int64_t load[SENTINEL_MAX_WORKERS] = {0};
-    int64_t *left = calloc((size_t)np + 1, sizeof(*left));
-    unsigned char *taken = calloc((size_t)np + 1, 1);
-    if (!left || !taken) abort();
+    int64_t *left = sentinel_calloc((size_t)np + 1, sizeof(*left));
+    unsigned char *taken = sentinel_calloc((size_t)np + 1, 1);
     for (int i = 0; i < n; i++)
         for (int p = 0; p < np; p++)
             left[p] +=
@@ -257,12 +256,11 @@ sentinel_err_t replay_run_set(const sentinel_projector_t *const *set, int n,
                               const int64_t *starts, const int64_t *stops, const int64_t *base,
                               job_t *job, sentinel_projector_stats_t *sum, char *errstr,
                               size_t errstr_size) {
-    set_run_t *runs = calloc(SENTINEL_MAX_WORKERS, sizeof(*runs));
+    set_run_t *runs = sentinel_calloc(SENTINEL_MAX_WORKERS, sizeof(*runs));
     volatile sig_atomic_t halt = 0;
     int np = log->n, workers = workers_for(o, np);
-    int64_t *positions = calloc((size_t)(n * np) + 1, sizeof(int64_t));
-    unsigned char *masks = calloc((size_t)(workers * np) + 1, 1);
-    if (!runs || !positions || !masks) abort();
+    int64_t *positions = sentinel_calloc((size_t)(n * np) + 1, sizeof(int64_t));
+    unsigned char *masks = sentinel_calloc((size_t)(workers * np) + 1, 1);
     for (int k = 0; k < n * np; k++)
         positions[k] = base[k];
     int n_runs = share_partitions(n, np, workers, stops, base, masks);

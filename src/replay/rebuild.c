@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
@@ -170,7 +171,7 @@ static char *qualified(PGconn *conn, const char *schema, const char *table) {
     char *a = PQescapeIdentifier(conn, schema, strlen(schema));
     char *b = PQescapeIdentifier(conn, table, strlen(table));
     char *out = NULL;
-    if (asprintf(&out, "%s.%s", a ? a : "", b ? b : "") < 0) abort();
+    out = sentinel_aprintf("%s.%s", a ? a : "", b ? b : "");
     PQfreemem(a);
     PQfreemem(b);
     return out;
@@ -226,7 +227,8 @@ static sentinel_err_t rebuild_compare(rebuild_t *rb, int *differing, char *errst
                           PQgetvalue(res, 0, 2), same ? "same" : "DIFFERENT");
             if (!same) {
                 (*differing)++;
-                char *cols = strdup(PQgetvalue(res, 0, 4)), *keys = strdup(PQgetvalue(res, 0, 5));
+                char *cols = sentinel_strdup(PQgetvalue(res, 0, 4)),
+                     *keys = sentinel_strdup(PQgetvalue(res, 0, 5));
                 PQclear(res);
                 res = NULL;
                 const char *p4[4] = {live, shadow, cols, keys};
@@ -267,9 +269,9 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
                                      const int64_t *target, int *differing, char *errstr,
                                      size_t errstr_size) {
     int np = rb->log.n, total = rb->n * np;
-    int64_t *live = calloc((size_t)total, sizeof(int64_t)),
-            *shadow = calloc((size_t)total, sizeof(int64_t));
-    int64_t *base = calloc((size_t)total, sizeof(int64_t));
+    int64_t *live = sentinel_calloc((size_t)total, sizeof(int64_t)),
+            *shadow = sentinel_calloc((size_t)total, sizeof(int64_t));
+    int64_t *base = sentinel_calloc((size_t)total, sizeof(int64_t));
     sentinel_err_t err = set_offsets(rb, NULL, live, errstr, errstr_size);
     /* The log's bounds after the live offsets, so these are within them
      * however far the live consumers went meanwhile. */
@@ -291,7 +293,7 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     for (int k = 0; !err && !lost && k < total; k++)
         behind |= live[k] < target[k];
     if (!err && behind) {
-        int64_t *stops = calloc((size_t)total, sizeof(int64_t));
+        int64_t *stops = sentinel_calloc((size_t)total, sizeof(int64_t));
         for (int k = 0; k < total; k++)
             stops[k] = live[k] < target[k] ? target[k] : live[k];
         err = replay_run_set(rb->set, rb->n, rb->conf, rb->o, NULL, "live catch-up", &rb->log, NULL,
@@ -381,7 +383,7 @@ static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errst
         }
         char seq[16];
         snprintf(seq, sizeof(seq), "%s", PQgetvalue(res, 0, 0));
-        char *stmt = strdup(PQgetvalue(res, 0, 1));
+        char *stmt = sentinel_strdup(PQgetvalue(res, 0, 1));
         PQclear(res);
         sentinel_debug("rebuild: %s", stmt);
         const char *params[1] = {seq};
@@ -411,8 +413,8 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
     sentinel_err_t err = rebuild_prepare(rb, errstr, errstr_size);
     if (err) return err;
     /* The bulk of the work: the whole log, as of now, into the shadow. */
-    int64_t *target = calloc((size_t)total, sizeof(int64_t)),
-            *base = calloc((size_t)total, sizeof(int64_t));
+    int64_t *target = sentinel_calloc((size_t)total, sizeof(int64_t)),
+            *base = sentinel_calloc((size_t)total, sizeof(int64_t));
     for (int k = 0; k < total; k++) {
         target[k] = rb->log.hi[k % np];
         base[k] = rb->log.lo[k % np];
@@ -423,7 +425,7 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
     /* What arrived meanwhile, unlocked, until little is left: the live
      * writers wait only for the last stretch. */
     for (int round = 0; !err && round < 5; round++) {
-        int64_t *at = calloc((size_t)total, sizeof(int64_t)), gap = 0;
+        int64_t *at = sentinel_calloc((size_t)total, sizeof(int64_t)), gap = 0;
         err = set_offsets(rb, rb->shadow, at, errstr, errstr_size);
         if (!err) err = replay_log_refresh(&rb->log, errstr, errstr_size);
         for (int k = 0; !err && k < total; k++) {

@@ -1,7 +1,5 @@
 /* replay.c -- replays: a range of the log, by offsets or times, applied
  * again to the live projection; only the applied ids say what is new. */
-#include "replay/replay.h"
-
 #include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,12 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/topic.h"
 #include "pg/db.h"
 #include "replay/bounded.h"
+#include "replay/replay.h"
 #include "runtime/run.h"
 
 /* ---------------------------------------------------------------- positions */
@@ -145,10 +145,10 @@ sentinel_err_t sentinel_replay(const sentinel_projector_t *const *set, int n,
     sentinel_err_t err = replay_log_open(&log, conf, errstr, errstr_size);
     if (err) return err;
     int np = log.n;
-    int64_t *first = calloc((size_t)np, sizeof(int64_t)),
-            *last = calloc((size_t)np, sizeof(int64_t));
-    int64_t *starts = calloc((size_t)(n * np), sizeof(int64_t));
-    int64_t *stops = calloc((size_t)(n * np), sizeof(int64_t));
+    int64_t *first = sentinel_calloc((size_t)np, sizeof(int64_t)),
+            *last = sentinel_calloc((size_t)np, sizeof(int64_t));
+    int64_t *starts = sentinel_calloc((size_t)(n * np), sizeof(int64_t));
+    int64_t *stops = sentinel_calloc((size_t)(n * np), sizeof(int64_t));
     job_t job = {0};
     err = position_resolve(&log, from, log.hi, first, errstr, errstr_size);
     if (!err) err = position_resolve(&log, to ? to : "end", log.hi, last, errstr, errstr_size);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/utf8.h"
 #include "runtime/runtime.h"
@@ -73,8 +74,7 @@ void sentinel_batch_reject(sentinel_batch_t *b, size_t i, const char *fmt, ...) 
     sentinel_utf8_vformat(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     free(it->reason);
-    it->reason = strdup(reason);
-    if (!it->reason) abort();
+    it->reason = sentinel_strdup(reason);
     it->status = ITEM_REJECTED;
 }
 

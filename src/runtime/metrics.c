@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
@@ -478,7 +479,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
     (void)con_cls;
     sentinel_metrics_t *m = cls;
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET only\n"), "text/plain");
+        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, sentinel_strdup("GET only\n"), "text/plain");
     char why[512], *body = NULL;
     unsigned status = MHD_HTTP_OK;
     const char *type = "text/plain; charset=utf-8";
@@ -489,13 +490,12 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
     } else if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
         int ok = url[1] == 'h' ? healthy(m, why, sizeof(why)) : ready(m, why, sizeof(why));
         status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-        if (asprintf(&body, "%s\n", why) < 0) abort();
+        body = sentinel_aprintf("%s\n", why);
     } else {
         status = MHD_HTTP_NOT_FOUND;
-        body = strdup("/metrics, /healthz or /readyz\n");
+        body = sentinel_strdup("/metrics, /healthz or /readyz\n");
     }
     pthread_mutex_unlock(&m->lock);
-    if (!body) abort();
     return reply(c, status, body, type);
 }
 
@@ -521,11 +521,10 @@ sentinel_metrics_t *sentinel_metrics_start(const char *listen, const sentinel_co
         snprintf(errstr, errstr_size, "--metrics-listen %s: %s", listen, gai_strerror(rc));
         return NULL;
     }
-    sentinel_metrics_t *m = calloc(1, sizeof(*m));
-    if (!m) abort();
+    sentinel_metrics_t *m = sentinel_calloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     m->stall_seconds = stall_seconds > 0 ? stall_seconds : 60;
-    m->db = strdup(sentinel_conf_db(conf));
+    m->db = sentinel_strdup(sentinel_conf_db(conf));
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,

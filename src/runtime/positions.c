@@ -36,7 +36,6 @@ const char *sentinel_projectors_group(const sentinel_conf_t *conf, const sentine
     return buf;
 }
 
-
 static const char **projector_names(const rt_runtime_t *rt, const char **names) {
     for (int j = 0; j < rt->n; j++)
         names[j] = rt->proj[j].p->name;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
@@ -29,7 +30,7 @@ static __thread size_t decoded_bytes;
 
 static void *counting_malloc(size_t size) {
     decoded_bytes += size + 16;
-    return malloc(size);
+    return sentinel_malloc(size);
 }
 
 static pthread_once_t counting_once = PTHREAD_ONCE_INIT;
@@ -40,8 +41,7 @@ static void count_decoding(void) { json_set_alloc_funcs(counting_malloc, free); 
 
 static rt_chunk_t *filling(rt_runtime_t *rt) {
     if (!rt->filling) {
-        rt->filling = calloc(1, sizeof(*rt->filling));
-        if (!rt->filling) abort();
+        rt->filling = sentinel_calloc(1, sizeof(*rt->filling));
     }
     return rt->filling;
 }
@@ -56,8 +56,7 @@ static rt_span_t *span_for(rt_runtime_t *rt, int32_t p) {
     if (rp->span < 0) {
         if (c->n_spans == c->cap_spans) {
             c->cap_spans = c->cap_spans ? c->cap_spans * 2 : 16;
-            c->spans = realloc(c->spans, (size_t)c->cap_spans * sizeof(*c->spans));
-            if (!c->spans) abort();
+            c->spans = sentinel_realloc(c->spans, (size_t)c->cap_spans * sizeof(*c->spans));
         }
         c->spans[c->n_spans] = (rt_span_t){p, rp->pos, rp->pos, rp->gen};
         rp->span = c->n_spans++;
@@ -106,8 +105,7 @@ static void add_message(rt_runtime_t *rt, rd_kafka_message_t *m) {
     rt_chunk_t *c = filling(rt);
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 256;
-        c->msgs = realloc(c->msgs, c->cap * sizeof(*c->msgs));
-        if (!c->msgs) abort();
+        c->msgs = sentinel_realloc(c->msgs, c->cap * sizeof(*c->msgs));
     }
     rt_message_t *x = &c->msgs[c->n++];
     memset(x, 0, sizeof(*x));
@@ -122,8 +120,7 @@ static void add_message(rt_runtime_t *rt, rd_kafka_message_t *m) {
         size_t type_len = 0;
         if (!rd_kafka_message_headers(m, &hdrs) &&
             !rd_kafka_header_get_last(hdrs, "event_type", &type, &type_len) && type) {
-            x->claimed_type = strndup(type, type_len);
-            if (!x->claimed_type) abort();
+            x->claimed_type = sentinel_strndup(type, type_len);
             wanted = wanted_by_any(rt, x->claimed_type, type_len);
         }
     }
@@ -131,8 +128,7 @@ static void add_message(rt_runtime_t *rt, rd_kafka_message_t *m) {
     if (wanted) {
         char errstr[1024];
         if (sentinel_event_decode(rt->codec, m->payload, m->len, &x->ev, errstr, sizeof(errstr))) {
-            x->error = strdup(errstr);
-            if (!x->error) abort();
+            x->error = sentinel_strdup(errstr);
         } else {
             x->decoded = 1;
             x->type = x->ev.type;
@@ -286,9 +282,8 @@ static int topic_caught_up(rt_runtime_t *rt) {
                            "WHERE topic = $1 AND projector = ANY($2::text[]) GROUP BY partition",
                            2, params, &res, errstr, sizeof(errstr)))
         return 0;
-    int64_t *lo = calloc((size_t)partitions + 1, sizeof(*lo));
-    int64_t *hi = calloc((size_t)partitions + 1, sizeof(*hi));
-    if (!lo || !hi) abort();
+    int64_t *lo = sentinel_calloc((size_t)partitions + 1, sizeof(*lo));
+    int64_t *hi = sentinel_calloc((size_t)partitions + 1, sizeof(*hi));
     int done = !sentinel_topic_bounds(rt->rk, rt->topic, 0, partitions, lo, hi, 10000);
     for (int p = 0; p < partitions && done; p++) {
         int64_t lowest = -1, rows = 0;
@@ -538,15 +533,13 @@ sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
         return SENTINEL_ERR_INVALID;
     }
     pthread_once(&counting_once, count_decoding);
-    rt_runtime_t *rt = calloc(1, sizeof(*rt));
-    if (!rt) abort();
+    rt_runtime_t *rt = sentinel_calloc(1, sizeof(*rt));
     rt->conf = conf;
     rt->opt = options;
     rt->topic = sentinel_conf_topic(conf);
     rt->n = n;
-    rt->proj = calloc((size_t)n, sizeof(*rt->proj));
-    rt->assigned = calloc((size_t)n * RT_MAX_PARTITIONS, sizeof(*rt->assigned));
-    if (!rt->proj || !rt->assigned) abort();
+    rt->proj = sentinel_calloc((size_t)n, sizeof(*rt->proj));
+    rt->assigned = sentinel_calloc((size_t)n * RT_MAX_PARTITIONS, sizeof(*rt->assigned));
     pthread_mutex_init(&rt->lock, NULL);
     pthread_cond_init(&rt->more, NULL);
     pthread_cond_init(&rt->room, NULL);

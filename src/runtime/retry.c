@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "pg/db.h"
 #include "runtime/run.h"
@@ -49,16 +50,16 @@ static sentinel_err_t retry_load(retry_t *r, const char *ids, long long after, i
     size_t rows = (size_t)PQntuples(res);
     if (rows > r->cap) {
         r->cap = rows;
-        r->msgs = realloc(r->msgs, rows * sizeof(*r->msgs));
-        r->items = realloc(r->items, rows * sizeof(*r->items));
-        if (!r->msgs || !r->items) abort();
+        r->msgs = sentinel_realloc(r->msgs, rows * sizeof(*r->msgs));
+        r->items = sentinel_realloc(r->items, rows * sizeof(*r->items));
     }
     for (size_t k = 0; k < rows; k++) {
         size_t len = 0;
         unsigned char *bytes =
             PQunescapeBytea((const unsigned char *)PQgetvalue(res, (int)k, 3), &len);
-        rd_kafka_message_t *m = calloc(1, sizeof(*m));
-        if (!bytes || !m || !(m->payload = malloc(len ? len : 1))) abort();
+        if (!bytes) abort(); /* libpq's allocation failed */
+        rd_kafka_message_t *m = sentinel_calloc(1, sizeof(*m));
+        m->payload = sentinel_malloc(len);
         m->partition = atoi(PQgetvalue(res, (int)k, 1));
         m->offset = atoll(PQgetvalue(res, (int)k, 2));
         memcpy(m->payload, bytes, len);
@@ -74,8 +75,7 @@ static sentinel_err_t retry_load(retry_t *r, const char *ids, long long after, i
         char why[1024];
         if (sentinel_event_decode(r->rt.codec, m->payload, m->len, &x->ev, why, sizeof(why))) {
             it->status = ITEM_REJECTED;
-            it->reason = strdup("payload does not decode");
-            if (!it->reason) abort();
+            it->reason = sentinel_strdup("payload does not decode");
         } else {
             x->decoded = 1;
             x->type = x->ev.type;
@@ -88,9 +88,8 @@ static sentinel_err_t retry_load(retry_t *r, const char *ids, long long after, i
 
 /* Forget the loaded events' ids, so they count as new again. */
 static sentinel_err_t forget_ids(retry_t *r, char *errstr, size_t errstr_size) {
-    const char **ids = malloc((r->n + 1) * sizeof(*ids));
-    const char **ws = malloc((r->n + 1) * sizeof(*ws));
-    if (!ids || !ws) abort();
+    const char **ids = sentinel_malloc((r->n + 1) * sizeof(*ids));
+    const char **ws = sentinel_malloc((r->n + 1) * sizeof(*ws));
     size_t n = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (!r->msgs[i].decoded) continue;

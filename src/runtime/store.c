@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/uuid_map.h"
@@ -19,8 +20,7 @@
 /* ---------------------------------------------------------------- SQL helpers */
 
 char *rt_uuid_array(const char *const *ids, size_t n) {
-    char *s = malloc(n * (SENTINEL_UUID_LEN + 1) + 3);
-    if (!s) abort();
+    char *s = sentinel_malloc(n * (SENTINEL_UUID_LEN + 1) + 3);
     size_t len = 0;
     s[len++] = '{';
     for (size_t i = 0; i < n; i++) {
@@ -219,10 +219,9 @@ typedef struct keys {
 
 static void keys_of(keys_t *k, const sentinel_projector_t *p, const rt_item_t *items, size_t count,
                     int (*pick)(const sentinel_projector_t *, const rt_item_t *)) {
-    const char **ids = calloc(count + 1, sizeof(*ids));
-    const char **ws = calloc(count + 1, sizeof(*ws));
-    k->which = malloc((count + 1) * sizeof(*k->which));
-    if (!ids || !ws || !k->which) abort();
+    const char **ids = sentinel_calloc(count + 1, sizeof(*ids));
+    const char **ws = sentinel_calloc(count + 1, sizeof(*ws));
+    k->which = sentinel_malloc((count + 1) * sizeof(*k->which));
     k->n = 0;
     for (size_t i = 0; i < count; i++) {
         if (!pick(p, &items[i])) continue;
@@ -261,8 +260,8 @@ static int proven_rejected(const sentinel_projector_t *p, const rt_item_t *it) {
  * the first. */
 static void first_deliveries(rt_item_t *items, const keys_t *k) {
     sentinel_uuid_map_t *seen = sentinel_uuid_map_new();
-    size_t *same = malloc((k->n + 1) * sizeof(*same)); /* the previous one of the same id, + 1 */
-    if (!same) abort();
+    size_t *same =
+        sentinel_malloc((k->n + 1) * sizeof(*same)); /* the previous one of the same id, + 1 */
     for (size_t j = 0; j < k->n; j++) {
         rt_item_t *it = &items[k->which[j]];
         same[j] = 0;
@@ -370,8 +369,7 @@ sentinel_err_t rt_claim_rejected(PGconn *pg, const sentinel_projector_t *p, rt_i
  * value, owned by the map's user. */
 static void mark_known_workspace(PGresult *res, int row, void *opaque) {
     int64_t deleted = PQgetisnull(res, row, 1) ? INT64_MAX : atoll(PQgetvalue(res, row, 1));
-    int64_t *slot = malloc(sizeof(*slot));
-    if (!slot) abort();
+    int64_t *slot = sentinel_malloc(sizeof(*slot));
     *slot = deleted;
     sentinel_uuid_map_put(opaque, PQgetvalue(res, row, 0), slot);
 }
@@ -379,8 +377,7 @@ static void mark_known_workspace(PGresult *res, int row, void *opaque) {
 sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t count,
                                             char *errstr, size_t errstr_size) {
     sentinel_uuid_map_t *seen = sentinel_uuid_map_new();
-    const char **ids = malloc((count + 1) * sizeof(*ids));
-    if (!ids) abort();
+    const char **ids = sentinel_malloc((count + 1) * sizeof(*ids));
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         rt_item_t *it = &items[i];
@@ -413,8 +410,7 @@ sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t
             continue;
         }
         free(it->reason);
-        it->reason = strdup(reason);
-        if (!it->reason) abort();
+        it->reason = sentinel_strdup(reason);
         it->status = ITEM_REJECTED;
     }
     size_t cursor = 0;
@@ -470,8 +466,7 @@ sentinel_err_t rt_run_handler(const sentinel_projector_t *p, int prepare, PGconn
         prepare ? p->prepare : p->apply;
     if (!fn) return SENTINEL_OK;
     enum rt_status wanted = prepare ? ITEM_PENDING : ITEM_NEW;
-    sentinel_batch_t batch = {malloc((count + 1) * sizeof(rt_item_t *)), 0, topic};
-    if (!batch.events) abort();
+    sentinel_batch_t batch = {sentinel_calloc(count + 1, sizeof(rt_item_t *)), 0, topic};
     for (size_t i = 0; i < count; i++)
         if (items[i].status == wanted) batch.events[batch.n++] = &items[i];
     sentinel_err_t err = batch.n ? fn(&batch, pg, errstr, errstr_size) : SENTINEL_OK;

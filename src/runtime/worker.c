@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/utf8.h"
@@ -76,8 +77,7 @@ static void take_spans(rt_projection_t *pj, view_t *v, const rt_chunk_t *c, size
         }
         if (v->n_wins == v->cap_wins) {
             v->cap_wins = v->cap_wins ? v->cap_wins * 2 : 64;
-            v->wins = realloc(v->wins, v->cap_wins * sizeof(*v->wins));
-            if (!v->wins) abort();
+            v->wins = sentinel_realloc(v->wins, v->cap_wins * sizeof(*v->wins));
         }
         v->wins[v->n_wins++] = (window_t){k, p, ps->view_pos, to};
         if (!ps->in_view) {
@@ -132,8 +132,7 @@ static int take(rt_projection_t *pj, view_t *v) {
             break;
         if (v->n_chunks == v->cap_chunks) {
             v->cap_chunks = v->cap_chunks ? v->cap_chunks * 2 : 16;
-            v->chunks = realloc(v->chunks, v->cap_chunks * sizeof(*v->chunks));
-            if (!v->chunks) abort();
+            v->chunks = sentinel_realloc(v->chunks, v->cap_chunks * sizeof(*v->chunks));
         }
         v->chunks[v->n_chunks] = c;
         take_spans(pj, v, c, v->n_chunks);
@@ -196,8 +195,7 @@ static void build_items(rt_projection_t *pj, view_t *v) {
             }
             if (pj->n_items == pj->cap_items) {
                 pj->cap_items = pj->cap_items ? pj->cap_items * 2 : 1024;
-                pj->items = realloc(pj->items, pj->cap_items * sizeof(*pj->items));
-                if (!pj->items) abort();
+                pj->items = sentinel_realloc(pj->items, pj->cap_items * sizeof(*pj->items));
             }
             rt_item_t *it = &pj->items[pj->n_items++];
             memset(it, 0, sizeof(*it));
@@ -207,8 +205,7 @@ static void build_items(rt_projection_t *pj, view_t *v) {
                 snprintf(reason, sizeof(reason), "payload does not decode: %s",
                          m->error ? m->error : "unknown schema");
                 sentinel_utf8_trim(reason); /* the cut may fall inside a character */
-                it->reason = strdup(reason);
-                if (!it->reason) abort();
+                it->reason = sentinel_strdup(reason);
                 it->status = ITEM_REJECTED;
             }
         }
@@ -297,8 +294,7 @@ static void poison(rt_projection_t *pj, rt_item_t *it, const char *why) {
     snprintf(reason, sizeof(reason), "the database refused it: %s", why);
     sentinel_utf8_trim(reason);
     free(it->reason);
-    it->reason = strdup(reason);
-    if (!it->reason) abort();
+    it->reason = sentinel_strdup(reason);
     it->status = ITEM_REJECTED;
     it->poisoned = 1;
     sentinel_warn("%s: %s [%d] offset %lld: event %s dead-lettered: %s", pj->p->name, pj->rt->topic,
