@@ -397,9 +397,15 @@ long harness_consume_all(const char *topic, const char *isolation,
     if (!rk) fail_msg("%s", errstr);
     const struct rd_kafka_metadata *md;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000)) fail_msg("metadata for %s", topic);
-    int partitions = md->topic_cnt ? md->topics[0].partition_cnt : 0;
-    rd_kafka_metadata_destroy(md);
+    /* A topic just created may take a moment to show its partitions on a
+     * busy broker. */
+    int partitions = 0;
+    for (int tries = 0; partitions == 0 && tries < 40; tries++) {
+        if (tries) usleep(250000);
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000)) fail_msg("metadata for %s", topic);
+        partitions = md->topic_cnt && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
+        rd_kafka_metadata_destroy(md);
+    }
     rd_kafka_topic_destroy(rkt);
     if (partitions == 0) fail_msg("topic %s has no partitions", topic);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(partitions);
