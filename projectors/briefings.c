@@ -32,13 +32,26 @@ enum gen_field {
     G_IGNORED_EVENTS,
     G_FIELDS
 };
-static const char *const gen_columns[G_FIELDS] = {
-    "status",    "progress",        "progress_message", "started_at",    "completed_at",
-    "narrative", "structured_data", "achievements",     "excerpts",      "output_paths",
-    "metadata",  "error_message",   "last_event_id",    "ignored_events"};
-static const char *const gen_types[G_FIELDS] = {
-    "text",  "int",   "text",  "timestamptz", "timestamptz", "text", "jsonb",
-    "jsonb", "jsonb", "jsonb", "jsonb",       "text",        "uuid", "int"};
+
+/* The generation's fields, in the order above, as the COPY of new rows and
+ * the UPDATE of changed ones name them. */
+#define GEN_COLUMNS                                                                                \
+    "status, progress, progress_message, started_at, completed_at, narrative, structured_data, "   \
+    "achievements, excerpts, output_paths, metadata, error_message, last_event_id, "               \
+    "ignored_events"
+
+static const char insert_sql[] =
+    "COPY briefing_generations (id, " GEN_COLUMNS ", workspace_id, briefing_id, generated_by_id, "
+    "parameters, expires_at, event_id, created_at) FROM STDIN";
+static const char update_sql[] =
+    "UPDATE briefing_generations g SET status = c.status, progress = c.progress, progress_message "
+    "= c.progress_message, started_at = c.started_at, completed_at = c.completed_at, narrative = "
+    "c.narrative, structured_data = c.structured_data, achievements = c.achievements, excerpts = "
+    "c.excerpts, output_paths = c.output_paths, metadata = c.metadata, error_message = "
+    "c.error_message, last_event_id = c.last_event_id, ignored_events = c.ignored_events FROM "
+    "unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[], "
+    "$7::text[], $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::text[], "
+    "$14::uuid[], $15::int[]) AS c(id, " GEN_COLUMNS ") WHERE g.id = c.id";
 
 typedef struct generation {
     char *f[G_FIELDS]; /* owned text, NULL for SQL NULL */
@@ -118,14 +131,14 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
     sentinel_copy_t inserts = {0}, updates = {0}, download_rows = {0};
     sentinel_err_t err;
     gen_ctx_t ctx = {gens, &pool};
-    if ((err = sentinel_db_select_ids(
+    if ((err = select_ids(
              conn,
              "SELECT id, workspace_id, status, progress, progress_message, started_at, "
              "completed_at, "
              "narrative, structured_data, achievements, excerpts, output_paths, metadata, "
              "error_message, last_event_id, ignored_events FROM briefing_generations "
              "WHERE id = ANY($1::uuid[])",
-             gen_ids.ids, gen_ids.n, load_generation, &ctx, errstr, errstr_size)))
+             &gen_ids, load_generation, &ctx, errstr, errstr_size)))
         goto out;
     /* System templates have no workspace: '' skips the workspace check. */
     if ((err = load_states(conn,
@@ -265,35 +278,9 @@ static sentinel_err_t briefings_apply(sentinel_batch_t *batch, PGconn *conn, cha
             sentinel_copy_end_row(&updates);
         }
     }
-    char columns[512] = "";
-    for (int k = 0; k < G_FIELDS; k++) {
-        strcat(columns, ", ");
-        strcat(columns, gen_columns[k]);
-    }
-    char sql[2048];
-    snprintf(sql, sizeof(sql),
-             "COPY briefing_generations (id%s, workspace_id, briefing_id, generated_by_id, "
-             "parameters, expires_at, event_id, created_at) FROM STDIN",
-             columns);
-    if ((err = sentinel_copy_send(conn, sql, &inserts, errstr, errstr_size))) goto out;
-    if (updates.rows) {
-        /* The changed rows, their columns as arrays. */
-        char arrays[1024] = "$1::uuid[]", names[512] = "id", set[1024] = "", update[3072];
-        for (int k = 0; k < G_FIELDS; k++) {
-            char one[96];
-            snprintf(one, sizeof(one), ", $%d::%s[]", k + 2, gen_types[k]);
-            strcat(arrays, one);
-            snprintf(one, sizeof(one), ", %s", gen_columns[k]);
-            strcat(names, one);
-            snprintf(one, sizeof(one), "%s%s = c.%s", k ? ", " : "", gen_columns[k],
-                     gen_columns[k]);
-            strcat(set, one);
-        }
-        snprintf(update, sizeof(update),
-                 "UPDATE briefing_generations g SET %s FROM unnest(%s) AS c(%s) WHERE g.id = c.id",
-                 set, arrays, names);
-        if ((err = sentinel_copy_run(conn, &updates, update, NULL, errstr, errstr_size))) goto out;
-    }
+    if ((err = sentinel_copy_send(conn, insert_sql, &inserts, errstr, errstr_size))) goto out;
+    /* The changed rows, their columns as arrays. */
+    if ((err = sentinel_copy_run(conn, &updates, update_sql, NULL, errstr, errstr_size))) goto out;
     err = sentinel_copy_send(
         conn,
         "COPY briefing_downloads (id, briefing_generation_id, workspace_id, user_id, "

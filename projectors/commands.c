@@ -94,31 +94,22 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
     /* External references in use by the batch's workspaces: only those the
      * batch mentions matter, but one indexed read per workspace set is cheap. */
     {
-        json_t *refs = json_array();
+        sentinel_array_t refs = {0}, ws = {0};
         for (size_t i = 0; i < n; i++) {
             const sentinel_event_t *ev = sentinel_batch_event(batch, i);
-            if (!strcmp(ev->type->name, "CommandRunStarted"))
-                json_array_append_new(refs,
-                                      json_string(sentinel_event_str(ev, "external_reference")));
+            const char *ref = sentinel_event_str(ev, "external_reference");
+            if (!strcmp(ev->type->name, "CommandRunStarted") && ref) sentinel_array_add(&refs, ref);
         }
-        char *refs_text = json_dumps(refs, JSON_COMPACT);
-        json_decref(refs);
-        char *ws = NULL;
-        size_t ws_len = 0;
-        FILE *f = open_memstream(&ws, &ws_len);
-        fputc('{', f);
         for (size_t k = 0; k < workspaces.n; k++)
-            fprintf(f, "%s%s", k ? "," : "", workspaces.ids[k]);
-        fputc('}', f);
-        fclose(f);
-        const char *params[2] = {ws, refs_text};
-        err = query_rows(conn,
-                         "SELECT workspace_id, external_reference, id FROM command_runs "
-                         "WHERE workspace_id = ANY($1::uuid[]) AND external_reference IN "
-                         "(SELECT jsonb_array_elements_text($2::jsonb))",
-                         2, params, load_reference, references, errstr, errstr_size);
-        free(ws);
-        free(refs_text);
+            sentinel_array_add(&ws, workspaces.ids[k]);
+        const char *params[2] = {sentinel_array_text(&ws), sentinel_array_text(&refs)};
+        err = sentinel_db_select(conn,
+                                 "SELECT workspace_id, external_reference, id FROM command_runs "
+                                 "WHERE workspace_id = ANY($1::uuid[]) AND external_reference = "
+                                 "ANY($2::text[])",
+                                 2, params, load_reference, references, errstr, errstr_size);
+        sentinel_array_free(&ws);
+        sentinel_array_free(&refs);
         if (err) goto out;
     }
 

@@ -36,11 +36,11 @@ static sentinel_err_t load_finding_events(PGconn *conn, const id_list_t *ids,
     id_list_init(&found);
     for (size_t i = 0; i < ids->n; i++)
         if (sentinel_uuid_map_get(findings, ids->ids[i])) id_list_add(&found, ids->ids[i]);
-    sentinel_err_t err = sentinel_db_select_ids(
-        conn,
-        "SELECT k.id, f.event_id FROM finding_keys k JOIN findings f "
-        "ON f.id = k.id AND f.created_at = k.created_at WHERE k.id = ANY($1::uuid[])",
-        found.ids, found.n, set_event_id, findings, errstr, errstr_size);
+    sentinel_err_t err =
+        select_ids(conn,
+                   "SELECT k.id, f.event_id FROM finding_keys k JOIN findings f "
+                   "ON f.id = k.id AND f.created_at = k.created_at WHERE k.id = ANY($1::uuid[])",
+                   &found, set_event_id, findings, errstr, errstr_size);
     id_list_free(&found);
     return err;
 }
@@ -123,8 +123,8 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                            "WHERE id = ANY($1::uuid[])",
                            &annotation_ids, annotations, &pool, errstr, errstr_size)))
         goto out;
-    if ((err = query_rows(conn, "SELECT slug, id FROM providers", 0, NULL, load_provider, providers,
-                          errstr, errstr_size)))
+    if ((err = sentinel_db_select(conn, "SELECT slug, id FROM providers", 0, NULL, load_provider,
+                                  providers, errstr, errstr_size)))
         goto out;
 
     /* Decide each event in log order against that state. */

@@ -70,10 +70,21 @@ static void load_row(PGresult *res, int r, void *opaque) {
     sentinel_uuid_map_put(ctx->map, PQgetvalue(res, r, 0), s);
 }
 
+sentinel_err_t select_ids(PGconn *conn, const char *sql, const id_list_t *ids,
+                          void (*row)(PGresult *res, int r, void *opaque), void *opaque,
+                          char *errstr, size_t errstr_size) {
+    if (!ids->n) return SENTINEL_OK;
+    char *array = sentinel_array_of(ids->ids, ids->n);
+    const char *params[1] = {array};
+    sentinel_err_t err = sentinel_db_select(conn, sql, 1, params, row, opaque, errstr, errstr_size);
+    free(array);
+    return err;
+}
+
 sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentinel_uuid_map_t *map,
                            state_pool_t *pool, char *errstr, size_t errstr_size) {
     load_ctx_t ctx = {map, pool};
-    return sentinel_db_select_ids(conn, sql, ids->ids, ids->n, load_row, &ctx, errstr, errstr_size);
+    return select_ids(conn, sql, ids, load_row, &ctx, errstr, errstr_size);
 }
 
 sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
@@ -91,18 +102,6 @@ sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map
                        "SELECT id, '', (extract(epoch FROM deleted_at) * 1000000)::bigint "
                        "AS deleted_at FROM users WHERE id = ANY($1::uuid[])",
                        ids, map, pool, errstr, errstr_size);
-}
-
-sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const char *const *params,
-                          void (*row)(PGresult *res, int r, void *opaque), void *opaque,
-                          char *errstr, size_t errstr_size) {
-    PGresult *res = NULL;
-    sentinel_err_t err = sentinel_db_params(conn, sql, n_params, params, &res, errstr, errstr_size);
-    if (err) return err;
-    for (int r = 0; r < PQntuples(res); r++)
-        row(res, r, opaque);
-    PQclear(res);
-    return SENTINEL_OK;
 }
 
 row_state_t *require_row(sentinel_batch_t *batch, size_t i, sentinel_uuid_map_t *map,
@@ -187,11 +186,7 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
                                      size_t errstr_size) {
     int64_t months[64];
     size_t n = 0;
-    char *list = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&list, &len);
-    if (!out) abort();
-    fputc('{', out);
+    sentinel_array_t list = {0};
     for (size_t i = 0; i < sentinel_batch_count(batch); i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         if (strcmp(ev->type->name, "RunStarted") && strcmp(ev->type->name, "FindingRecorded"))
@@ -205,20 +200,18 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
         if (n < sizeof(months) / sizeof(months[0])) months[n++] = month;
         char ts[SENTINEL_TIMESTAMP_MAX];
         sentinel_timestamp_format(month * 86400000000LL, ts);
-        fprintf(out, "%s\"%s\"", ftell(out) > 1 ? "," : "", ts);
+        sentinel_array_add(&list, ts);
     }
-    fputc('}', out);
-    fclose(out);
     sentinel_err_t err = SENTINEL_OK;
-    if (len > 2) {
-        const char *params[1] = {list};
+    if (list.n) {
+        const char *params[1] = {sentinel_array_text(&list)};
         err = sentinel_db_params(conn,
                                  "SELECT set_config('synchronous_commit', 'on', true), "
                                  "sentinel_ensure_partitions(m) "
                                  "FROM unnest($1::timestamptz[]) AS m",
                                  1, params, NULL, errstr, errstr_size);
     }
-    free(list);
+    sentinel_array_free(&list);
     return err;
 }
 

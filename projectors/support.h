@@ -11,6 +11,7 @@
 #include <sentinel/projector.h>
 #include "base/timestamp.h"
 #include "base/uuid_map.h"
+#include "pg/array.h"
 #include "pg/copy_buffer.h"
 #include "pg/db.h"
 
@@ -32,7 +33,7 @@ typedef struct row_state {
     char status[16];
     int64_t created_at;
     int64_t deleted_at; /* soft deleted then (microseconds), else INT64_MAX */
-    int is_new; /* inserted by this batch */
+    int is_new;         /* inserted by this batch */
     /* The events that made it and that completed it (columns event_id and
      * completed_event_id of the lookup, when it selects them): a row
      * made by the event at hand proves it a redelivery. */
@@ -62,8 +63,8 @@ sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map
 sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
                           state_pool_t *pool, char *errstr, size_t errstr_size);
 
-/* Run a parameterised read and hand each row to `row`. */
-sentinel_err_t query_rows(PGconn *conn, const char *sql, int n_params, const char *const *params,
+/* sentinel_db_select with $1 the uuid[] of ids; nothing runs for none. */
+sentinel_err_t select_ids(PGconn *conn, const char *sql, const id_list_t *ids,
                           void (*row)(PGresult *res, int r, void *opaque), void *opaque,
                           char *errstr, size_t errstr_size);
 

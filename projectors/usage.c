@@ -111,12 +111,11 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
 
     subscription_list_t subs = {0};
     sentinel_uuid_map_t *inserted = sentinel_uuid_map_new();
-    err = sentinel_db_select_ids(
-        conn,
-        "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
-        "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
-        "WHERE workspace_id = ANY($1::uuid[]) ORDER BY workspace_id, started_at, id",
-        workspaces.ids, workspaces.n, load_subscription, &subs, errstr, errstr_size);
+    err = select_ids(conn,
+                     "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
+                     "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
+                     "WHERE workspace_id = ANY($1::uuid[]) ORDER BY workspace_id, started_at, id",
+                     &workspaces, load_subscription, &subs, errstr, errstr_size);
     if (err) goto out;
 
     /* The ledger first: inserted where its key is new. The

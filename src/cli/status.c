@@ -10,6 +10,7 @@
 #include "base/kafka_conf.h"
 #include "base/topic.h"
 #include "cli/cli.h"
+#include "pg/array.h"
 #include "pg/db.h"
 #include "runtime/run.h"
 
@@ -47,44 +48,40 @@ static const struct option dead_letters_retry_options[] = {
 
 static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
     const sentinel_projector_t *only = NULL;
-    char ids[4096] = "";
-    size_t ids_len = 0;
+    sentinel_array_t ids = {0};
     int opt;
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, dead_letters_retry_options,
                               NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR:
-            if (!(only = cli_projector_name("dead-letters retry", optarg))) return CLI_EXIT_USAGE;
+            if (!(only = cli_projector_name("dead-letters retry", optarg))) goto usage;
             break;
         case OPT_ID: {
             long long id;
             if (cli_number_option("dead-letters retry", "--id", optarg, 1, INT64_MAX, &id) < 0)
-                return CLI_EXIT_USAGE;
-            if (ids_len > sizeof(ids) - 32) {
-                fprintf(stderr, "sentinel dead-letters retry: too many --id (at most 100)\n");
-                return CLI_EXIT_USAGE;
-            }
-            ids_len += (size_t)snprintf(ids + ids_len, sizeof(ids) - ids_len, "%s%lld",
-                                        ids_len ? "," : "{", id);
+                goto usage;
+            sentinel_array_add_int(&ids, id);
             break;
         }
         default: {
             int handled = cli_common_option(conf, opt, optarg, dead_letters_usage);
-            if (handled == 2) return CLI_EXIT_OK;
-            if (handled != 1) return CLI_EXIT_USAGE;
+            if (handled == 2) {
+                sentinel_array_free(&ids);
+                return CLI_EXIT_OK;
+            }
+            if (handled != 1) goto usage;
         }
         }
     }
-    if (ids_len) snprintf(ids + ids_len, sizeof(ids) - ids_len, "}");
     int rc = CLI_EXIT_OK;
     for (size_t i = 0; sentinel_projectors[i]; i++) {
         const sentinel_projector_t *p = sentinel_projectors[i];
         if (only && p != only) continue;
         size_t resolved = 0, still = 0;
         char errstr[1024];
-        if (sentinel_dead_letters_retry(p, conf, ids_len ? ids : NULL, &resolved, &still, errstr,
-                                        sizeof(errstr))) {
+        if (sentinel_dead_letters_retry(p, conf, ids.n ? sentinel_array_text(&ids) : NULL,
+                                        &resolved, &still, errstr, sizeof(errstr))) {
             fprintf(stderr, "sentinel dead-letters retry: %s: %s\n", p->name, errstr);
             rc = CLI_EXIT_FAILURE;
             continue;
@@ -92,7 +89,11 @@ static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
         if (resolved || still)
             printf("%s: %zu applied, %zu still rejected\n", p->name, resolved, still);
     }
+    sentinel_array_free(&ids);
     return rc;
+usage:
+    sentinel_array_free(&ids);
+    return CLI_EXIT_USAGE;
 }
 
 /* Replays and rebuilds of the topic: running ones, unfinished rebuilds,
@@ -100,7 +101,9 @@ static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
  * 15 s has lost its process. */
 static void print_jobs(PGconn *pg, const char *topic, json_t *jobs) {
     const char *params[1] = {topic};
-    PGresult *res = PQexecParams(
+    PGresult *res = NULL;
+    char errstr[512];
+    sentinel_err_t err = sentinel_db_params(
         pg,
         "SELECT id, kind, array_to_string(projectors, '+'), state, "
         "CASE WHEN state IN ('running', 'building') AND finished_at IS NULL "
@@ -111,8 +114,8 @@ static void print_jobs(PGconn *pg, const char *topic, json_t *jobs) {
         "round(extract(epoch FROM now() - heartbeat_at))::bigint, coalesce(detail, '') "
         "FROM projection_jobs WHERE topic = $1 AND (state IN ('running', 'building') "
         "OR finished_at > now() - interval '1 day') ORDER BY id",
-        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) { /* an older schema: no jobs table yet */
+        1, params, &res, errstr, sizeof(errstr));
+    if (err) { /* an older schema: no jobs table yet */
         PQclear(res);
         return;
     }
@@ -213,14 +216,12 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
             wanted |= !strcmp(only[k], p->name);
         if (!wanted) continue;
         const char *params[2] = {p->name, topic};
-        PGresult *res = PQexecParams(pg,
-                                     "SELECT partition, next_offset FROM projector_offsets "
-                                     "WHERE projector = $1 AND topic = $2 ORDER BY partition",
-                                     2, NULL, params, NULL, NULL, 0);
-        if (sentinel_db_classify(pg, res)) {
-            sentinel_db_errstr(pg, res, errstr, sizeof(errstr));
+        PGresult *res = NULL;
+        if (sentinel_db_params(pg,
+                               "SELECT partition, next_offset FROM projector_offsets "
+                               "WHERE projector = $1 AND topic = $2 ORDER BY partition",
+                               2, params, &res, errstr, sizeof(errstr))) {
             fprintf(stderr, "sentinel status: %s\n", errstr);
-            PQclear(res);
             rc = CLI_EXIT_FAILURE;
             break;
         }
@@ -244,11 +245,14 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
                    (long long)ends[part], lag);
         }
         PQclear(res);
-        res = PQexecParams(pg,
-                           "SELECT count(*) FILTER (WHERE resolved_at IS NULL), count(*) "
-                           "FROM dead_letters WHERE projector = $1",
-                           1, NULL, params, NULL, NULL, 0);
-        const char *open = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "?";
+        res = NULL;
+        const char *open =
+            !sentinel_db_params(pg,
+                                "SELECT count(*) FILTER (WHERE resolved_at IS "
+                                "NULL), count(*) FROM dead_letters WHERE projector = $1",
+                                1, params, &res, errstr, sizeof(errstr))
+                ? PQgetvalue(res, 0, 0)
+                : "?";
         if (doc)
             json_array_append_new(json_object_get(doc, "projectors"),
                                   json_pack("{s:s, s:I, s:o, s:o}", "name", p->name, "lag",
@@ -320,17 +324,17 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
         return CLI_EXIT_FAILURE;
     }
     const char *params[3] = {projector, workspace, limit};
-    PGresult *res = PQexecParams(
+    PGresult *res = NULL;
+    sentinel_err_t err = sentinel_db_params(
         pg,
         "SELECT id, projector, topic, partition, kafka_offset, coalesce(event_type, '?'), "
         "coalesce(workspace_id::text, '-'), coalesce(event_id::text, '-'), "
         "to_char(created_at, 'YYYY-MM-DD HH24:MI:SS'), reason FROM dead_letters "
         "WHERE ($1::text IS NULL OR projector = $1) AND ($2::uuid IS NULL OR workspace_id = $2) "
         "AND resolved_at IS NULL ORDER BY id LIMIT $3::int",
-        3, NULL, params, NULL, NULL, 0);
+        3, params, &res, errstr, sizeof(errstr));
     int rc = CLI_EXIT_OK;
-    if (sentinel_db_classify(pg, res)) {
-        sentinel_db_errstr(pg, res, errstr, sizeof(errstr));
+    if (err) {
         fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
         rc = CLI_EXIT_FAILURE;
     } else if (as_json) {

@@ -110,11 +110,9 @@ static int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
     long differences = 0;
     int rc = CLI_EXIT_OK;
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-        PGresult *res = PQexec(pg, checks[i]);
-        if (sentinel_db_classify(pg, res)) {
-            sentinel_db_errstr(pg, res, errstr, sizeof(errstr));
+        PGresult *res = NULL;
+        if (sentinel_db_params(pg, checks[i], 0, NULL, &res, errstr, sizeof(errstr))) {
             fprintf(stderr, "sentinel verify: %s\n", errstr);
-            PQclear(res);
             rc = CLI_EXIT_FAILURE;
             break;
         }
@@ -181,7 +179,8 @@ static int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
         return CLI_EXIT_FAILURE;
     }
     const char *params[2] = {workspace, period};
-    PGresult *res = PQexecParams(
+    PGresult *res = NULL;
+    sentinel_err_t err = sentinel_db_params(
         pg,
         "SELECT w.name, coalesce(p.tier, '-'), to_char(u.period_start, 'YYYY-MM-DD'), "
         " to_char(u.period_end, 'YYYY-MM-DD'), u.runs_count, p.monthly_runs_limit, "
@@ -193,10 +192,9 @@ static int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
         "WHERE w.id = $1::uuid AND ($2::timestamptz IS NULL OR "
         " ($2::timestamptz >= u.period_start AND $2::timestamptz < u.period_end)) "
         "ORDER BY u.period_start DESC LIMIT 1",
-        2, NULL, params, NULL, NULL, 0);
+        2, params, &res, errstr, sizeof(errstr));
     int rc = CLI_EXIT_OK;
-    if (sentinel_db_classify(pg, res)) {
-        sentinel_db_errstr(pg, res, errstr, sizeof(errstr));
+    if (err) {
         fprintf(stderr, "sentinel usage: %s\n", errstr);
         rc = CLI_EXIT_FAILURE;
     } else if (PQntuples(res) == 0) {

@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/timestamp.h"
+#include "pg/array.h"
 #include "pg/copy_buffer.h"
 #include "pg/db.h"
 
@@ -167,30 +168,9 @@ sentinel_err_t sentinel_copy_send(PGconn *conn, const char *copy_sql, sentinel_c
     return err;
 }
 
-/* One field of COPY text, [p, end), as an element of an array literal:
- * NULL, or quoted with its COPY escapes undone and the array's made. */
-static void array_element(sentinel_copy_t *a, const char *p, const char *end) {
-    if (end - p == 2 && p[0] == '\\' && p[1] == 'N') {
-        raw(a, "NULL", 4);
-        return;
-    }
-    reserve(a, 2 * (size_t)(end - p) + 2);
-    a->buf[a->len++] = '"';
-    for (; p < end; p++) {
-        char ch = *p;
-        if (ch == '\\' && p + 1 < end) {
-            ch = *++p;
-            ch = ch == 't' ? '\t' : ch == 'n' ? '\n' : ch == 'r' ? '\r' : ch;
-        }
-        if (ch == '"' || ch == '\\') a->buf[a->len++] = '\\';
-        a->buf[a->len++] = ch;
-    }
-    a->buf[a->len++] = '"';
-}
-
-/* The rows' columns as array literals, one per column, NUL-terminated.
- * Returns the number of columns (0 without rows). */
-static int rows_as_arrays(const sentinel_copy_t *c, sentinel_copy_t *arrays, int max) {
+/* The rows' columns as array literals, one per column. Returns the number
+ * of columns (0 without rows). */
+static int rows_as_arrays(const sentinel_copy_t *c, sentinel_array_t *arrays, int max) {
     int columns = 0;
     const char *p = c->buf, *end = c->buf + c->len;
     while (p < end) {
@@ -201,17 +181,13 @@ static int rows_as_arrays(const sentinel_copy_t *c, sentinel_copy_t *arrays, int
             if (k == max) abort(); /* a caller's row wider than the bound */
             const char *tab = memchr(f, '\t', (size_t)(eol - f));
             const char *stop = tab ? tab : eol;
-            sentinel_copy_t *a = &arrays[k++];
-            raw(a, a->len ? "," : "{", 1);
-            array_element(a, f, stop);
+            sentinel_array_add_copy_field(&arrays[k++], f, stop);
             if (!tab) break;
             f = tab;
         }
         if (k > columns) columns = k;
         p = eol + 1;
     }
-    for (int k = 0; k < columns; k++)
-        raw(&arrays[k], "}", 2); /* with the NUL */
     return columns;
 }
 
@@ -219,14 +195,14 @@ sentinel_err_t sentinel_copy_run(PGconn *conn, const sentinel_copy_t *rows, cons
                                  PGresult **out, char *errstr, size_t errstr_size) {
     if (out) *out = NULL;
     if (!rows->rows) return SENTINEL_OK;
-    sentinel_copy_t arrays[SENTINEL_COPY_MAX_COLUMNS];
+    sentinel_array_t arrays[SENTINEL_COPY_MAX_COLUMNS];
     memset(arrays, 0, sizeof(arrays));
     int columns = rows_as_arrays(rows, arrays, SENTINEL_COPY_MAX_COLUMNS);
     const char *params[SENTINEL_COPY_MAX_COLUMNS] = {0};
     for (int k = 0; k < columns; k++)
-        params[k] = arrays[k].buf;
+        params[k] = sentinel_array_text(&arrays[k]);
     sentinel_err_t err = sentinel_db_params(conn, sql, columns, params, out, errstr, errstr_size);
     for (int k = 0; k < columns; k++)
-        sentinel_copy_free(&arrays[k]);
+        sentinel_array_free(&arrays[k]);
     return err;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sentinel/projector.h>
 #include "base/alloc.h"
 #include "pg/db.h"
 
@@ -266,6 +267,18 @@ sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr, siz
     if (err != SENTINEL_OK) sentinel_db_errstr(conn, res, errstr, errstr_size);
     PQclear(res);
     return err;
+}
+
+sentinel_err_t sentinel_db_select(PGconn *conn, const char *sql, int n, const char *const *params,
+                                  void (*row)(PGresult *res, int r, void *opaque), void *opaque,
+                                  char *errstr, size_t errstr_size) {
+    PGresult *res = NULL;
+    sentinel_err_t err = sentinel_db_params(conn, sql, n, params, &res, errstr, errstr_size);
+    if (err) return err;
+    for (int r = 0; row && r < PQntuples(res); r++)
+        row(res, r, opaque);
+    PQclear(res);
+    return SENTINEL_OK;
 }
 
 sentinel_err_t sentinel_db_params(PGconn *conn, const char *sql, int n, const char *const *params,

@@ -147,14 +147,11 @@ static sentinel_err_t compute_checksums(PGconn *conn, migration_set_t *set, char
                                         size_t errstr_size) {
     for (size_t i = 0; i < set->len; i++) {
         const char *params[1] = {set->items[i].sql};
-        PGresult *res = PQexecParams(conn, "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')",
-                                     1, NULL, params, NULL, NULL, 0);
-        sentinel_err_t err = sentinel_db_classify(conn, res);
-        if (err) {
-            sentinel_db_errstr(conn, res, errstr, errstr_size);
-            PQclear(res);
-            return err;
-        }
+        PGresult *res = NULL;
+        sentinel_err_t err =
+            sentinel_db_params(conn, "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", 1,
+                               params, &res, errstr, errstr_size);
+        if (err) return err;
         snprintf(set->items[i].checksum, sizeof(set->items[i].checksum), "%s",
                  PQgetvalue(res, 0, 0));
         PQclear(res);
@@ -166,15 +163,13 @@ static sentinel_err_t compute_checksums(PGconn *conn, migration_set_t *set, char
  * whose file is gone is FATAL. */
 static sentinel_err_t read_applied(PGconn *conn, migration_set_t *set, const char *dir,
                                    char *errstr, size_t errstr_size) {
-    PGresult *res = PQexec(conn, "SELECT version, name, checksum, "
-                                 "to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS\"Z\"') "
-                                 "FROM schema_migrations ORDER BY version");
-    sentinel_err_t err = sentinel_db_classify(conn, res);
-    if (err) {
-        sentinel_db_errstr(conn, res, errstr, errstr_size);
-        PQclear(res);
-        return err;
-    }
+    PGresult *res = NULL;
+    sentinel_err_t err = sentinel_db_params(conn,
+                                            "SELECT version, name, checksum, "
+                                            "to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS\"Z\"') "
+                                            "FROM schema_migrations ORDER BY version",
+                                            0, NULL, &res, errstr, errstr_size);
+    if (err) return err;
     for (int r = 0; r < PQntuples(res); r++) {
         int version = atoi(PQgetvalue(res, r, 0));
         migration_t *m = NULL;
@@ -243,13 +238,10 @@ static sentinel_err_t apply_one(PGconn *conn, const migration_t *m, char *errstr
     char version[16];
     snprintf(version, sizeof(version), "%d", m->version);
     const char *params[3] = {version, m->name, m->checksum};
-    res = PQexecParams(conn,
-                       "INSERT INTO schema_migrations (version, name, checksum) "
-                       "VALUES ($1, $2, $3)",
-                       3, NULL, params, NULL, NULL, 0);
-    err = sentinel_db_classify(conn, res);
-    if (err) sentinel_db_errstr(conn, res, why, sizeof(why));
-    PQclear(res);
+    err = sentinel_db_params(conn,
+                             "INSERT INTO schema_migrations (version, name, checksum) "
+                             "VALUES ($1, $2, $3)",
+                             3, params, NULL, why, sizeof(why));
     if (err) goto rollback;
 
     err = sentinel_db_exec(conn, "COMMIT", why, sizeof(why));

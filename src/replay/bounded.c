@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/topic.h"
+#include "pg/array.h"
 #include "pg/db.h"
 #include "replay/bounded.h"
 #include "runtime/run.h"
@@ -66,13 +67,11 @@ sentinel_err_t replay_log_open(log_bounds_t *log, const sentinel_conf_t *conf, c
 
 /* A text[] literal of the set's names. */
 char *replay_names_array(const sentinel_projector_t *const *set, int n) {
-    char *s = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&s, &len);
+    sentinel_array_t a = {0};
     for (int i = 0; i < n; i++)
-        fprintf(f, "%s%s", i ? "," : "{", set[i]->name);
-    fputs("}", f);
-    fclose(f);
+        sentinel_array_add(&a, set[i]->name);
+    char *s = sentinel_strdup(sentinel_array_text(&a));
+    sentinel_array_free(&a);
     return s;
 }
 
@@ -84,10 +83,9 @@ static void job_update(job_t *job, const char *sql, int n, const char *const *pa
         if (!sentinel_db_params(job->conn, sql, n, params, NULL, errstr, sizeof(errstr))) return;
         if (PQstatus(job->conn) == CONNECTION_OK) break;
         PQreset(job->conn);
-        if (PQstatus(job->conn) == CONNECTION_OK) {
-            PGresult *res = PQexec(job->conn, "SET TIME ZONE 'UTC'");
-            PQclear(res);
-        }
+        if (PQstatus(job->conn) == CONNECTION_OK &&
+            sentinel_db_exec(job->conn, "SET TIME ZONE 'UTC'", errstr, sizeof(errstr)))
+            break;
     }
     sentinel_warn("projection_jobs: %s", errstr);
 }

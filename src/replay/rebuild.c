@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/topic.h"
+#include "pg/array.h"
 #include "pg/db.h"
 #include "replay/bounded.h"
 #include "replay/replay.h"
@@ -71,14 +72,7 @@ static void rebuild_tables(rebuild_t *rb) {
                 dup |= !strcmp(rb->tables[k], rb->set[i]->tables[t]);
             if (!dup && rb->n_tables < 64) rb->tables[rb->n_tables++] = rb->set[i]->tables[t];
         }
-    char *s = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&s, &len);
-    for (int k = 0; k < rb->n_tables; k++)
-        fprintf(f, "%s%s", k ? "," : "{", rb->tables[k]);
-    fputs("}", f);
-    fclose(f);
-    rb->tables_array = s;
+    rb->tables_array = sentinel_array_of(rb->tables, (size_t)rb->n_tables);
 }
 
 /* Create the shadow (or find the one an interrupted run left) and the

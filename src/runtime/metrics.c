@@ -207,12 +207,20 @@ static void count_dead_letters(sentinel_metrics_t *m) {
         PQfinish(m->pg);
         m->pg = NULL;
     }
-    if (!m->pg) m->pg = sentinel_db_open(m->db, 2, NULL, errstr, sizeof(errstr));
+    if (!m->pg) {
+        m->pg = sentinel_db_open(m->db, 2, NULL, errstr, sizeof(errstr));
+        if (m->pg &&
+            sentinel_db_exec(m->pg, "SET statement_timeout = '2s'", errstr, sizeof(errstr))) {
+            PQfinish(m->pg);
+            m->pg = NULL;
+        }
+    }
     if (!m->pg) return;
-    PGresult *res = PQexec(m->pg, "SET statement_timeout = '2s'; "
-                                  "SELECT projector, count(*) FROM dead_letters "
-                                  "WHERE resolved_at IS NULL GROUP BY projector ORDER BY 1");
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+    PGresult *res = NULL;
+    if (!sentinel_db_params(m->pg,
+                            "SELECT projector, count(*) FROM dead_letters "
+                            "WHERE resolved_at IS NULL GROUP BY projector ORDER BY 1",
+                            0, NULL, &res, errstr, sizeof(errstr))) {
         pthread_mutex_lock(&m->lock);
         m->n_open = PQntuples(res) < MAX_NAMES ? PQntuples(res) : MAX_NAMES;
         for (int i = 0; i < m->n_open; i++) {

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/topic.h"
+#include "pg/array.h"
 #include "pg/db.h"
 #include "runtime/run.h"
 #include "runtime/runtime.h"
@@ -269,19 +270,18 @@ static int topic_caught_up(rt_runtime_t *rt) {
     if (partitions < 0 || rt_connect(rt, &rt->pg, 0, errstr, sizeof(errstr))) return 0;
     /* Per partition, the run's lowest stored offset and how many of its
      * projectors have one, in one query. */
-    char names[SENTINEL_MAX_SET * 64 + 3];
-    size_t len = 0;
+    sentinel_array_t names = {0};
     for (int j = 0; j < rt->n; j++)
-        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", j ? "," : "{",
-                                rt->proj[j].p->name);
-    snprintf(names + len, sizeof(names) - len, "}");
-    const char *params[2] = {rt->topic, names};
+        sentinel_array_add(&names, rt->proj[j].p->name);
+    const char *params[2] = {rt->topic, sentinel_array_text(&names)};
     PGresult *res = NULL;
-    if (sentinel_db_params(rt->pg,
+    sentinel_err_t err =
+        sentinel_db_params(rt->pg,
                            "SELECT partition, min(next_offset), count(*) FROM projector_offsets "
                            "WHERE topic = $1 AND projector = ANY($2::text[]) GROUP BY partition",
-                           2, params, &res, errstr, sizeof(errstr)))
-        return 0;
+                           2, params, &res, errstr, sizeof(errstr));
+    sentinel_array_free(&names);
+    if (err) return 0;
     int64_t *lo = sentinel_calloc((size_t)partitions + 1, sizeof(*lo));
     int64_t *hi = sentinel_calloc((size_t)partitions + 1, sizeof(*hi));
     int done = !sentinel_topic_bounds(rt->rk, rt->topic, 0, partitions, lo, hi, 10000);

@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "base/kafka_conf.h"
+#include "pg/array.h"
 #include "pg/db.h"
 #include "runtime/run.h"
 #include "runtime/runtime.h"
@@ -98,7 +99,7 @@ static sentinel_err_t forget_ids(retry_t *r, char *errstr, size_t errstr_size) {
     }
     sentinel_err_t err = SENTINEL_OK;
     if (n) {
-        char *a = rt_uuid_array(ids, n), *b = rt_uuid_array(ws, n);
+        char *a = sentinel_array_of(ids, n), *b = sentinel_array_of(ws, n);
         const char *params[3] = {r->p->name, a, b};
         err = sentinel_db_params(r->pg,
                                  "DELETE FROM applied_events WHERE projector = $1 AND "

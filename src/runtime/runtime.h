@@ -290,8 +290,6 @@ sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t
 sentinel_err_t rt_run_handler(const sentinel_projector_t *p, int prepare, PGconn *pg,
                               const char *topic, rt_item_t *items, size_t count, char *errstr,
                               size_t errstr_size);
-/* "{a,b,c}" for a uuid[] parameter. New string. */
-char *rt_uuid_array(const char *const *ids, size_t n);
 
 /* ---------------------------------------------------------------- metrics.c */
 

@@ -12,42 +12,13 @@
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/uuid_map.h"
+#include "pg/array.h"
 #include "pg/copy_buffer.h"
 #include "pg/db.h"
 #include "runtime/run.h"
 #include "runtime/runtime.h"
 
 /* ---------------------------------------------------------------- SQL helpers */
-
-char *rt_uuid_array(const char *const *ids, size_t n) {
-    char *s = sentinel_malloc(n * (SENTINEL_UUID_LEN + 1) + 3);
-    size_t len = 0;
-    s[len++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i) s[len++] = ',';
-        memcpy(s + len, ids[i], SENTINEL_UUID_LEN);
-        len += SENTINEL_UUID_LEN;
-    }
-    s[len++] = '}';
-    s[len] = '\0';
-    return s;
-}
-
-sentinel_err_t sentinel_db_select_ids(PGconn *conn, const char *sql, const char *const *ids,
-                                      size_t n, void (*row)(PGresult *res, int r, void *opaque),
-                                      void *opaque, char *errstr, size_t errstr_size) {
-    if (n == 0) return SENTINEL_OK;
-    char *array = rt_uuid_array(ids, n);
-    const char *params[1] = {array};
-    PGresult *res = NULL;
-    sentinel_err_t err = sentinel_db_params(conn, sql, 1, params, &res, errstr, errstr_size);
-    free(array);
-    if (err) return err;
-    for (int r = 0; row && r < PQntuples(res); r++)
-        row(res, r, opaque);
-    PQclear(res);
-    return SENTINEL_OK;
-}
 
 /* ---------------------------------------------------------------- sessions */
 
@@ -90,8 +61,10 @@ sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char
         err = sentinel_db_exec(*pg, sql, errstr, errstr_size);
     }
     if (!err) {
-        PGresult *res = PQexec(*pg, "SELECT to_regclass('projector_offsets') IS NOT NULL");
-        if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t")) {
+        PGresult *res = NULL;
+        err = sentinel_db_params(*pg, "SELECT to_regclass('projector_offsets') IS NOT NULL", 0,
+                                 NULL, &res, errstr, errstr_size);
+        if (!err && strcmp(PQgetvalue(res, 0, 0), "t")) {
             snprintf(errstr, errstr_size,
                      "the database has no projector_offsets table: run "
                      "sentinel migrate first");
@@ -163,27 +136,18 @@ sentinel_err_t sentinel_projection_lock(PGconn *conn, const char *schema, const 
  * *moved_all is 1 when all rows moved, 0 when fenced. */
 static sentinel_err_t advance_offsets(rt_projection_t *pj, int *moved_all, char *errstr,
                                       size_t errstr_size) {
-    char *ps = NULL, *ex = NULL, *nx = NULL;
-    size_t lp = 0, le = 0, ln = 0;
-    FILE *fp = open_memstream(&ps, &lp), *fe = open_memstream(&ex, &le),
-         *fn = open_memstream(&nx, &ln);
-    if (!fp || !fe || !fn) abort();
+    sentinel_array_t parts = {0}, expected = {0}, next = {0};
     int count = 0;
     for (int p = 0; p < RT_MAX_PARTITIONS; p++) {
         rt_part_t *st = &pj->parts[p];
         if (!st->in_batch) continue;
-        fprintf(fp, "%s%d", count ? "," : "{", p);
-        fprintf(fe, "%s%lld", count ? "," : "{", (long long)st->expected);
-        fprintf(fn, "%s%lld", count ? "," : "{", (long long)(st->last + 1));
+        sentinel_array_add_int(&parts, p);
+        sentinel_array_add_int(&expected, st->expected);
+        sentinel_array_add_int(&next, st->last + 1);
         count++;
     }
-    fputs(count ? "}" : "{}", fp);
-    fputs(count ? "}" : "{}", fe);
-    fputs(count ? "}" : "{}", fn);
-    fclose(fp);
-    fclose(fe);
-    fclose(fn);
-    const char *params[5] = {pj->p->name, pj->rt->topic, ps, ex, nx};
+    const char *params[5] = {pj->p->name, pj->rt->topic, sentinel_array_text(&parts),
+                             sentinel_array_text(&expected), sentinel_array_text(&next)};
     PGresult *res = NULL;
     sentinel_err_t err = sentinel_db_params(
         pj->pg,
@@ -192,9 +156,9 @@ static sentinel_err_t advance_offsets(rt_projection_t *pj, int *moved_all, char 
         "WHERE o.projector = $1 AND o.topic = $2 AND o.partition = v.p "
         "AND o.next_offset = v.expected",
         5, params, &res, errstr, errstr_size);
-    free(ps);
-    free(ex);
-    free(nx);
+    sentinel_array_free(&parts);
+    sentinel_array_free(&expected);
+    sentinel_array_free(&next);
     if (err) return err;
     *moved_all = atoi(PQcmdTuples(res)) == count;
     PQclear(res);
@@ -229,8 +193,8 @@ static void keys_of(keys_t *k, const sentinel_projector_t *p, const rt_item_t *i
         ws[k->n] = items[i].m->ev.workspace_id;
         k->which[k->n++] = i;
     }
-    k->events = rt_uuid_array(ids, k->n);
-    k->workspaces = rt_uuid_array(ws, k->n);
+    k->events = sentinel_array_of(ids, k->n);
+    k->workspaces = sentinel_array_of(ws, k->n);
     free(ids);
     free(ws);
 }
@@ -386,11 +350,15 @@ sentinel_err_t rt_reject_unknown_workspaces(PGconn *pg, rt_item_t *items, size_t
         ids[n++] = it->m->ev.workspace_id;
     }
     sentinel_uuid_map_t *known = sentinel_uuid_map_new();
-    sentinel_err_t err = sentinel_db_select_ids(
-        pg,
-        "SELECT id, (extract(epoch FROM deleted_at) * 1000000)::bigint FROM workspaces "
-        "WHERE id = ANY($1::uuid[])",
-        ids, n, mark_known_workspace, known, errstr, errstr_size);
+    char *array = sentinel_array_of(ids, n);
+    const char *params[1] = {array};
+    sentinel_err_t err =
+        n ? sentinel_db_select(pg,
+                               "SELECT id, (extract(epoch FROM deleted_at) * 1000000)::bigint "
+                               "FROM workspaces WHERE id = ANY($1::uuid[])",
+                               1, params, mark_known_workspace, known, errstr, errstr_size)
+          : SENTINEL_OK;
+    free(array);
     for (size_t i = 0; !err && i < count; i++) {
         rt_item_t *it = &items[i];
         if (it->status != ITEM_NEW) continue;

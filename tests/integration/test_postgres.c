@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "pg/array.h"
 #include "pg/copy_buffer.h"
 #include "pg/db.h"
 
@@ -23,7 +25,8 @@ static void test_round_trip(void **state) {
     PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
     if (!conn) fail_msg("%s", errstr);
 
-    const char *params[2] = {"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a", "2026-11-26T10:15:00.123+02:00"};
+    const char *params[2] = {"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a",
+                             "2026-11-26T10:15:00.123+02:00"};
     PGresult *res = PQexecParams(conn, "SELECT $1::uuid::text, $2::timestamptz::text", 2, NULL,
                                  params, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
@@ -95,17 +98,27 @@ static void test_statements_are_prepared_once(void **state) {
 }
 
 static void fill_awkward_rows(sentinel_copy_t *rows) {
-    static const char *const texts[] = {
-        "plain", "", "NULL", "a \"quoted\", {braced} value", "back\\slash\\", "tab\there",
-        "new\nline and\rreturn", "caf\u00e9 \xe2\x9c\x93", "\\N", " lead and trail ", NULL};
+    static const char *const texts[] = {"plain",
+                                        "",
+                                        "NULL",
+                                        "a \"quoted\", {braced} value",
+                                        "back\\slash\\",
+                                        "tab\there",
+                                        "new\nline and\rreturn",
+                                        "caf\u00e9 \xe2\x9c\x93",
+                                        "\\N",
+                                        " lead and trail ",
+                                        NULL};
     unsigned char bytes[256];
     for (int i = 0; i < 256; i++)
         bytes[i] = (unsigned char)i;
     json_t *json = json_string("{\"k\": \"v \\\" \\\\ \\u00e9\", \"n\": [1, 2.5]}");
     for (int i = 0; texts[i] || i == 10; i++) {
         sentinel_copy_str(rows, texts[i]);
-        if (i % 3 == 0) sentinel_copy_null(rows);
-        else sentinel_copy_json(rows, json);
+        if (i % 3 == 0)
+            sentinel_copy_null(rows);
+        else
+            sentinel_copy_json(rows, json);
         sentinel_copy_bytes(rows, bytes, (size_t)(i * 25));
         sentinel_copy_int(rows, i == 10 ? INT64_MIN : i * 1000003LL);
         sentinel_copy_double(rows, i / 3.0);
@@ -154,11 +167,70 @@ static void test_rows_as_arrays_equal_copy(void **state) {
     /* No rows: nothing runs. */
     sentinel_copy_reset(&rows);
     res = (PGresult *)1;
-    assert_int_equal(sentinel_copy_run(conn, &rows, "SELECT no_such_column", &res, errstr,
-                                       sizeof(errstr)),
-                     SENTINEL_OK);
+    assert_int_equal(
+        sentinel_copy_run(conn, &rows, "SELECT no_such_column", &res, errstr, sizeof(errstr)),
+        SENTINEL_OK);
     assert_null(res);
     sentinel_copy_free(&rows);
+    PQfinish(conn);
+}
+
+/* The array binder: what goes in as one array parameter comes out of
+ * unnest as it was, element for element: quotes, braces, commas,
+ * backslashes, spaces, the text NULL and NULL itself, every byte from 1 to
+ * 255 (as UTF-8 where it must be); and no elements is an empty array. */
+static void test_arrays_round_trip(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+    static char all_bytes[256 * 2];
+    size_t k = 0;
+    for (int b = 1; b < 256; b++) {
+        if (b < 0x80)
+            all_bytes[k++] = (char)b;
+        else {
+            all_bytes[k++] = (char)(0xC0 | (b >> 6));
+            all_bytes[k++] = (char)(0x80 | (b & 0x3F));
+        }
+    }
+    const char *items[] = {"plain",    "",     "a,b", "{x}",       "\"quoted\"", "back\\slash",
+                           " spaced ", "NULL", NULL,  "tab\there", "new\nline",  all_bytes};
+    size_t n = sizeof(items) / sizeof(items[0]);
+    sentinel_array_t a = {0}, ints = {0};
+    for (size_t i = 0; i < n; i++)
+        sentinel_array_add(&a, items[i]);
+    sentinel_array_add_int(&ints, INT64_MIN);
+    sentinel_array_add_int(&ints, 0);
+    sentinel_array_add_int(&ints, INT64_MAX);
+    const char *params[3] = {sentinel_array_text(&a), sentinel_array_text(&ints), "{}"};
+    PGresult *res = NULL;
+    if (sentinel_db_params(
+            conn,
+            "SELECT t, (SELECT array_agg(i::text ORDER BY o) FROM unnest($2::bigint[]) "
+            "WITH ORDINALITY AS v(i, o)), cardinality($3::text[]) "
+            "FROM unnest($1::text[]) WITH ORDINALITY AS u(t, o) ORDER BY o",
+            3, params, &res, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    assert_int_equal(PQntuples(res), (int)n);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i]) {
+            assert_true(PQgetisnull(res, (int)i, 0));
+            continue;
+        }
+        assert_false(PQgetisnull(res, (int)i, 0));
+        assert_string_equal(PQgetvalue(res, (int)i, 0), items[i]);
+    }
+    assert_string_equal(PQgetvalue(res, 0, 1), "{-9223372036854775808,0,9223372036854775807}");
+    assert_string_equal(PQgetvalue(res, 0, 2), "0");
+    PQclear(res);
+    sentinel_array_reset(&a);
+    assert_string_equal(sentinel_array_text(&a), "{}");
+    char *of = sentinel_array_of(items, 3);
+    assert_string_equal(of, "{\"plain\",\"\",\"a,b\"}");
+    free(of);
+    sentinel_array_free(&a);
+    sentinel_array_free(&ints);
     PQfinish(conn);
 }
 
@@ -167,9 +239,9 @@ static void test_classify_real_errors(void **state) {
     char errstr[512];
     PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
     if (!conn) fail_msg("%s", errstr);
-    assert_int_equal(sentinel_db_exec(conn, "CREATE TEMP TABLE t (id int PRIMARY KEY)", errstr,
-                                      sizeof(errstr)),
-                     SENTINEL_OK);
+    assert_int_equal(
+        sentinel_db_exec(conn, "CREATE TEMP TABLE t (id int PRIMARY KEY)", errstr, sizeof(errstr)),
+        SENTINEL_OK);
     assert_int_equal(sentinel_db_exec(conn, "INSERT INTO t VALUES (1)", errstr, sizeof(errstr)),
                      SENTINEL_OK);
     assert_int_equal(sentinel_db_exec(conn, "INSERT INTO t VALUES (1)", errstr, sizeof(errstr)),
@@ -223,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_statements_are_prepared_once),
         cmocka_unit_test(test_rows_as_arrays_equal_copy),
+        cmocka_unit_test(test_arrays_round_trip),
         cmocka_unit_test(test_classify_real_errors),
         cmocka_unit_test(test_connect_failure_names_server),
         cmocka_unit_test(test_doctor),

@@ -67,11 +67,14 @@ SENTINEL_API void sentinel_batch_duplicate(sentinel_batch_t *batch, size_t i);
 /* Count event i as ignored (applied as a no-op, e.g. a late progress). */
 SENTINEL_API void sentinel_batch_ignore(sentinel_batch_t *batch, size_t i);
 
-/* Run `sql` with $1 = a uuid[] of `ids` (n of them) and hand each result
- * row to `row`. For the set-based reads of apply handlers. */
+/* Run `sql` with the text parameters params[0..n) and hand each result row
+ * to `row` (may be NULL): the set-based reads of apply handlers. A set of
+ * values is one parameter, an array literal ("{...}") read with
+ * "= ANY($1::uuid[])" or unnest. The statement is prepared once per
+ * connection; values go as parameters, never into the text. */
 SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t
-sentinel_db_select_ids(PGconn *conn, const char *sql, const char *const *ids, size_t n,
-                       void (*row)(PGresult *res, int r, void *opaque), void *opaque, char *errstr,
-                       size_t errstr_size);
+sentinel_db_select(PGconn *conn, const char *sql, int n, const char *const *params,
+                   void (*row)(PGresult *res, int r, void *opaque), void *opaque, char *errstr,
+                   size_t errstr_size);
 
 #endif

@@ -1,0 +1,91 @@
+/* array.c -- PostgreSQL array literals. */
+#include "pg/array.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+/* Room for `more` bytes, the '}' and the NUL; the separator written. */
+static void next(sentinel_array_t *a, size_t more) {
+    a->buf = sentinel_grow(a->buf, &a->cap, a->len, more + 3, 256);
+    a->buf[a->len++] = a->n++ ? ',' : '{';
+}
+
+static void quoted(sentinel_array_t *a, const char *p, size_t len) {
+    next(a, 2 * len + 2);
+    a->buf[a->len++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '"' || p[i] == '\\') a->buf[a->len++] = '\\';
+        a->buf[a->len++] = p[i];
+    }
+    a->buf[a->len++] = '"';
+}
+
+void sentinel_array_add_n(sentinel_array_t *a, const char *text, size_t len) {
+    quoted(a, text, len);
+}
+
+void sentinel_array_add(sentinel_array_t *a, const char *text) {
+    if (!text) {
+        next(a, 4);
+        memcpy(a->buf + a->len, "NULL", 4);
+        a->len += 4;
+        return;
+    }
+    quoted(a, text, strlen(text));
+}
+
+void sentinel_array_add_int(sentinel_array_t *a, int64_t v) {
+    next(a, 24);
+    a->len += (size_t)snprintf(a->buf + a->len, 24, "%" PRId64, v);
+}
+
+void sentinel_array_add_copy_field(sentinel_array_t *a, const char *p, const char *end) {
+    if (end - p == 2 && p[0] == '\\' && p[1] == 'N') {
+        sentinel_array_add(a, NULL);
+        return;
+    }
+    next(a, 2 * (size_t)(end - p) + 2);
+    a->buf[a->len++] = '"';
+    for (; p < end; p++) {
+        char ch = *p;
+        if (ch == '\\' && p + 1 < end) {
+            ch = *++p;
+            ch = ch == 't' ? '\t' : ch == 'n' ? '\n' : ch == 'r' ? '\r' : ch;
+        }
+        if (ch == '"' || ch == '\\') a->buf[a->len++] = '\\';
+        a->buf[a->len++] = ch;
+    }
+    a->buf[a->len++] = '"';
+}
+
+const char *sentinel_array_text(sentinel_array_t *a) {
+    if (!a->n) return "{}";
+    /* next() left room: the closing brace goes after the elements, where
+     * the next add puts its comma. */
+    a->buf[a->len] = '}';
+    a->buf[a->len + 1] = '\0';
+    return a->buf;
+}
+
+void sentinel_array_reset(sentinel_array_t *a) {
+    a->len = 0;
+    a->n = 0;
+}
+
+void sentinel_array_free(sentinel_array_t *a) {
+    free(a->buf);
+    memset(a, 0, sizeof(*a));
+}
+
+char *sentinel_array_of(const char *const *items, size_t n) {
+    sentinel_array_t a = {0};
+    for (size_t i = 0; i < n; i++)
+        sentinel_array_add(&a, items[i]);
+    char *out = sentinel_strdup(sentinel_array_text(&a));
+    sentinel_array_free(&a);
+    return out;
+}
