@@ -21,11 +21,11 @@ fresh_db bench_copy
 run_timed "$OUT/time.project" "$SENTINEL" project --until-caught-up --topic "$topic" \
     --db "$(engine_url bench_project)" --group-prefix "bench$stamp"
 
-# The reference: the same rows, COPY'd (binary) into the same tables: the
-# entity rows of every projector (the key tables too, which runs and
-# findings reference).
-tables=(run_keys runs finding_keys findings annotations command_runs briefing_generations
-        briefing_downloads activities usage_records workspace_daily_metrics)
+# The reference: the same rows, COPY'd (binary) into the same tables: every
+# table of every projector, as the registry lists them (`sentinel
+# projectors --tables`: the key tables too, which runs and findings
+# reference, and the usage ledger).
+mapfile -t tables < <("$SENTINEL" projectors --tables)
 copy_reference bench_project bench_copy "$OUT/time.copy" "${tables[@]}"
 
 read -r p_sec p_rss <"$OUT/time.project"

@@ -28,8 +28,7 @@ run_timed "$OUT/time.rebuild" "$SENTINEL" rebuild --projector all --quiet --topi
     --db "$(db_url bench_rebuild)" --group-prefix "bench$stamp" >"$OUT/rebuild.out"
 
 # The reference: the same rows, COPY'd (binary) into the same tables.
-tables=(run_keys runs finding_keys findings annotations command_runs briefing_generations
-        briefing_downloads activities usage_ledger usage_records workspace_daily_metrics)
+mapfile -t tables < <("$SENTINEL" projectors --tables)
 copy_reference bench_rebuild bench_copy "$OUT/time.copy" "${tables[@]}"
 
 read -r r_sec r_rss <"$OUT/time.rebuild"

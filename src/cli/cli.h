@@ -101,9 +101,9 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     "                       unready, when it has lag and has committed nothing, or\n"              \
     "                       has been retrying, for S seconds (default 60)\n"
 #define CLI_PROJECTOR_HELP                                                                         \
-    "  --projector NAME     runs, commands, briefings, activities, usage (repeatable);\n"          \
-    "                       metrics names runs and usage, which keep the daily\n"                  \
-    "                       metrics; all names every projector\n"
+    "  --projector NAME     a projector (`sentinel projectors` lists them; repeatable);\n"         \
+    "                       metrics names those that keep the daily metrics; all\n"                \
+    "                       names every projector\n"
 #define CLI_MAX_PROJECTORS 16
 
 /* Add the projector(s) `name` names to chosen (no repeats). Returns 0, or
@@ -157,7 +157,7 @@ const char *cli_migrations_dir(const char *flag);
 extern const cli_command_t cli_migrate_command, cli_gen_command, cli_publish_command,
     cli_project_command, cli_replay_command, cli_rebuild_command, cli_status_command,
     cli_dead_letters_command, cli_verify_command, cli_usage_command, cli_schemas_command,
-    cli_doctor_command;
+    cli_projectors_command, cli_doctor_command;
 
 /* Every command, in the order `sentinel --help` lists them; NULL-terminated. */
 extern const cli_command_t *const cli_commands[];

@@ -69,10 +69,12 @@ static int unknown_projector(const char *command, const char *name, int aliases)
 int cli_projector_option(const char *command, const char *name, const sentinel_projector_t **chosen,
                          int *n) {
     /* The daily metrics are kept by the projectors whose facts they count,
-     * in the same transactions: `metrics` names those. */
+     * in the same transactions: `metrics` names those that own the table. */
     if (!strcmp(name, "metrics")) {
-        add_once(chosen, n, sentinel_projector_find("runs"));
-        add_once(chosen, n, sentinel_projector_find("usage"));
+        for (size_t i = 0; sentinel_projectors[i]; i++)
+            for (size_t t = 0; sentinel_projectors[i]->tables[t]; t++)
+                if (!strcmp(sentinel_projectors[i]->tables[t], "workspace_daily_metrics"))
+                    add_once(chosen, n, sentinel_projectors[i]);
         return 0;
     }
     if (!strcmp(name, "all")) {

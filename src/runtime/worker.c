@@ -291,7 +291,8 @@ static sentinel_err_t commit_range(rt_projection_t *pj, const view_t *v, rt_item
  * with the database's words, and stays one on every later attempt. */
 static void poison(rt_projection_t *pj, rt_item_t *it, const char *why) {
     char reason[1024];
-    snprintf(reason, sizeof(reason), "the database refused it: %s", why);
+    snprintf(reason, sizeof(reason), "the database refused it: %.990s",
+             why); /* cut, then trimmed */
     sentinel_utf8_trim(reason);
     free(it->reason);
     it->reason = sentinel_strdup(reason);

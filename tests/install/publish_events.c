@@ -37,8 +37,8 @@ int main(int argc, char **argv) {
     int rc = 0;
     while ((len = getline(&line, &cap, stdin)) > 0) {
         lineno++;
-        sentinel_err_t err = sentinel_publisher_send_json(pub, line, (size_t)len, lineno, errstr,
-                                                          sizeof(errstr));
+        sentinel_err_t err =
+            sentinel_publisher_send_json(pub, line, (size_t)len, lineno, errstr, sizeof(errstr));
         if (err == SENTINEL_ERR_INVALID) {
             fprintf(stderr, "line %lu: %s\n", lineno, errstr);
             rejected++;

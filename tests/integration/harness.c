@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <sentinel/projector.h>
 #include <sentinel/publisher.h>
 #include "base/kafka_conf.h"
 #include "base/topic.h"
@@ -152,7 +153,8 @@ static char *read_stream(FILE *f) {
     FILE *mem = open_memstream(&buf, &len);
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) fwrite(chunk, 1, n, mem);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, mem);
     fclose(mem);
     return buf;
 }
@@ -173,8 +175,10 @@ int harness_run_sentinel(const char *args, char **output) {
     if (!p) fail_msg("popen failed");
     char *buf = read_stream(p);
     int status = pclose(p);
-    if (output) *output = buf;
-    else free(buf);
+    if (output)
+        *output = buf;
+    else
+        free(buf);
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return -1;
 }
@@ -206,8 +210,10 @@ char *harness_migrated_database(const char *prefix, int workspaces, char **name)
         if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
         free(cmd);
     }
-    if (name) *name = db;
-    else free(db);
+    if (name)
+        *name = db;
+    else
+        free(db);
     char *engine = harness_conninfo_as(conninfo, "sentinel_projector");
     free(conninfo);
     return engine;
@@ -232,20 +238,45 @@ void harness_project(const char *conninfo, const char *topic, const char *prefix
                           conninfo, topic, prefix));
 }
 
+/* The tables of a projection: every registered projector's (from the
+ * registry, each once), then the engine's bookkeeping of what was applied
+ * and rejected. Returns how many, into names (at most max). */
+static size_t projection_tables(const char **names, size_t max) {
+    size_t n = 0;
+    for (size_t i = 0; sentinel_projectors[i]; i++)
+        for (size_t t = 0; sentinel_projectors[i]->tables[t]; t++) {
+            size_t k = 0;
+            while (k < n && strcmp(names[k], sentinel_projectors[i]->tables[t]))
+                k++;
+            if (k == n && n < max) names[n++] = sentinel_projectors[i]->tables[t];
+        }
+    static const char *const engine[] = {"applied_events", "dead_letters"};
+    for (size_t e = 0; e < sizeof(engine) / sizeof(engine[0]) && n < max; e++)
+        names[n++] = engine[e];
+    return n;
+}
+
 void harness_empty_projection(const char *conninfo) {
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
-    exec_or_fail(owner, "TRUNCATE applied_events, dead_letters, usage_ledger, usage_records, "
-                        "workspace_daily_metrics, annotations, findings, finding_keys, runs, "
-                        "run_keys, command_runs, briefing_downloads, briefing_generations, "
-                        "activities CASCADE");
+    const char *names[64];
+    size_t n = projection_tables(names, 64);
+    char sql[4096] = "TRUNCATE ";
+    for (size_t i = 0; i < n; i++) {
+        strcat(sql, names[i]);
+        strcat(sql, i + 1 < n ? ", " : " CASCADE");
+    }
+    exec_or_fail(owner, sql);
     PQfinish(owner);
 }
 
-/* What a projection is, table by table: each part is one text aggregate. */
+/* How a table is summarised where its rows' own text will not do (names
+ * instead of ids that differ between databases, columns that are not the
+ * projection's, an order by its key); every other table of the projection
+ * is the aggregate of its rows' text. */
 static const struct {
     const char *name;
     const char *sql;
-} projection_parts[] = {
+} table_digests[] = {
     {"runs", "SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r"},
     {"run_keys", "SELECT string_agg(k::text, ',' ORDER BY k.id) FROM run_keys k"},
     {"findings", "SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f"},
@@ -278,23 +309,48 @@ static const struct {
      " ORDER BY projector, partition, kafka_offset) FROM dead_letters"},
 };
 
-#define PROJECTION_PARTS (sizeof projection_parts / sizeof projection_parts[0])
+#define TABLE_DIGESTS (sizeof table_digests / sizeof table_digests[0])
 
-/* One part's digest and row count, as "md5 count". */
-static char *projection_part(PGconn *conn, size_t i) {
-    char *sql = NULL;
+/* One table's digest and row count, as "md5 count". */
+static char *projection_part(PGconn *conn, const char *table) {
+    char *sql = NULL, *generic = NULL;
+    const char *aggregate = NULL;
+    for (size_t k = 0; k < TABLE_DIGESTS && !aggregate; k++)
+        if (!strcmp(table_digests[k].name, table)) aggregate = table_digests[k].sql;
+    if (!aggregate) {
+        if (asprintf(&generic, "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM %s t",
+                     table) < 0)
+            abort();
+        aggregate = generic;
+    }
     if (asprintf(&sql, "SELECT md5(coalesce((%s), '')) || ' ' || (SELECT count(*) FROM %s)",
-                 projection_parts[i].sql, projection_parts[i].name) < 0)
+                 aggregate, table) < 0)
         abort();
     char *value = harness_query_value(conn, sql);
     free(sql);
+    free(generic);
     return value;
 }
 
+/* The projection's tables; fails when a table digest names a table that is
+ * no longer one of them (the registry changed under it). */
+static size_t projection_parts(const char **names, size_t max) {
+    size_t n = projection_tables(names, max);
+    for (size_t k = 0; k < TABLE_DIGESTS; k++) {
+        size_t i = 0;
+        while (i < n && strcmp(names[i], table_digests[k].name))
+            i++;
+        if (i == n) fail_msg("table digest of %s: no projector owns it", table_digests[k].name);
+    }
+    return n;
+}
+
 char *harness_projection_digest(PGconn *conn) {
+    const char *names[64];
+    size_t n = projection_parts(names, 64);
     char *all = strdup("");
-    for (size_t i = 0; i < PROJECTION_PARTS; i++) {
-        char *part = projection_part(conn, i), *joined = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char *part = projection_part(conn, names[i]), *joined = NULL;
         if (asprintf(&joined, "%s%s|", all, part) < 0) abort();
         free(part);
         free(all);
@@ -323,12 +379,13 @@ void harness_assert_same_projection(const char *conninfo, const char *reference)
     PGconn *ref = harness_connect(harness_as_owner(reference));
     char differ[2048] = "";
     size_t used = 0;
-    for (size_t i = 0; i < PROJECTION_PARTS; i++) {
-        char *got = projection_part(conn, i), *want = projection_part(ref, i);
+    const char *names[64];
+    size_t n = projection_parts(names, 64);
+    for (size_t i = 0; i < n; i++) {
+        char *got = projection_part(conn, names[i]), *want = projection_part(ref, names[i]);
         if (strcmp(got, want) && used < sizeof differ)
             used += (size_t)snprintf(differ + used, sizeof differ - used, " %s (rows %s, want %s)",
-                                     projection_parts[i].name, strchr(got, ' ') + 1,
-                                     strchr(want, ' ') + 1);
+                                     names[i], strchr(got, ' ') + 1, strchr(want, ' ') + 1);
         free(got);
         free(want);
     }
@@ -373,7 +430,8 @@ const char *harness_user_id(int u) {
     return b;
 }
 
-static const char *header_value(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t size) {
+static const char *header_value(rd_kafka_headers_t *hdrs, const char *name, char *buf,
+                                size_t size) {
     const void *v;
     size_t len;
     if (!hdrs || rd_kafka_header_get_last(hdrs, name, &v, &len)) return NULL;
@@ -431,7 +489,12 @@ long harness_consume_all(const char *topic, const char *isolation,
             rd_kafka_headers_t *hdrs = NULL;
             rd_kafka_message_headers(m, &hdrs);
             char t[128], id[64], reason[2048];
-            harness_message_t hm = {m->partition, m->offset, m->key, m->key_len, m->payload, m->len,
+            harness_message_t hm = {m->partition,
+                                    m->offset,
+                                    m->key,
+                                    m->key_len,
+                                    m->payload,
+                                    m->len,
                                     header_value(hdrs, "event_type", t, sizeof(t)),
                                     header_value(hdrs, "event_id", id, sizeof(id)),
                                     header_value(hdrs, "reason", reason, sizeof(reason))};
@@ -440,7 +503,8 @@ long harness_consume_all(const char *topic, const char *isolation,
         }
         rd_kafka_message_destroy(m);
     }
-    if (eofs < partitions) fail_msg("%s: only %d of %d partitions reached their end", topic, eofs, partitions);
+    if (eofs < partitions)
+        fail_msg("%s: only %d of %d partitions reached their end", topic, eofs, partitions);
     rd_kafka_destroy(rk);
     return count;
 }
@@ -500,15 +564,19 @@ char *harness_gen(const char *args) {
 }
 
 char *harness_schema_fingerprint(PGconn *conn) {
-    return harness_query_value(conn,
+    return harness_query_value(
+        conn,
         "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
         " SELECT table_name || '.' || column_name || ':' || data_type || ':' || is_nullable AS x"
         "   FROM information_schema.columns WHERE table_schema = 'public'"
-        " UNION ALL SELECT conrelid::regclass || ':' || pg_get_constraintdef(oid) FROM pg_constraint"
+        " UNION ALL SELECT conrelid::regclass || ':' || pg_get_constraintdef(oid) FROM "
+        "pg_constraint"
         "   WHERE connamespace = 'public'::regnamespace"
         " UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'"
-        " UNION ALL SELECT tablename || ':' || policyname || ':' || coalesce(qual, '') FROM pg_policies"
-        " UNION ALL SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+        " UNION ALL SELECT tablename || ':' || policyname || ':' || coalesce(qual, '') FROM "
+        "pg_policies"
+        " UNION ALL SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = "
+        "t.tgrelid"
         "   WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace"
         " UNION ALL SELECT table_name || ':' || grantee || ':' || privilege_type"
         "   FROM information_schema.role_table_grants WHERE table_schema = 'public'"

@@ -28,11 +28,11 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
 }
 
 static void produce(rd_kafka_t *rk, const char *topic, int32_t partition, const char *value) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_KEY("k", 1),
-        RD_KAFKA_V_HEADER("event_type", "Test", -1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_KEY("k", 1),
+                          RD_KAFKA_V_HEADER("event_type", "Test", -1),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err) fail_msg("produce: %s", rd_kafka_err2str(err));
 }
 
@@ -99,7 +99,8 @@ static void test_idempotent_produce_consume(void **state) {
     char *values = read_until_eof(consumer);
     assert_true(strncmp(values, "m0,m1,m2,", 9) == 0);
     size_t commas = 0;
-    for (char *p = values; *p; p++) commas += *p == ',';
+    for (char *p = values; *p; p++)
+        commas += *p == ',';
     assert_int_equal(commas, 99);
     assert_non_null(strstr(values, ",m99"));
     free(values);
@@ -181,7 +182,8 @@ static void test_consumer_group_subscribe(void **state) {
 
     rd_kafka_conf_t *pconf = base_conf();
     rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof(errstr));
-    for (int p = 0; p < 3; p++) produce(producer, topic, p, "hello");
+    for (int p = 0; p < 3; p++)
+        produce(producer, topic, p, "hello");
     assert_int_equal(rd_kafka_flush(producer, 30000), 0);
     rd_kafka_destroy(producer);
 

@@ -26,10 +26,12 @@ static void disrupt(const char *args, const char *conninfo, const char *progress
     close(mkstemp(log));
     pid_t pid = harness_spawn_sentinel(args, log);
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
-    for (int i = 0; i < 1200 && harness_query_int(owner, progress) <= mark; i++) usleep(20000);
+    for (int i = 0; i < 1200 && harness_query_int(owner, progress) <= mark; i++)
+        usleep(20000);
     PQfinish(owner);
     char *cmd = NULL;
-    assert_true(asprintf(&cmd, "%s/scripts/services %s >/dev/null 2>&1", SENTINEL_SOURCE_DIR, how) > 0);
+    assert_true(asprintf(&cmd, "%s/scripts/services %s >/dev/null 2>&1", SENTINEL_SOURCE_DIR, how) >
+                0);
     assert_int_equal(system(cmd), 0);
     free(cmd);
     int rc = harness_wait(pid);
@@ -58,8 +60,9 @@ static void interrupted(const char *how, int replay) {
     if (replay) {
         harness_project(conninfo, topic, prefix);
         harness_empty_projection(conninfo);
-        assert_true(asprintf(&args, "replay --projector all --from beginning --batch-events 300 "
-                                    "--db \"%s\" --topic %s --group-prefix %s",
+        assert_true(asprintf(&args,
+                             "replay --projector all --from beginning --batch-events 300 "
+                             "--db \"%s\" --topic %s --group-prefix %s",
                              conninfo, topic, prefix) > 0);
         /* Progress in rows: where a row proves an event applied, no ledger
          * row is written for it. */
@@ -67,8 +70,9 @@ static void interrupted(const char *how, int replay) {
                 "SELECT (SELECT count(*) FROM findings) + (SELECT count(*) FROM usage_ledger)",
                 3000, how);
     } else {
-        assert_true(asprintf(&args, "project --until-caught-up --batch-events 500 --db \"%s\" "
-                                    "--topic %s --group-prefix %s_live",
+        assert_true(asprintf(&args,
+                             "project --until-caught-up --batch-events 500 --db \"%s\" "
+                             "--topic %s --group-prefix %s_live",
                              conninfo, topic, prefix) > 0);
         disrupt(args, conninfo, "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets", 2000,
                 how);

@@ -19,8 +19,8 @@
 
 typedef struct world {
     char *topic;
-    char *events;      /* NDJSON path */
-    char *ref_name;    /* reference database: one clean pass */
+    char *events;   /* NDJSON path */
+    char *ref_name; /* reference database: one clean pass */
     char *ref_conninfo;
     char *ref_digest;
 } world_t;
@@ -51,7 +51,8 @@ static void assert_verified(const char *conninfo) {
 static long long lag_all(PGconn *conn, const char *topic, long long total_events) {
     char sql[512];
     snprintf(sql, sizeof(sql),
-             "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE topic = '%s'", topic);
+             "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE topic = '%s'",
+             topic);
     return total_events * 5 - harness_query_int(conn, sql);
 }
 
@@ -59,7 +60,8 @@ static long long lag(PGconn *conn, const char *topic, long long total_events) {
     char sql[512];
     snprintf(sql, sizeof(sql),
              "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE projector = 'runs' "
-             "AND topic = '%s'", topic);
+             "AND topic = '%s'",
+             topic);
     return total_events - harness_query_int(conn, sql);
 }
 
@@ -123,7 +125,8 @@ static void test_kill_9_at_random_moments(void **state) {
     int mid_way = 0;
     for (int round = 0; round < 4; round++) {
         char *args = NULL;
-        assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s --batch-events 400",
+        assert_true(asprintf(&args,
+                             "project --db \"%s\" --topic %s --group-prefix %s --batch-events 400",
                              conninfo, w->topic, prefix) > 0);
         long long before = lag(conn, w->topic, total);
         pid_t pid = harness_spawn_sentinel(args, log);
@@ -161,14 +164,16 @@ static void test_two_processes_one_killed(void **state) {
     close(mkstemp(log));
     long long total = total_messages(w->topic);
     char *args = NULL;
-    assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s --batch-events 300 "
-                                "-X session.timeout.ms=6000",
+    assert_true(asprintf(&args,
+                         "project --db \"%s\" --topic %s --group-prefix %s --batch-events 300 "
+                         "-X session.timeout.ms=6000",
                          conninfo, w->topic, prefix) > 0);
     pid_t a = harness_spawn_sentinel(args, log);
     pid_t b = harness_spawn_sentinel(args, log);
     free(args);
     /* Both joined and working: some progress, not all. */
-    for (int i = 0; i < 300 && lag(conn, w->topic, total) == total; i++) usleep(50000);
+    for (int i = 0; i < 300 && lag(conn, w->topic, total) == total; i++)
+        usleep(50000);
     usleep(500000);
     kill(a, SIGKILL);
     assert_int_equal(harness_wait(a), 128 + SIGKILL);
@@ -181,7 +186,8 @@ static void test_two_processes_one_killed(void **state) {
     }
     if (!caught_up) {
         char *text = harness_read_file(log);
-        fail_msg("the survivor did not catch up (lag %lld):\n%s", lag_all(conn, w->topic, total), text);
+        fail_msg("the survivor did not catch up (lag %lld):\n%s", lag_all(conn, w->topic, total),
+                 text);
     }
     kill(b, SIGTERM); /* clean shutdown: finish the batch, leave the group, exit 0 */
     assert_int_equal(harness_wait(b), 0);
@@ -211,18 +217,22 @@ static void test_zombie_is_fenced(void **state) {
     close(mkstemp(zlog));
     close(mkstemp(blog));
     long long total = total_messages(w->topic);
-    harness_exec(locker, "SELECT pg_advisory_lock(hashtext('sentinel.partition.public.runs_y2026m10'))");
+    harness_exec(locker,
+                 "SELECT pg_advisory_lock(hashtext('sentinel.partition.public.runs_y2026m10'))");
 
     char *args = NULL;
-    assert_true(asprintf(&args, "project --projector runs --until-caught-up --db \"%s\" --topic %s "
-                                "--group-prefix %s -X session.timeout.ms=4000",
+    assert_true(asprintf(&args,
+                         "project --projector runs --until-caught-up --db \"%s\" --topic %s "
+                         "--group-prefix %s -X session.timeout.ms=4000",
                          conninfo, w->topic, prefix) > 0);
     pid_t zombie = harness_spawn_sentinel(args, zlog);
     /* Wait until it is blocked, batch in hand, on the partition lock. */
     int blocked = 0;
     for (int i = 0; i < 600 && !blocked; i++) {
-        blocked = harness_query_int(conn, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                          "wait_event_type = 'Lock' AND query LIKE '%sentinel_ensure_partitions%'") > 0;
+        blocked =
+            harness_query_int(
+                conn, "SELECT count(*) FROM pg_stat_activity WHERE "
+                      "wait_event_type = 'Lock' AND query LIKE '%sentinel_ensure_partitions%'") > 0;
         if (!blocked) usleep(50000);
     }
     assert_true(blocked);
@@ -238,7 +248,8 @@ static void test_zombie_is_fenced(void **state) {
     }
     if (!caught_up) {
         char *text = harness_read_file(blog);
-        fail_msg("the second process did not catch up (lag %lld):\n%s", lag(conn, w->topic, total), text);
+        fail_msg("the second process did not catch up (lag %lld):\n%s", lag(conn, w->topic, total),
+                 text);
     }
     kill(zombie, SIGCONT);
     int rc_zombie = harness_wait(zombie);
@@ -250,9 +261,10 @@ static void test_zombie_is_fenced(void **state) {
     free(zombie_log);
 
     /* Nothing lost, nothing doubled: the runs tables equal the reference's. */
-    const char *runs_digest = "SELECT md5(concat_ws('|', (SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r),"
-                              " (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f),"
-                              " (SELECT string_agg(a.id || ':' || a.finding_id, ',' ORDER BY a.id) FROM annotations a)))";
+    const char *runs_digest =
+        "SELECT md5(concat_ws('|', (SELECT string_agg(r::text, ',' ORDER BY r.id) FROM runs r),"
+        " (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM findings f),"
+        " (SELECT string_agg(a.id || ':' || a.finding_id, ',' ORDER BY a.id) FROM annotations a)))";
     char *got = harness_query_value(conn, runs_digest);
     PGconn *ref = harness_connect(w->ref_conninfo);
     char *want = harness_query_value(ref, runs_digest);
@@ -355,7 +367,9 @@ static void test_lost_state_is_made_again(void **state) {
 
 static void load_lines(PGconn *conn, const char *path) {
     harness_exec(conn, "CREATE TEMP TABLE ev_raw (n serial, line text)");
-    PGresult *res = PQexec(conn, "COPY ev_raw (line) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')");
+    PGresult *res = PQexec(
+        conn,
+        "COPY ev_raw (line) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')");
     assert_int_equal(PQresultStatus(res), PGRES_COPY_IN);
     PQclear(res);
     char *text = harness_read_file(path);
@@ -364,15 +378,17 @@ static void load_lines(PGconn *conn, const char *path) {
     res = PQgetResult(conn);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) fail_msg("COPY: %s", PQresultErrorMessage(res));
     PQclear(res);
-    while ((res = PQgetResult(conn))) PQclear(res);
+    while ((res = PQgetResult(conn)))
+        PQclear(res);
     free(text);
 }
 
 /* Rows in one query and not the other, both ways. */
 static long long difference(PGconn *conn, const char *expected, const char *actual) {
     char *sql = NULL;
-    if (asprintf(&sql, "SELECT (SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) a) + "
-                       "(SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) b)",
+    if (asprintf(&sql,
+                 "SELECT (SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) a) + "
+                 "(SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) b)",
                  expected, actual, actual, expected) < 0)
         abort();
     long long n = harness_query_int(conn, sql);
@@ -385,7 +401,8 @@ static void test_end_to_end(void **state) {
     char *name;
     char *conninfo = harness_migrated_database("sentinel_e2e", 8, &name);
     char *topic = harness_unique_name("test.e2e");
-    char *events = harness_gen("--events 6000 --duplicates 0.05 --invalid 0.01 --orphans 0.03 --seed 11");
+    char *events =
+        harness_gen("--events 6000 --duplicates 0.05 --invalid 0.01 --orphans 0.03 --seed 11");
     assert_int_equal(harness_publish(topic, events), 1); /* the invalid lines */
     char *out = NULL;
     char *prefix = harness_unique_name("e2e");
@@ -404,81 +421,137 @@ static void test_end_to_end(void **state) {
     load_lines(conn, normal);
     /* First delivery of each event id. */
     harness_exec(conn,
-        "CREATE TEMP TABLE e AS SELECT DISTINCT ON (j->>'event_id') n, j->>'type' AS t, "
-        "(j->>'workspace_id')::uuid AS ws, (j->>'occurred_at')::timestamptz AS at, "
-        "(j->>'event_id')::uuid AS id, j->'data' AS d FROM (SELECT n, line::jsonb AS j FROM ev_raw) s "
-        "ORDER BY j->>'event_id', n");
-    harness_exec(conn,
-        "CREATE TEMP TABLE x_runs AS SELECT (s.d->>'run_id')::uuid AS id, s.ws, s.n, s.at, "
-        "coalesce((SELECT c.d->>'status' FROM e c WHERE c.t = 'RunCompleted' AND c.d->>'run_id' = s.d->>'run_id' "
-        "AND c.ws = s.ws AND c.n > s.n ORDER BY c.n LIMIT 1), 'running') AS status, "
-        "(SELECT min(c.n) FROM e c WHERE c.t = 'RunCompleted' AND c.d->>'run_id' = s.d->>'run_id' AND c.ws = s.ws AND c.n > s.n) AS done_n "
-        "FROM e s WHERE s.t = 'RunStarted' AND EXISTS (SELECT 1 FROM repositories r WHERE r.id = (s.d->>'repository_id')::uuid AND r.workspace_id = s.ws)");
+                 "CREATE TEMP TABLE e AS SELECT DISTINCT ON (j->>'event_id') n, j->>'type' AS t, "
+                 "(j->>'workspace_id')::uuid AS ws, (j->>'occurred_at')::timestamptz AS at, "
+                 "(j->>'event_id')::uuid AS id, j->'data' AS d FROM (SELECT n, line::jsonb AS j "
+                 "FROM ev_raw) s "
+                 "ORDER BY j->>'event_id', n");
+    harness_exec(
+        conn, "CREATE TEMP TABLE x_runs AS SELECT (s.d->>'run_id')::uuid AS id, s.ws, s.n, s.at, "
+              "coalesce((SELECT c.d->>'status' FROM e c WHERE c.t = 'RunCompleted' AND "
+              "c.d->>'run_id' = s.d->>'run_id' "
+              "AND c.ws = s.ws AND c.n > s.n ORDER BY c.n LIMIT 1), 'running') AS status, "
+              "(SELECT min(c.n) FROM e c WHERE c.t = 'RunCompleted' AND c.d->>'run_id' = "
+              "s.d->>'run_id' AND c.ws = s.ws AND c.n > s.n) AS done_n "
+              "FROM e s WHERE s.t = 'RunStarted' AND EXISTS (SELECT 1 FROM repositories r WHERE "
+              "r.id = (s.d->>'repository_id')::uuid AND r.workspace_id = s.ws)");
     assert_int_equal(difference(conn, "SELECT id, ws, at, status FROM x_runs",
-                                "SELECT id, workspace_id, created_at, status FROM runs"), 0);
-    harness_exec(conn,
+                                "SELECT id, workspace_id, created_at, status FROM runs"),
+                     0);
+    harness_exec(
+        conn,
         "CREATE TEMP TABLE x_findings AS SELECT (f.d->>'finding_id')::uuid AS id, f.ws, f.n, "
-        "(f.d->>'run_id')::uuid AS run_id, f.d->>'severity' AS severity, f.d->>'title' AS title, f.at "
+        "(f.d->>'run_id')::uuid AS run_id, f.d->>'severity' AS severity, f.d->>'title' AS title, "
+        "f.at "
         "FROM e f JOIN x_runs r ON r.id = (f.d->>'run_id')::uuid AND r.ws = f.ws AND r.n < f.n "
         "AND (r.done_n IS NULL OR r.done_n > f.n) WHERE f.t = 'FindingRecorded'");
-    assert_int_equal(difference(conn, "SELECT id, ws, run_id, severity, title, at FROM x_findings",
-                                "SELECT id, workspace_id, run_id, severity, title, created_at FROM findings"), 0);
+    assert_int_equal(
+        difference(conn, "SELECT id, ws, run_id, severity, title, at FROM x_findings",
+                   "SELECT id, workspace_id, run_id, severity, title, created_at FROM findings"),
+        0);
+    assert_int_equal(
+        difference(conn,
+                   "SELECT (a.d->>'annotation_id')::uuid, a.ws, (a.d->>'finding_id')::uuid, "
+                   "a.d->>'external_id' FROM e a "
+                   "JOIN x_findings f ON f.id = (a.d->>'finding_id')::uuid AND f.ws = a.ws AND f.n "
+                   "< a.n WHERE a.t = 'AnnotationPosted'",
+                   "SELECT id, workspace_id, finding_id, external_id FROM annotations"),
+        0);
+    assert_int_equal(
+        difference(conn,
+                   "SELECT (s.d->>'command_run_id')::uuid, s.ws, s.d->>'external_reference', "
+                   "coalesce((SELECT c.d->>'status' FROM e c WHERE c.t = 'CommandRunCompleted' AND "
+                   "c.d->>'command_run_id' = s.d->>'command_run_id' "
+                   "AND c.n > s.n ORDER BY c.n LIMIT 1), 'running') FROM e s WHERE s.t = "
+                   "'CommandRunStarted'",
+                   "SELECT id, workspace_id, external_reference, status FROM command_runs"),
+        0);
+    harness_exec(
+        conn, "CREATE TEMP TABLE x_gens AS SELECT (s.d->>'generation_id')::uuid AS id, s.ws, s.n, "
+              "(SELECT min(c.n) FROM e c WHERE c.t IN ('BriefingGenerated', 'BriefingFailed') AND "
+              "c.d->>'generation_id' = s.d->>'generation_id' AND c.n > s.n) AS final_n "
+              "FROM e s WHERE s.t = 'BriefingRequested'");
+    assert_int_equal(
+        difference(conn,
+                   "SELECT g.id, g.ws, CASE WHEN g.final_n IS NOT NULL THEN (SELECT CASE f.t WHEN "
+                   "'BriefingGenerated' THEN 'completed' ELSE 'failed' END FROM e f WHERE f.n = "
+                   "g.final_n) "
+                   "WHEN EXISTS (SELECT 1 FROM e p WHERE p.t = 'BriefingProgressed' AND "
+                   "(p.d->>'generation_id')::uuid = g.id) THEN 'processing' ELSE 'pending' END, "
+                   "(SELECT count(*) FROM e p WHERE p.t = 'BriefingProgressed' AND "
+                   "(p.d->>'generation_id')::uuid = g.id AND p.n > g.final_n)::int FROM x_gens g",
+                   "SELECT id, workspace_id, status, ignored_events FROM briefing_generations"),
+        0);
+    assert_true(harness_query_int(conn, "SELECT sum(ignored_events) FROM briefing_generations") >
+                0);
+    assert_int_equal(
+        difference(
+            conn,
+            "SELECT (d.d->>'download_id')::uuid, d.ws, (d.d->>'generation_id')::uuid, "
+            "d.d->>'format' FROM e d "
+            "JOIN x_gens g ON g.id = (d.d->>'generation_id')::uuid AND g.ws = d.ws AND g.n < d.n "
+            "WHERE d.t = 'BriefingDownloaded'",
+            "SELECT id, workspace_id, briefing_generation_id, format FROM briefing_downloads"),
+        0);
     assert_int_equal(difference(conn,
-        "SELECT (a.d->>'annotation_id')::uuid, a.ws, (a.d->>'finding_id')::uuid, a.d->>'external_id' FROM e a "
-        "JOIN x_findings f ON f.id = (a.d->>'finding_id')::uuid AND f.ws = a.ws AND f.n < a.n WHERE a.t = 'AnnotationPosted'",
-        "SELECT id, workspace_id, finding_id, external_id FROM annotations"), 0);
-    assert_int_equal(difference(conn,
-        "SELECT (s.d->>'command_run_id')::uuid, s.ws, s.d->>'external_reference', "
-        "coalesce((SELECT c.d->>'status' FROM e c WHERE c.t = 'CommandRunCompleted' AND c.d->>'command_run_id' = s.d->>'command_run_id' "
-        "AND c.n > s.n ORDER BY c.n LIMIT 1), 'running') FROM e s WHERE s.t = 'CommandRunStarted'",
-        "SELECT id, workspace_id, external_reference, status FROM command_runs"), 0);
-    harness_exec(conn,
-        "CREATE TEMP TABLE x_gens AS SELECT (s.d->>'generation_id')::uuid AS id, s.ws, s.n, "
-        "(SELECT min(c.n) FROM e c WHERE c.t IN ('BriefingGenerated', 'BriefingFailed') AND c.d->>'generation_id' = s.d->>'generation_id' AND c.n > s.n) AS final_n "
-        "FROM e s WHERE s.t = 'BriefingRequested'");
-    assert_int_equal(difference(conn,
-        "SELECT g.id, g.ws, CASE WHEN g.final_n IS NOT NULL THEN (SELECT CASE f.t WHEN 'BriefingGenerated' THEN 'completed' ELSE 'failed' END FROM e f WHERE f.n = g.final_n) "
-        "WHEN EXISTS (SELECT 1 FROM e p WHERE p.t = 'BriefingProgressed' AND (p.d->>'generation_id')::uuid = g.id) THEN 'processing' ELSE 'pending' END, "
-        "(SELECT count(*) FROM e p WHERE p.t = 'BriefingProgressed' AND (p.d->>'generation_id')::uuid = g.id AND p.n > g.final_n)::int FROM x_gens g",
-        "SELECT id, workspace_id, status, ignored_events FROM briefing_generations"), 0);
-    assert_true(harness_query_int(conn, "SELECT sum(ignored_events) FROM briefing_generations") > 0);
-    assert_int_equal(difference(conn,
-        "SELECT (d.d->>'download_id')::uuid, d.ws, (d.d->>'generation_id')::uuid, d.d->>'format' FROM e d "
-        "JOIN x_gens g ON g.id = (d.d->>'generation_id')::uuid AND g.ws = d.ws AND g.n < d.n WHERE d.t = 'BriefingDownloaded'",
-        "SELECT id, workspace_id, briefing_generation_id, format FROM briefing_downloads"), 0);
-    assert_int_equal(difference(conn,
-        "SELECT (a.d->>'activity_id')::uuid, a.ws, a.d->>'type', a.at FROM e a WHERE a.t = 'ActivityLogged'",
-        "SELECT id, workspace_id, type, created_at FROM activities"), 0);
+                                "SELECT (a.d->>'activity_id')::uuid, a.ws, a.d->>'type', a.at FROM "
+                                "e a WHERE a.t = 'ActivityLogged'",
+                                "SELECT id, workspace_id, type, created_at FROM activities"),
+                     0);
     /* Every run-family event not projected is a dead letter, with a reason. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM e WHERE t IN ('RunStarted', 'RunCompleted', 'FindingRecorded', 'AnnotationPosted')") -
-        harness_query_int(conn, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM runs WHERE status <> 'running') "
-                                "+ (SELECT count(*) FROM findings) + (SELECT count(*) FROM annotations)"),
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM e WHERE t IN ('RunStarted', 'RunCompleted', "
+                                "'FindingRecorded', 'AnnotationPosted')") -
+            harness_query_int(
+                conn, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM runs WHERE "
+                      "status <> 'running') "
+                      "+ (SELECT count(*) FROM findings) + (SELECT count(*) FROM annotations)"),
         harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE projector = 'runs'"));
-    assert_true(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'repository % does not exist'") > 0);
+    assert_true(
+        harness_query_int(
+            conn,
+            "SELECT count(*) FROM dead_letters WHERE reason LIKE 'repository % does not exist'") >
+        0);
     /* Each row keeps the event that wrote it, and its time. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM runs r LEFT JOIN e ON e.id = r.event_id WHERE e.id IS NULL OR e.at <> r.created_at"), 0);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM runs r LEFT JOIN e ON e.id = r.event_id "
+                                "WHERE e.id IS NULL OR e.at <> r.created_at"),
+        0);
 
     /* Rollups: daily metrics count accepted facts only; usage sums the
      * increments, each event once. */
+    assert_int_equal(
+        difference(conn,
+                   "SELECT ws, (at AT TIME ZONE 'UTC')::date, count(*) FROM x_runs GROUP BY 1, 2",
+                   "SELECT workspace_id, date, runs_count FROM workspace_daily_metrics WHERE "
+                   "runs_count > 0"),
+        0);
+    assert_int_equal(
+        difference(conn,
+                   "SELECT ws, (f.at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE "
+                   "severity = 'critical'), "
+                   "count(*) FILTER (WHERE severity = 'warning') FROM x_findings f GROUP BY 1, 2",
+                   "SELECT workspace_id, date, findings_count, critical_count, warning_count FROM "
+                   "workspace_daily_metrics "
+                   "WHERE findings_count > 0"),
+        0);
+    assert_int_equal(
+        difference(conn,
+                   "SELECT ws, (at AT TIME ZONE 'UTC')::date, sum((d->>'amount')::bigint) FROM e "
+                   "WHERE t = 'UsageIncremented' AND d->>'metric' = 'tokens' GROUP BY 1, 2",
+                   "SELECT workspace_id, date, tokens_estimated FROM workspace_daily_metrics WHERE "
+                   "tokens_estimated > 0"),
+        0);
     assert_int_equal(difference(conn,
-        "SELECT ws, (at AT TIME ZONE 'UTC')::date, count(*) FROM x_runs GROUP BY 1, 2",
-        "SELECT workspace_id, date, runs_count FROM workspace_daily_metrics WHERE runs_count > 0"), 0);
-    assert_int_equal(difference(conn,
-        "SELECT ws, (f.at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE severity = 'critical'), "
-        "count(*) FILTER (WHERE severity = 'warning') FROM x_findings f GROUP BY 1, 2",
-        "SELECT workspace_id, date, findings_count, critical_count, warning_count FROM workspace_daily_metrics "
-        "WHERE findings_count > 0"), 0);
-    assert_int_equal(difference(conn,
-        "SELECT ws, (at AT TIME ZONE 'UTC')::date, sum((d->>'amount')::bigint) FROM e "
-        "WHERE t = 'UsageIncremented' AND d->>'metric' = 'tokens' GROUP BY 1, 2",
-        "SELECT workspace_id, date, tokens_estimated FROM workspace_daily_metrics WHERE tokens_estimated > 0"), 0);
-    assert_int_equal(difference(conn,
-        "SELECT ws, d->>'metric', sum((d->>'amount')::bigint) FROM e WHERE t = 'UsageIncremented' GROUP BY 1, 2",
-        "SELECT workspace_id, m, sum(v) FROM usage_records, LATERAL (VALUES ('runs', runs_count), "
-        "('commands', commands_count), ('briefings', briefings_count), ('findings', findings_count), "
-        "('annotations', annotations_count), ('tokens', tokens_estimated)) AS x(m, v) WHERE v > 0 GROUP BY 1, 2"), 0);
+                                "SELECT ws, d->>'metric', sum((d->>'amount')::bigint) FROM e WHERE "
+                                "t = 'UsageIncremented' GROUP BY 1, 2",
+                                "SELECT workspace_id, m, sum(v) FROM usage_records, LATERAL "
+                                "(VALUES ('runs', runs_count), "
+                                "('commands', commands_count), ('briefings', briefings_count), "
+                                "('findings', findings_count), "
+                                "('annotations', annotations_count), ('tokens', tokens_estimated)) "
+                                "AS x(m, v) WHERE v > 0 GROUP BY 1, 2"),
+                     0);
     /* Every ledger entry lies in its period, and periods of a workspace do not overlap. */
     assert_int_equal(
         harness_query_int(
@@ -486,25 +559,34 @@ static void test_end_to_end(void **state) {
                   "period_start) "
                   "WHERE NOT (l.occurred_at >= u.period_start AND l.occurred_at < u.period_end)"),
         0);
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM usage_records a JOIN usage_records b ON a.workspace_id = b.workspace_id "
-        "AND a.period_start < b.period_start AND a.period_end > b.period_start"), 0);
+    assert_int_equal(
+        harness_query_int(conn,
+                          "SELECT count(*) FROM usage_records a JOIN usage_records b ON "
+                          "a.workspace_id = b.workspace_id "
+                          "AND a.period_start < b.period_start AND a.period_end > b.period_start"),
+        0);
     assert_verified(conninfo);
 
     /* A difference injected by hand is reported, and nothing else. */
-    harness_exec(conn, "UPDATE usage_records SET tokens_estimated = tokens_estimated + 7 "
-                       "WHERE (workspace_id, period_start) = (SELECT workspace_id, min(period_start) "
-                       "FROM usage_records WHERE workspace_id = 'a0000000-0000-4000-8000-000000000001' GROUP BY 1)");
+    harness_exec(conn,
+                 "UPDATE usage_records SET tokens_estimated = tokens_estimated + 7 "
+                 "WHERE (workspace_id, period_start) = (SELECT workspace_id, min(period_start) "
+                 "FROM usage_records WHERE workspace_id = 'a0000000-0000-4000-8000-000000000001' "
+                 "GROUP BY 1)");
     cmd = NULL;
     assert_true(asprintf(&cmd, "verify --db \"%s\"", conninfo) > 0);
     out = NULL;
     assert_int_equal(harness_run_sentinel(cmd, &out), 1);
-    assert_non_null(strstr(out, "DRIFT usage_records.tokens_estimated workspace a0000000-0000-4000-8000-000000000001"));
+    assert_non_null(strstr(
+        out,
+        "DRIFT usage_records.tokens_estimated workspace a0000000-0000-4000-8000-000000000001"));
     assert_non_null(strstr(out, "1 difference(s)"));
     free(out);
-    harness_exec(conn, "UPDATE usage_records SET tokens_estimated = tokens_estimated - 7 "
-                       "WHERE (workspace_id, period_start) = (SELECT workspace_id, min(period_start) "
-                       "FROM usage_records WHERE workspace_id = 'a0000000-0000-4000-8000-000000000001' GROUP BY 1)");
+    harness_exec(conn,
+                 "UPDATE usage_records SET tokens_estimated = tokens_estimated - 7 "
+                 "WHERE (workspace_id, period_start) = (SELECT workspace_id, min(period_start) "
+                 "FROM usage_records WHERE workspace_id = 'a0000000-0000-4000-8000-000000000001' "
+                 "GROUP BY 1)");
     out = NULL;
     assert_int_equal(harness_run_sentinel(cmd, &out), 0);
     free(out);

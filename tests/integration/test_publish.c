@@ -59,7 +59,8 @@ static void check_message(const harness_message_t *m, void *opaque) {
 static int count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     int n = 0, c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
     fclose(f);
     return n;
 }
@@ -94,9 +95,13 @@ static void test_publish_generated_stream(void **state) {
      * occur twice, exactly as often as in the file. */
     long dups = 0;
     for (long i = 0; i < s->n_ids; i++)
-        for (long j = i + 1; j < s->n_ids; j++) dups += !strcmp(s->ids[i], s->ids[j]);
+        for (long j = i + 1; j < s->n_ids; j++)
+            dups += !strcmp(s->ids[i], s->ids[j]);
     char *grep = NULL;
-    assert_true(asprintf(&grep, "grep -o '\"event_id\":\"[^\"]*\"' %s | sort | uniq -d -c | awk '{s+=$1-1} END {print s+0}'", path) > 0);
+    assert_true(asprintf(&grep,
+                         "grep -o '\"event_id\":\"[^\"]*\"' %s | sort | uniq -d -c | awk "
+                         "'{s+=$1-1} END {print s+0}'",
+                         path) > 0);
     FILE *p = popen(grep, "r");
     long expected_dups = -1;
     assert_int_equal(fscanf(p, "%ld", &expected_dups), 1);
@@ -113,11 +118,12 @@ static void test_publish_generated_stream(void **state) {
 }
 
 static const char *valid_line(int i, char *buf, size_t size) {
-    snprintf(buf, size,
-             "{\"event_id\":\"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b%02d\",\"type\":\"UsageIncremented\","
-             "\"workspace_id\":\"a0000000-0000-4000-8000-000000000001\","
-             "\"occurred_at\":\"2026-11-26T10:15:00Z\",\"data\":{\"metric\":\"runs\",\"amount\":1}}",
-             i);
+    snprintf(
+        buf, size,
+        "{\"event_id\":\"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b%02d\",\"type\":\"UsageIncremented\","
+        "\"workspace_id\":\"a0000000-0000-4000-8000-000000000001\","
+        "\"occurred_at\":\"2026-11-26T10:15:00Z\",\"data\":{\"metric\":\"runs\",\"amount\":1}}",
+        i);
     return buf;
 }
 
@@ -126,8 +132,10 @@ static char *write_input(int valid, int invalid_at) {
     FILE *f = fdopen(mkstemp(path), "w");
     char buf[512];
     for (int i = 0; i < valid + (invalid_at > 0); i++) {
-        if (i + 1 == invalid_at) fputs("{\"type\":\"UsageIncremented\",\"bogus\":1}\n", f);
-        else fprintf(f, "%s\n", valid_line(i, buf, sizeof(buf)));
+        if (i + 1 == invalid_at)
+            fputs("{\"type\":\"UsageIncremented\",\"bogus\":1}\n", f);
+        else
+            fprintf(f, "%s\n", valid_line(i, buf, sizeof(buf)));
     }
     fputs("not json at all\n", f);
     fclose(f);
@@ -136,8 +144,10 @@ static char *write_input(int valid, int invalid_at) {
 
 static void count_reason(const harness_message_t *m, void *opaque) {
     char **reasons = opaque;
-    if (m->reason && !reasons[0]) reasons[0] = strdup(m->reason);
-    else if (m->reason && !reasons[1]) reasons[1] = strdup(m->reason);
+    if (m->reason && !reasons[0])
+        reasons[0] = strdup(m->reason);
+    else if (m->reason && !reasons[1])
+        reasons[1] = strdup(m->reason);
 }
 
 typedef struct oversize {
@@ -277,7 +287,8 @@ static void test_atomic(void **state) {
     path = strdup("/tmp/sentinel_publish_XXXXXX");
     FILE *f = fdopen(mkstemp(path), "w");
     char buf[512];
-    for (int i = 0; i < 30; i++) fprintf(f, "%s\n", valid_line(i, buf, sizeof(buf)));
+    for (int i = 0; i < 30; i++)
+        fprintf(f, "%s\n", valid_line(i, buf, sizeof(buf)));
     fclose(f);
     assert_true(asprintf(&cmd, "publish --atomic --topic %s %s", topic, path) > 0);
     int rc = harness_run_sentinel(cmd, &out);
@@ -308,8 +319,10 @@ static int delivered_ok, delivered_failed;
 static void on_delivery(void *opaque, uint64_t tag, const char *error) {
     (void)opaque;
     (void)tag;
-    if (error) delivered_failed++;
-    else delivered_ok++;
+    if (error)
+        delivered_failed++;
+    else
+        delivered_ok++;
 }
 
 static void test_publisher_api(void **state) {
@@ -318,16 +331,20 @@ static void test_publisher_api(void **state) {
     char *topic = harness_unique_name("test.publisher.api");
     harness_create_topic(topic, 3);
     sentinel_conf_t *conf = sentinel_conf_new();
-    assert_int_equal(sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)), 0);
+    assert_int_equal(sentinel_conf_set(conf, "brokers", harness_brokers(), errstr, sizeof(errstr)),
+                     0);
     assert_int_equal(sentinel_conf_set(conf, "topic", topic, errstr, sizeof(errstr)), 0);
     sentinel_publisher_options_t options = {.on_delivery = on_delivery};
     sentinel_publisher_t *pub = sentinel_publisher_new(conf, &options, errstr, sizeof(errstr));
     if (!pub) fail_msg("%s", errstr);
     for (int i = 0; i < 10; i++) {
         const char *line = valid_line(i, buf, sizeof(buf));
-        assert_int_equal(sentinel_publisher_send_json(pub, line, strlen(line), (uint64_t)i, errstr, sizeof(errstr)), 0);
+        assert_int_equal(sentinel_publisher_send_json(pub, line, strlen(line), (uint64_t)i, errstr,
+                                                      sizeof(errstr)),
+                         0);
     }
-    assert_int_equal(sentinel_publisher_send_json(pub, "{}", 2, 99, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_publisher_send_json(pub, "{}", 2, 99, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
     assert_string_equal(errstr, "type is required");
     assert_int_equal(sentinel_publisher_flush(pub, 30000, errstr, sizeof(errstr)), 0);
     sentinel_publisher_stats_t stats;

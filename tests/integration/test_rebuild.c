@@ -380,8 +380,9 @@ static void test_rebuild_repairs_drift(void **state) {
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     char *schema = harness_schema_fingerprint(conn);
-    char *key = harness_query_value(conn, "SELECT workspace_id || ',' || date FROM workspace_daily_metrics "
-                                          "ORDER BY workspace_id, date LIMIT 1");
+    char *key =
+        harness_query_value(conn, "SELECT workspace_id || ',' || date FROM workspace_daily_metrics "
+                                  "ORDER BY workspace_id, date LIMIT 1");
     harness_exec(conn, "UPDATE workspace_daily_metrics SET runs_count = runs_count + 7 "
                        "WHERE (workspace_id, date) = (SELECT workspace_id, date FROM "
                        "workspace_daily_metrics ORDER BY workspace_id, date LIMIT 1)");

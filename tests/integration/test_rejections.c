@@ -61,16 +61,19 @@ static void test_every_rejection_reason(void **state) {
         *tab = '\0';
         char sql[2048];
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM dead_letters WHERE event_id = '%s'", line);
-        if (harness_query_int(conn, sql) != 1) fail_msg("event %s (%s): not dead-lettered once", line, tab + 1);
+        if (harness_query_int(conn, sql) != 1)
+            fail_msg("event %s (%s): not dead-lettered once", line, tab + 1);
         snprintf(sql, sizeof(sql), "SELECT reason FROM dead_letters WHERE event_id = '%s'", line);
         char *reason = harness_query_value(conn, sql);
-        if (!strstr(reason, tab + 1)) fail_msg("event %s: reason \"%s\", expected \"%s\"", line, reason, tab + 1);
+        if (!strstr(reason, tab + 1))
+            fail_msg("event %s: reason \"%s\", expected \"%s\"", line, reason, tab + 1);
         free(reason);
         /* Each dead letter says where it was and what it was. */
         snprintf(sql, sizeof(sql),
                  "SELECT count(*) FROM dead_letters WHERE event_id = '%s' AND topic = '%s' AND "
                  "kafka_offset >= 0 AND event_type IS NOT NULL AND workspace_id IS NOT NULL "
-                 "AND length(payload) > 10", line, topic);
+                 "AND length(payload) > 10",
+                 line, topic);
         assert_int_equal(harness_query_int(conn, sql), 1);
         cases++;
     }
@@ -78,30 +81,46 @@ static void test_every_rejection_reason(void **state) {
     assert_int_equal(cases, 15);
 
     /* No row for any rejected event. */
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs WHERE id::text LIKE 'e000010_%' AND id <> 'e0000100-0000-4000-8000-000000000100'"), 0);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM findings WHERE id <> 'e0000200-0000-4000-8000-000000000200'"), 0);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM runs WHERE id::text LIKE 'e000010_%' AND id "
+                                "<> 'e0000100-0000-4000-8000-000000000100'"),
+        0);
+    assert_int_equal(
+        harness_query_int(
+            conn,
+            "SELECT count(*) FROM findings WHERE id <> 'e0000200-0000-4000-8000-000000000200'"),
+        0);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM annotations"), 0);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM command_runs"), 1);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM briefing_generations"), 2);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM activities"), 0);
     /* The first completion stands; the second did not overwrite it. */
-    char *status = harness_query_value(conn, "SELECT status FROM runs WHERE id = 'e0000100-0000-4000-8000-000000000100'");
+    char *status = harness_query_value(
+        conn, "SELECT status FROM runs WHERE id = 'e0000100-0000-4000-8000-000000000100'");
     assert_string_equal(status, "completed");
     free(status);
     status = harness_query_value(conn, "SELECT status FROM command_runs");
     assert_string_equal(status, "completed");
     free(status);
     /* The replayed completion (same event id) is a duplicate, not a dead letter. */
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE event_id = 'e0005001-0000-4000-8000-000000005001'"), 0);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE event_id = "
+                                             "'e0005001-0000-4000-8000-000000005001'"),
+                     0);
     /* A late progress on a failed generation: ignored and counted. */
-    assert_int_equal(harness_query_int(conn, "SELECT ignored_events FROM briefing_generations WHERE id = 'e0000401-0000-4000-8000-000000000401'"), 1);
-    status = harness_query_value(conn, "SELECT status FROM briefing_generations WHERE id = 'e0000401-0000-4000-8000-000000000401'");
+    assert_int_equal(harness_query_int(conn, "SELECT ignored_events FROM briefing_generations "
+                                             "WHERE id = 'e0000401-0000-4000-8000-000000000401'"),
+                     1);
+    status = harness_query_value(conn, "SELECT status FROM briefing_generations WHERE id = "
+                                       "'e0000401-0000-4000-8000-000000000401'");
     assert_string_equal(status, "failed");
     free(status);
     /* The undecodable payload, kept byte for byte. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM dead_letters WHERE event_id IS NULL AND reason LIKE 'payload does not decode: %' "
-        "AND payload = convert_to('{\"not\": \"avro\"}', 'UTF8') AND projector = 'runs'"), 1);
+    assert_int_equal(
+        harness_query_int(
+            conn, "SELECT count(*) FROM dead_letters WHERE event_id IS NULL AND reason LIKE "
+                  "'payload does not decode: %' "
+                  "AND payload = convert_to('{\"not\": \"avro\"}', 'UTF8') AND projector = 'runs'"),
+        1);
 
     /* sentinel dead-letters lists them with their reasons. */
     char *cmd = NULL, *out = NULL;
@@ -127,15 +146,27 @@ static void test_every_rejection_reason(void **state) {
         "VALUES ('e0000999-0000-4000-8000-000000000999', 'a0000000-0000-4000-8000-000000000001', "
         "'a2000000-0000-4000-8000-000000000001', 'late-1', 'org-1/late')");
     PQfinish(owner);
-    assert_true(asprintf(&cmd, "dead-letters retry --projector runs --db \"%s\" --topic %s", conninfo, topic) > 0);
+    assert_true(asprintf(&cmd, "dead-letters retry --projector runs --db \"%s\" --topic %s",
+                         conninfo, topic) > 0);
     int rc = harness_run_sentinel(cmd, &out);
     if (rc) fail_msg("retry exited %d: %s", rc, out);
     assert_non_null(strstr(out, "runs: 1 applied, 9 still rejected"));
     free(out);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs WHERE id = 'e0000102-0000-4000-8000-000000000102'"), 1);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NOT NULL"), 1);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL AND retry_count = 1"), 9);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM workspace_daily_metrics WHERE runs_count = 2"), 1);
+    assert_int_equal(
+        harness_query_int(
+            conn, "SELECT count(*) FROM runs WHERE id = 'e0000102-0000-4000-8000-000000000102'"),
+        1);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NOT NULL"),
+        1);
+    assert_int_equal(
+        harness_query_int(
+            conn,
+            "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL AND retry_count = 1"),
+        9);
+    assert_int_equal(harness_query_int(
+                         conn, "SELECT count(*) FROM workspace_daily_metrics WHERE runs_count = 2"),
+                     1);
     /* Again: nothing left to apply, nothing changes but the retry count. */
     assert_int_equal(harness_run_sentinel(cmd, &out), 0);
     assert_non_null(strstr(out, "runs: 0 applied, 9 still rejected"));
@@ -147,8 +178,10 @@ static void test_every_rejection_reason(void **state) {
      * projection) stops the projector with a clear error, never a skip. */
     harness_exec(conn, "UPDATE projector_offsets SET next_offset = next_offset + 1000 "
                        "WHERE projector = 'activities' AND partition = 0");
-    assert_true(asprintf(&cmd, "project --projector activities --until-caught-up --db \"%s\" "
-                               "--topic %s --group-prefix %s", conninfo, topic, prefix) > 0);
+    assert_true(asprintf(&cmd,
+                         "project --projector activities --until-caught-up --db \"%s\" "
+                         "--topic %s --group-prefix %s",
+                         conninfo, topic, prefix) > 0);
     assert_int_equal(harness_run_sentinel(cmd, &out), 1);
     assert_non_null(strstr(out, "is outside the log"));
     assert_non_null(strstr(out, "refusing to skip or re-read events silently"));

@@ -16,8 +16,10 @@
 
 #include <cmocka.h>
 
+#include <sentinel/projector.h>
 #include <sentinel/publisher.h>
 #include "base/timestamp.h"
+
 #include "harness.h"
 
 /* What each test has: a topic, a migrated database to project into, a
@@ -213,9 +215,8 @@ static void test_linger_bounds_transactions(void **state) {
     harness_create_topic(topic, 3);
     char log[256], args[2048], errstr[512];
     snprintf(log, sizeof(log), "%s.log", prefix);
-    snprintf(args, sizeof(args),
-             "project --linger-ms 500 --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
-             prefix);
+    snprintf(args, sizeof(args), "project --linger-ms 500 --db \"%s\" --topic %s --group-prefix %s",
+             conninfo, topic, prefix);
     double began = sentinel_monotonic_seconds();
     pid_t pid = harness_spawn_sentinel(args, log);
 
@@ -257,12 +258,12 @@ static void test_linger_bounds_transactions(void **state) {
 
     /* At most one transaction per 500 ms for each projector. */
     long long bound = (long long)(elapsed / 0.5) + 1;
-    static const char *const names[] = {"runs", "commands", "briefings", "usage", "activities"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        long long batches = projector_summary(out, names[i], 1);
+    for (size_t i = 0; sentinel_projectors[i]; i++) {
+        const char *name = sentinel_projectors[i]->name;
+        long long batches = projector_summary(out, name, 1);
         if (batches < 1 || batches > bound)
-            fail_msg("%s: %lld transactions in %.1f s with a 500 ms linger:\n%s", names[i],
-                     batches, elapsed, out);
+            fail_msg("%s: %lld transactions in %.1f s with a 500 ms linger:\n%s", name, batches,
+                     elapsed, out);
     }
     free(out);
     unlink(log);

@@ -101,18 +101,26 @@ static void test_fresh_database_has_the_whole_model(void **state) {
         free(spec);
     }
     /* The unique indexes the model names. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM pg_indexes WHERE indexdef LIKE 'CREATE UNIQUE INDEX%' AND ("
-        " (tablename = 'command_runs' AND indexdef LIKE '%(workspace_id, external_reference)%') OR"
-        " (tablename = 'briefings' AND indexdef LIKE '%(slug)%') OR"
-        " (tablename = 'briefing_shares' AND indexdef LIKE '%(token)%'))"), 3);
+    assert_int_equal(
+        harness_query_int(
+            conn, "SELECT count(*) FROM pg_indexes WHERE indexdef LIKE 'CREATE UNIQUE INDEX%' AND ("
+                  " (tablename = 'command_runs' AND indexdef LIKE '%(workspace_id, "
+                  "external_reference)%') OR"
+                  " (tablename = 'briefings' AND indexdef LIKE '%(slug)%') OR"
+                  " (tablename = 'briefing_shares' AND indexdef LIKE '%(token)%'))"),
+        3);
     /* Tenant-first, time-second indexes on the time-partitioned tables. */
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM pg_indexes WHERE tablename IN ('runs', 'findings') "
-        "AND indexdef LIKE '%(workspace_id, created_at)'"), 2);
-    assert_int_equal(harness_query_int(conn,
-        "SELECT count(*) FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid "
-        "WHERE c.relname IN ('runs', 'findings') AND pt.partstrat = 'r'"), 2);
+    assert_int_equal(
+        harness_query_int(conn,
+                          "SELECT count(*) FROM pg_indexes WHERE tablename IN ('runs', 'findings') "
+                          "AND indexdef LIKE '%(workspace_id, created_at)'"),
+        2);
+    assert_int_equal(
+        harness_query_int(
+            conn,
+            "SELECT count(*) FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid "
+            "WHERE c.relname IN ('runs', 'findings') AND pt.partstrat = 'r'"),
+        2);
 
     /* A second run changes nothing. */
     char *cmd = NULL, *out = NULL;
@@ -158,7 +166,8 @@ static void test_upgrade_from_every_earlier_version(void **state) {
         free(out);
         free(cmd);
         char *got = harness_schema_fingerprint(conn);
-        if (strcmp(got, expected)) fail_msg("schema upgraded from %d differs from a fresh one", stop);
+        if (strcmp(got, expected))
+            fail_msg("schema upgraded from %d differs from a fresh one", stop);
         free(got);
         PQfinish(conn);
         harness_drop_database(db);
@@ -210,7 +219,8 @@ static void test_changed_migration_is_refused(void **state) {
     fputs("CREATE TABLE broken_a (id int);\n\nCREATE TABLE broken_b (id nosuchtype);\n", f);
     fclose(f);
     snprintf(path, sizeof(path), "%s/0004_commands.sql", dir);
-    assert_true(asprintf(&cmd, "cp %s/migrations/0004_commands.sql %s", SENTINEL_SOURCE_DIR, path) > 0);
+    assert_true(asprintf(&cmd, "cp %s/migrations/0004_commands.sql %s", SENTINEL_SOURCE_DIR, path) >
+                0);
     assert_int_equal(system(cmd), 0);
     free(cmd);
     assert_true(asprintf(&cmd, "migrate --dir %s --db \"%s\"", dir, conninfo) > 0);
@@ -220,7 +230,8 @@ static void test_changed_migration_is_refused(void **state) {
     free(out);
     free(cmd);
     PGconn *conn = harness_connect(conninfo);
-    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM pg_class WHERE relname = 'broken_a'"), 0);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM pg_class WHERE relname = 'broken_a'"), 0);
     PQfinish(conn);
 
     assert_true(asprintf(&cmd, "rm -rf %s", dir) > 0);
@@ -303,19 +314,22 @@ static int model_teardown(void **state) {
 static void seed_runs(PGconn *conn) {
     char sql[4096];
     harness_exec(conn, "SELECT sentinel_ensure_partitions('2026-11-20T10:00:00Z')");
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO run_keys VALUES ('" RUN_A "', '%s', '2026-11-20T10:00:00Z'),"
-             " ('" RUN_B "', '%s', '2026-11-20T11:00:00Z');"
-             "INSERT INTO runs (id, workspace_id, repository_id, external_reference, event_id, created_at)"
-             " VALUES ('" RUN_A "', '%s', '%s', 'pr-1', '" EVENT "', '2026-11-20T10:00:00Z'),"
-             " ('" RUN_B "', '%s', '%s', 'pr-2', '" EVENT "', '2026-11-20T11:00:00Z');"
-             "INSERT INTO finding_keys VALUES ('" FINDING_A "', '%s', '" RUN_A "', '2026-11-20T10:05:00Z');"
-             "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, category, title,"
-             " event_id, created_at) VALUES ('" FINDING_A "', '" RUN_A "', 'h1', '%s', 'critical',"
-             " 'security', 'SQL injection', '" EVENT "', '2026-11-20T10:05:00Z')",
-             harness_workspace_id(1), harness_workspace_id(2), harness_workspace_id(1),
-             harness_repository_id(1, 1), harness_workspace_id(2), harness_repository_id(2, 1),
-             harness_workspace_id(1), harness_workspace_id(1));
+    snprintf(
+        sql, sizeof(sql),
+        "INSERT INTO run_keys VALUES ('" RUN_A "', '%s', '2026-11-20T10:00:00Z'),"
+        " ('" RUN_B "', '%s', '2026-11-20T11:00:00Z');"
+        "INSERT INTO runs (id, workspace_id, repository_id, external_reference, event_id, "
+        "created_at)"
+        " VALUES ('" RUN_A "', '%s', '%s', 'pr-1', '" EVENT "', '2026-11-20T10:00:00Z'),"
+        " ('" RUN_B "', '%s', '%s', 'pr-2', '" EVENT "', '2026-11-20T11:00:00Z');"
+        "INSERT INTO finding_keys VALUES ('" FINDING_A "', '%s', '" RUN_A
+        "', '2026-11-20T10:05:00Z');"
+        "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, category, title,"
+        " event_id, created_at) VALUES ('" FINDING_A "', '" RUN_A "', 'h1', '%s', 'critical',"
+        " 'security', 'SQL injection', '" EVENT "', '2026-11-20T10:05:00Z')",
+        harness_workspace_id(1), harness_workspace_id(2), harness_workspace_id(1),
+        harness_repository_id(1, 1), harness_workspace_id(2), harness_repository_id(2, 1),
+        harness_workspace_id(1), harness_workspace_id(1));
     harness_exec(conn, sql);
 }
 
@@ -337,8 +351,8 @@ static long long affected(PGconn *conn, const char *sql) {
 static void test_tenancy(void **state) {
     model_db_t *m = *state;
     seed_runs(m->conn);
-    const char *tables[] = {"runs", "findings", "repositories", "team_members", "teams",
-                            "installations", "subscriptions", "repository_settings"};
+    const char *tables[] = {"runs",  "findings",      "repositories",  "team_members",
+                            "teams", "installations", "subscriptions", "repository_settings"};
     char sql[1024];
 
     /* Workspace 1's session sees only workspace 1's rows, in every table. */
@@ -399,11 +413,14 @@ static void test_tenancy(void **state) {
     harness_exec(m->conn, "RESET ROLE");
 
     /* Every table with workspace_id has row-level security, forced. */
-    assert_int_equal(harness_query_int(m->conn,
-        "SELECT count(*) FROM information_schema.columns col JOIN pg_class c "
-        "ON c.relname = col.table_name AND c.relnamespace = 'public'::regnamespace "
-        "WHERE col.column_name = 'workspace_id' AND c.relkind IN ('r', 'p') "
-        "AND NOT c.relispartition AND NOT (c.relrowsecurity AND c.relforcerowsecurity)"), 0);
+    assert_int_equal(
+        harness_query_int(
+            m->conn,
+            "SELECT count(*) FROM information_schema.columns col JOIN pg_class c "
+            "ON c.relname = col.table_name AND c.relnamespace = 'public'::regnamespace "
+            "WHERE col.column_name = 'workspace_id' AND c.relkind IN ('r', 'p') "
+            "AND NOT c.relispartition AND NOT (c.relrowsecurity AND c.relforcerowsecurity)"),
+        0);
 }
 
 static void test_immutability(void **state) {
@@ -413,9 +430,11 @@ static void test_immutability(void **state) {
     char *message = NULL;
 
     /* A running run may be completed, once. */
-    harness_exec(m->conn, "UPDATE runs SET status = 'completed', completed_at = '2026-11-20T10:30:00Z',"
-                          " completed_event_id = '" EVENT "' WHERE id = '" RUN_A "'");
-    code = harness_exec_fails(m->conn, "UPDATE runs SET metrics = '{}' WHERE id = '" RUN_A "'", &message);
+    harness_exec(m->conn,
+                 "UPDATE runs SET status = 'completed', completed_at = '2026-11-20T10:30:00Z',"
+                 " completed_event_id = '" EVENT "' WHERE id = '" RUN_A "'");
+    code = harness_exec_fails(m->conn, "UPDATE runs SET metrics = '{}' WHERE id = '" RUN_A "'",
+                              &message);
     assert_string_equal(code, "23001");
     assert_non_null(strstr(message, "is completed and immutable"));
     free(code);
@@ -426,26 +445,26 @@ static void test_immutability(void **state) {
     free(code);
     free(message);
     /* Even a running run keeps what it started with. */
-    code = harness_exec_fails(m->conn, "UPDATE runs SET external_reference = 'x' WHERE id = '" RUN_B "'", NULL);
+    code = harness_exec_fails(
+        m->conn, "UPDATE runs SET external_reference = 'x' WHERE id = '" RUN_B "'", NULL);
     assert_string_equal(code, "23001");
     free(code);
 
     const char *append_only[] = {
-        "UPDATE findings SET title = 'changed'",
-        "DELETE FROM findings",
-        "UPDATE activities SET type = 'x'",
-        "DELETE FROM activities",
-        "UPDATE annotations SET type = 'x'",
-        "DELETE FROM annotations",
+        "UPDATE findings SET title = 'changed'", "DELETE FROM findings",
+        "UPDATE activities SET type = 'x'",      "DELETE FROM activities",
+        "UPDATE annotations SET type = 'x'",     "DELETE FROM annotations",
     };
     char sql[1024];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO activities (id, workspace_id, type, event_id, created_at) VALUES"
-             " ('55555555-5555-4555-8555-555555555555', '%s', 'run.started', '" EVENT "', now());"
-             "INSERT INTO annotations (id, finding_id, workspace_id, provider_id, external_id, type,"
-             " event_id, created_at) SELECT '66666666-6666-4666-8666-666666666666', '" FINDING_A "',"
-             " '%s', id, 'c-1', 'review_comment', '" EVENT "', now() FROM providers WHERE slug = 'github'",
-             harness_workspace_id(1), harness_workspace_id(1));
+    snprintf(
+        sql, sizeof(sql),
+        "INSERT INTO activities (id, workspace_id, type, event_id, created_at) VALUES"
+        " ('55555555-5555-4555-8555-555555555555', '%s', 'run.started', '" EVENT "', now());"
+        "INSERT INTO annotations (id, finding_id, workspace_id, provider_id, external_id, type,"
+        " event_id, created_at) SELECT '66666666-6666-4666-8666-666666666666', '" FINDING_A "',"
+        " '%s', id, 'c-1', 'review_comment', '" EVENT
+        "', now() FROM providers WHERE slug = 'github'",
+        harness_workspace_id(1), harness_workspace_id(1));
     harness_exec(m->conn, sql);
     for (size_t i = 0; i < sizeof(append_only) / sizeof(append_only[0]); i++) {
         code = harness_exec_fails(m->conn, append_only[i], &message);
@@ -454,25 +473,33 @@ static void test_immutability(void **state) {
         free(code);
         free(message);
     }
-    assert_int_equal(harness_query_int(m->conn, "SELECT count(*) FROM findings WHERE title = 'SQL injection'"), 1);
+    assert_int_equal(
+        harness_query_int(m->conn, "SELECT count(*) FROM findings WHERE title = 'SQL injection'"),
+        1);
 
     /* Soft deletes where data is retained. */
-    assert_int_equal(harness_query_int(m->conn,
-        "SELECT count(*) FROM information_schema.columns WHERE column_name = 'deleted_at' "
-        "AND table_name IN ('users', 'workspaces', 'repositories')"), 3);
+    assert_int_equal(
+        harness_query_int(
+            m->conn,
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'deleted_at' "
+            "AND table_name IN ('users', 'workspaces', 'repositories')"),
+        3);
 }
 
 static void test_partitions_on_demand(void **state) {
     model_db_t *m = *state;
     /* A month long past, as a backfill brings it. */
-    char *name = harness_query_value(m->conn, "SELECT sentinel_ensure_month_partition('runs', '2019-03-31T23:59:59.999Z')");
+    char *name = harness_query_value(
+        m->conn, "SELECT sentinel_ensure_month_partition('runs', '2019-03-31T23:59:59.999Z')");
     assert_string_equal(name, "runs_y2019m03");
     free(name);
     harness_exec(m->conn, "SET TIME ZONE 'Pacific/Kiritimati'"); /* UTC+14: the bounds stay UTC */
     harness_exec(m->conn, "SELECT sentinel_ensure_partitions('2019-03-01T00:00:00Z')");
-    assert_int_equal(harness_query_int(m->conn,
-        "SELECT count(*) FROM pg_class WHERE relname IN ('runs_y2019m03', 'findings_y2019m03')"), 2);
-    char *bound = harness_query_value(m->conn,
+    assert_int_equal(harness_query_int(m->conn, "SELECT count(*) FROM pg_class WHERE relname IN "
+                                                "('runs_y2019m03', 'findings_y2019m03')"),
+                     2);
+    char *bound = harness_query_value(
+        m->conn,
         "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'runs_y2019m03'");
     assert_non_null(strstr(bound, "2019-03-01 14:00:00+14"));
     assert_non_null(strstr(bound, "2019-04-01 14:00:00+14"));
@@ -480,13 +507,15 @@ static void test_partitions_on_demand(void **state) {
     harness_exec(m->conn, "RESET TIME ZONE");
     /* Idempotent, and the parent's indexes follow the partition. */
     harness_exec(m->conn, "SELECT sentinel_ensure_partitions('2019-03-15T00:00:00Z')");
-    assert_true(harness_query_int(m->conn,
-        "SELECT count(*) FROM pg_indexes WHERE tablename = 'runs_y2019m03'") >= 3);
+    assert_true(harness_query_int(
+                    m->conn, "SELECT count(*) FROM pg_indexes WHERE tablename = 'runs_y2019m03'") >=
+                3);
 
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "INSERT INTO run_keys VALUES ('" RUN_A "', '%s', '2019-03-31T23:00:00Z');"
-             "INSERT INTO runs (id, workspace_id, repository_id, external_reference, event_id, created_at)"
+             "INSERT INTO runs (id, workspace_id, repository_id, external_reference, event_id, "
+             "created_at)"
              " VALUES ('" RUN_A "', '%s', '%s', 'old', '" EVENT "', '2019-03-31T23:00:00Z')",
              harness_workspace_id(1), harness_workspace_id(1), harness_repository_id(1, 1));
     harness_exec(m->conn, sql);
@@ -495,7 +524,8 @@ static void test_partitions_on_demand(void **state) {
     /* A month with no partition is an error, never a silent default. */
     snprintf(sql, sizeof(sql),
              "INSERT INTO run_keys VALUES ('" RUN_B "', '%s', '2018-01-01T00:00:00Z');"
-             "INSERT INTO runs (id, workspace_id, repository_id, external_reference, event_id, created_at)"
+             "INSERT INTO runs (id, workspace_id, repository_id, external_reference, event_id, "
+             "created_at)"
              " VALUES ('" RUN_B "', '%s', '%s', 'older', '" EVENT "', '2018-01-01T00:00:00Z')",
              harness_workspace_id(1), harness_workspace_id(1), harness_repository_id(1, 1));
     char *code = harness_exec_fails(m->conn, sql, NULL);
@@ -508,42 +538,56 @@ static void test_encryption_at_rest(void **state) {
     const char *secret = "sk-live-4f9a8b7c6d5e4f3a2b1c";
     const char *key = "correct horse battery staple";
     char sql[1024];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO provider_keys (workspace_id, provider, encrypted_key)"
-             " VALUES ('%s', 'openai', sentinel_encrypt('%s', '%s'));"
-             "INSERT INTO briefing_subscriptions (workspace_id, user_id, briefing_id, schedule_preset,"
-             " slack_webhook_url) VALUES ('%s', '%s', 'd0000000-0000-4000-8000-000000000001', 'weekly',"
-             " sentinel_encrypt('https://hooks.slack.com/services/T0/B0/secret', '%s'))",
-             harness_workspace_id(1), secret, key, harness_workspace_id(1), harness_user_id(1), key);
+    snprintf(
+        sql, sizeof(sql),
+        "INSERT INTO provider_keys (workspace_id, provider, encrypted_key)"
+        " VALUES ('%s', 'openai', sentinel_encrypt('%s', '%s'));"
+        "INSERT INTO briefing_subscriptions (workspace_id, user_id, briefing_id, schedule_preset,"
+        " slack_webhook_url) VALUES ('%s', '%s', 'd0000000-0000-4000-8000-000000000001', 'weekly',"
+        " sentinel_encrypt('https://hooks.slack.com/services/T0/B0/secret', '%s'))",
+        harness_workspace_id(1), secret, key, harness_workspace_id(1), harness_user_id(1), key);
     harness_exec(m->conn, sql);
 
     /* The stored bytes hold neither plaintext. */
-    snprintf(sql, sizeof(sql), "SELECT position(convert_to('%s', 'UTF8') IN encrypted_key) FROM provider_keys", secret);
+    snprintf(sql, sizeof(sql),
+             "SELECT position(convert_to('%s', 'UTF8') IN encrypted_key) FROM provider_keys",
+             secret);
     assert_int_equal(harness_query_int(m->conn, sql), 0);
-    assert_int_equal(harness_query_int(m->conn,
-        "SELECT position(convert_to('hooks.slack.com', 'UTF8') IN slack_webhook_url) FROM briefing_subscriptions"), 0);
-    assert_true(harness_query_int(m->conn, "SELECT length(encrypted_key) FROM provider_keys") > (long long)strlen(secret));
+    assert_int_equal(
+        harness_query_int(m->conn, "SELECT position(convert_to('hooks.slack.com', 'UTF8') IN "
+                                   "slack_webhook_url) FROM briefing_subscriptions"),
+        0);
+    assert_true(harness_query_int(m->conn, "SELECT length(encrypted_key) FROM provider_keys") >
+                (long long)strlen(secret));
 
     /* They decrypt back with the key, and not without it. */
-    snprintf(sql, sizeof(sql), "SELECT sentinel_decrypt(encrypted_key, '%s') FROM provider_keys", key);
+    snprintf(sql, sizeof(sql), "SELECT sentinel_decrypt(encrypted_key, '%s') FROM provider_keys",
+             key);
     char *plain = harness_query_value(m->conn, sql);
     assert_string_equal(plain, secret);
     free(plain);
-    snprintf(sql, sizeof(sql), "SELECT sentinel_decrypt(slack_webhook_url, '%s') FROM briefing_subscriptions", key);
+    snprintf(sql, sizeof(sql),
+             "SELECT sentinel_decrypt(slack_webhook_url, '%s') FROM briefing_subscriptions", key);
     plain = harness_query_value(m->conn, sql);
     assert_string_equal(plain, "https://hooks.slack.com/services/T0/B0/secret");
     free(plain);
-    char *code = harness_exec_fails(m->conn, "SELECT sentinel_decrypt(encrypted_key, 'wrong key') FROM provider_keys", NULL);
+    char *code = harness_exec_fails(
+        m->conn, "SELECT sentinel_decrypt(encrypted_key, 'wrong key') FROM provider_keys", NULL);
     assert_string_equal(code, "39000");
     free(code);
 }
 
 static void test_reference_data_and_fixtures_idempotent(void **state) {
     model_db_t *m = *state;
-    assert_int_equal(harness_query_int(m->conn,
-        "SELECT count(*) FROM plans WHERE tier IN ('foundation', 'illuminate', 'orchestrate', 'sanctum')"), 4);
-    assert_int_equal(harness_query_int(m->conn,
-        "SELECT count(*) FROM providers WHERE slug IN ('github', 'gitlab', 'bitbucket')"), 3);
+    assert_int_equal(
+        harness_query_int(m->conn, "SELECT count(*) FROM plans WHERE tier IN ('foundation', "
+                                   "'illuminate', 'orchestrate', 'sanctum')"),
+        4);
+    assert_int_equal(
+        harness_query_int(
+            m->conn,
+            "SELECT count(*) FROM providers WHERE slug IN ('github', 'gitlab', 'bitbucket')"),
+        3);
 
     /* The reference-data migration run again inserts nothing more. */
     char path[512];
@@ -558,14 +602,16 @@ static void test_reference_data_and_fixtures_idempotent(void **state) {
     assert_int_equal(harness_query_int(m->conn, "SELECT count(*) FROM plans"), 4);
     assert_int_equal(harness_query_int(m->conn, "SELECT count(*) FROM providers"), 3);
 
-    const char *counts = "SELECT format('%s/%s/%s/%s/%s/%s', (SELECT count(*) FROM users),"
-                         " (SELECT count(*) FROM workspaces), (SELECT count(*) FROM team_members),"
-                         " (SELECT count(*) FROM subscriptions), (SELECT count(*) FROM repositories),"
-                         " (SELECT count(*) FROM installations))";
+    const char *counts =
+        "SELECT format('%s/%s/%s/%s/%s/%s', (SELECT count(*) FROM users),"
+        " (SELECT count(*) FROM workspaces), (SELECT count(*) FROM team_members),"
+        " (SELECT count(*) FROM subscriptions), (SELECT count(*) FROM repositories),"
+        " (SELECT count(*) FROM installations))";
     char *before = harness_query_value(m->conn, counts);
     assert_string_equal(before, "5/2/8/1/8/2");
     char *cmd = NULL;
-    assert_true(asprintf(&cmd, "%s/scripts/fixtures --db \"%s\" --workspaces 2", SENTINEL_SOURCE_DIR, m->conninfo) > 0);
+    assert_true(asprintf(&cmd, "%s/scripts/fixtures --db \"%s\" --workspaces 2",
+                         SENTINEL_SOURCE_DIR, m->conninfo) > 0);
     assert_int_equal(system(cmd), 0);
     free(cmd);
     char *after = harness_query_value(m->conn, counts);

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <sentinel/projector.h>
+
 #include "harness.h"
 
 #define WS1 "a0000000-0000-4000-8000-000000000001"
@@ -219,10 +221,15 @@ static void test_every_table_is_tenant_scoped(void **state) {
     denied(app, "UPDATE workspaces SET subscription_status = 'active'");
     denied(app, "UPDATE workspaces SET plan_id = NULL");
     /* Naming another workspace's owner as an inviter would show them. */
-    char *code = harness_exec_fails(app,
-        "INSERT INTO invitations (workspace_id, team_id, email, role, token, expires_at, invited_by_id) "
+    char *code = harness_exec_fails(
+        app,
+        "INSERT INTO invitations (workspace_id, team_id, email, role, token, expires_at, "
+        "invited_by_id) "
         "SELECT '" WS1 "', t.id, 'x@example.com', 'member', 'tok-1', now() + interval '1 day', "
-        "'" "c0000000-0000-4000-8000-000000000002" "' FROM teams t", NULL);
+        "'"
+        "c0000000-0000-4000-8000-000000000002"
+        "' FROM teams t",
+        NULL);
     assert_string_equal(code, "23503");
     free(code);
     harness_exec(app, "UPDATE workspaces SET name = 'renamed by its tenant'");
@@ -248,6 +255,31 @@ static void test_every_table_is_tenant_scoped(void **state) {
         engine, "SELECT sentinel_ensure_partitions('1999-12-01T00:00:00Z')", NULL);
     assert_string_equal(state_code, "22008");
     free(state_code);
+
+    /* Every registered projector, as its migration registered it: its own
+     * ledger partition, and on each of its tables forced row security and
+     * the engine's right to write. */
+    for (size_t i = 0; sentinel_projectors[i]; i++) {
+        const sentinel_projector_t *p = sentinel_projectors[i];
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM pg_class WHERE relname = "
+                 "'applied_events_%s' AND relispartition",
+                 p->name);
+        if (harness_query_int(owner, sql) != 1)
+            fail_msg("projector %s has no applied_events partition", p->name);
+        for (size_t t = 0; p->tables[t]; t++) {
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM pg_class WHERE oid = 'public.%s'::regclass AND "
+                     "relforcerowsecurity AND has_table_privilege('sentinel_projector', oid, "
+                     "'INSERT')",
+                     p->tables[t]);
+            if (harness_query_int(owner, sql) != 1)
+                fail_msg("projector %s: table %s lacks forced row security or the engine's "
+                         "grant",
+                         p->name, p->tables[t]);
+        }
+    }
 
     PQfinish(engine);
     PQfinish(app);

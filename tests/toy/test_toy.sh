@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# test_toy.sh -- adding a projector is one file, one migration and one
+# registry line. On a copy of the source tree this adds the toy projector
+# (tests/toy/toys.c into projectors/, tests/toy/9000_toys.sql into
+# migrations/, a P(toys) line in projectors/registry.c), touches nothing
+# else, builds, and checks against the real Kafka and PostgreSQL that the
+# toy is a projector like the others: listed with its table, migrated with
+# its ledger partition, row security and grants, projecting exactly once,
+# reported by status and rebuilt by rebuild.
+#   test_toy.sh SOURCE_DIR
+set -euo pipefail
+ROOT="$1"
+: "${SENTINEL_KAFKA_BROKERS:?run under scripts/services env}"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+work="$(mktemp -d)"
+db="sentinel_toy_$$_$RANDOM"
+cleanup() {
+    psql -X -q "$SENTINEL_OWNER_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The copy, and the three additions.
+tree="$work/tree"
+mkdir -p "$tree"
+tar -C "$ROOT" --exclude=./build --exclude=./.git -cf - . | tar -C "$tree" -xf -
+cp "$ROOT/tests/toy/toys.c" "$tree/projectors/toys.c"
+cp "$ROOT/tests/toy/9000_toys.sql" "$tree/migrations/9000_toys.sql"
+sed -i 's|^    /\* end of the projectors \*/$|    P(toys) \\\n&|' "$tree/projectors/registry.c"
+grep -q '^    P(toys) \\$' "$tree/projectors/registry.c" || fail "no registry line added"
+
+cmake -S "$tree" -B "$tree/build" -DCMAKE_BUILD_TYPE=Release -DSENTINEL_TESTS=OFF \
+    >"$work/configure.log" 2>&1 || fail "configure: $(cat "$work/configure.log")"
+cmake --build "$tree/build" --target sentinel -j2 >"$work/build.log" 2>&1 ||
+    fail "build: $(grep -E 'error|warning' "$work/build.log" | head -20)"
+sentinel="$tree/build/sentinel"
+
+# Listed, its table with the others'.
+"$sentinel" projectors | grep -q '^toys: a toy' || fail "sentinel projectors does not list toys"
+[[ "$("$sentinel" projectors --tables | tail -1)" == toys ]] || fail "toys is not in --tables"
+
+# Migrated: the ledger partition, row security and the grants.
+owner="${SENTINEL_OWNER_URL%/*}/$db"
+engine="${SENTINEL_DATABASE_URL%/*}/$db"
+app="${SENTINEL_APP_URL%/*}/$db"
+psql -X -q "$SENTINEL_OWNER_URL" -c "CREATE DATABASE $db" >/dev/null
+"$sentinel" migrate --db "$owner" >"$work/migrate.log" 2>&1 || fail "migrate: $(cat "$work/migrate.log")"
+"$ROOT/scripts/fixtures" --db "$owner" --workspaces 4 >/dev/null
+q() { psql -X -At "$1" -c "$2"; }
+[[ "$(q "$owner" "SELECT relforcerowsecurity FROM pg_class WHERE oid = 'toys'::regclass")" == t ]] ||
+    fail "toys has no forced row security"
+[[ "$(q "$owner" "SELECT to_regclass('applied_events_toys') IS NOT NULL")" == t ]] ||
+    fail "no applied_events_toys partition"
+[[ "$(q "$owner" "SELECT has_table_privilege('sentinel_projector', 'toys', 'INSERT')
+                    AND has_table_privilege('sentinel_app', 'toys', 'SELECT')
+                    AND NOT has_table_privilege('sentinel_app', 'toys', 'INSERT')")" == t ]] ||
+    fail "toys grants"
+
+# Projected exactly once: each activity the activities projector takes is
+# one toy row, and a second pass over the same log adds none.
+topic="test.toy.$$.$RANDOM"
+"$sentinel" gen --events 3000 --workspaces 4 --duplicates 0.05 >"$work/events.ndjson" 2>/dev/null
+"$sentinel" publish --quiet --topic "$topic" "$work/events.ndjson" >/dev/null 2>&1 ||
+    fail "publish"
+"$sentinel" project --projector toys --projector activities --until-caught-up --db "$engine" \
+    --topic "$topic" --group-prefix "toy$$" >"$work/project.log" 2>&1 ||
+    fail "project: $(cat "$work/project.log")"
+toys="$(q "$owner" "SELECT count(*) FROM toys")"
+activities="$(q "$owner" "SELECT count(*) FROM activities")"
+((toys > 0)) || fail "no toy rows"
+[[ "$toys" == "$activities" ]] || fail "$toys toy rows for $activities activities"
+[[ "$(q "$owner" "SELECT count(*) FROM applied_events_toys")" == "$toys" ]] ||
+    fail "the toys' applied ids are not in their partition"
+
+# Row security: a tenant sees its own toys only.
+ws="$(q "$owner" "SELECT workspace_id FROM toys LIMIT 1")"
+mine="$(q "$owner" "SELECT count(*) FROM toys WHERE workspace_id = '$ws'")"
+seen="$(psql -X -At "$app" -c "SET sentinel.workspace_id = '$ws'" -c "SELECT count(*) FROM toys" | tail -1)"
+[[ "$seen" == "$mine" ]] || fail "a tenant sees $seen toys, owns $mine"
+
+# Status and rebuild know it by name; the rebuild compares and swaps it.
+"$sentinel" status --projector toys --db "$engine" --topic "$topic" >"$work/status.log" 2>&1 ||
+    fail "status: $(cat "$work/status.log")"
+grep -q '^toys' "$work/status.log" || fail "status does not report toys: $(cat "$work/status.log")"
+"$sentinel" rebuild --projector toys --quiet --db "$owner" --topic "$topic" \
+    --group-prefix "toy$$" >"$work/rebuild.log" 2>&1 || fail "rebuild: $(cat "$work/rebuild.log")"
+[[ "$(q "$owner" "SELECT count(*) FROM toys")" == "$toys" ]] || fail "the rebuilt toys differ"
+echo "toy projector: built, migrated, $toys rows projected once, status and rebuild"
