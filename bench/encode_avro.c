@@ -18,7 +18,8 @@ int main(void) {
         fprintf(stderr, "%s\n", errstr);
         return 1;
     }
-    sentinel_line_reader_t *reader = sentinel_line_reader_new(stdin, SENTINEL_EVENT_MAX_BYTES_DEFAULT);
+    sentinel_line_reader_t *reader =
+        sentinel_line_reader_new(stdin, SENTINEL_EVENT_MAX_BYTES_DEFAULT);
     const char *line;
     size_t len;
     unsigned long n, written = 0;
@@ -26,7 +27,8 @@ int main(void) {
     while ((st = sentinel_line_reader_next(reader, &line, &len, &n)) == SENTINEL_LINE_OK ||
            st == SENTINEL_LINE_TOO_LONG) {
         sentinel_event_t ev;
-        if (st != SENTINEL_LINE_OK || sentinel_event_from_json(codec, line, len, &ev, errstr, sizeof(errstr)))
+        if (st != SENTINEL_LINE_OK ||
+            sentinel_event_from_json(codec, line, len, &ev, errstr, sizeof(errstr)))
             continue;
         const void *bytes;
         size_t size;

@@ -65,7 +65,8 @@ int main(int argc, char **argv) {
     size_t cap = 0;
     ssize_t len;
     while (n < distinct && (len = getline(&line, &cap, in)) > 0) {
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
         lines[n] = strndup(line, (size_t)len);
         lens[n++] = (size_t)len;
     }

@@ -15,10 +15,10 @@ sentinel_line_reader_t *sentinel_line_reader_new(FILE *in, size_t max_line);
 void sentinel_line_reader_destroy(sentinel_line_reader_t *reader);
 
 typedef enum sentinel_line_status {
-    SENTINEL_LINE_OK = 0,  /* *line, *len: the line, borrowed until the next call */
+    SENTINEL_LINE_OK = 0,   /* *line, *len: the line, borrowed until the next call */
     SENTINEL_LINE_TOO_LONG, /* *len: how long it was; its bytes are skipped */
     SENTINEL_LINE_EOF,
-    SENTINEL_LINE_ERROR,    /* read error: errno tells */
+    SENTINEL_LINE_ERROR, /* read error: errno tells */
 } sentinel_line_status_t;
 
 /* The next line (a trailing "\r" is dropped too). *number is its 1-based

@@ -57,7 +57,6 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_params(PGconn *conn, const char *s
 
 /* Copy a failed result's primary message (or the connection's) into errstr,
  * without the trailing newline libpq adds. */
-void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr,
-                        size_t errstr_size);
+void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);
 
 #endif

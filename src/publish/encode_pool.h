@@ -12,17 +12,17 @@ typedef struct sentinel_encode_pool sentinel_encode_pool_t;
 
 /* One input line's outcome. Pointers are borrowed from the chunk. */
 typedef struct sentinel_encoded {
-    unsigned long number;       /* input line number */
-    const char *line;           /* the line as read */
+    unsigned long number; /* input line number */
+    const char *line;     /* the line as read */
     size_t line_len;
-    int ok;                     /* 1: encoded; 0: rejected, see error */
-    const char *error;          /* "<Type>: <reason>" when rejected */
-    const void *value;          /* Avro single-object encoding */
+    int ok;            /* 1: encoded; 0: rejected, see error */
+    const char *error; /* "<Type>: <reason>" when rejected */
+    const void *value; /* Avro single-object encoding */
     size_t value_len;
-    char key[SENTINEL_UUID_LEN + 1];      /* workspace_id */
+    char key[SENTINEL_UUID_LEN + 1]; /* workspace_id */
     char event_id[SENTINEL_UUID_LEN + 1];
-    const char *type_name;      /* static */
-    char *normalized;           /* JSON of the event, when printing (owned by the chunk) */
+    const char *type_name; /* static */
+    char *normalized;      /* JSON of the event, when printing (owned by the chunk) */
 } sentinel_encoded_t;
 
 typedef struct sentinel_chunk sentinel_chunk_t;

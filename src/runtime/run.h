@@ -14,11 +14,11 @@
 #define SENTINEL_MAX_SET 16
 
 typedef struct sentinel_run_options {
-    int until_caught_up;   /* exit once every partition is at its end */
-    int batch_events;      /* most events per transaction (default 10000) */
-    size_t batch_bytes;    /* most payload bytes per transaction (default 16 MiB) */
-    int batch_ms;          /* longest a batch stays open while messages keep coming
-                            * (default 200); it closes as soon as the queue runs dry */
+    int until_caught_up; /* exit once every partition is at its end */
+    int batch_events;    /* most events per transaction (default 10000) */
+    size_t batch_bytes;  /* most payload bytes per transaction (default 16 MiB) */
+    int batch_ms;        /* longest a batch stays open while messages keep coming
+                          * (default 200); it closes as soon as the queue runs dry */
     /* Least time between the starts of one projector's transactions while
      * events trickle in (default 50; 0: start as soon as the last one
      * commits). What arrives meanwhile joins the next transaction, so a
@@ -62,8 +62,8 @@ typedef struct sentinel_projector_stats {
     unsigned long duplicates;
     unsigned long rejected;
     unsigned long ignored;
-    unsigned long skipped;     /* other projectors' event types */
-    unsigned long fenced;      /* batches rolled back by the offset compare-and-set */
+    unsigned long skipped; /* other projectors' event types */
+    unsigned long fenced;  /* batches rolled back by the offset compare-and-set */
     unsigned long retries;
 } sentinel_projector_stats_t;
 

@@ -33,9 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *buf = malloc(size - 1 + 10);
     buf[0] = 0xC3;
     buf[1] = 0x01;
-    for (int b = 0; b < 8; b++) buf[2 + b] = (uint8_t)(fp >> (8 * b));
+    for (int b = 0; b < 8; b++)
+        buf[2 + b] = (uint8_t)(fp >> (8 * b));
     memcpy(buf + 10, data + 1, size - 1);
-    if (sentinel_event_decode(codec, buf, size - 1 + 10, &ev, errstr, sizeof(errstr)) == SENTINEL_OK) {
+    if (sentinel_event_decode(codec, buf, size - 1 + 10, &ev, errstr, sizeof(errstr)) ==
+        SENTINEL_OK) {
         char *json = sentinel_event_to_json(&ev);
         free(json);
         sentinel_event_clear(&ev);

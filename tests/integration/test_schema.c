@@ -553,10 +553,10 @@ static void test_encryption_at_rest(void **state) {
              "SELECT position(convert_to('%s', 'UTF8') IN encrypted_key) FROM provider_keys",
              secret);
     assert_int_equal(harness_query_int(m->conn, sql), 0);
-    assert_int_equal(
-        harness_query_int(m->conn, "SELECT position(convert_to('hooks.slack.com', 'UTF8') IN "
-                                   "slack_webhook_url) FROM briefing_subscriptions"),
-        0);
+    assert_int_equal(harness_query_int(m->conn,
+                                       "SELECT position(convert_to('hooks.slack.com', 'UTF8') IN "
+                                       "slack_webhook_url) FROM briefing_subscriptions"),
+                     0);
     assert_true(harness_query_int(m->conn, "SELECT length(encrypted_key) FROM provider_keys") >
                 (long long)strlen(secret));
 
@@ -579,10 +579,10 @@ static void test_encryption_at_rest(void **state) {
 
 static void test_reference_data_and_fixtures_idempotent(void **state) {
     model_db_t *m = *state;
-    assert_int_equal(
-        harness_query_int(m->conn, "SELECT count(*) FROM plans WHERE tier IN ('foundation', "
-                                   "'illuminate', 'orchestrate', 'sanctum')"),
-        4);
+    assert_int_equal(harness_query_int(m->conn,
+                                       "SELECT count(*) FROM plans WHERE tier IN ('foundation', "
+                                       "'illuminate', 'orchestrate', 'sanctum')"),
+                     4);
     assert_int_equal(
         harness_query_int(
             m->conn,

@@ -79,7 +79,8 @@ static void test_kafka_passthrough(void **state) {
     assert_int_equal(rd_kafka_conf_get(kconf, "client.id", value, &size), RD_KAFKA_CONF_OK);
     assert_string_equal(value, "abc=def");
     size = sizeof(value);
-    assert_int_equal(rd_kafka_conf_get(kconf, "batch.num.messages", value, &size), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_get(kconf, "batch.num.messages", value, &size),
+                     RD_KAFKA_CONF_OK);
     assert_string_equal(value, "777");
     size = sizeof(value);
     assert_int_equal(rd_kafka_conf_get(kconf, "bootstrap.servers", value, &size), RD_KAFKA_CONF_OK);

@@ -30,10 +30,12 @@ static char *slurp(const char *path) {
     FILE *mem = open_memstream(&buf, &len);
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) fwrite(chunk, 1, n, mem);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, mem);
     fclose(mem);
     fclose(f);
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = '\0';
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
     return buf;
 }
 
@@ -76,7 +78,8 @@ static void test_valid_cases(void **state) {
         if (sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)))
             fail_msg("%s: %s", de->d_name, errstr);
         char *normal = sentinel_event_to_json(&ev);
-        if (strcmp(normal, expected)) fail_msg("%s:\n got  %s\n want %s", de->d_name, normal, expected);
+        if (strcmp(normal, expected))
+            fail_msg("%s:\n got  %s\n want %s", de->d_name, normal, expected);
         for (size_t t = 0; sentinel_event_types[t]; t++)
             if (sentinel_event_types[t] == ev.type) types_seen[t] = 1;
 
@@ -94,7 +97,8 @@ static void test_valid_cases(void **state) {
         if (sentinel_event_decode(codec, copy, len, &back, errstr, sizeof(errstr)))
             fail_msg("%s: decode: %s", de->d_name, errstr);
         char *again = sentinel_event_to_json(&back);
-        if (strcmp(again, expected)) fail_msg("%s round trip:\n got  %s\n want %s", de->d_name, again, expected);
+        if (strcmp(again, expected))
+            fail_msg("%s round trip:\n got  %s\n want %s", de->d_name, again, expected);
         assert_int_equal(back.version, ev.version);
 
         free(copy);
@@ -122,15 +126,17 @@ static void test_invalid_cases(void **state) {
         if (!ends_with(de->d_name, ".json")) continue;
         char path[1024], err_path[1024];
         snprintf(path, sizeof(path), CASES "/invalid/%s", de->d_name);
-        snprintf(err_path, sizeof(err_path), CASES "/invalid/%.*s.err", (int)(strlen(de->d_name) - 5),
-                 de->d_name);
+        snprintf(err_path, sizeof(err_path), CASES "/invalid/%.*s.err",
+                 (int)(strlen(de->d_name) - 5), de->d_name);
         char *input = slurp(path), *expected = slurp(err_path);
         if (!expected) fail_msg("%s has no .err", de->d_name);
         char errstr[1024];
         sentinel_event_t ev;
-        sentinel_err_t err = sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr));
+        sentinel_err_t err =
+            sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr));
         if (err != SENTINEL_ERR_INVALID) fail_msg("%s: accepted", de->d_name);
-        if (strcmp(errstr, expected)) fail_msg("%s:\n got  %s\n want %s", de->d_name, errstr, expected);
+        if (strcmp(errstr, expected))
+            fail_msg("%s:\n got  %s\n want %s", de->d_name, errstr, expected);
         assert_null(ev.data);
         free(input);
         free(expected);
@@ -146,8 +152,9 @@ static void test_size_limit(void **state) {
     char errstr[256];
     sentinel_event_t ev;
     sentinel_codec_set_max_bytes(codec, 100);
-    assert_int_equal(sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)),
-                     SENTINEL_ERR_INVALID);
+    assert_int_equal(
+        sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)),
+        SENTINEL_ERR_INVALID);
     char want[128];
     snprintf(want, sizeof(want), "event is %zu bytes, over the limit of 100", strlen(input));
     assert_string_equal(errstr, want);
@@ -169,7 +176,9 @@ static void test_evolution(void **state) {
     char errstr[512];
     char *v1_input = slurp(CASES "/valid/finding_recorded_v1.json");
     sentinel_event_t ev;
-    assert_int_equal(sentinel_event_from_json(codec, v1_input, strlen(v1_input), &ev, errstr, sizeof(errstr)), 0);
+    assert_int_equal(
+        sentinel_event_from_json(codec, v1_input, strlen(v1_input), &ev, errstr, sizeof(errstr)),
+        0);
     assert_int_equal(ev.version, 1);
     const void *bytes;
     size_t len;
@@ -178,7 +187,8 @@ static void test_evolution(void **state) {
     memcpy(v1_bytes, bytes, len);
     size_t v1_len = len;
     sentinel_event_t back;
-    assert_int_equal(sentinel_event_decode(codec, v1_bytes, v1_len, &back, errstr, sizeof(errstr)), 0);
+    assert_int_equal(sentinel_event_decode(codec, v1_bytes, v1_len, &back, errstr, sizeof(errstr)),
+                     0);
     assert_int_equal(back.version, 1);
     assert_null(json_object_get(back.data, "rule_id"));
     assert_string_equal(sentinel_event_str(&back, "title"), "SQL injection in query builder");
@@ -189,11 +199,14 @@ static void test_evolution(void **state) {
 
     /* A v1 reader (any Avro library holding FindingRecorded.v1.avsc) reads v2 data. */
     char *v2_input = slurp(CASES "/valid/finding_recorded_v2.json");
-    assert_int_equal(sentinel_event_from_json(codec, v2_input, strlen(v2_input), &ev, errstr, sizeof(errstr)), 0);
+    assert_int_equal(
+        sentinel_event_from_json(codec, v2_input, strlen(v2_input), &ev, errstr, sizeof(errstr)),
+        0);
     assert_int_equal(ev.version, 2);
     assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)), 0);
     avro_schema_t v1, v2;
-    const char *j1 = schema_json("FindingRecorded.v1.avsc"), *j2 = schema_json("FindingRecorded.v2.avsc");
+    const char *j1 = schema_json("FindingRecorded.v1.avsc"),
+               *j2 = schema_json("FindingRecorded.v2.avsc");
     assert_int_equal(avro_schema_from_json_length(j1, strlen(j1), &v1), 0);
     assert_int_equal(avro_schema_from_json_length(j2, strlen(j2), &v2), 0);
     avro_value_iface_t *writer_class = avro_generic_class_from_schema(v2);
@@ -261,7 +274,8 @@ static void drop_title(json_t *fields) {
 }
 static void drop_confidence(json_t *fields) {
     for (size_t i = 0; i < json_array_size(fields); i++)
-        if (!strcmp(json_string_value(json_object_get(json_array_get(fields, i), "name")), "confidence"))
+        if (!strcmp(json_string_value(json_object_get(json_array_get(fields, i), "name")),
+                    "confidence"))
             json_array_remove(fields, i);
 }
 static void retype_file_path(json_t *fields) {
@@ -305,7 +319,8 @@ static void test_incompatible_changes_are_refused(void **state) {
     free(text);
     /* A required field dropped: a v2 reader cannot read v3 data. */
     text = v3_from_v2(drop_title);
-    expect_refused("FindingRecorded.v3.avsc", text, "v3 data lacks data.title, which has no default");
+    expect_refused("FindingRecorded.v3.avsc", text,
+                   "v3 data lacks data.title, which has no default");
     free(text);
     /* A field's type changed. */
     text = v3_from_v2(retype_file_path);
@@ -338,21 +353,26 @@ static void test_incompatible_changes_are_refused(void **state) {
     /* A record named after another type. */
     expect_refused("AnnotationPosted.v2.avsc", schema_json("RunStarted.v1.avsc"),
                    "the record must be named AnnotationPosted");
-    expect_refused("Unknown.v1.avsc", schema_json("RunStarted.v1.avsc"), "Unknown is not in the event catalog");
+    expect_refused("Unknown.v1.avsc", schema_json("RunStarted.v1.avsc"),
+                   "Unknown is not in the event catalog");
 }
 
 static void test_decode_errors(void **state) {
     sentinel_codec_t *codec = *state;
     char errstr[512];
     sentinel_event_t ev;
-    assert_int_equal(sentinel_event_decode(codec, "{\"json\":1}", 10, &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_event_decode(codec, "{\"json\":1}", 10, &ev, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
     assert_string_equal(errstr, "not an Avro single-object encoding (no C3 01 marker)");
     unsigned char unknown[12] = {0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0};
-    assert_int_equal(sentinel_event_decode(codec, unknown, sizeof(unknown), &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_int_equal(
+        sentinel_event_decode(codec, unknown, sizeof(unknown), &ev, errstr, sizeof(errstr)),
+        SENTINEL_ERR_INVALID);
     assert_string_equal(errstr, "unknown writer schema (fingerprint 0807060504030201)");
 
     char *input = slurp(CASES "/valid/usage_incremented.json");
-    assert_int_equal(sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)), 0);
+    assert_int_equal(
+        sentinel_event_from_json(codec, input, strlen(input), &ev, errstr, sizeof(errstr)), 0);
     const void *bytes;
     size_t len;
     assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)), 0);
@@ -360,9 +380,11 @@ static void test_decode_errors(void **state) {
     memcpy(copy, bytes, len);
     copy[len] = 0;
     sentinel_event_clear(&ev);
-    assert_int_equal(sentinel_event_decode(codec, copy, len - 3, &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_event_decode(codec, copy, len - 3, &ev, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
     assert_non_null(strstr(errstr, "UsageIncremented: datum does not match schema v1"));
-    assert_int_equal(sentinel_event_decode(codec, copy, len + 1, &ev, errstr, sizeof(errstr)), SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_event_decode(codec, copy, len + 1, &ev, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
     assert_string_equal(errstr, "UsageIncremented: trailing bytes after the datum");
     /* Well-formed Avro holding an invalid event: validated like JSON. The
      * amount is the second-to-last field's zig-zag varint: 1500 -> make it 0. */

@@ -14,7 +14,8 @@
 
 static void chomp(char *s) {
     size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = '\0';
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
 }
 
 static void test_published_vectors(void **state) {
@@ -33,12 +34,14 @@ static void test_published_vectors(void **state) {
         char errstr[256];
         char *got = sentinel_schema_canonical_form(schema, strlen(schema), errstr, sizeof(errstr));
         if (!got) fail_msg("%s: %s", schema, errstr);
-        if (strcmp(got, canonical)) fail_msg("%s: canonical form %s, expected %s", schema, got, canonical);
+        if (strcmp(got, canonical))
+            fail_msg("%s: canonical form %s, expected %s", schema, got, canonical);
         if (strcmp(fp, "-")) {
             int64_t expected = strtoll(fp, NULL, 10);
             int64_t actual = (int64_t)sentinel_crc64_avro(got, strlen(got));
             if (actual != expected)
-                fail_msg("%s: fingerprint %lld, expected %lld", schema, (long long)actual, (long long)expected);
+                fail_msg("%s: fingerprint %lld, expected %lld", schema, (long long)actual,
+                         (long long)expected);
             fingerprints++;
         }
         free(got);
@@ -57,17 +60,18 @@ static void test_logical_types_and_nesting(void **state) {
         "{\"name\":\"at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}},"
         "{\"name\":\"s\",\"type\":{\"type\":\"enum\",\"name\":\"S\",\"symbols\":[\"x\"]}},"
         "{\"name\":\"t\",\"type\":[\"null\",\"S\"],\"default\":null},"
-        "{\"name\":\"r\",\"type\":{\"type\":\"record\",\"name\":\"c.R\",\"fields\":[{\"name\":\"u\",\"type\":\"R\"}]}}]}";
+        "{\"name\":\"r\",\"type\":{\"type\":\"record\",\"name\":\"c.R\",\"fields\":[{\"name\":"
+        "\"u\",\"type\":\"R\"}]}}]}";
     char errstr[256];
     char *got = sentinel_schema_canonical_form(schema, strlen(schema), errstr, sizeof(errstr));
     assert_non_null(got);
-    assert_string_equal(got,
-                        "{\"name\":\"a.b.E\",\"type\":\"record\",\"fields\":["
-                        "{\"name\":\"id\",\"type\":\"string\"},{\"name\":\"at\",\"type\":\"long\"},"
-                        "{\"name\":\"s\",\"type\":{\"name\":\"a.b.S\",\"type\":\"enum\",\"symbols\":[\"x\"]}},"
-                        "{\"name\":\"t\",\"type\":[\"null\",\"a.b.S\"]},"
-                        "{\"name\":\"r\",\"type\":{\"name\":\"c.R\",\"type\":\"record\",\"fields\":"
-                        "[{\"name\":\"u\",\"type\":\"c.R\"}]}}]}");
+    assert_string_equal(
+        got, "{\"name\":\"a.b.E\",\"type\":\"record\",\"fields\":["
+             "{\"name\":\"id\",\"type\":\"string\"},{\"name\":\"at\",\"type\":\"long\"},"
+             "{\"name\":\"s\",\"type\":{\"name\":\"a.b.S\",\"type\":\"enum\",\"symbols\":[\"x\"]}},"
+             "{\"name\":\"t\",\"type\":[\"null\",\"a.b.S\"]},"
+             "{\"name\":\"r\",\"type\":{\"name\":\"c.R\",\"type\":\"record\",\"fields\":"
+             "[{\"name\":\"u\",\"type\":\"c.R\"}]}}]}");
     free(got);
 }
 
@@ -80,7 +84,8 @@ static void test_bad_schemas(void **state) {
     assert_null(sentinel_schema_canonical_form(no_name, strlen(no_name), errstr, sizeof(errstr)));
     assert_string_equal(errstr, "record schema without a name");
     const char *bad_fields = "{\"type\":\"record\",\"name\":\"x\",\"fields\":{}}";
-    assert_null(sentinel_schema_canonical_form(bad_fields, strlen(bad_fields), errstr, sizeof(errstr)));
+    assert_null(
+        sentinel_schema_canonical_form(bad_fields, strlen(bad_fields), errstr, sizeof(errstr)));
     assert_string_equal(errstr, "record x: fields is not an array");
 }
 

@@ -64,7 +64,8 @@ static void test_many_lines_small_buffer(void **state) {
     /* Lines straddle every buffer boundary. */
     char input[4000];
     size_t pos = 0;
-    for (int i = 0; i < 300; i++) pos += (size_t)snprintf(input + pos, sizeof(input) - pos, "%d\n", i * 37);
+    for (int i = 0; i < 300; i++)
+        pos += (size_t)snprintf(input + pos, sizeof(input) - pos, "%d\n", i * 37);
     FILE *f = fmemopen(input, pos, "r");
     sentinel_line_reader_t *r = sentinel_line_reader_new(f, 7);
     const char *line;

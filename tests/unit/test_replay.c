@@ -21,7 +21,8 @@ static void accepted(const char *spec) {
 static void refused(const char *spec, const char *message) {
     char errstr[256] = "";
     if (!sentinel_position_check(spec, errstr, sizeof(errstr))) fail_msg("\"%s\" accepted", spec);
-    if (!strstr(errstr, message)) fail_msg("\"%s\": \"%s\" does not say \"%s\"", spec, errstr, message);
+    if (!strstr(errstr, message))
+        fail_msg("\"%s\": \"%s\" does not say \"%s\"", spec, errstr, message);
 }
 
 static void test_positions(void **state) {

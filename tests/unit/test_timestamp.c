@@ -76,7 +76,8 @@ static void test_calendar(void **state) {
     assert_int_equal(sentinel_days_in_month(2026, 4), 30);
     assert_int_equal(sentinel_days_in_month(2026, 12), 31);
     /* Every day from 1900 to 2100 converts both ways. */
-    for (int64_t d = sentinel_days_from_civil(1900, 1, 1); d < sentinel_days_from_civil(2100, 1, 1); d++) {
+    for (int64_t d = sentinel_days_from_civil(1900, 1, 1); d < sentinel_days_from_civil(2100, 1, 1);
+         d++) {
         int64_t y;
         unsigned m, day;
         sentinel_civil_from_days(d, &y, &m, &day);
@@ -98,8 +99,8 @@ static void test_uuid(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),     cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_format),    cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_parse),  cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_format), cmocka_unit_test(test_calendar),
         cmocka_unit_test(test_uuid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
