@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/timestamp.h"
 #include "base/utf8.h"
 
 static sentinel_log_level_t log_level = SENTINEL_LOG_INFO;
@@ -62,11 +63,11 @@ void sentinel_log(sentinel_log_level_t level, const char *fmt, ...) {
     static const char *names[] = {"debug", "info", "warn", "error"};
     if (level < log_level) return;
 
-    struct timespec ts;
+    int64_t now = sentinel_wall_micros();
+    time_t seconds = (time_t)(now / 1000000);
     struct tm tm;
     char stamp[32];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&seconds, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 
     /* One fprintf per line so concurrent writers do not interleave. */
@@ -76,11 +77,12 @@ void sentinel_log(sentinel_log_level_t level, const char *fmt, ...) {
     sentinel_utf8_vformat(msg, sizeof(msg), fmt, ap); /* a cut never splits a character */
     va_end(ap);
     if (!log_json) {
-        fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000L, names[level], msg);
+        fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, (long)(now % 1000000 / 1000), names[level],
+                msg);
         return;
     }
     char time_text[48];
-    snprintf(time_text, sizeof(time_text), "%s.%03ldZ", stamp, ts.tv_nsec / 1000000L);
+    snprintf(time_text, sizeof(time_text), "%s.%03ldZ", stamp, (long)(now % 1000000 / 1000));
     const char *subject = subject_of(msg);
     json_t *line =
         json_pack("{s:s, s:s, s:s?, s:s, s:{s:I, s:s}}", "time", time_text, "level", names[level],

@@ -38,7 +38,10 @@ unsigned sentinel_days_in_month(int64_t y, unsigned m);
  * to `out` (SENTINEL_UUID_LEN + 1 bytes). Returns 0 when valid, -1 if not. */
 int sentinel_uuid_normalize(const char *s, char *out);
 
-/* Seconds on the monotonic clock, for durations and deadlines. */
+/* The clocks: seconds on the monotonic one, for durations and deadlines;
+ * microseconds since the epoch on the wall one, for what is shown or
+ * stored as a time. */
 double sentinel_monotonic_seconds(void);
+int64_t sentinel_wall_micros(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sentinel/publisher.h>
 #include "base/alloc.h"
 #include "base/line_reader.h"
+#include "base/timestamp.h"
 #include "base/topic.h"
 #include "cli/cli.h"
 #include "publish/encode_pool.h"
@@ -74,12 +75,6 @@ static int handle_chunk(publish_run_t *run, sentinel_publisher_t *pub, sentinel_
     }
     if (pub) sentinel_publisher_poll(pub);
     return 0;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int only_whitespace(const char *s, size_t len) {
@@ -187,7 +182,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     reader = sentinel_line_reader_new(in, (size_t)max_bytes);
 
     int progress = !run.quiet && isatty(STDERR_FILENO);
-    double started = now_seconds(), last_progress = started;
+    double started = sentinel_monotonic_seconds(), last_progress = started;
     const char *line;
     size_t len;
     unsigned long number;
@@ -236,7 +231,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
             if (failed) goto fatal;
         }
         if (progress && run.lines % 4096 == 0) {
-            double t = now_seconds();
+            double t = sentinel_monotonic_seconds();
             if (t - last_progress >= 1.0) {
                 fprintf(stderr, "\r%lu lines, %lu rejected, %.0f lines/s ", run.lines, run.rejected,
                         run.lines / (t - started));
@@ -277,7 +272,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         }
     }
 
-    double elapsed = now_seconds() - started;
+    double elapsed = sentinel_monotonic_seconds() - started;
     sentinel_publisher_stats_t stats = {0};
     if (pub) sentinel_publisher_stats(pub, &stats);
     unsigned long published = atomic && run.rejected ? 0 : (unsigned long)stats.delivered;

@@ -39,12 +39,6 @@ const double rt_freshness_bounds[RT_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.
 #define DEAD_LETTERS_EVERY 5    /* seconds between counts of the open dead letters */
 #define MAX_NAMES 64
 
-int64_t rt_wall_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---------------------------------------------------------------- writing */
 
 static int bucket_of(const double *bounds, double value) {
@@ -70,7 +64,7 @@ void rt_histogram_add(rt_histogram_t *h, const double *bounds, double value) {
 }
 
 void rt_observe_commit(rt_projection_t *pj, size_t count, double seconds) {
-    int64_t now = rt_wall_us();
+    int64_t now = sentinel_wall_micros();
     rt_histogram_add(&pj->obs.batch_seconds, rt_batch_seconds_bounds, seconds);
     rt_histogram_add(&pj->obs.batch_events, rt_batch_events_bounds, (double)count);
     /* Freshness: this commit's time less each event's Kafka timestamp. */
@@ -114,9 +108,9 @@ struct sentinel_metrics {
 void rt_observe_start(rt_runtime_t *rt) {
     sentinel_metrics_t *m = rt->opt->metrics;
     if (!m) return;
-    __atomic_store_n(&rt->heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+    __atomic_store_n(&rt->heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
     for (int j = 0; j < rt->n; j++)
-        __atomic_store_n(&rt->proj[j].obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&rt->proj[j].obs.heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
     pthread_mutex_lock(&m->lock);
     rt->next_observed = m->runs;
     m->runs = rt;
@@ -236,7 +230,7 @@ static void *watch(void *arg) {
     sentinel_metrics_t *m = arg;
     while (!m->stopping) {
         pthread_mutex_lock(&m->lock);
-        int64_t now = rt_wall_us();
+        int64_t now = sentinel_wall_micros();
         for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed)
             for (int j = 0; j < rt->n; j++)
                 judge(m, rt, j, now);
@@ -295,7 +289,7 @@ static char *render(sentinel_metrics_t *m, int ready) {
     if (!out) abort();
     totals_t t[MAX_NAMES];
     int n = 0;
-    int64_t now = rt_wall_us();
+    int64_t now = sentinel_wall_micros();
     unsigned long messages = 0;
     size_t in_flight = 0;
     for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed) {
@@ -410,7 +404,7 @@ static char *render(sentinel_metrics_t *m, int ready) {
 
 /* Whether the loops turn; why not in why. (lock held) */
 static int healthy(sentinel_metrics_t *m, char *why, size_t size) {
-    int64_t now = rt_wall_us(), limit = (int64_t)HEALTHY_TURN_SECONDS * 1000000;
+    int64_t now = sentinel_wall_micros(), limit = (int64_t)HEALTHY_TURN_SECONDS * 1000000;
     for (rt_runtime_t *rt = m->runs; rt; rt = rt->next_observed) {
         if (now - __atomic_load_n(&rt->heartbeat_us, __ATOMIC_RELAXED) > limit) {
             snprintf(why, size, "the reader has not turned for %d s", HEALTHY_TURN_SECONDS);
@@ -429,7 +423,7 @@ static int healthy(sentinel_metrics_t *m, char *why, size_t size) {
 
 /* Whether the process does its work; why not in why. (lock held) */
 static int ready(sentinel_metrics_t *m, char *why, size_t size) {
-    int64_t now = rt_wall_us();
+    int64_t now = sentinel_wall_micros();
     if (!m->runs) {
         snprintf(why, size, "no run is going");
         return 0;

@@ -218,7 +218,7 @@ static void collect(rt_runtime_t *rt) {
         int32_t p = m->partition;
         if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
             if (!__atomic_load_n(&rt->brokers_down_us, __ATOMIC_RELAXED))
-                __atomic_store_n(&rt->brokers_down_us, rt_wall_us(), __ATOMIC_RELAXED);
+                __atomic_store_n(&rt->brokers_down_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
         } else if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             __atomic_store_n(&rt->brokers_down_us, 0, __ATOMIC_RELAXED);
         }
@@ -443,7 +443,7 @@ static void read_loop(rt_runtime_t *rt) {
     unsigned long reported = 0;
     char errstr[1024];
     while (!rt_stopping(rt)) {
-        __atomic_store_n(&rt->heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&rt->heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
         sentinel_err_t err = rt->any_reload ? rt_reload(rt, errstr, sizeof(errstr)) : SENTINEL_OK;
         if (err == SENTINEL_ERR_FATAL) {
             /* an offset outside the log: waiting cannot fix it */

@@ -140,8 +140,6 @@ typedef struct rt_observed {
 /* Bucket bounds of the three histograms (metrics.c). */
 extern const double rt_batch_seconds_bounds[RT_BUCKETS], rt_batch_events_bounds[RT_BUCKETS],
     rt_freshness_bounds[RT_BUCKETS];
-/* Wall clock in microseconds. */
-int64_t rt_wall_us(void);
 
 typedef struct rt_projection {
     rt_runtime_t *rt;

@@ -106,7 +106,7 @@ static int take(rt_projection_t *pj, view_t *v) {
     pthread_mutex_lock(&rt->lock);
     rt_chunk_t *c;
     while (!rt_stopping(rt) && !(c = chunk_at(rt, pj->next_seq)) && !rt->closed) {
-        __atomic_store_n(&pj->obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&pj->obs.heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
         rt_wait(rt, &rt->more);
     }
     if (rt_stopping(rt) || !(c = chunk_at(rt, pj->next_seq))) {
@@ -116,7 +116,7 @@ static int take(rt_projection_t *pj, view_t *v) {
     double start_at = pj->began + opt->linger_ms / 1000.0, now;
     while (!rt_stopping(rt) && !rt->closed && (now = sentinel_monotonic_seconds()) < start_at &&
            messages_from(c) < (size_t)opt->batch_events) {
-        __atomic_store_n(&pj->obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&pj->obs.heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
         rt_wait_for(rt, &rt->more, start_at - now);
         c = chunk_at(rt, pj->next_seq); /* still there: it waits for this projection */
     }
@@ -274,8 +274,8 @@ static sentinel_err_t commit_range(rt_projection_t *pj, const view_t *v, rt_item
         if (err != SENTINEL_ERR_RETRIABLE) return err;
         __atomic_fetch_add(&pj->run->stats.retries, 1, __ATOMIC_RELAXED);
         if (!__atomic_load_n(&pj->obs.failing_since_us, __ATOMIC_RELAXED))
-            __atomic_store_n(&pj->obs.failing_since_us, rt_wall_us(), __ATOMIC_RELAXED);
-        __atomic_store_n(&pj->obs.heartbeat_us, rt_wall_us(), __ATOMIC_RELAXED);
+            __atomic_store_n(&pj->obs.failing_since_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
+        __atomic_store_n(&pj->obs.heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
         if (rt_stopping(pj->rt)) return SENTINEL_ERR_RETRIABLE;
         sentinel_warn("%s: batch of %zu: %s; retrying", pj->p->name, count, errstr);
         if (pj->pg && PQstatus(pj->pg) != CONNECTION_OK) {
