@@ -14,6 +14,34 @@
 #include "runtime/run.h"
 #include "runtime/runtime.h"
 
+/* Partition p was revoked or sought: what the chunk being filled holds of
+ * it goes. */
+void rt_forget(rt_runtime_t *rt, int32_t p) {
+    rt_chunk_t *c = rt->filling;
+    rt_reader_part_t *rp = &rt->parts[p];
+    if (!c) return;
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->msgs[i].msg->partition == p) {
+            c->bytes -= c->msgs[i].charge;
+            c->payload -= c->msgs[i].msg->len;
+            rt_message_clear(&c->msgs[i]);
+        } else {
+            c->msgs[kept++] = c->msgs[i];
+        }
+    }
+    c->n = kept;
+    if (rp->span >= 0) {
+        int last = c->n_spans - 1;
+        if (rp->span != last) {
+            c->spans[rp->span] = c->spans[last];
+            rt->parts[c->spans[rp->span].partition].span = rp->span;
+        }
+        c->n_spans--;
+        rp->span = -1;
+    }
+}
+
 /* The consumer group of a set of projectors (run.h). */
 const char *sentinel_projectors_group(const sentinel_conf_t *conf, const sentinel_projection_t *set,
                                       int n, char *buf, size_t size) {

@@ -209,13 +209,11 @@ struct rt_runtime {
     struct rt_runtime *next_observed; /* the metrics server's list */
 };
 
-/* ---------------------------------------------------------------- reader.c */
+/* ---------------------------------------------------------------- positions.c */
 
 /* Partition p was revoked or sought: what the chunk being filled holds of
  * it goes. */
 void rt_forget(rt_runtime_t *rt, int32_t p);
-
-/* ---------------------------------------------------------------- positions.c */
 
 /* Partition p is done (a bounded run reached its stops); `pause` it too. */
 void rt_stop_partition(rt_runtime_t *rt, int32_t p, int pause);
