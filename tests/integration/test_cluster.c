@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -68,6 +69,11 @@ static void run_through_a_broker_kill(const char *args, const char *log, int aft
     unlink(log);
     pid_t pid = harness_spawn_sentinel(args, log);
     usleep((useconds_t)after_ms * 1000);
+    /* The fault must land mid-run, or the test proves nothing. */
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid)
+        fail_msg("%s finished within %d ms, before broker %d was killed:\n%s", args, after_ms, node,
+                 harness_read_file(log));
     snprintf(what, sizeof(what), "cluster-kill %d", node);
     services(what);
     int rc = harness_wait(pid);
@@ -79,13 +85,13 @@ static void run_through_a_broker_kill(const char *args, const char *log, int aft
 static void test_publish_survives_a_killed_broker(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.cluster.publish");
-    char *events = harness_gen("--events 30000 --seed 31");
+    char *events = harness_gen("--events 120000 --seed 31");
     char args[1024], log[] = "/tmp/sentinel_cluster_publish.log";
     snprintf(args, sizeof(args), "publish --quiet --topic %s %s", topic, events);
     run_through_a_broker_kill(args, log, 1500, 2);
 
     ids_t ids = {0};
-    assert_int_equal(harness_consume_all(topic, "read_committed", collect_id, &ids), 30000);
+    assert_int_equal(harness_consume_all(topic, "read_committed", collect_id, &ids), 120000);
     qsort(ids.id, (size_t)ids.n, sizeof(*ids.id), by_id);
     long repeats = 0;
     for (long i = 1; i < ids.n; i++)
@@ -100,7 +106,7 @@ static void test_publish_survives_a_killed_broker(void **state) {
 static void test_projection_survives_broker_faults(void **state) {
     (void)state;
     char *topic = harness_unique_name("test.cluster.project");
-    char *events = harness_gen("--events 8000 --seed 32 --duplicates 0.02 --orphans 0.01");
+    char *events = harness_gen("--events 30000 --seed 32 --duplicates 0.02 --orphans 0.01");
     assert_int_equal(harness_publish(topic, events), 0);
     char *reference = harness_reference_digest(topic);
 
@@ -111,7 +117,7 @@ static void test_projection_survives_broker_faults(void **state) {
     snprintf(args, sizeof(args),
              "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
              prefix);
-    run_through_a_broker_kill(args, log, 800, 3);
+    run_through_a_broker_kill(args, log, 1000, 3);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     assert_string_equal(digest, reference);
