@@ -75,6 +75,16 @@ char *replay_names_array(const sentinel_projector_t *const *set, int n) {
     return s;
 }
 
+char *replay_names_label(const sentinel_projector_t *const *set, int n) {
+    char *label = sentinel_strdup("");
+    for (int i = 0; i < n; i++) {
+        char *longer = sentinel_aprintf("%s%s%s", label, i ? "+" : "", set[i]->name);
+        free(label);
+        label = longer;
+    }
+    return label;
+}
+
 /* One update of the job's row; a connection a server restart broke is
  * opened again, so the row keeps up after the database comes back. */
 static void job_update(job_t *job, const char *sql, int n, const char *const *params) {

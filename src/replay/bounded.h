@@ -32,8 +32,9 @@ SENTINEL_MUSTCHECK sentinel_err_t replay_log_refresh(log_bounds_t *log, char *er
                                                      size_t errstr_size);
 void replay_log_clear(log_bounds_t *log);
 
-/* new: a text[] literal of the set's names. */
+/* new: a text[] literal of the set's names; the names joined by '+'. */
 char *replay_names_array(const sentinel_projector_t *const *set, int n);
+char *replay_names_label(const sentinel_projector_t *const *set, int n);
 
 /* A job's own connection (heartbeats land while others hold transactions). */
 SENTINEL_MUSTCHECK sentinel_err_t replay_job_open(job_t *job, const sentinel_conf_t *conf,

@@ -60,6 +60,7 @@ typedef struct rebuild {
     const char *tables[64];
     int n_tables;
     char *names;        /* text[] of projectors */
+    char *label;        /* their names joined by +, for people */
     char *tables_array; /* text[] of tables */
 } rebuild_t;
 
@@ -110,7 +111,7 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
             }
             return err;
         }
-        replay_report(rb->o, "rebuilding %s into shadow tables in schema %s\n", rb->names,
+        replay_report(rb->o, "rebuilding %s into shadow tables in schema %s\n", rb->label,
                       rb->shadow);
     }
     err = sentinel_db_params(rb->conn,
@@ -123,7 +124,7 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
         if (exists)
             replay_report(
                 rb->o, "resuming the rebuild of %s from its shadow in schema %s (%s events done)\n",
-                rb->names, rb->shadow, PQgetvalue(res, 0, 1));
+                rb->label, rb->shadow, PQgetvalue(res, 0, 1));
         PQclear(res);
         char id[32];
         snprintf(id, sizeof(id), "%lld", rb->job.id);
@@ -135,7 +136,7 @@ static sentinel_err_t rebuild_prepare(rebuild_t *rb, char *errstr, size_t errstr
     }
     PQclear(res);
     if (exists)
-        replay_report(rb->o, "continuing with the shadow of %s in schema %s\n", rb->names,
+        replay_report(rb->o, "continuing with the shadow of %s in schema %s\n", rb->label,
                       rb->shadow);
     const char *p5[5] = {rb->names, rb->log.topic, rb->shadow, pid, host};
     err = sentinel_db_params(
@@ -279,7 +280,7 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     if (lost)
         sentinel_warn("rebuild of %s: the live projection's offsets are outside the log (a topic "
                       "recreated or truncated?): it is compared as it is and replaced",
-                      rb->names);
+                      rb->label);
     /* The live projection up to the target first: its own consumers may be
      * behind, or not running at all. Fenced by its offsets like any
      * other consumer of the projection, so running beside them is safe. */
@@ -343,7 +344,7 @@ static sentinel_err_t rebuild_finish(rebuild_t *rb, enum sentinel_rebuild_mode m
     if (in_transaction) rollback(rb->conn);
     sentinel_info("rebuild of %s: the live projection's writers waited %.1f s for the final "
                   "catch-up, the comparison%s",
-                  rb->names, sentinel_monotonic_seconds() - held_since,
+                  rb->label, sentinel_monotonic_seconds() - held_since,
                   mode == SENTINEL_REBUILD_SWAP ? " and the swap" : "");
     free(live);
     free(shadow);
@@ -396,7 +397,7 @@ static sentinel_err_t rebuild_complete(rebuild_t *rb, char *errstr, size_t errst
         count++;
     }
     if (!err && count)
-        sentinel_info("rebuild of %s: %d deferred indexes and references done in %.1f s", rb->names,
+        sentinel_info("rebuild of %s: %d deferred indexes and references done in %.1f s", rb->label,
                       count, sentinel_monotonic_seconds() - t0);
     return err;
 }
@@ -440,7 +441,7 @@ static sentinel_err_t rebuild_run(rebuild_t *rb, enum sentinel_rebuild_mode mode
         if (err != SENTINEL_ERR_RETRIABLE || attempt >= 5 ||
             (rb->o->run->stop && *rb->o->run->stop))
             break;
-        sentinel_warn("rebuild of %s: %s; trying again", rb->names, errstr);
+        sentinel_warn("rebuild of %s: %s; trying again", rb->label, errstr);
         err = replay_log_refresh(&rb->log, errstr, errstr_size);
         for (int k = 0; k < total; k++)
             target[k] = rb->log.hi[k % np];
@@ -463,12 +464,15 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
         return SENTINEL_ERR_INVALID;
     }
     rb.names = replay_names_array(set, rb.n);
+    rb.label = replay_names_label(set, rb.n);
     rebuild_tables(&rb);
     size_t used = (size_t)snprintf(rb.shadow, sizeof(rb.shadow), "rebuild");
     for (int i = 0; i < rb.n && used < sizeof(rb.shadow); i++)
         used += (size_t)snprintf(rb.shadow + used, sizeof(rb.shadow) - used, "_%s", set[i]->name);
     if (used >= sizeof(rb.shadow)) {
         free(rb.names);
+        free(rb.label);
+        free(rb.label);
         free(rb.tables_array);
         snprintf(errstr, errstr_size, "rebuild: the projectors' names make too long a schema name");
         return SENTINEL_ERR_INVALID;
@@ -494,7 +498,7 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
         PQclear(res);
         if (!got) {
             snprintf(errstr, errstr_size,
-                     "a rebuild of %s is running already (see sentinel status)", rb.names);
+                     "a rebuild of %s is running already (see sentinel status)", rb.label);
             err = SENTINEL_ERR_FATAL;
         }
     }
@@ -511,7 +515,7 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
                 "WHERE shadow_schema = $1 AND state = 'building'",
                 1, p1, NULL, errstr, errstr_size);
         if (!err)
-            replay_report(o, "rebuild of %s aborted: shadow schema %s dropped\n", rb.names,
+            replay_report(o, "rebuild of %s aborted: shadow schema %s dropped\n", rb.label,
                           rb.shadow);
     } else if (!err) {
         err = replay_log_open(&rb.log, conf, errstr, errstr_size);
@@ -534,7 +538,7 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
                      mode == SENTINEL_REBUILD_SWAP ? "; swapped" : "; not swapped (--no-swap)");
             replay_job_finish(&rb.job, mode == SENTINEL_REBUILD_SWAP ? "swapped" : "compared",
                               detail);
-            replay_report(o, "rebuild of %s: %s\n", rb.names, detail);
+            replay_report(o, "rebuild of %s: %s\n", rb.label, detail);
         }
     }
     if (!err && mode == SENTINEL_REBUILD_SWAP) {
@@ -551,6 +555,7 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
     replay_log_clear(&rb.log);
     if (rb.conn) PQfinish(rb.conn);
     free(rb.names);
+    free(rb.label);
     free(rb.tables_array);
     return err;
 }
