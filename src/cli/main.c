@@ -1,8 +1,11 @@
 /* main.c -- the sentinel binary: dispatch to a subcommand. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sentinel/projector.h>
+#include "base/alloc.h"
 #include "base/log.h"
 #include "cli/cli.h"
 
@@ -18,6 +21,8 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     sentinel_log_init();
+    /* jansson allocates as the engine does: a failure aborts. */
+    json_set_alloc_funcs(sentinel_malloc, free);
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
