@@ -33,3 +33,16 @@ const sentinel_projector_t *sentinel_projector_find(const char *name) {
         if (!strcmp(sentinel_projectors[i]->name, name)) return sentinel_projectors[i];
     return NULL;
 }
+
+size_t sentinel_projectors_tables(const sentinel_projector_t *const *set, size_t n,
+                                  const char **tables, size_t max) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; set[i]->tables[t]; t++) {
+            size_t k = 0;
+            while (k < count && strcmp(tables[k], set[i]->tables[t]))
+                k++;
+            if (k == count && count < max) tables[count++] = set[i]->tables[t];
+        }
+    return count;
+}

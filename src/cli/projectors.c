@@ -21,14 +21,6 @@ static const struct option projectors_options[] = {{"tables", no_argument, NULL,
                                                    {"help", no_argument, NULL, 'h'},
                                                    {NULL, 0, NULL, 0}};
 
-/* 1 when `table` belongs to a projector before index `before`. */
-static int listed_before(size_t before, const char *table) {
-    for (size_t i = 0; i < before; i++)
-        for (size_t t = 0; sentinel_projectors[i]->tables[t]; t++)
-            if (!strcmp(sentinel_projectors[i]->tables[t], table)) return 1;
-    return 0;
-}
-
 static void print_list(const char *label, const char *const *items) {
     printf("  %-12s", label);
     for (size_t k = 0; items[k]; k++)
@@ -51,13 +43,18 @@ static int cli_projectors(int argc, char **argv, sentinel_conf_t *conf) {
         fprintf(stderr, "sentinel projectors: unexpected argument \"%s\"\n", argv[optind]);
         return CLI_EXIT_USAGE;
     }
+    if (tables) {
+        size_t registered = 0;
+        while (sentinel_projectors[registered])
+            registered++;
+        const char *names[256];
+        size_t n = sentinel_projectors_tables(sentinel_projectors, registered, names, 256);
+        for (size_t k = 0; k < n; k++)
+            printf("%s\n", names[k]);
+        return CLI_EXIT_OK;
+    }
     for (size_t i = 0; sentinel_projectors[i]; i++) {
         const sentinel_projector_t *p = sentinel_projectors[i];
-        if (tables) {
-            for (size_t t = 0; p->tables[t]; t++)
-                if (!listed_before(i, p->tables[t])) printf("%s\n", p->tables[t]);
-            continue;
-        }
         printf("%s: %s\n", p->name, p->summary);
         print_list("events", p->event_types);
         print_list("tables", p->tables);

@@ -65,14 +65,7 @@ typedef struct rebuild {
 } rebuild_t;
 
 static void rebuild_tables(rebuild_t *rb) {
-    rb->n_tables = 0;
-    for (int i = 0; i < rb->n; i++)
-        for (int t = 0; rb->set[i]->tables[t]; t++) {
-            int dup = 0;
-            for (int k = 0; k < rb->n_tables; k++)
-                dup |= !strcmp(rb->tables[k], rb->set[i]->tables[t]);
-            if (!dup && rb->n_tables < 64) rb->tables[rb->n_tables++] = rb->set[i]->tables[t];
-        }
+    rb->n_tables = (int)sentinel_projectors_tables(rb->set, (size_t)rb->n, rb->tables, 64);
     rb->tables_array = sentinel_array_of(rb->tables, (size_t)rb->n_tables);
 }
 
@@ -471,7 +464,6 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
         used += (size_t)snprintf(rb.shadow + used, sizeof(rb.shadow) - used, "_%s", set[i]->name);
     if (used >= sizeof(rb.shadow)) {
         free(rb.names);
-        free(rb.label);
         free(rb.label);
         free(rb.tables_array);
         snprintf(errstr, errstr_size, "rebuild: the projectors' names make too long a schema name");

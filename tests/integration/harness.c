@@ -242,14 +242,10 @@ void harness_project(const char *conninfo, const char *topic, const char *prefix
  * registry, each once), then the engine's bookkeeping of what was applied
  * and rejected. Returns how many, into names (at most max). */
 static size_t projection_tables(const char **names, size_t max) {
-    size_t n = 0;
-    for (size_t i = 0; sentinel_projectors[i]; i++)
-        for (size_t t = 0; sentinel_projectors[i]->tables[t]; t++) {
-            size_t k = 0;
-            while (k < n && strcmp(names[k], sentinel_projectors[i]->tables[t]))
-                k++;
-            if (k == n && n < max) names[n++] = sentinel_projectors[i]->tables[t];
-        }
+    size_t registered = 0;
+    while (sentinel_projectors[registered])
+        registered++;
+    size_t n = sentinel_projectors_tables(sentinel_projectors, registered, names, max);
     static const char *const engine[] = {"applied_events", "dead_letters"};
     for (size_t e = 0; e < sizeof(engine) / sizeof(engine[0]) && n < max; e++)
         names[n++] = engine[e];

@@ -44,6 +44,10 @@ typedef struct sentinel_projector {
 /* The projectors (projectors/registry.c), NULL-terminated. */
 SENTINEL_API extern const sentinel_projector_t *const sentinel_projectors[];
 SENTINEL_API const sentinel_projector_t *sentinel_projector_find(const char *name);
+/* The tables of set[0..n), each once, in the set's order, into tables (at
+ * most max, borrowed); how many. */
+SENTINEL_API size_t sentinel_projectors_tables(const sentinel_projector_t *const *set, size_t n,
+                                               const char **tables, size_t max);
 
 /* ---- for apply handlers ---- */
 
