@@ -24,10 +24,6 @@ static void quoted(sentinel_array_t *a, const char *p, size_t len) {
     a->buf[a->len++] = '"';
 }
 
-void sentinel_array_add_n(sentinel_array_t *a, const char *text, size_t len) {
-    quoted(a, text, len);
-}
-
 void sentinel_array_add(sentinel_array_t *a, const char *text) {
     if (!text) {
         next(a, 4);

@@ -14,10 +14,8 @@ typedef struct sentinel_array {
     size_t n; /* elements */
 } sentinel_array_t;
 
-/* Add an element: text (NULL: a NULL element), the first len bytes of
- * text, a whole number. */
+/* Add an element: text (NULL: a NULL element), a whole number. */
 void sentinel_array_add(sentinel_array_t *a, const char *text);
-void sentinel_array_add_n(sentinel_array_t *a, const char *text, size_t len);
 void sentinel_array_add_int(sentinel_array_t *a, int64_t v);
 /* A field of COPY text, [p, end): its escapes undone, \N a NULL element. */
 void sentinel_array_add_copy_field(sentinel_array_t *a, const char *p, const char *end);
