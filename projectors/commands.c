@@ -103,11 +103,14 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
         for (size_t k = 0; k < workspaces.n; k++)
             sentinel_array_add(&ws, workspaces.ids[k]);
         const char *params[2] = {sentinel_array_text(&ws), sentinel_array_text(&refs)};
-        err = sentinel_db_select(conn,
-                                 "SELECT workspace_id, external_reference, id FROM command_runs "
-                                 "WHERE workspace_id = ANY($1::uuid[]) AND external_reference = "
-                                 "ANY($2::text[])",
-                                 2, params, load_reference, references, errstr, errstr_size);
+        /* No references in the batch: nothing to look up. */
+        if (refs.n)
+            err =
+                sentinel_db_select(conn,
+                                   "SELECT workspace_id, external_reference, id FROM command_runs "
+                                   "WHERE workspace_id = ANY($1::uuid[]) AND external_reference = "
+                                   "ANY($2::text[])",
+                                   2, params, load_reference, references, errstr, errstr_size);
         sentinel_array_free(&ws);
         sentinel_array_free(&refs);
         if (err) goto out;
