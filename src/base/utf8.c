@@ -35,3 +35,28 @@ const char *sentinel_utf8_shorten(const char *s, size_t max, char *buf) {
     memcpy(buf + len, "...", 4);
     return buf;
 }
+
+size_t sentinel_utf8_escape_controls(const char *in, char *out, size_t size) {
+    if (!size) return 0;
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p;) {
+        char esc[8];
+        size_t n, used = 1;
+        if (*p < 0x20 || *p == 0x7f) {
+            n = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *p);
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* C1: U+0080..U+009F */
+            n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", p[1]);
+            used = 2;
+        } else {
+            esc[0] = (char)*p;
+            n = 1;
+        }
+        if (o + n >= size) break; /* an escape is never cut */
+        memcpy(out + o, esc, n);
+        o += n;
+        p += used;
+    }
+    out[o] = '\0';
+    sentinel_utf8_trim(out);
+    return strlen(out);
+}

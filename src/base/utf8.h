@@ -19,4 +19,11 @@ void sentinel_utf8_vformat(char *out, size_t size, const char *fmt, va_list ap);
  * quoting tenants' values in messages. Borrowed. */
 const char *sentinel_utf8_shorten(const char *s, size_t max, char *buf);
 
+/* Copy `in` to out (size > 0) with control characters escaped, so that text
+ * from events reaches a terminal as data, never as control: C0 controls
+ * (newline and tab included) and DEL as \xHH, C1 controls as \u00HH. Cut at
+ * a character or escape boundary when it does not fit. Returns the length
+ * written. */
+size_t sentinel_utf8_escape_controls(const char *in, char *out, size_t size);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include <sentinel/conf.h>
 #include <sentinel/projector.h>
+#include "base/log.h"
 #include "runtime/run.h"
 
 /* Exit statuses. */
@@ -53,7 +54,7 @@ enum {
         {"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT}, {                             \
         "help", no_argument, NULL, CLI_OPT_HELP                                                    \
     }
-#define CLI_COMMON_SHORT_OPTIONS "X:h"
+#define CLI_COMMON_SHORT_OPTIONS "X:F:h"
 #define CLI_COMMON_HELP                                                                            \
     "Connection options:\n"                                                                        \
     "  --brokers LIST       Kafka bootstrap servers (SENTINEL_KAFKA_BROKERS,\n"                    \
@@ -66,7 +67,12 @@ enum {
     "                       (SENTINEL_CONNECT_TIMEOUT, default 30)\n"                              \
     "  --log-format F       text (default) or json: one JSON object per log line\n"                \
     "                       (SENTINEL_LOG_FORMAT)\n"                                               \
-    "  -X key=value         librdkafka property, passed through\n"                                 \
+    "  -X key=value         librdkafka property, passed through (its value is never\n"             \
+    "                       echoed; secrets belong in -F or the environment)\n"                    \
+    "  -F FILE              librdkafka properties file (key=value lines, # comments),\n"           \
+    "                       as kcat reads; also SENTINEL_KAFKA_CONFIG_FILE, and one\n"             \
+    "                       property a variable: SENTINEL_KAFKA_PROP_SASL_PASSWORD=...\n"          \
+    "                       sets sasl.password\n"                                                  \
     "  -h, --help           this help\n"
 
 /* Handle one shared option. Returns 1 if opt was a shared option and was
@@ -147,8 +153,16 @@ void cli_metrics_stop(sentinel_run_options_t *options);
  * -1 after printing what is missing, naming it. */
 int cli_preflight(const char *command, const sentinel_conf_t *conf);
 
-/* Reset getopt for a subcommand's parse. */
-void cli_getopt_reset(void);
+/* A command's messages to stderr: one line each, as text with control
+ * characters escaped, or as a JSON object with --log-format json. */
+#define cli_error(...) sentinel_log_print(SENTINEL_LOG_ERROR, __VA_ARGS__)
+#define cli_say(...) sentinel_log_print(SENTINEL_LOG_INFO, __VA_ARGS__)
+
+/* Reset getopt for a subcommand's parse of argv (kept to name a bad
+ * option in the message). */
+void cli_getopt_reset(char **argv);
+/* Say what is wrong with the option getopt refused ('?' or ':'); -1. */
+int cli_bad_option(int opt);
 
 /* The migrations directory: the flag, else SENTINEL_MIGRATIONS_DIR, else the
  * source tree's migrations/. Borrowed. */

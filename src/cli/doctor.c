@@ -14,21 +14,21 @@ static int check_kafka(const sentinel_conf_t *conf) {
     char errstr[512];
     rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, NULL, errstr, sizeof(errstr));
     if (!kconf) {
-        fprintf(stderr, "kafka: %s\n", errstr);
+        cli_error("kafka: %s\n", errstr);
         return -1;
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr));
     if (!rk) {
         rd_kafka_conf_destroy(kconf);
-        fprintf(stderr, "kafka: %s\n", errstr);
+        cli_error("kafka: %s\n", errstr);
         return -1;
     }
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, 5000);
     int rc = 0;
     if (err) {
-        fprintf(stderr, "kafka: %s: metadata request failed: %s\n", sentinel_conf_brokers(conf),
-                rd_kafka_err2str(err));
+        cli_error("kafka: %s: metadata request failed: %s\n", sentinel_conf_brokers(conf),
+                  rd_kafka_err2str(err));
         rc = -1;
     } else {
         printf("kafka      ok  %s: %d broker(s), answered by broker %d, "
@@ -45,7 +45,7 @@ static int check_db(const sentinel_conf_t *conf) {
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
                                   errstr, sizeof(errstr));
     if (!pg) {
-        fprintf(stderr, "postgres: %s\n", errstr);
+        cli_error("postgres: %s\n", errstr);
         return -1;
     }
     printf("postgres   ok  %s@%s:%s/%s, server %d\n", PQuser(pg), PQhost(pg), PQport(pg), PQdb(pg),
@@ -58,7 +58,7 @@ static const struct option doctor_options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0
 
 static int cli_doctor(int argc, char **argv, sentinel_conf_t *conf) {
     int opt;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, doctor_options, NULL)) != -1) {
         int handled = cli_common_option(conf, opt, optarg, doctor_usage);
         if (handled == 2) return CLI_EXIT_OK;

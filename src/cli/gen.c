@@ -63,7 +63,7 @@ static int cli_gen(int argc, char **argv, sentinel_conf_t *conf) {
     long long n;
     int opt;
     char errstr[512];
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, "o:h", gen_options, NULL)) != -1) {
         switch (opt) {
         case OPT_EVENTS:
@@ -107,12 +107,12 @@ static int cli_gen(int argc, char **argv, sentinel_conf_t *conf) {
             break;
         case 'o': output = optarg; break;
         case 'h': printf(gen_usage); return CLI_EXIT_OK;
-        default: return CLI_EXIT_USAGE;
+        default: cli_bad_option(opt); return CLI_EXIT_USAGE;
         }
     }
     FILE *out = output ? fopen(output, "w") : stdout;
     if (!out) {
-        fprintf(stderr, "sentinel gen: %s: %s\n", output, strerror(errno));
+        cli_error("sentinel gen: %s: %s\n", output, strerror(errno));
         return CLI_EXIT_FAILURE;
     }
     static char buffer[1 << 16];
@@ -125,11 +125,11 @@ static int cli_gen(int argc, char **argv, sentinel_conf_t *conf) {
     }
     if (output) fclose(out);
     if (err) {
-        fprintf(stderr, "sentinel gen: %s\n", errstr);
+        cli_error("sentinel gen: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
-    fprintf(stderr, "%lu lines (%lu duplicates, %lu invalid, %lu orphans)\n", stats.lines,
-            stats.duplicates, stats.invalid, stats.orphans);
+    cli_say("%lu lines (%lu duplicates, %lu invalid, %lu orphans)\n", stats.lines, stats.duplicates,
+            stats.invalid, stats.orphans);
     return CLI_EXIT_OK;
 }
 

@@ -19,8 +19,21 @@ static void usage(FILE *out) {
     fprintf(out, "\nRun 'sentinel <command> --help' for a command's options.\n");
 }
 
+/* --log-format before anything is said, so that every line of a run in
+ * JSON is JSON, a bad command line's included. */
+static void early_log_format(int argc, char **argv) {
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) return;
+        if (!strcmp(argv[i], "--log-format") && i + 1 < argc)
+            (void)sentinel_log_set_format(argv[i + 1]);
+        else if (!strncmp(argv[i], "--log-format=", 13))
+            (void)sentinel_log_set_format(argv[i] + 13);
+    }
+}
+
 int main(int argc, char **argv) {
     sentinel_log_init();
+    early_log_format(argc, argv);
     /* jansson allocates as the engine does: a failure aborts. */
     json_set_alloc_funcs(sentinel_malloc, free);
     if (argc < 2) {
@@ -44,11 +57,17 @@ int main(int argc, char **argv) {
     const cli_command_t *command = cli_command_find(name);
     if (command) {
         sentinel_conf_t *conf = sentinel_conf_new();
+        char errstr[512];
+        if (sentinel_conf_kafka_env(conf, errstr, sizeof(errstr))) {
+            cli_error("sentinel %s: %s", name, errstr);
+            sentinel_conf_destroy(conf);
+            return CLI_EXIT_USAGE;
+        }
         int rc = command->run(argc - 1, argv + 1, conf);
         sentinel_conf_destroy(conf);
         return rc;
     }
-    fprintf(stderr, "sentinel: unknown command \"%s\"\n\n", name);
-    usage(stderr);
+    cli_error("sentinel: unknown command \"%s\" (sentinel --help lists them)", name);
+    if (!sentinel_log_json()) usage(stderr);
     return CLI_EXIT_USAGE;
 }

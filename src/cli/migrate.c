@@ -34,7 +34,7 @@ static const struct option migrate_options[] = {{"status", no_argument, NULL, OP
 static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     int status_only = 0, to_version = 0, opt;
     const char *dir = NULL;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, migrate_options, NULL)) != -1) {
         switch (opt) {
         case OPT_STATUS: status_only = 1; break;
@@ -51,7 +51,7 @@ static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "sentinel migrate: unexpected argument \"%s\"\n", argv[optind]);
+        cli_error("sentinel migrate: unexpected argument \"%s\"\n", argv[optind]);
         return CLI_EXIT_USAGE;
     }
     dir = cli_migrations_dir(dir);
@@ -60,7 +60,7 @@ static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
                                   errstr, sizeof(errstr));
     if (!pg) {
-        fprintf(stderr, "sentinel migrate: %s\n", errstr);
+        cli_error("sentinel migrate: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     sentinel_err_t err;
@@ -75,7 +75,7 @@ static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     }
     PQfinish(pg);
     if (err) {
-        fprintf(stderr, "sentinel migrate: %s\n", errstr);
+        cli_error("sentinel migrate: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;

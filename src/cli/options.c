@@ -12,9 +12,23 @@
 #include "pg/db.h"
 #include "runtime/run.h"
 
-void cli_getopt_reset(void) {
+static char **parsed_argv;
+
+void cli_getopt_reset(char **argv) {
+    parsed_argv = argv;
     optind = 1;
-    opterr = 1;
+    opterr = 0; /* said by cli_common_option, as text or JSON */
+}
+
+int cli_bad_option(int opt) {
+    const char *command = parsed_argv ? parsed_argv[0] : "";
+    if (optopt > 0 && optopt < 256)
+        cli_error("sentinel %s: -%c: %s (see --help)", command, optopt,
+                  opt == ':' ? "needs a value" : "unknown option or missing value");
+    else
+        cli_error("sentinel %s: %s: unknown option or missing value (see --help)", command,
+                  parsed_argv && optind > 0 ? parsed_argv[optind - 1] : "?");
+    return -1;
 }
 
 int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const char *usage) {
@@ -36,16 +50,19 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
         break;
     }
     case 'X': err = sentinel_conf_set_kafka(conf, arg, errstr, sizeof(errstr)); break;
+    case 'F': err = sentinel_conf_kafka_file(conf, arg, errstr, sizeof(errstr)); break;
+    case '?':
+    case ':': return cli_bad_option(opt);
     case CLI_OPT_LOG_FORMAT:
         if (!sentinel_log_set_format(arg)) return 1;
-        fprintf(stderr, "sentinel: --log-format %s: expected text or json\n", arg);
+        cli_error("sentinel: --log-format %s: expected text or json\n", arg);
         return -1;
     case 'h':
     case CLI_OPT_HELP: fputs(usage, stdout); return 2;
     default: return 0;
     }
     if (err != SENTINEL_OK) {
-        fprintf(stderr, "sentinel: %s\n", errstr);
+        cli_error("sentinel: %s\n", errstr);
         return -1;
     }
     return 1;
@@ -59,10 +76,13 @@ static void add_once(const sentinel_projector_t **chosen, int *n, const sentinel
 
 /* Say that `name` names no projector, and which do; -1. */
 static int unknown_projector(const char *command, const char *name, int aliases) {
-    fprintf(stderr, "sentinel %s: unknown projector \"%s\" (known:", command, name);
-    for (size_t i = 0; sentinel_projectors[i]; i++)
-        fprintf(stderr, " %s", sentinel_projectors[i]->name);
-    fprintf(stderr, "%s)\n", aliases ? ", metrics, all" : "");
+    char known[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; sentinel_projectors[i] && len < sizeof(known); i++)
+        len +=
+            (size_t)snprintf(known + len, sizeof(known) - len, " %s", sentinel_projectors[i]->name);
+    cli_error("sentinel %s: unknown projector \"%s\" (known:%s%s)", command, name, known,
+              aliases ? ", metrics, all" : "");
     return -1;
 }
 
@@ -103,8 +123,8 @@ int cli_number_option(const char *command, const char *name, const char *arg, lo
         *out = n;
         return 1;
     }
-    fprintf(stderr, "sentinel%s%s: %s must be %lld to %lld, not \"%s\"\n", command ? " " : "",
-            command ? command : "", name, lo, hi, arg);
+    cli_error("sentinel%s%s: %s must be %lld to %lld, not \"%s\"\n", command ? " " : "",
+              command ? command : "", name, lo, hi, arg);
     return -1;
 }
 
@@ -124,16 +144,15 @@ int cli_share_option(const char *command, const char *name, const char *arg, dou
         *out = v;
         return 1;
     }
-    fprintf(stderr, "sentinel %s: %s must be a share from 0 to 1, not \"%s\"\n", command, name,
-            arg);
+    cli_error("sentinel %s: %s must be a share from 0 to 1, not \"%s\"\n", command, name, arg);
     return -1;
 }
 
 int cli_uuid_option(const char *command, const char *name, const char *arg) {
     char normal[SENTINEL_UUID_LEN + 1];
     if (!sentinel_uuid_normalize(arg, normal)) return 1;
-    fprintf(stderr, "sentinel %s: %s must be a UUID (8-4-4-4-12 hex digits), not \"%s\"\n", command,
-            name, arg);
+    cli_error("sentinel %s: %s must be a UUID (8-4-4-4-12 hex digits), not \"%s\"\n", command, name,
+              arg);
     return -1;
 }
 
@@ -149,8 +168,8 @@ int cli_time_option(const char *command, const char *name, const char *arg, int6
         if (micros) *micros = at;
         return 1;
     }
-    fprintf(stderr, "sentinel %s: %s must be an RFC 3339 time or a date (YYYY-MM-DD), not \"%s\"\n",
-            command, name, arg);
+    cli_error("sentinel %s: %s must be an RFC 3339 time or a date (YYYY-MM-DD), not \"%s\"\n",
+              command, name, arg);
     return -1;
 }
 
@@ -169,21 +188,24 @@ int cli_batch_option(const char *command, int opt, const char *arg,
     }
     case CLI_OPT_MAX_IN_FLIGHT: {
         char *end = NULL;
+        errno = 0;
         unsigned long long n = strtoull(arg, &end, 10);
         int shift = !*end                                    ? 0
                     : !strcmp(end, "K") || !strcmp(end, "k") ? 10
                     : !strcmp(end, "M")                      ? 20
                     : !strcmp(end, "G")                      ? 30
                                                              : -1;
-        if (end != arg && arg[0] != '-' && shift >= 0 && n <= (SIZE_MAX >> shift) &&
+        /* Digits first (strtoull would take blanks and a sign), within
+         * what the consumer's queue setting can express. */
+        if (arg[0] >= '0' && arg[0] <= '9' && errno != ERANGE && shift >= 0 &&
+            n <= (SENTINEL_MAX_IN_FLIGHT_MAX >> shift) &&
             (size_t)n << shift >= SENTINEL_MAX_IN_FLIGHT_MIN) {
             options->max_in_flight = (size_t)n << shift;
             return 1;
         }
-        fprintf(stderr,
-                "sentinel %s: --max-in-flight must be a number of bytes of at least 4M "
-                "(a K, M or G suffix multiplies), not \"%s\"\n",
-                command, arg);
+        cli_error("sentinel %s: --max-in-flight must be a number of bytes from 4M to 4G "
+                  "(a K, M or G suffix multiplies), not \"%s\"\n",
+                  command, arg);
         return -1;
     }
     case CLI_OPT_BATCH_MS:
@@ -204,7 +226,7 @@ int cli_metrics_start(const char *command, const sentinel_conf_t *conf,
     options->metrics = sentinel_metrics_start(options->metrics_listen, conf, options->stall_seconds,
                                               errstr, sizeof(errstr));
     if (!options->metrics) {
-        fprintf(stderr, "sentinel %s: %s\n", command, errstr);
+        cli_error("sentinel %s: %s\n", command, errstr);
         return -1;
     }
     char host[256];
@@ -226,7 +248,7 @@ int cli_preflight(const char *command, const sentinel_conf_t *conf) {
     int timeout = sentinel_conf_connect_timeout(conf);
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), timeout, NULL, errstr, sizeof(errstr));
     if (!pg) {
-        fprintf(stderr, "sentinel %s: PostgreSQL: %s\n", command, errstr);
+        cli_error("sentinel %s: PostgreSQL: %s\n", command, errstr);
         return -1;
     }
     PQfinish(pg);
@@ -236,15 +258,15 @@ int cli_preflight(const char *command, const sentinel_conf_t *conf) {
     rd_kafka_t *rk = kconf ? rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr)) : NULL;
     if (!rk) {
         if (kconf) rd_kafka_conf_destroy(kconf);
-        fprintf(stderr, "sentinel %s: Kafka: %s\n", command, errstr);
+        cli_error("sentinel %s: Kafka: %s\n", command, errstr);
         return -1;
     }
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 1, NULL, &md, timeout * 1000);
     int rc = 0;
     if (kerr) {
-        fprintf(stderr, "sentinel %s: no Kafka broker answering at %s within %d s (%s)\n", command,
-                sentinel_conf_brokers(conf), timeout, rd_kafka_err2str(kerr));
+        cli_error("sentinel %s: no Kafka broker answering at %s within %d s (%s)\n", command,
+                  sentinel_conf_brokers(conf), timeout, rd_kafka_err2str(kerr));
         rc = -1;
     } else {
         const char *topic = sentinel_conf_topic(conf);
@@ -252,10 +274,9 @@ int cli_preflight(const char *command, const sentinel_conf_t *conf) {
         for (int i = 0; i < md->topic_cnt && !found; i++)
             found = !strcmp(md->topics[i].topic, topic) && !md->topics[i].err;
         if (!found) {
-            fprintf(stderr,
-                    "sentinel %s: topic %s does not exist on %s (publish to it first, or "
-                    "name another with --topic)\n",
-                    command, topic, sentinel_conf_brokers(conf));
+            cli_error("sentinel %s: topic %s does not exist on %s (publish to it first, or "
+                      "name another with --topic)\n",
+                      command, topic, sentinel_conf_brokers(conf));
             rc = -1;
         }
         rd_kafka_metadata_destroy(md);

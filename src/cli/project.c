@@ -39,7 +39,7 @@ static int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     int n_chosen = 0, opt;
     sentinel_run_options_t options;
     sentinel_run_options_init(&options);
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, project_options, NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR:
@@ -87,7 +87,7 @@ static int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     sentinel_info("read %lu messages once for %d projectors; peak in flight %zu bytes of %zu",
                   reader.messages, n_chosen, reader.peak_in_flight, reader.max_in_flight);
     if (err) {
-        fprintf(stderr, "sentinel project: %s\n", errstr);
+        cli_error("sentinel project: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;

@@ -31,16 +31,16 @@ static void print_list(const char *label, const char *const *items) {
 static int cli_projectors(int argc, char **argv, sentinel_conf_t *conf) {
     (void)conf;
     int opt, tables = 0;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, "h", projectors_options, NULL)) != -1) {
         switch (opt) {
         case OPT_TABLES: tables = 1; break;
         case 'h': fputs(projectors_usage, stdout); return CLI_EXIT_OK;
-        default: return CLI_EXIT_USAGE;
+        default: cli_bad_option(opt); return CLI_EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "sentinel projectors: unexpected argument \"%s\"\n", argv[optind]);
+        cli_error("sentinel projectors: unexpected argument \"%s\"\n", argv[optind]);
         return CLI_EXIT_USAGE;
     }
     if (tables) {

@@ -42,7 +42,7 @@ static void on_delivery(void *opaque, uint64_t tag, const char *error) {
     publish_run_t *run = opaque;
     if (error) {
         run->failed++;
-        fprintf(stderr, "line %llu: not delivered: %s\n", (unsigned long long)tag, error);
+        cli_error("line %llu: not delivered: %s\n", (unsigned long long)tag, error);
     }
 }
 
@@ -55,7 +55,7 @@ static int handle_chunk(publish_run_t *run, sentinel_publisher_t *pub, sentinel_
         const sentinel_encoded_t *it = sentinel_chunk_get(chunk, i);
         if (!it->ok) {
             run->rejected++;
-            fprintf(stderr, "line %lu: %s\n", it->number, it->error);
+            cli_error("line %lu: %s\n", it->number, it->error);
             if (pub && !atomic) {
                 char reason[2100];
                 snprintf(reason, sizeof(reason), "line %lu: %s", it->number, it->error);
@@ -109,7 +109,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     long max_bytes = SENTINEL_EVENT_MAX_BYTES_DEFAULT;
     int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     publish_run_t run = {0};
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, publish_options, NULL)) != -1) {
         switch (opt) {
         case OPT_DRY_RUN: dry_run = 1; break;
@@ -140,17 +140,17 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         }
     }
     if (argc - optind > 1) {
-        fprintf(stderr, "sentinel publish: one input at most (FILE or -)\n");
+        cli_error("sentinel publish: one input at most (FILE or -)\n");
         return CLI_EXIT_USAGE;
     }
     if (print && !dry_run) {
-        fprintf(stderr, "sentinel publish: --print goes with --dry-run\n");
+        cli_error("sentinel publish: --print goes with --dry-run\n");
         return CLI_EXIT_USAGE;
     }
     const char *path = optind < argc ? argv[optind] : "-";
     FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!in) {
-        fprintf(stderr, "sentinel publish: %s: %s\n", path, strerror(errno));
+        cli_error("sentinel publish: %s: %s\n", path, strerror(errno));
         return CLI_EXIT_FAILURE;
     }
 
@@ -181,7 +181,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     if (!pool) goto fatal;
     reader = sentinel_line_reader_new(in, (size_t)max_bytes);
 
-    int progress = !run.quiet && isatty(STDERR_FILENO);
+    int progress = !run.quiet && isatty(STDERR_FILENO) && !sentinel_log_json();
     double started = sentinel_monotonic_seconds(), last_progress = started;
     const char *line;
     size_t len;
@@ -202,7 +202,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
             char reason[160];
             snprintf(reason, sizeof(reason), "line %lu: event is %zu bytes, over the limit of %ld",
                      number, len, max_bytes);
-            fprintf(stderr, "%s\n", reason);
+            cli_error("%s\n", reason);
             if (pub && !atomic) {
                 /* Its first bytes stand for it in the dead-letter topic. */
                 size_t head_len = 0;
@@ -253,21 +253,19 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         if (atomic && run.rejected) {
             err = sentinel_publisher_abort(pub, errstr, sizeof(errstr));
             if (err) goto fatal;
-            fprintf(stderr,
-                    "sentinel publish: %lu invalid line(s): transaction aborted, nothing "
-                    "published\n",
-                    run.rejected);
+            cli_error("sentinel publish: %lu invalid line(s): transaction aborted, nothing "
+                      "published\n",
+                      run.rejected);
         } else {
             err = atomic ? sentinel_publisher_commit(pub, errstr, sizeof(errstr))
                          : sentinel_publisher_flush(pub, 120000, errstr, sizeof(errstr));
             if (err && atomic) {
                 char abort_why[512];
                 if (sentinel_publisher_abort(pub, abort_why, sizeof(abort_why)))
-                    fprintf(stderr, "sentinel publish: abort: %s\n", abort_why);
-                fprintf(stderr, "sentinel publish: %s: transaction aborted, nothing published\n",
-                        errstr);
+                    cli_error("sentinel publish: abort: %s\n", abort_why);
+                cli_error("sentinel publish: %s: transaction aborted, nothing published\n", errstr);
             } else if (err) {
-                fprintf(stderr, "sentinel publish: %s\n", errstr);
+                cli_error("sentinel publish: %s\n", errstr);
             }
         }
     }
@@ -284,12 +282,12 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     }
     if (!run.quiet) {
         if (dry_run)
-            fprintf(stderr, "%lu valid, %lu rejected, %.2f s, %.0f events/s (dry run)\n",
+            cli_say("%lu valid, %lu rejected, %.2f s, %.0f events/s (dry run)\n",
                     run.lines - run.rejected, run.rejected, elapsed,
                     elapsed > 0 ? (run.lines - run.rejected) / elapsed : 0.0);
         else
-            fprintf(stderr, "%lu published, %lu rejected, %.2f s, %.0f events/s, %.1f MB/s\n",
-                    published, run.rejected, elapsed, elapsed > 0 ? published / elapsed : 0.0,
+            cli_say("%lu published, %lu rejected, %.2f s, %.0f events/s, %.1f MB/s\n", published,
+                    run.rejected, elapsed, elapsed > 0 ? published / elapsed : 0.0,
                     elapsed > 0 ? stats.bytes / elapsed / 1e6 : 0.0);
     }
     int all_delivered = dry_run || (stats.failed == 0 && stats.delivered == stats.queued &&
@@ -298,7 +296,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     goto out;
 
 fatal:
-    fprintf(stderr, "sentinel publish: %s\n", errstr);
+    cli_error("sentinel publish: %s\n", errstr);
     if (pub && atomic) {
         char ignored[512];
         if (sentinel_publisher_abort(pub, ignored, sizeof(ignored))) {

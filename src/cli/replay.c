@@ -131,7 +131,7 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
     memset(out, 0, sizeof(*out));
     sentinel_run_options_init(&out->run);
     out->run.batch_ms = 1000; /* throughput over latency: fuller batches */
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
         switch (opt) {
         case OPT_PROJECTOR:
@@ -145,7 +145,7 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
             if (opt == OPT_TO) out->to = optarg;
             if (opt == OPT_NO_SWAP || opt == OPT_ABORT) {
                 if (out->mode != SENTINEL_REBUILD_SWAP) {
-                    fprintf(stderr, "sentinel rebuild: --no-swap and --abort exclude each other\n");
+                    cli_error("sentinel rebuild: --no-swap and --abort exclude each other\n");
                     return CLI_EXIT_USAGE;
                 }
                 out->mode = opt == OPT_ABORT ? SENTINEL_REBUILD_ABORT : SENTINEL_REBUILD_NO_SWAP;
@@ -166,23 +166,23 @@ static int parse(const char *command, int argc, char **argv, sentinel_conf_t *co
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "sentinel %s: unexpected argument \"%s\"\n", command, argv[optind]);
+        cli_error("sentinel %s: unexpected argument \"%s\"\n", command, argv[optind]);
         return CLI_EXIT_USAGE;
     }
     if (!out->n) {
-        fprintf(stderr, "sentinel %s: name the projection with --projector (or --projector all)\n",
-                command);
+        cli_error("sentinel %s: name the projection with --projector (or --projector all)\n",
+                  command);
         return CLI_EXIT_USAGE;
     }
     char errstr[512];
     if (options == replay_options && !out->from) {
-        fprintf(stderr, "sentinel replay: --from is required (beginning, a time or offsets)\n");
+        cli_error("sentinel replay: --from is required (beginning, a time or offsets)\n");
         return CLI_EXIT_USAGE;
     }
     const char *specs[2] = {out->from, out->to};
     for (int i = 0; i < 2; i++) {
         if (specs[i] && sentinel_position_check(specs[i], errstr, sizeof(errstr))) {
-            fprintf(stderr, "sentinel replay: --%s %s\n", i ? "to" : "from", errstr);
+            cli_error("sentinel replay: --%s %s\n", i ? "to" : "from", errstr);
             return CLI_EXIT_USAGE;
         }
     }
@@ -201,14 +201,14 @@ static int cli_replay(int argc, char **argv, sentinel_conf_t *conf) {
     if (rc >= 0) return rc;
     if (cli_preflight("replay", conf)) return CLI_EXIT_FAILURE;
     if (cli_metrics_start("replay", conf, &a.run)) return CLI_EXIT_FAILURE;
-    progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
+    progress_t pr = {.tty = isatty(STDERR_FILENO) && !sentinel_log_json(), .quiet = a.quiet};
     sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];
     sentinel_err_t err =
         sentinel_replay(a.chosen, a.n, conf, a.from, a.to, &o, errstr, sizeof(errstr));
     cli_metrics_stop(&a.run);
     if (err) {
-        fprintf(stderr, "sentinel replay: %s\n", errstr);
+        cli_error("sentinel replay: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;
@@ -220,7 +220,7 @@ static int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
     if (rc >= 0) return rc;
     if (cli_preflight("rebuild", conf)) return CLI_EXIT_FAILURE;
     if (cli_metrics_start("rebuild", conf, &a.run)) return CLI_EXIT_FAILURE;
-    progress_t pr = {.tty = isatty(STDERR_FILENO), .quiet = a.quiet};
+    progress_t pr = {.tty = isatty(STDERR_FILENO) && !sentinel_log_json(), .quiet = a.quiet};
     sentinel_replay_options_t o = {&a.run, show_progress, &pr, stdout, a.workers};
     char errstr[1024];
     int differences = 0;
@@ -228,7 +228,7 @@ static int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
         sentinel_rebuild(a.chosen, a.n, conf, a.mode, &o, &differences, errstr, sizeof(errstr));
     cli_metrics_stop(&a.run);
     if (err) {
-        fprintf(stderr, "sentinel rebuild: %s\n", errstr);
+        cli_error("sentinel rebuild: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;

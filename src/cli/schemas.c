@@ -25,19 +25,19 @@ static const struct option schemas_options[] = {{"check", no_argument, NULL, OPT
 static int cli_schemas(int argc, char **argv, sentinel_conf_t *conf) {
     int check_only = 0, canonical = 0, opt;
     (void)conf;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, "h", schemas_options, NULL)) != -1) {
         switch (opt) {
         case OPT_CHECK: check_only = 1; break;
         case OPT_CANONICAL: canonical = 1; break;
         case 'h': fputs(schemas_usage, stdout); return CLI_EXIT_OK;
-        default: return CLI_EXIT_USAGE;
+        default: cli_bad_option(opt); return CLI_EXIT_USAGE;
         }
     }
     char errstr[1024];
     sentinel_codec_t *codec = sentinel_codec_new(errstr, sizeof(errstr));
     if (!codec) {
-        fprintf(stderr, "sentinel schemas: %s\n", errstr);
+        cli_error("sentinel schemas: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     size_t n = sentinel_codec_schema_count(codec);

@@ -50,7 +50,7 @@ static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
     const sentinel_projector_t *only = NULL;
     sentinel_array_t ids = {0};
     int opt;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, dead_letters_retry_options,
                               NULL)) != -1) {
         switch (opt) {
@@ -82,7 +82,7 @@ static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
         char errstr[1024];
         if (sentinel_dead_letters_retry(p, conf, ids.n ? sentinel_array_text(&ids) : NULL,
                                         &resolved, &still, errstr, sizeof(errstr))) {
-            fprintf(stderr, "sentinel dead-letters retry: %s: %s\n", p->name, errstr);
+            cli_error("sentinel dead-letters retry: %s: %s\n", p->name, errstr);
             rc = CLI_EXIT_FAILURE;
             continue;
         }
@@ -160,7 +160,7 @@ static const struct option status_options[] = {
 static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     const char *only[16];
     int n_only = 0, opt, as_json = 0;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, status_options, NULL)) != -1) {
         if (opt == OPT_JSON) {
             as_json = 1;
@@ -168,7 +168,7 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
         }
         if (opt == OPT_PROJECTOR) {
             if (!sentinel_projector_find(optarg)) {
-                fprintf(stderr, "sentinel status: unknown projector \"%s\"\n", optarg);
+                cli_error("sentinel status: unknown projector \"%s\"\n", optarg);
                 return CLI_EXIT_USAGE;
             }
             if (n_only < 16) only[n_only++] = optarg;
@@ -183,14 +183,14 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
                                   errstr, sizeof(errstr));
     if (!pg) {
-        fprintf(stderr, "sentinel status: %s\n", errstr);
+        cli_error("sentinel status: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, NULL, errstr, sizeof(errstr));
     rd_kafka_t *rk = kconf ? rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr)) : NULL;
     if (!rk) {
         if (kconf) rd_kafka_conf_destroy(kconf);
-        fprintf(stderr, "sentinel status: %s\n", errstr);
+        cli_error("sentinel status: %s\n", errstr);
         PQfinish(pg);
         return CLI_EXIT_FAILURE;
     }
@@ -221,7 +221,7 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
                                "SELECT partition, next_offset FROM projector_offsets "
                                "WHERE projector = $1 AND topic = $2 ORDER BY partition",
                                2, params, &res, errstr, sizeof(errstr))) {
-            fprintf(stderr, "sentinel status: %s\n", errstr);
+            cli_error("sentinel status: %s\n", errstr);
             rc = CLI_EXIT_FAILURE;
             break;
         }
@@ -289,7 +289,7 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     if (argc > 1 && !strcmp(argv[1], "retry")) return dead_letters_retry(argc - 1, argv + 1, conf);
     const char *projector = NULL, *workspace = NULL, *limit = "100";
     int opt, as_json = 0;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, dead_letters_options, NULL)) !=
            -1) {
         switch (opt) {
@@ -320,7 +320,7 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
                                   errstr, sizeof(errstr));
     if (!pg) {
-        fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
+        cli_error("sentinel dead-letters: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     const char *params[3] = {projector, workspace, limit};
@@ -335,7 +335,7 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
         3, params, &res, errstr, sizeof(errstr));
     int rc = CLI_EXIT_OK;
     if (err) {
-        fprintf(stderr, "sentinel dead-letters: %s\n", errstr);
+        cli_error("sentinel dead-letters: %s\n", errstr);
         rc = CLI_EXIT_FAILURE;
     } else if (as_json) {
         json_t *list = json_array();

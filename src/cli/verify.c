@@ -86,7 +86,7 @@ static const struct option verify_options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0
 
 static int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
     int opt;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, verify_options, NULL)) != -1) {
         int handled = cli_common_option(conf, opt, optarg, verify_usage);
         if (handled == 2) return CLI_EXIT_OK;
@@ -96,14 +96,14 @@ static int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
                                   errstr, sizeof(errstr));
     if (!pg) {
-        fprintf(stderr, "sentinel verify: %s\n", errstr);
+        cli_error("sentinel verify: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     /* One snapshot for every check: projectors commit rows and rollups
      * together, so a snapshot is always consistent. */
     if (sentinel_db_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", errstr,
                          sizeof(errstr))) {
-        fprintf(stderr, "sentinel verify: %s\n", errstr);
+        cli_error("sentinel verify: %s\n", errstr);
         PQfinish(pg);
         return CLI_EXIT_FAILURE;
     }
@@ -112,7 +112,7 @@ static int cli_verify(int argc, char **argv, sentinel_conf_t *conf) {
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         PGresult *res = NULL;
         if (sentinel_db_params(pg, checks[i], 0, NULL, &res, errstr, sizeof(errstr))) {
-            fprintf(stderr, "sentinel verify: %s\n", errstr);
+            cli_error("sentinel verify: %s\n", errstr);
             rc = CLI_EXIT_FAILURE;
             break;
         }
@@ -149,7 +149,7 @@ static const struct option usage_options[] = {{"workspace", required_argument, N
 static int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
     const char *workspace = NULL, *period = NULL;
     int opt;
-    cli_getopt_reset();
+    cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, usage_options, NULL)) != -1) {
         switch (opt) {
         case OPT_WORKSPACE:
@@ -168,14 +168,14 @@ static int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
         }
     }
     if (!workspace) {
-        fprintf(stderr, "sentinel usage: --workspace is required\n");
+        cli_error("sentinel usage: --workspace is required\n");
         return CLI_EXIT_USAGE;
     }
     char errstr[1024];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
                                   errstr, sizeof(errstr));
     if (!pg) {
-        fprintf(stderr, "sentinel usage: %s\n", errstr);
+        cli_error("sentinel usage: %s\n", errstr);
         return CLI_EXIT_FAILURE;
     }
     const char *params[2] = {workspace, period};
@@ -195,7 +195,7 @@ static int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
         2, params, &res, errstr, sizeof(errstr));
     int rc = CLI_EXIT_OK;
     if (err) {
-        fprintf(stderr, "sentinel usage: %s\n", errstr);
+        cli_error("sentinel usage: %s\n", errstr);
         rc = CLI_EXIT_FAILURE;
     } else if (PQntuples(res) == 0) {
         printf("no usage recorded for workspace %s%s%s\n", workspace, period ? " at " : "",

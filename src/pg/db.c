@@ -9,6 +9,7 @@
 
 #include <sentinel/projector.h>
 #include "base/alloc.h"
+#include "base/secret.h"
 #include "pg/db.h"
 
 /* ---------------------------------------------------------------- prepared statements */
@@ -108,8 +109,122 @@ static sentinel_err_t classify_connect_failure(const char *msg) {
     return SENTINEL_ERR_RETRIABLE;
 }
 
+/* ---------------------------------------------------------------- connection strings */
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Remember [p, p + n) as a secret as written, and percent-decoded when that
+ * differs (escapes that do not decode stay as they are). */
+static void add_written_secret(const char *p, size_t n, int percent) {
+    sentinel_secret_add(p, n);
+    if (!percent || !memchr(p, '%', n)) return;
+    char *decoded = sentinel_malloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < n && (hi = hex_value(p[i + 1])) >= 0 &&
+            (lo = hex_value(p[i + 2])) >= 0 && (hi || lo)) {
+            decoded[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            decoded[o++] = p[i];
+        }
+    }
+    sentinel_secret_add(decoded, o);
+    free(decoded);
+}
+
+/* The passwords of `url` as written, found by where they sit, whether or
+ * not the string parses: URI user info, URI query and key=value settings. */
+static void add_written_passwords(const char *url) {
+    const char *scheme = strstr(url, "://");
+    if (scheme) {
+        const char *info = scheme + 3, *at = info;
+        while (*at && *at != '@' && *at != '/')
+            at++;
+        const char *colon = *at == '@' ? memchr(info, ':', (size_t)(at - info)) : NULL;
+        if (colon) add_written_secret(colon + 1, (size_t)(at - colon - 1), 1);
+    }
+    for (const char *p = url; (p = strcasestr(p, "password")); p += 8) {
+        if (p > url && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) continue;
+        const char *q = p + 8;
+        while (*q == ' ')
+            q++;
+        if (*q != '=') continue;
+        for (q++; *q == ' '; q++)
+            ;
+        if (*q == '\'') { /* quoted: to the closing quote, or the end when unclosed */
+            const char *v = ++q;
+            while (*q && *q != '\'')
+                q += *q == '\\' && q[1] ? 2 : 1;
+            add_written_secret(v, (size_t)(q - v), 0);
+            /* and unescaped, as libpq reads it */
+            char *plain = sentinel_malloc((size_t)(q - v) + 1);
+            size_t o = 0;
+            for (const char *c = v; c < q; c++)
+                plain[o++] = *c == '\\' && c + 1 < q ? *++c : *c;
+            sentinel_secret_add(plain, o);
+            free(plain);
+        } else {
+            const char *v = q;
+            while (*q && *q != ' ' && *q != '&' && *q != '\n' && *q != '\t')
+                q++;
+            add_written_secret(v, (size_t)(q - v), scheme != NULL);
+        }
+    }
+}
+
+/* What is wrong with a connection string, in words that quote none of it
+ * (libpq's own message quotes it, password and all). */
+static const char *parse_failure(const char *libpq_message) {
+    static const char *const kinds[][2] = {
+        {"invalid percent-encoded token", "bad percent-encoding"},
+        {"forbidden value %00", "%00 in a percent-encoded value"},
+        {"unterminated quoted string", "a quote that is not closed"},
+        {"missing \"=\"", "a setting without \"=\""},
+        {"matching \"]\"", "a [ that is not closed in the host"},
+        {"IPv6 host address may not be empty", "an empty IPv6 host"},
+        {"unexpected character", "an unexpected character in the URI"},
+        {"URI query parameter", "a malformed URI query parameter"},
+        {"invalid connection option", "an unknown option"},
+        {"invalid URI", "not a postgresql:// URI"},
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strstr(libpq_message, kinds[i][0])) return kinds[i][1];
+    return "malformed";
+}
+
+sentinel_err_t sentinel_db_conninfo_check(const char *url, char *errstr, size_t errstr_size) {
+    if (!url || !*url) return SENTINEL_OK;
+    add_written_passwords(url);
+    char *why = NULL;
+    PQconninfoOption *options = PQconninfoParse(url, &why);
+    if (!options) {
+        snprintf(errstr, errstr_size,
+                 "the connection string cannot be parsed: %s (it is not shown, as it may hold a "
+                 "password)",
+                 why ? parse_failure(why) : "out of memory");
+        PQfreemem(why);
+        return SENTINEL_ERR_FATAL;
+    }
+    for (PQconninfoOption *o = options; o->keyword; o++)
+        if (!strcmp(o->keyword, "password") && o->val) sentinel_secret_add(o->val, strlen(o->val));
+    PQconninfoFree(options);
+    return SENTINEL_OK;
+}
+
 PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *class, char *errstr,
                          size_t errstr_size) {
+    if (class) *class = SENTINEL_OK;
+    if (sentinel_db_conninfo_check(url, errstr, errstr_size)) {
+        if (class) *class = SENTINEL_ERR_FATAL;
+        return NULL;
+    }
     /* Defaults first: what the connection string sets wins. Keepalives
      * notice a peer that vanished without closing the connection. */
     char timeout[16];
@@ -123,7 +238,6 @@ PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *c
                                 NULL};
     const char *const values[] = {timeout, "1", "30", "10", "3", url ? url : "", NULL};
     PGconn *conn = PQconnectdbParams(keys, values, 1);
-    if (class) *class = SENTINEL_OK;
     if (PQstatus(conn) != CONNECTION_OK) {
         sentinel_db_errstr(conn, NULL, errstr, errstr_size);
         if (class) *class = classify_connect_failure(errstr);
@@ -160,9 +274,12 @@ static void put(char **o, const char *end_out, const char *p, size_t n) {
 
 void sentinel_db_redact(const char *text, char *out, size_t size) {
     if (!size) return;
+    /* By what the secrets are first, then by where a password sits. */
+    char *scrubbed = sentinel_malloc(strlen(text) * 3 + 1);
+    sentinel_secret_scrub(text, scrubbed, strlen(text) * 3 + 1);
     char *o = out;
     const char *end_out = out + size - 1;
-    const char *p = text;
+    const char *p = scrubbed;
     while (*p && o < end_out) {
         /* URI user info: scheme://user:SECRET@host */
         if (!strncmp(p, "://", 3)) {
@@ -178,7 +295,7 @@ void sentinel_db_redact(const char *text, char *out, size_t size) {
             }
         }
         /* key=value and URI query parameters: password=SECRET */
-        if (!strncasecmp(p, "password", 8) && (p == text || !isalnum((unsigned char)p[-1]))) {
+        if (!strncasecmp(p, "password", 8) && (p == scrubbed || !isalnum((unsigned char)p[-1]))) {
             const char *q = p + 8;
             while (*q == ' ')
                 q++;
@@ -203,6 +320,7 @@ void sentinel_db_redact(const char *text, char *out, size_t size) {
         *o++ = *p++;
     }
     *o = '\0';
+    free(scrubbed);
 }
 
 static int is_class(const char *sqlstate, const char *cls) { return !strncmp(sqlstate, cls, 2); }
@@ -259,6 +377,18 @@ void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr, s
     size_t n = strlen(errstr);
     while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' '))
         errstr[--n] = '\0';
+    /* One line: libpq continues a message on a new, indented line. */
+    char *w = errstr;
+    for (const char *r = errstr; *r; r++) {
+        if (*r == '\n') {
+            while (r[1] == '\t' || r[1] == ' ')
+                r++;
+            *w++ = ' ';
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
 }
 
 sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size) {

@@ -16,6 +16,14 @@
  * empty or NULL url lets libpq use PG*. */
 PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *class, char *errstr,
                          size_t errstr_size);
+/* Check that `url` parses as a libpq connection string (NULL or empty:
+ * libpq's PG* variables, fine) and remember the passwords in it as the
+ * process's secrets (base/secret.h), as written and percent-decoded, so
+ * that no message shows them. FATAL when it cannot parse, with a reason
+ * that quotes none of the string: waiting cannot fix it. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_conninfo_check(const char *url, char *errstr,
+                                                             size_t errstr_size);
+
 /* sentinel_db_open with the default timeout and no class. */
 PGconn *sentinel_db_connect(const char *url, char *errstr, size_t errstr_size);
 

@@ -499,9 +499,10 @@ sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
         snprintf(errstr, errstr_size, "between 1 and %d projectors", SENTINEL_MAX_SET);
         return SENTINEL_ERR_INVALID;
     }
-    if (options->max_in_flight < SENTINEL_MAX_IN_FLIGHT_MIN) {
-        snprintf(errstr, errstr_size, "the bytes in flight must be at least %zu",
-                 SENTINEL_MAX_IN_FLIGHT_MIN);
+    if (options->max_in_flight < SENTINEL_MAX_IN_FLIGHT_MIN ||
+        options->max_in_flight > SENTINEL_MAX_IN_FLIGHT_MAX) {
+        snprintf(errstr, errstr_size, "the bytes in flight must be from %zu to %zu",
+                 SENTINEL_MAX_IN_FLIGHT_MIN, SENTINEL_MAX_IN_FLIGHT_MAX);
         return SENTINEL_ERR_INVALID;
     }
     pthread_once(&counting_once, count_decoding);

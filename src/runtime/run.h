@@ -52,6 +52,8 @@ typedef struct sentinel_run_options {
 
 #define SENTINEL_MAX_IN_FLIGHT_DEFAULT ((size_t)64 << 20)
 #define SENTINEL_MAX_IN_FLIGHT_MIN ((size_t)4 << 20)
+/* At most: a quarter is the consumer queue, which librdkafka bounds at 2 GiB. */
+#define SENTINEL_MAX_IN_FLIGHT_MAX ((size_t)4 << 30)
 
 void sentinel_run_options_init(sentinel_run_options_t *options);
 

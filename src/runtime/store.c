@@ -29,7 +29,11 @@ sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char
         PQfinish(*pg);
         *pg = NULL;
     }
-    sentinel_err_t class;
+    /* A string that can never parse is a configuration error, for a
+     * daemon too: retrying it would only log the same refusal forever. */
+    sentinel_err_t class =
+        sentinel_db_conninfo_check(sentinel_conf_db(rt->conf), errstr, errstr_size);
+    if (class) return class;
     *pg = sentinel_db_open(sentinel_conf_db(rt->conf), sentinel_conf_connect_timeout(rt->conf),
                            &class, errstr, errstr_size);
     if (!*pg)

@@ -95,7 +95,7 @@ static void test_kafka_passthrough_errors(void **state) {
     char errstr[512];
     assert_int_equal(sentinel_conf_set_kafka(conf, "linger.ms", errstr, sizeof(errstr)),
                      SENTINEL_ERR_INVALID);
-    assert_string_equal(errstr, "-X linger.ms: expected key=value");
+    assert_string_equal(errstr, "-X: expected key=value (the argument is not shown)");
     assert_int_equal(sentinel_conf_set_kafka(conf, "=5", errstr, sizeof(errstr)),
                      SENTINEL_ERR_INVALID);
     /* librdkafka's own reason is kept: it names the unknown property. */
@@ -104,7 +104,9 @@ static void test_kafka_passthrough_errors(void **state) {
     assert_non_null(strstr(errstr, "lingr.ms"));
     assert_int_equal(sentinel_conf_set_kafka(conf, "linger.ms=banana", errstr, sizeof(errstr)),
                      SENTINEL_ERR_INVALID);
-    assert_non_null(strstr(errstr, "linger.ms=banana"));
+    /* A refused value is never echoed: it may be a mistyped secret. */
+    assert_non_null(strstr(errstr, "linger.ms"));
+    assert_null(strstr(errstr, "banana"));
     sentinel_conf_destroy(conf);
 }
 

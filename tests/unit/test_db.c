@@ -69,6 +69,30 @@ static void test_redact(void **state) {
     assert_null(strstr(out, "sec"));
 }
 
+/* By what the password is: a malformed string's parts, as written and
+ * percent-decoded, wherever libpq quotes them. */
+static void test_redact_by_value(void **state) {
+    (void)state;
+    char errstr[256], out[256];
+    assert_int_equal(
+        sentinel_db_conninfo_check("postgresql://u:pa%zzTOPSECRET@h/db", errstr, sizeof(errstr)),
+        SENTINEL_ERR_FATAL);
+    assert_non_null(strstr(errstr, "bad percent-encoding"));
+    assert_null(strstr(errstr, "TOPSECRET"));
+    sentinel_db_redact("invalid percent-encoded token: \"pa%zzTOPSECRET\"", out, sizeof(out));
+    assert_null(strstr(out, "TOPSECRET"));
+    assert_int_equal(
+        sentinel_db_conninfo_check("postgresql://u:s%41lt@h/db", errstr, sizeof(errstr)), 0);
+    sentinel_db_redact("quoted sAlt and s%41lt", out, sizeof(out));
+    assert_string_equal(out, "quoted *** and ***");
+    assert_int_equal(
+        sentinel_db_conninfo_check("host=h password='unclosedPW", errstr, sizeof(errstr)),
+        SENTINEL_ERR_FATAL);
+    assert_non_null(strstr(errstr, "quote that is not closed"));
+    sentinel_db_redact("near unclosedPW", out, sizeof(out));
+    assert_string_equal(out, "near ***");
+}
+
 static void test_names(void **state) {
     (void)state;
     assert_string_equal(sentinel_err_name(SENTINEL_ERR_RETRIABLE), "retriable");
@@ -80,7 +104,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retriable), cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_fatal),     cmocka_unit_test(test_names),
-        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_redact),    cmocka_unit_test(test_redact_by_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

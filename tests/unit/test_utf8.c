@@ -44,8 +44,21 @@ static void test_trim_keeps_whole_text(void **state) {
     assert_int_equal(sentinel_utf8_trim(empty), 0);
 }
 
+/* Text from events reaches a terminal as data: ESC, BEL, CR, newlines
+ * and C1 controls escaped, the rest (UTF-8 included) as it is. */
+static void test_escape_controls(void **state) {
+    (void)state;
+    char out[64];
+    sentinel_utf8_escape_controls("\x1b]0;pwned\x07 ok\r\n\xc2\x9b\xc3\xa9\x7f", out, sizeof(out));
+    assert_string_equal(out, "\\x1b]0;pwned\\x07 ok\\x0d\\x0a\\u009b\xc3\xa9\\x7f");
+    /* cut at an escape's boundary, never inside one */
+    sentinel_utf8_escape_controls("ab\x1b", out, 5);
+    assert_string_equal(out, "ab");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escape_controls),
         cmocka_unit_test(test_cut_at_every_byte),
         cmocka_unit_test(test_trim_keeps_whole_text),
     };

@@ -28,9 +28,28 @@ SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set(sentinel_conf_t
                                                                  size_t errstr_size);
 
 /* Add a librdkafka property from "key=value" (the -X flag). It is checked
- * against librdkafka at once, so a typo fails here with librdkafka's reason. */
+ * against librdkafka at once, so a typo fails here with librdkafka's reason;
+ * no refusal shows the value, and credentials (passwords, secrets) are
+ * scrubbed from every message the process prints. A key set again takes
+ * the new value. */
 SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_set_kafka(sentinel_conf_t *conf,
                                                                        const char *assignment,
+                                                                       char *errstr,
+                                                                       size_t errstr_size);
+
+/* Add the librdkafka properties of a properties file (key=value lines,
+ * blank lines and # comments; the -F flag, as kcat reads). A refusal names
+ * the file, the line and the key, never the value. */
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_kafka_file(sentinel_conf_t *conf,
+                                                                        const char *path,
+                                                                        char *errstr,
+                                                                        size_t errstr_size);
+
+/* Add librdkafka properties from the environment: the file
+ * SENTINEL_KAFKA_CONFIG_FILE names, then each SENTINEL_KAFKA_PROP_<NAME>
+ * (NAME lower-cased, _ read as .: SENTINEL_KAFKA_PROP_SASL_PASSWORD sets
+ * sasl.password). Flags given after this call win. */
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_conf_kafka_env(sentinel_conf_t *conf,
                                                                        char *errstr,
                                                                        size_t errstr_size);
 
