@@ -348,6 +348,7 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
             err = SENTINEL_ERR_INVALID;
         } else if (sentinel_uuid_normalize(json_string_value(s), id_out[k])) {
             snprintf(why, sizeof(why), "%s: \"%.60s\" is not a UUID", ids[k], json_string_value(s));
+            id_out[k][0] = '\0';
             err = SENTINEL_ERR_INVALID;
         }
         json_decref(s);
@@ -402,7 +403,15 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
     json_decref(data_json);
     if (err) {
         snprintf(errstr, errstr_size, "%s: %s", e->type->name, why);
+        /* What identifies it stays, so its dead letter can be found. */
+        const sentinel_event_type_t *type = ev->type;
+        char event_id[SENTINEL_UUID_LEN + 1], workspace_id[SENTINEL_UUID_LEN + 1];
+        memcpy(event_id, ev->event_id, sizeof(event_id));
+        memcpy(workspace_id, ev->workspace_id, sizeof(workspace_id));
         sentinel_event_clear(ev);
+        ev->type = type;
+        memcpy(ev->event_id, event_id, sizeof(event_id));
+        memcpy(ev->workspace_id, workspace_id, sizeof(workspace_id));
     }
     return err;
 }

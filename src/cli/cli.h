@@ -158,6 +158,10 @@ int cli_preflight(const char *command, const sentinel_conf_t *conf);
 #define cli_error(...) sentinel_log_print(SENTINEL_LOG_ERROR, __VA_ARGS__)
 #define cli_say(...) sentinel_log_print(SENTINEL_LOG_INFO, __VA_ARGS__)
 
+/* One line of a command's human-readable output to stdout, with control
+ * characters from event data escaped (a newline added). */
+void cli_print(const char *fmt, ...) SENTINEL_PRINTF(1, 2);
+
 /* Reset getopt for a subcommand's parse of argv (kept to name a bad
  * option in the message). */
 void cli_getopt_reset(char **argv);

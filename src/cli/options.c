@@ -1,5 +1,6 @@
 /* options.c -- options every sentinel subcommand shares. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +9,20 @@
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
+#include "base/utf8.h"
 #include "cli/cli.h"
 #include "pg/db.h"
 #include "runtime/run.h"
+
+void cli_print(const char *fmt, ...) {
+    char line[8192], safe[4 * sizeof(line)];
+    va_list ap;
+    va_start(ap, fmt);
+    sentinel_utf8_vformat(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    sentinel_utf8_escape_controls(line, safe, sizeof(safe));
+    puts(safe);
+}
 
 static char **parsed_argv;
 

@@ -363,10 +363,10 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
         json_decref(doc);
     } else {
         for (int r = 0; r < PQntuples(res); r++)
-            printf("#%s %s %s[%s]@%s %s workspace %s event %s at %s: %s\n", PQgetvalue(res, r, 0),
-                   PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
-                   PQgetvalue(res, r, 4), PQgetvalue(res, r, 5), PQgetvalue(res, r, 6),
-                   PQgetvalue(res, r, 7), PQgetvalue(res, r, 8), PQgetvalue(res, r, 9));
+            cli_print("#%s %s %s[%s]@%s %s workspace %s event %s at %s: %s", PQgetvalue(res, r, 0),
+                      PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+                      PQgetvalue(res, r, 4), PQgetvalue(res, r, 5), PQgetvalue(res, r, 6),
+                      PQgetvalue(res, r, 7), PQgetvalue(res, r, 8), PQgetvalue(res, r, 9));
         printf("%d dead letter(s)\n", PQntuples(res));
     }
     PQclear(res);

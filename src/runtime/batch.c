@@ -26,9 +26,16 @@ int rt_handles(const sentinel_projector_t *p, const char *type, size_t len) {
     return 0;
 }
 
+int rt_claim_routes(const rt_message_t *m) {
+    if (!m->claimed_type) return 0;
+    for (size_t i = 0; sentinel_projectors[i]; i++)
+        if (rt_handles(sentinel_projectors[i], m->claimed_type, strlen(m->claimed_type))) return 1;
+    return 0;
+}
+
 int rt_message_for(const rt_message_t *m, const sentinel_projector_t *p) {
     if (m->type) return rt_handles(p, m->type->name, strlen(m->type->name));
-    if (m->claimed_type) return rt_handles(p, m->claimed_type, strlen(m->claimed_type));
+    if (rt_claim_routes(m)) return rt_handles(p, m->claimed_type, strlen(m->claimed_type));
     return m->error != NULL; /* nobody can route it: every projector dead-letters it */
 }
 

@@ -94,7 +94,10 @@ static void add_message(rt_runtime_t *rt, rd_kafka_message_t *m) {
         if (!rd_kafka_message_headers(m, &hdrs) &&
             !rd_kafka_header_get_last(hdrs, "event_type", &type, &type_len) && type) {
             x->claimed_type = sentinel_strndup(type, type_len);
-            wanted = wanted_by_any(rt, x->claimed_type, type_len);
+            /* A header naming no type any projector handles routes
+             * nothing: the message is decoded, and dead-lettered by
+             * every projector when it does not decode. */
+            if (rt_claim_routes(x)) wanted = wanted_by_any(rt, x->claimed_type, type_len);
         }
     }
     size_t before = decoded_bytes;

@@ -38,6 +38,10 @@ typedef struct rt_message {
 } rt_message_t;
 
 void rt_message_clear(rt_message_t *m);
+/* Whether m's event_type header (when it did not decode by fingerprint)
+ * names a type some projector of the registry handles: only then does the
+ * header route it. */
+int rt_claim_routes(const rt_message_t *m);
 /* Whether `p` has to see m: a type it handles, or a message nobody can
  * route (each projector then dead-letters it). */
 int rt_message_for(const rt_message_t *m, const sentinel_projector_t *p);

@@ -412,9 +412,10 @@ static sentinel_err_t write_dead_letters(rt_projection_t *pj, rt_item_t *items, 
         sentinel_copy_str(&rows, pj->rt->topic);
         sentinel_copy_int(&rows, m->msg->partition);
         sentinel_copy_int(&rows, m->msg->offset);
-        sentinel_copy_str(&rows, m->decoded ? m->ev.event_id : NULL);
-        sentinel_copy_str(&rows, m->decoded ? m->ev.workspace_id : NULL);
-        sentinel_copy_str(&rows, m->decoded ? m->ev.type->name : NULL);
+        /* An event that decoded but broke a rule is found by its id. */
+        sentinel_copy_str(&rows, m->ev.event_id[0] ? m->ev.event_id : NULL);
+        sentinel_copy_str(&rows, m->ev.workspace_id[0] ? m->ev.workspace_id : NULL);
+        sentinel_copy_str(&rows, m->ev.type ? m->ev.type->name : NULL);
         sentinel_copy_str(&rows, it->reason ? it->reason : "rejected");
         sentinel_copy_bytes(&rows, m->msg->payload, m->msg->len);
         sentinel_copy_end_row(&rows);

@@ -10,29 +10,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <sentinel/event.h>
+#include <sentinel/projector.h>
 
 #include "harness.h"
 
 #define CASES SENTINEL_SOURCE_DIR "/tests/data/projection"
 
-/* Bytes that are no Avro event, with a header that routes them to runs. */
-static void produce_garbage(const char *topic) {
+/* Produce `len` bytes to partition 0 of topic, any Kafka client's way,
+ * with an event_type header when `type` is not NULL. */
+static void produce_raw(const char *topic, const char *type, const void *bytes, size_t len) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
         fail_msg("%s", errstr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, "event_type", -1, "RunStarted", -1);
-    const char *junk = "{\"not\": \"avro\"}";
+    if (type) rd_kafka_header_add(h, "event_type", -1, type, -1);
     if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
-                          RD_KAFKA_V_VALUE((void *)junk, strlen(junk)), RD_KAFKA_V_HEADERS(h),
+                          RD_KAFKA_V_VALUE((void *)bytes, len), RD_KAFKA_V_HEADERS(h),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END))
         fail_msg("produce failed");
     assert_int_equal(rd_kafka_flush(rk, 30000), 0);
     rd_kafka_destroy(rk);
+}
+
+/* Bytes that are no Avro event, with a header that routes them to runs. */
+static void produce_garbage(const char *topic) {
+    const char *junk = "{\"not\": \"avro\"}";
+    produce_raw(topic, "RunStarted", junk, strlen(junk));
 }
 
 static void test_every_rejection_reason(void **state) {
@@ -210,9 +219,115 @@ static void test_every_rejection_reason(void **state) {
     free(conninfo);
 }
 
+/* Whatever its headers say, a message no projector can decode leaves a
+ * dead letter; one that decodes but breaks a rule is found by its id. */
+static void test_garbage_never_vanishes(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_garbage", 1, &name);
+    char *topic = harness_unique_name("test.garbage");
+    char *prefix = harness_unique_name("garbage");
+    harness_create_topic(topic, 1);
+    const char *junk = "\xc3\x01 no schema has this";
+    produce_raw(topic, "NoSuchType", junk, strlen(junk));
+    produce_raw(topic, NULL, junk, strlen(junk));
+
+    /* A UsageIncremented any Kafka client could write: valid Avro, its
+     * amount INT64_MAX (the publisher refuses that, so the bytes are
+     * patched: the varint of 777777 after the enum index of "tokens"). */
+    char errstr[512];
+    sentinel_codec_t *codec = sentinel_codec_new(errstr, sizeof(errstr));
+    assert_non_null(codec);
+    const char *json = "{\"event_id\": \"e7000000-0000-4000-8000-000000000001\", \"type\": "
+                       "\"UsageIncremented\", \"workspace_id\": \"a0000000-0000-4000-8000-"
+                       "000000000001\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": "
+                       "{\"metric\": \"tokens\", \"amount\": 777777}}";
+    sentinel_bytes_t avro = {0};
+    sentinel_event_head_t head;
+    assert_int_equal(sentinel_event_json_to_avro(codec, json, strlen(json), &avro, &head, errstr,
+                                                 sizeof(errstr)),
+                     0);
+    static const unsigned char was[] = {0x0a, 0xe2, 0xf8, 0x5e};
+    static const unsigned char now[] = {0x0a, 0xfe, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0x01};
+    unsigned char *at = memmem(avro.data, avro.len, was, sizeof(was));
+    assert_non_null(at);
+    size_t head_len = (size_t)(at - avro.data), tail = avro.len - head_len - sizeof(was);
+    unsigned char patched[512];
+    memcpy(patched, avro.data, head_len);
+    memcpy(patched + head_len, now, sizeof(now));
+    memcpy(patched + head_len + sizeof(now), at + sizeof(was), tail);
+    produce_raw(topic, "UsageIncremented", patched, head_len + sizeof(now) + tail);
+    free(avro.data);
+    sentinel_codec_destroy(codec);
+
+    harness_project(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+    long long projectors = 0;
+    while (sentinel_projectors[projectors])
+        projectors++;
+    /* The header names no type: every projector dead-letters it. */
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE "
+                                             "kafka_offset = 0 AND event_id IS NULL AND reason "
+                                             "LIKE 'payload does not decode: %'"),
+                     projectors);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE "
+                                             "kafka_offset = 1 AND reason LIKE 'payload does not "
+                                             "decode: %'"),
+                     projectors);
+    /* Decoded, out of bounds: its id, type and workspace recorded. */
+    assert_int_equal(
+        harness_query_int(conn,
+                          "SELECT count(*) FROM dead_letters WHERE kafka_offset = 2 AND projector "
+                          "= 'usage' AND event_id = 'e7000000-0000-4000-8000-000000000001' AND "
+                          "event_type = 'UsageIncremented' AND workspace_id = "
+                          "'a0000000-0000-4000-8000-000000000001' AND reason LIKE '%amount%'"),
+        1);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM usage_ledger"), 0);
+
+    /* Text from events is data: dead-letters escapes control characters. */
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    harness_exec(owner, "INSERT INTO dead_letters (projector, topic, partition, kafka_offset, "
+                        "event_type, reason) VALUES ('runs', 'x', 0, 99, E'\\x1b]0;pwned\\x07', "
+                        "E'bad \\x1b[2J type')");
+    PQfinish(owner);
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "dead-letters --db \"%s\" --projector runs", conninfo) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    if (strchr(out, 0x1b) || strchr(out, 0x07)) fail_msg("a live control sequence:\n%s", out);
+    assert_non_null(strstr(out, "\\x1b]0;pwned\\x07"));
+    free(out);
+    free(cmd);
+
+    /* and so does publish, for an invalid line's type */
+    char path[] = "/tmp/sentinel_control_XXXXXX";
+    int fd = mkstemp(path);
+    const char line[] =
+        "{\"event_id\": \"e7000000-0000-4000-8000-000000000002\", \"type\": "
+        "\"\\u001b]0;pwned\\u0007\", \"workspace_id\": \"a0000000-0000-4000-8000-"
+        "000000000001\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": {}}\n";
+    assert_int_equal(write(fd, line, sizeof(line) - 1), (ssize_t)(sizeof(line) - 1));
+    close(fd);
+    assert_true(asprintf(&cmd, "publish --dry-run %s", path) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 1);
+    if (strchr(out, 0x1b) || strchr(out, 0x07)) fail_msg("a live control sequence:\n%s", out);
+    assert_non_null(strstr(out, "line 1"));
+    free(out);
+    free(cmd);
+    unlink(path);
+
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(name);
+    free(conninfo);
+    free(topic);
+    free(prefix);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_rejection_reason),
+        cmocka_unit_test(test_garbage_never_vanishes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,7 +142,11 @@ SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_json_to_avro(
 
 /* Decode single-object encoded bytes written with any known schema version,
  * resolved to the newest version of the type, and validate the result as a
- * JSON event would be. INVALID when the bytes are not such an event. */
+ * JSON event would be. INVALID when the bytes are not such an event; ev
+ * then owns nothing, but when the Avro datum itself decoded its type, and
+ * its event_id and workspace_id when they are UUIDs, stay set (empty
+ * otherwise), so a rejection can say which event it was. ev must be
+ * zeroed before the call. */
 SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec,
                                                                      const void *bytes, size_t len,
                                                                      sentinel_event_t *ev,
