@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "events/json_scan.h"
 
 /* A key seen in an object of the line, for duplicate detection. */
@@ -288,19 +289,13 @@ static int scan_number(json_cursor_t *s, json_token_t *tok) {
     return 0;
 }
 
-static uint32_t hash_bytes(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* Note key `tok` of object number `object`: -1 when the object has it already. */
 int json_key_once(json_scan_t *st, uint32_t object, const json_token_t *tok) {
     if (st->allow_duplicates) return 0;
     size_t len;
     const char *key = json_string_text(st, tok, &len);
-    uint32_t h = hash_bytes(key, len) ^ (object * 0x9E3779B9u);
+    /* Keyed per process: crafted keys cannot all land in one run of slots. */
+    uint32_t h = (uint32_t)sentinel_hash(key, len) ^ (object * 0x9E3779B9u);
     if ((st->slots_used + 1) * 2 > st->slots_cap) {
         size_t old_cap = st->slots_cap, cap = old_cap ? old_cap * 2 : 64;
         key_slot_t *old = st->slots, *slots = sentinel_calloc(cap, sizeof(*slots));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "base/uuid_map.h"
 
 typedef struct slot {
@@ -17,13 +18,6 @@ struct sentinel_uuid_map {
     size_t cap; /* power of two */
     size_t size;
 };
-
-static uint64_t hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 sentinel_uuid_map_t *sentinel_uuid_map_new(void) {
     sentinel_uuid_map_t *m = sentinel_calloc(1, sizeof(*m));
@@ -44,7 +38,7 @@ void sentinel_uuid_map_clear(sentinel_uuid_map_t *m) {
 }
 
 static slot_t *find(const sentinel_uuid_map_t *m, const char *key) {
-    size_t i = (size_t)hash(key) & (m->cap - 1);
+    size_t i = (size_t)sentinel_hash(key, strlen(key)) & (m->cap - 1);
     while (m->slots[i].used && strcmp(m->slots[i].key, key))
         i = (i + 1) & (m->cap - 1);
     return &m->slots[i];
