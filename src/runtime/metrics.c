@@ -8,18 +8,16 @@
  * runs registered here: a run registers when its reader starts and leaves
  * before its consumer is closed, under the server's lock, which every
  * reader of a run takes too. */
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/http_server.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
@@ -87,7 +85,7 @@ void rt_observe_commit(rt_projection_t *pj, size_t count, double seconds) {
 /* ---------------------------------------------------------------- the server */
 
 struct sentinel_metrics {
-    struct MHD_Daemon *daemon;
+    sentinel_http_server_t *http;
     int port;
     int stall_seconds;
     char *db; /* conninfo, for the count of open dead letters */
@@ -503,42 +501,23 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
 
 sentinel_metrics_t *sentinel_metrics_start(const char *listen, const sentinel_conf_t *conf,
                                            int stall_seconds, char *errstr, size_t errstr_size) {
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || !colon[1]) {
-        snprintf(errstr, errstr_size, "--metrics-listen %s: expected HOST:PORT", listen);
-        return NULL;
-    }
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') { /* [::1]:9400 */
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (rc) {
-        snprintf(errstr, errstr_size, "--metrics-listen %s: %s", listen, gai_strerror(rc));
-        return NULL;
-    }
     sentinel_metrics_t *m = sentinel_calloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     m->stall_seconds = stall_seconds > 0 ? stall_seconds : 60;
     m->db = sentinel_strdup(sentinel_conf_db(conf));
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!m->daemon) {
-        snprintf(errstr, errstr_size, "--metrics-listen %s: cannot listen there", listen);
+    /* Scrapers and probes: a few connections each, answered at once. */
+    const sentinel_http_limits_t limits = {.threads = 2,
+                                           .connections = 256,
+                                           .per_address = 32,
+                                           .header_seconds = 5,
+                                           .request_seconds = 10};
+    m->http = sentinel_http_start("--metrics-listen", listen, &limits, serve, m, NULL, NULL, errstr,
+                                  errstr_size);
+    if (!m->http) {
         sentinel_metrics_stop(m);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    m->port = info ? info->port : 0;
+    m->port = sentinel_http_port(m->http);
     if (pthread_create(&m->watchdog, NULL, watch, m)) {
         snprintf(errstr, errstr_size, "cannot start the watchdog thread");
         sentinel_metrics_stop(m);
@@ -554,7 +533,7 @@ void sentinel_metrics_stop(sentinel_metrics_t *m) {
     if (!m) return;
     m->stopping = 1;
     if (m->watching) pthread_join(m->watchdog, NULL);
-    if (m->daemon) MHD_stop_daemon(m->daemon);
+    sentinel_http_stop(m->http);
     if (m->pg) PQfinish(m->pg);
     pthread_mutex_destroy(&m->lock);
     free(m->db);

@@ -19,18 +19,23 @@ trap 'rm -rf "$work"' EXIT
 
 for cc in gcc clang; do
     cmake -S "$ROOT" -B "$work/build-$cc" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$cc" \
-        -DSENTINEL_WERROR=ON -DSENTINEL_TESTS=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix" \
+        -DSENTINEL_WERROR=ON -DSENTINEL_TESTS=OFF \
         >"$work/configure-$cc.log" 2>&1 || fail "configure with $cc: $(cat "$work/configure-$cc.log")"
     cmake --build "$work/build-$cc" -j2 >"$work/build-$cc.log" 2>&1 ||
         fail "Release build with $cc: $(grep -E 'error|warning' "$work/build-$cc.log" | head -20)"
 done
-cmake --install "$work/build-gcc" >"$work/install.log" 2>&1 || fail "install: $(cat "$work/install.log")"
+# Configured for the default prefix, installed elsewhere as packagers and
+# users do: the pkg-config file must find its prefix where it lies.
+cmake --install "$work/build-gcc" --prefix "$work/prefix" >"$work/install.log" 2>&1 ||
+    fail "install: $(cat "$work/install.log")"
 
 prefix="$work/prefix"
 pc="$(find "$prefix" -name sentinel.pc)"
 [[ -n "$pc" ]] || fail "no sentinel.pc installed"
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 libdir="$(pkg-config --variable=libdir sentinel)"
+[[ "$(realpath "$libdir")" == "$(realpath "$prefix")"/* ]] ||
+    fail "sentinel.pc points at $libdir, not into $prefix"
 for f in "$libdir/libsentinel.a" "$libdir/libsentinel.so" "$prefix/bin/sentinel" \
     "$libdir/cmake/sentinel/sentinelConfig.cmake"; do
     [[ -e "$f" ]] || fail "not installed: $f"
@@ -59,7 +64,7 @@ cc "${cflags[@]}" "$src" -o "$work/pc_shared" $(pkg-config --cflags --libs senti
     fail "pkg-config shared link"
 # Static libsentinel, its dependencies shared (the private ones named, as
 # `pkg-config --static` would also ask for libpq's own static archives).
-static_libs="$(pkg-config --libs libpq rdkafka avro-c jansson libmicrohttpd) -lpthread -lm"
+static_libs="$(pkg-config --libs libpq rdkafka avro-c jansson libmicrohttpd libsodium) -lpthread -lm"
 cc "${cflags[@]}" "$src" -o "$work/pc_static" $(pkg-config --cflags sentinel) \
     "$libdir/libsentinel.a" $static_libs || fail "pkg-config static link"
 cmake -S "$ROOT/tests/install" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" \

@@ -20,6 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <time.h>
+
 #include <cmocka.h>
 
 #include "harness.h"
@@ -292,9 +297,153 @@ static void test_prometheus_watches_a_projector(void **state) {
     free(conninfo);
 }
 
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A socket from `from` (a loopback address) to 127.0.0.1:port, connected
+ * or -1. */
+static int dial(const char *from, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    inet_pton(AF_INET, from, &src.sin_addr);
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
+        connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* GET /healthz from 127.0.0.1: the status, or 0 when no answer came
+ * within `timeout` seconds; the time it took in *took. */
+static int probe_healthz(int port, double timeout, double *took) {
+    double t0 = mono();
+    int fd = dial("127.0.0.1", port), code = 0;
+    if (fd >= 0) {
+        const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+        if (write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
+            char buf[512];
+            size_t got = 0;
+            while (got < sizeof(buf) - 1 && mono() - t0 < timeout) {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (poll(&pfd, 1, 100) <= 0) continue;
+                ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+                if (n <= 0) break;
+                got += (size_t)n;
+            }
+            buf[got] = '\0';
+            if (!strncmp(buf, "HTTP/1.", 7) && strlen(buf) > 12) code = atoi(buf + 9);
+        }
+        close(fd);
+    }
+    *took = mono() - t0;
+    return code;
+}
+
+/* Whether the server has closed fd (EOF or reset). */
+static int closed_by_server(int fd) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) <= 0) return 0;
+    char c;
+    return read(fd, &c, 1) <= 0 || (pfd.revents & (POLLHUP | POLLERR));
+}
+
+/* A thousand clients trickling headers from one address hold neither
+ * /healthz nor more than their address's share of the connections, and
+ * each is cut at the header deadline however it trickles. */
+static void test_slow_clients_cannot_silence_healthz(void **state) {
+    (void)state;
+    struct rlimit nofile;
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+    if (nofile.rlim_cur < 1300) fail_msg("only %ld descriptors", (long)nofile.rlim_cur);
+
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_slowloris", 0, &name);
+    char *topic = harness_unique_name("test.slowloris");
+    harness_create_topic(topic, 2);
+    int port = free_port();
+    char log[] = "/tmp/sentinel_slowloris_XXXXXX";
+    close(mkstemp(log));
+    char *args = NULL;
+    assert_true(asprintf(&args, "project --db \"%s\" --topic %s --metrics-listen 127.0.0.1:%d",
+                         conninfo, topic, port) > 0);
+    sentinel_pid = harness_spawn_sentinel(args, log);
+    double took;
+    int code = 0;
+    for (int i = 0; i < 300 && code != 200; i++) {
+        code = probe_healthz(port, 2, &took);
+        if (code != 200) usleep(100000);
+    }
+    assert_int_equal(code, 200);
+
+    enum { SLOW = 1100 };
+    static int fds[SLOW];
+    double started = mono();
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = dial("127.0.0.2", port);
+        if (fds[i] >= 0 && send(fds[i], "GET /healthz HTTP/1.1\r\n", 23, MSG_NOSIGNAL) < 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+    }
+    double worst = 0;
+    int probes = 0, open_early = -1, open_late = -1;
+    while (mono() - started < 12) {
+        /* Every second a header line on each connection still open. */
+        for (int i = 0; i < SLOW; i++) {
+            if (fds[i] < 0) continue;
+            if (closed_by_server(fds[i]) || send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        int open = 0;
+        for (int i = 0; i < SLOW; i++)
+            open += fds[i] >= 0;
+        if (open_early < 0 && mono() - started > 2) open_early = open;
+        if (mono() - started > 9) open_late = open;
+        code = probe_healthz(port, 2, &took);
+        if (code != 200)
+            fail_msg("/healthz answered %d after %.2f s while %d clients trickle", code, took,
+                     open);
+        if (took > worst) worst = took;
+        probes++;
+        usleep(500000);
+    }
+    print_message("%d probes, the slowest %.3f s; trickling connections open: %d at 2 s, %d at "
+                  "9 s\n",
+                  probes, worst, open_early, open_late);
+    assert_true(worst < 2);
+    /* One address holds at most its share (32) ... */
+    assert_true(open_early <= 32);
+    /* ... and a request that trickles in is cut at its deadline (5 s). */
+    assert_int_equal(open_late, 0);
+    for (int i = 0; i < SLOW; i++)
+        if (fds[i] >= 0) close(fds[i]);
+
+    kill(sentinel_pid, SIGTERM);
+    assert_int_equal(harness_wait(sentinel_pid), 0);
+    sentinel_pid = 0;
+    unlink(log);
+    free(args);
+    harness_drop_database(name);
+    free(name);
+    free(topic);
+    free(conninfo);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_prometheus_watches_a_projector, stop_children),
+        cmocka_unit_test_teardown(test_slow_clients_cannot_silence_healthz, stop_children),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
