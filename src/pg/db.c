@@ -394,7 +394,16 @@ void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr, s
 sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size) {
     PGresult *res = PQexec(conn, sql);
     sentinel_err_t err = sentinel_db_classify(conn, res);
-    if (err != SENTINEL_OK) sentinel_db_errstr(conn, res, errstr, errstr_size);
+    if (err != SENTINEL_OK) {
+        sentinel_db_errstr(conn, res, errstr, errstr_size);
+    } else if ((!strncasecmp(sql, "COMMIT", 6) || !strncasecmp(sql, "END", 3)) &&
+               !strcmp(PQcmdStatus(res), "ROLLBACK")) {
+        /* The server answers COMMIT in a failed transaction with ROLLBACK:
+         * nothing was committed, whatever the status says. */
+        snprintf(errstr, errstr_size,
+                 "COMMIT was answered with ROLLBACK: a statement of the transaction had failed");
+        err = SENTINEL_ERR_INVALID;
+    }
     PQclear(res);
     return err;
 }

@@ -48,7 +48,9 @@ sentinel_err_t sentinel_db_classify(const PGconn *conn, const PGresult *res);
 sentinel_err_t sentinel_db_classify_sqlstate(const char *sqlstate);
 
 /* Run one statement without parameters and return its class; on failure
- * errstr has the server's message. For DDL and transaction control. */
+ * errstr has the server's message. For DDL and transaction control: a
+ * COMMIT the server answers with ROLLBACK (the transaction had failed) is
+ * INVALID, never a success. */
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_exec(PGconn *conn, const char *sql, char *errstr,
                                                    size_t errstr_size);
 

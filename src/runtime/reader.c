@@ -454,6 +454,38 @@ static void read_loop(rt_runtime_t *rt) {
     }
 }
 
+/* The projections commit asynchronously (their stored offsets fence what a
+ * server crash loses: it is applied again). A script's run that ends (until
+ * caught up, a bounded run) must not leave them so: a commit with
+ * synchronous_commit on that wrote WAL (a row lock does; a transaction
+ * that wrote none commits asynchronously whatever the setting) flushes the
+ * WAL up to it, every earlier asynchronous commit of every session
+ * included, so that a run that says it is done is done after any crash. 0, or -1 with
+ * the reason in rt->fatal when the server could not confirm it. */
+static int make_commits_durable(rt_runtime_t *rt) {
+    /* A daemon's stop stays prompt: its offsets fence what a crash loses. */
+    if (rt_is_daemon(rt) || rt->fatal[0]) return 0;
+    int any = 0;
+    for (int j = 0; j < rt->n; j++)
+        any |= rt->proj[j].started;
+    if (!any) return 0;
+    char errstr[1024];
+    sentinel_err_t err = SENTINEL_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        err = rt_connect(rt, &rt->pg, 0, errstr, sizeof(errstr));
+        if (!err)
+            err = sentinel_db_exec(rt->pg,
+                                   "BEGIN; SET LOCAL synchronous_commit = on; "
+                                   "SELECT 1 FROM projector_offsets LIMIT 1 FOR KEY SHARE; "
+                                   "COMMIT",
+                                   errstr, sizeof(errstr));
+        if (err != SENTINEL_ERR_RETRIABLE) break;
+    }
+    if (!err) return 0;
+    rt_fail(rt, "the last commits are not known to be durable: %s", errstr);
+    return -1;
+}
+
 static void finish(rt_runtime_t *rt) {
     pthread_mutex_lock(&rt->lock);
     rt->closed = 1;
@@ -462,6 +494,7 @@ static void finish(rt_runtime_t *rt) {
     pthread_mutex_unlock(&rt->lock);
     for (int j = 0; j < rt->n; j++)
         if (rt->proj[j].started) pthread_join(rt->proj[j].thread, NULL);
+    (void)make_commits_durable(rt);
     for (int j = 0; j < rt->n; j++) {
         rt_projection_t *pj = &rt->proj[j];
         for (size_t i = 0; i < pj->n_items; i++)

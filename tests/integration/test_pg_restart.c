@@ -106,11 +106,65 @@ static void test_crash_under_replay(void **state) {
     interrupted("crash-postgres", 1);
 }
 
+/* The admin connection that changed a server setting, reset by teardown. */
+static void admin_set(const char *sql) {
+    const char *admin = getenv("SENTINEL_PG_ADMIN_URL");
+    if (!admin) fail_msg("SENTINEL_PG_ADMIN_URL is not set (scripts/services env)");
+    PGconn *conn = harness_connect(admin);
+    harness_exec(conn, sql);
+    free(harness_query_value(conn, "SELECT pg_reload_conf()"));
+    PQfinish(conn);
+}
+
+static int reset_wal_writer(void **state) {
+    (void)state;
+    admin_set("ALTER SYSTEM RESET wal_writer_delay");
+    return 0;
+}
+
+/* `project --until-caught-up` exits 0 only once its commits are durable: a
+ * crash right after loses none of them, even with the WAL writer slow to
+ * flush what was committed asynchronously. */
+static void test_caught_up_is_durable(void **state) {
+    (void)state;
+    char *path = harness_gen("--events 3000 --seed 5");
+    char *topic = harness_unique_name("test.durable");
+    assert_int_equal(harness_publish(topic, path), 0);
+    char *ref_name, *name;
+    char *ref = harness_migrated_database("sentinel_durable_ref", 8, &ref_name);
+    char *conninfo = harness_migrated_database("sentinel_durable", 8, &name);
+    char *prefix = harness_unique_name("durable");
+    harness_project(ref, topic, prefix);
+    PGconn *admin = harness_connect(getenv("SENTINEL_PG_ADMIN_URL"));
+    harness_exec(admin, "CHECKPOINT"); /* the reference is on disk */
+    PQfinish(admin);
+    admin_set("ALTER SYSTEM SET wal_writer_delay = '10s'");
+    free(harness_must_run("project --until-caught-up --db \"%s\" --topic %s --group-prefix %s_live",
+                          conninfo, topic, prefix));
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "%s/scripts/services crash-postgres >/dev/null 2>&1",
+                         SENTINEL_SOURCE_DIR) > 0);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    harness_assert_same_projection(conninfo, ref);
+    harness_drop_database(name);
+    harness_drop_database(ref_name);
+    unlink(path);
+    free(path);
+    free(prefix);
+    free(topic);
+    free(name);
+    free(ref_name);
+    free(conninfo);
+    free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_restart_under_load),
         cmocka_unit_test(test_crash_under_load),
         cmocka_unit_test(test_crash_under_replay),
+        cmocka_unit_test_teardown(test_caught_up_is_durable, reset_wal_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

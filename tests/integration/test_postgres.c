@@ -22,7 +22,17 @@
 static void test_round_trip(void **state) {
     (void)state;
     char errstr[512];
-    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
+    /* A session whose default zone is not UTC (the server's may be). */
+    char *url = NULL;
+    assert_true(asprintf(&url, "%s%soptions=-c%%20TimeZone%%3DPacific/Chatham", harness_owner_url(),
+                         strchr(harness_owner_url(), '?') ? "&" : "?") > 0);
+    PGconn *raw = harness_connect(url);
+    char *zone = harness_query_value(raw, "SHOW TimeZone");
+    assert_string_equal(zone, "Pacific/Chatham");
+    free(zone);
+    PQfinish(raw);
+    PGconn *conn = sentinel_db_connect(url, errstr, sizeof(errstr));
+    free(url);
     if (!conn) fail_msg("%s", errstr);
 
     const char *params[2] = {"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a",
@@ -249,6 +259,18 @@ static void test_classify_real_errors(void **state) {
     assert_non_null(strstr(errstr, "duplicate key"));
     assert_int_equal(sentinel_db_exec(conn, "SELEC 1", errstr, sizeof(errstr)), SENTINEL_ERR_FATAL);
     assert_non_null(strstr(errstr, "syntax error"));
+    /* A COMMIT the server answers with ROLLBACK committed nothing. */
+    assert_int_equal(sentinel_db_exec(conn, "BEGIN", errstr, sizeof(errstr)), SENTINEL_OK);
+    assert_int_equal(sentinel_db_exec(conn, "INSERT INTO t VALUES (2)", errstr, sizeof(errstr)),
+                     SENTINEL_OK);
+    assert_int_equal(sentinel_db_exec(conn, "INSERT INTO t VALUES (1)", errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
+    assert_int_equal(sentinel_db_exec(conn, "COMMIT", errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
+    assert_non_null(strstr(errstr, "ROLLBACK"));
+    char *rows = harness_query_value(conn, "SELECT count(*) FROM t");
+    assert_string_equal(rows, "1");
+    free(rows);
     /* A terminated backend is connection loss: retriable. */
     PGconn *killer = harness_connect(harness_owner_url());
     char sql[128];

@@ -292,10 +292,50 @@ static void test_every_table_is_tenant_scoped(void **state) {
     free(conninfo);
 }
 
+/* No function that runs with its owner's rights resolves names through
+ * its caller's search_path, and the projector still makes partitions
+ * through them, live and in a rebuild's shadow. */
+static void test_definer_functions_fix_their_search_path(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_definer", 1, &name);
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    char *loose = harness_query_value(
+        owner, "SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '), '') FROM pg_proc p "
+               "WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace AND NOT "
+               "coalesce(EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE "
+               "'search_path=%'), false)");
+    if (*loose) fail_msg("SECURITY DEFINER without SET search_path: %s", loose);
+    free(loose);
+    assert_true(harness_query_int(owner, "SELECT count(*) FROM pg_proc WHERE prosecdef AND "
+                                         "pronamespace = 'public'::regnamespace") >= 1);
+    PGconn *engine = harness_connect(conninfo);
+    char *part = harness_query_value(
+        engine, "SELECT sentinel_ensure_month_partition('runs', '2031-05-06T00:00:00Z')");
+    assert_string_equal(part, "runs_y2031m05");
+    free(part);
+    assert_int_equal(harness_query_int(owner, "SELECT count(*) FROM pg_class WHERE relname = "
+                                              "'runs_y2031m05' AND relnamespace = "
+                                              "'public'::regnamespace"),
+                     1);
+    /* A table of the caller's own named like the parent is not followed
+     * into a schema the function may not write. */
+    char *state_code = harness_exec_fails(
+        engine, "SELECT sentinel_create_month_partition('pg_catalog', 'runs', now())", NULL);
+    assert_string_equal(state_code, "42501");
+    free(state_code);
+    PQfinish(engine);
+    PQfinish(owner);
+    harness_drop_database(name);
+    free(name);
+    free(conninfo);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_ids_are_per_workspace),
         cmocka_unit_test(test_every_table_is_tenant_scoped),
+        cmocka_unit_test(test_definer_functions_fix_their_search_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
