@@ -9,6 +9,7 @@
 
 #include <sentinel/projector.h>
 #include "base/alloc.h"
+#include "base/log.h"
 #include "base/secret.h"
 #include "pg/db.h"
 
@@ -199,6 +200,19 @@ static const char *parse_failure(const char *libpq_message) {
     return "malformed";
 }
 
+/* What the server says outside a result (a notice, a session ended by an
+ * administrator) goes through the log, as every other line: JSON when it
+ * is JSON, its control characters escaped. */
+static void notice(void *arg, const char *message) {
+    (void)arg;
+    char text[1024];
+    sentinel_db_redact(message, text, sizeof(text));
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    sentinel_warn("postgres: %s", text);
+}
+
 sentinel_err_t sentinel_db_conninfo_check(const char *url, char *errstr, size_t errstr_size) {
     if (!url || !*url) return SENTINEL_OK;
     add_written_passwords(url);
@@ -244,6 +258,7 @@ PGconn *sentinel_db_open(const char *url, int connect_timeout, sentinel_err_t *c
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, notice, NULL);
     PGresult *res = PQexec(conn, "SET TIME ZONE 'UTC'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         sentinel_db_errstr(conn, res, errstr, errstr_size);

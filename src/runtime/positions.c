@@ -92,17 +92,13 @@ static sentinel_err_t partition_starts(rt_runtime_t *rt, int32_t p, int64_t *sto
                  rd_kafka_err2str(kerr));
         return SENTINEL_ERR_RETRIABLE;
     }
-    sentinel_err_t err = SENTINEL_OK;
+    /* One attempt: the callers decide whether and when to try again (the
+     * rebalance callback must not wait on the database inside a poll). */
     const char *names[SENTINEL_MAX_SET];
-    for (int attempt = 0;; attempt++) {
-        err = rt_connect(rt, &rt->pg, 0, errstr, errstr_size);
-        if (!err)
-            err = rt_load_offsets(rt->pg, rt->topic, projector_names(rt, names), rt->n, p, lo,
-                                  stored, errstr, errstr_size);
-        if (err != SENTINEL_ERR_RETRIABLE || attempt >= 12 || rt_stopping(rt)) break;
-        sentinel_warn("reading stored offsets: %s; retrying", errstr);
-        rt_backoff(rt, attempt);
-    }
+    sentinel_err_t err = rt_connect(rt, &rt->pg, 0, errstr, errstr_size);
+    if (!err)
+        err = rt_load_offsets(rt->pg, rt->topic, projector_names(rt, names), rt->n, p, lo, stored,
+                              errstr, errstr_size);
     if (err) return err;
     for (int j = 0; j < rt->n; j++) {
         if (stored[j] >= lo && stored[j] <= hi) continue;
@@ -166,18 +162,40 @@ void rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         char errstr[1024];
         int64_t stored[SENTINEL_MAX_SET];
+        rd_kafka_topic_partition_list_t *held = rd_kafka_topic_partition_list_new(1);
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
-            sentinel_err_t lerr;
-            /* A slow broker or a restarting database is waited for; only a
-             * real contradiction (an offset outside the log) stops the run. */
-            for (int attempt = 0;; attempt++) {
+            /* One try, and only on a session that is up: this runs inside
+             * the consumer's poll, which must come back well within
+             * max.poll.interval.ms whatever the database does. */
+            sentinel_err_t lerr = SENTINEL_ERR_RETRIABLE;
+            snprintf(errstr, sizeof(errstr), "no database session");
+            if (rt->pg && PQstatus(rt->pg) == CONNECTION_OK)
                 lerr = partition_starts(rt, tp->partition, stored, errstr, sizeof(errstr));
-                if (lerr != SENTINEL_ERR_RETRIABLE || attempt >= 12 || rt_stopping(rt)) break;
-                sentinel_warn("reading stored offsets: %s; retrying", errstr);
-                rt_backoff(rt, attempt);
+            if (lerr == SENTINEL_ERR_RETRIABLE && tp->partition >= 0 &&
+                tp->partition < RT_MAX_PARTITIONS) {
+                /* Held, paused, until the reader's loop can read where it
+                 * starts (rt_reload, with backoff). */
+                rt_forget(rt, tp->partition);
+                rt_reader_part_t *rp = &rt->parts[tp->partition];
+                pthread_mutex_lock(&rt->lock);
+                rp->gen++;
+                rp->assigned = 1;
+                rp->pending = 1;
+                rp->eof_at = -1;
+                rp->reload = 1;
+                rt->any_reload = 1;
+                pthread_mutex_unlock(&rt->lock);
+                tp->offset = RD_KAFKA_OFFSET_END;
+                rd_kafka_topic_partition_list_add(held, rt->topic, tp->partition);
+                sentinel_warn("%s [%d]: its stored offsets cannot be read now (%s); it waits, "
+                              "paused",
+                              rt->topic, tp->partition, errstr);
+                continue;
             }
             if (lerr) {
+                /* a real contradiction (an offset outside the log) */
+                rd_kafka_topic_partition_list_destroy(held);
                 rt_fail(rt, "%s", errstr);
                 return;
             }
@@ -194,6 +212,8 @@ void rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
             rd_kafka_assign(rk, parts);
         }
+        if (held->cnt) rd_kafka_pause_partitions(rk, held);
+        rd_kafka_topic_partition_list_destroy(held);
         return;
     }
     /* Revoked or lost: what is read of them is abandoned before they go,
@@ -208,6 +228,7 @@ void rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rt->parts[p].gen++;
         pthread_mutex_unlock(&rt->lock);
         rt->parts[p].assigned = 0;
+        rt->parts[p].pending = 0;
     }
     sentinel_info("%s %d partition(s)",
                   err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost", parts->cnt);
@@ -244,6 +265,7 @@ sentinel_err_t rt_reload(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
         }
         int done;
         int64_t from = begin_generation(rt, p, stored, &done);
+        rt->parts[p].pending = 0;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, rt->topic, p)->offset = from;
         if (done) {

@@ -122,17 +122,63 @@ static void add_message(rt_runtime_t *rt, rd_kafka_message_t *m) {
     rp->eof_at = -1;
 }
 
+static int take(rt_runtime_t *rt, rd_kafka_message_t *m);
+
+/* Whether the chunk being filled must wait for room (lock held). */
+static int no_room(rt_runtime_t *rt) {
+    return !rt_stopping(rt) && rt->head && rt->filling &&
+           rt->in_flight + rt->filling->bytes > rt->budget;
+}
+
+/* Wait until the bytes in flight leave room for the chunk being filled.
+ * Meanwhile the consumer is paused and still polled: its rebalances are
+ * served and max.poll.interval.ms kept however long the projections take
+ * (a database outage), and a message it still hands out joins the chunk,
+ * in order (the queue it came from is already within the budget). */
+static void wait_for_room(rt_runtime_t *rt) {
+    pthread_mutex_lock(&rt->lock);
+    int full = no_room(rt);
+    pthread_mutex_unlock(&rt->lock);
+    if (!full) return;
+    rd_kafka_topic_partition_list_t *held = NULL;
+    if (rd_kafka_assignment(rt->rk, &held) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_pause_partitions(rt->rk, held);
+    for (;;) {
+        __atomic_store_n(&rt->heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
+        pthread_mutex_lock(&rt->lock);
+        if (no_room(rt)) rt_wait(rt, &rt->room);
+        full = no_room(rt);
+        pthread_mutex_unlock(&rt->lock);
+        if (!full) break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->rk, 0);
+        if (m) (void)take(rt, m);
+    }
+    if (!held) return;
+    /* What is still ours and not held for another reason goes on. */
+    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(held->cnt);
+    for (int i = 0; i < held->cnt; i++) {
+        int32_t p = held->elems[i].partition;
+        if (p < 0 || p >= RT_MAX_PARTITIONS) continue;
+        const rt_reader_part_t *rp = &rt->parts[p];
+        if (rp->assigned && !rp->pending && !rp->done)
+            rd_kafka_topic_partition_list_add(go, held->elems[i].topic, p);
+    }
+    if (go->cnt) rd_kafka_resume_partitions(rt->rk, go);
+    rd_kafka_topic_partition_list_destroy(go);
+    rd_kafka_topic_partition_list_destroy(held);
+}
+
 /* Hand the chunk being filled to every projection, once the bytes in
  * flight leave room for it (or nothing else is in flight). */
 static void dispatch(rt_runtime_t *rt) {
     if (!has_content(rt)) return;
+    wait_for_room(rt);
+    if (!has_content(rt)) return; /* its partitions went meanwhile */
     rt_chunk_t *c = rt->filling;
     rt->filling = NULL;
     for (int s = 0; s < c->n_spans; s++)
         rt->parts[c->spans[s].partition].span = -1;
     pthread_mutex_lock(&rt->lock);
-    while (!rt_stopping(rt) && rt->head && rt->in_flight + c->bytes > rt->budget)
-        rt_wait(rt, &rt->room);
     if (rt_stopping(rt)) {
         pthread_mutex_unlock(&rt->lock);
         rt_chunk_free(c);
@@ -163,7 +209,7 @@ static int drained(rt_runtime_t *rt) {
 
 static void on_eof(rt_runtime_t *rt, int32_t p, int64_t at) {
     rt_reader_part_t *rp = &rt->parts[p];
-    if (!rp->assigned) return;
+    if (!rp->assigned || rp->pending) return;
     rp->eof_at = at;
     if (at > rp->pos && !rp->done) {
         /* Nothing a consumer sees up to the end (transaction markers):
@@ -172,6 +218,53 @@ static void on_eof(rt_runtime_t *rt, int32_t p, int64_t at) {
         rp->pos = at;
     }
     if (rp->stop >= 0 && at >= rp->stop) rp->done = 1;
+}
+
+/* One message from the consumer (stolen): an event joins the chunk being
+ * filled (1), anything else (an error, the end of a partition, a
+ * straggler) is dealt with and let go (0). */
+static int take(rt_runtime_t *rt, rd_kafka_message_t *m) {
+    int32_t p = m->partition;
+    if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (!__atomic_load_n(&rt->brokers_down_us, __ATOMIC_RELAXED))
+            __atomic_store_n(&rt->brokers_down_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
+    } else if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        __atomic_store_n(&rt->brokers_down_us, 0, __ATOMIC_RELAXED);
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (p >= 0 && p < RT_MAX_PARTITIONS) on_eof(rt, p, m->offset);
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+            m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+            rt_fail(rt, "%s [%d]: %s", rt->topic, p, rd_kafka_message_errstr(m));
+        } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                   m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+            sentinel_debug("consumer: %s", rd_kafka_message_errstr(m));
+        } else {
+            sentinel_warn("consumer: %s", rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    rt_reader_part_t *rp = p >= 0 && p < RT_MAX_PARTITIONS ? &rt->parts[p] : NULL;
+    if (!rp || !rp->assigned || rp->pending || rp->done || m->offset < rp->pos) {
+        /* a straggler: revoked, not placed yet, past the stop, or from
+         * before a seek */
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    if (rp->stop >= 0 && m->offset >= rp->stop) {
+        span_for(rt, p)->to = m->offset;
+        rp->pos = m->offset;
+        rt_stop_partition(rt, p, 1);
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    add_message(rt, m);
+    return 1;
 }
 
 /* Fill the chunk: until the consumer's queue runs dry, a batch limit is
@@ -190,46 +283,7 @@ static void collect(rt_runtime_t *rt) {
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->rk, has ? 0 : 100);
         if (!m) return;
-        int32_t p = m->partition;
-        if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-            if (!__atomic_load_n(&rt->brokers_down_us, __ATOMIC_RELAXED))
-                __atomic_store_n(&rt->brokers_down_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
-        } else if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            __atomic_store_n(&rt->brokers_down_us, 0, __ATOMIC_RELAXED);
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (p >= 0 && p < RT_MAX_PARTITIONS) on_eof(rt, p, m->offset);
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (m->err) {
-            if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-                m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-                rt_fail(rt, "%s [%d]: %s", rt->topic, p, rd_kafka_message_errstr(m));
-            } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-                       m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
-                sentinel_debug("consumer: %s", rd_kafka_message_errstr(m));
-            } else {
-                sentinel_warn("consumer: %s", rd_kafka_message_errstr(m));
-            }
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        rt_reader_part_t *rp = p >= 0 && p < RT_MAX_PARTITIONS ? &rt->parts[p] : NULL;
-        if (!rp || !rp->assigned || rp->done || m->offset < rp->pos) {
-            /* a straggler: revoked, past the stop, or from before a seek */
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (rp->stop >= 0 && m->offset >= rp->stop) {
-            span_for(rt, p)->to = m->offset;
-            rp->pos = m->offset;
-            rt_stop_partition(rt, p, 1);
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (!has) opened = sentinel_monotonic_seconds();
-        add_message(rt, m);
+        if (take(rt, m) && !has) opened = sentinel_monotonic_seconds();
     }
 }
 

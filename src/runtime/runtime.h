@@ -173,6 +173,7 @@ typedef struct rt_reader_part {
     int64_t stop;   /* bounded runs: the first offset no projection wants, else -1 */
     int done;       /* bounded runs: reached stop */
     int reload;     /* a projection asked for the stored offsets to be read again */
+    int pending;    /* assigned, paused until its stored offsets can be read */
     int span;       /* index of its span in the chunk being filled, -1 */
 } rt_reader_part_t;
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -106,6 +107,101 @@ static void test_crash_under_replay(void **state) {
     interrupted("crash-postgres", 1);
 }
 
+static void services(const char *how) {
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "%s/scripts/services %s >/dev/null 2>&1", SENTINEL_SOURCE_DIR, how) >
+                0);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
+/* A rebalance while the database is down: the process that is given the
+ * partitions cannot read where they start, and must neither block its
+ * consumer's poll past max.poll.interval.ms (15 s here) nor give up; the
+ * group converges once the database returns, and the projection equals a
+ * clean pass. */
+static void test_rebalance_during_outage(void **state) {
+    (void)state;
+    char *path = harness_gen("--events 20000 --seed 13");
+    char *topic = harness_unique_name("test.outage");
+    assert_int_equal(harness_publish(topic, path), 0);
+    char *ref_name, *name;
+    char *ref = harness_migrated_database("sentinel_outage_ref", 8, &ref_name);
+    char *conninfo = harness_migrated_database("sentinel_outage", 8, &name);
+    char *prefix = harness_unique_name("outage");
+    harness_project(ref, topic, prefix);
+    char *args = NULL;
+    assert_true(asprintf(&args,
+                         "project --batch-events 500 --db \"%s\" --topic %s --group-prefix %s_live "
+                         "-X max.poll.interval.ms=15000",
+                         conninfo, topic, prefix) > 0);
+    char log_a[] = "/tmp/sentinel_outage_a_XXXXXX", log_b[] = "/tmp/sentinel_outage_b_XXXXXX";
+    close(mkstemp(log_a));
+    close(mkstemp(log_b));
+    pid_t a = harness_spawn_sentinel(args, log_a);
+    pid_t b = harness_spawn_sentinel(args, log_b);
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    for (int i = 0; i < 1500 && harness_query_int(owner, "SELECT coalesce(sum(next_offset), 0) "
+                                                         "FROM projector_offsets") < 2000;
+         i++)
+        usleep(20000);
+    PQfinish(owner);
+
+    services("stop-postgres");
+    /* b leaves: a is given every partition while nothing answers. */
+    kill(b, SIGTERM);
+    assert_int_equal(harness_wait(b), 0);
+    sleep(20);                               /* past a's max.poll.interval.ms */
+    b = harness_spawn_sentinel(args, log_b); /* waits for the database */
+    sleep(2);
+    services("start-postgres");
+
+    /* Both converge, by themselves: the live projection reaches the log
+     * end while they run. */
+    PGconn *reference = harness_connect(harness_as_owner(ref));
+    long long total = 0, target = harness_query_int(reference, "SELECT sum(next_offset) FROM "
+                                                               "projector_offsets");
+    PQfinish(reference);
+    owner = harness_connect(harness_as_owner(conninfo));
+    for (int i = 0; i < 900 && total < target; i++) {
+        int status;
+        if (waitpid(a, &status, WNOHANG) == a) {
+            char *text = harness_read_file(log_a);
+            fail_msg("the first projector exited during the outage:\n%s", text);
+        }
+        usleep(100000);
+        total = harness_query_int(owner, "SELECT coalesce(sum(next_offset), 0) FROM "
+                                         "projector_offsets");
+    }
+    PQfinish(owner);
+    char *text = harness_read_file(log_a);
+    if (total < target)
+        fail_msg("the group did not converge (%lld of %lld):\n%s", total, target, text);
+    if (!strstr(text, "waits, paused"))
+        fail_msg("the rebalance did not meet the outage:\n%s", text);
+    if (strstr(text, "maximum poll interval"))
+        fail_msg("the consumer's poll waited past max.poll.interval.ms:\n%s", text);
+    free(text);
+    kill(a, SIGTERM);
+    kill(b, SIGTERM);
+    assert_int_equal(harness_wait(a), 0);
+    assert_int_equal(harness_wait(b), 0);
+    harness_assert_same_projection(conninfo, ref);
+    unlink(log_a);
+    unlink(log_b);
+    free(args);
+    harness_drop_database(name);
+    harness_drop_database(ref_name);
+    unlink(path);
+    free(path);
+    free(prefix);
+    free(topic);
+    free(name);
+    free(ref_name);
+    free(conninfo);
+    free(ref);
+}
+
 /* The admin connection that changed a server setting, reset by teardown. */
 static void admin_set(const char *sql) {
     const char *admin = getenv("SENTINEL_PG_ADMIN_URL");
@@ -114,6 +210,11 @@ static void admin_set(const char *sql) {
     harness_exec(conn, sql);
     free(harness_query_value(conn, "SELECT pg_reload_conf()"));
     PQfinish(conn);
+}
+
+static int start_postgres(void **state) {
+    (void)state;
+    return system(SENTINEL_SOURCE_DIR "/scripts/services start-postgres >/dev/null 2>&1") ? -1 : 0;
 }
 
 static int reset_wal_writer(void **state) {
@@ -165,6 +266,7 @@ int main(void) {
         cmocka_unit_test(test_crash_under_load),
         cmocka_unit_test(test_crash_under_replay),
         cmocka_unit_test_teardown(test_caught_up_is_durable, reset_wal_writer),
+        cmocka_unit_test_teardown(test_rebalance_during_outage, start_postgres),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
