@@ -31,6 +31,19 @@ declare -A may=(
     [src/replay]="base pg runtime"
     [src/cli]="base events pg publish runtime replay"
 )
+# The private headers a file includes: "x/y.h" and <x/y.h> where x is a
+# folder of the engine, however the directive is spaced ("# include").
+stages="base|events|pg|publish|runtime|replay|cli|projectors|ingest"
+private_includes() {
+    sed -nE -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]*)".*/\1/p' \
+        -e "s/^[[:space:]]*#[[:space:]]*include[[:space:]]*<(($stages)\/[^>]*)>.*/\1/p" "$1"
+}
+# The rule itself is checked: both spellings are seen.
+printf '# include "pg/db.h"\n#include <runtime/run.h>\n' >"${TMPDIR:-/tmp}/lint_probe.$$.c"
+[[ "$(private_includes "${TMPDIR:-/tmp}/lint_probe.$$.c" | tr '\n' ' ')" == "pg/db.h runtime/run.h " ]] ||
+    complain "the include rule misses a spelling"
+rm -f "${TMPDIR:-/tmp}/lint_probe.$$.c"
+
 for dir in "${!may[@]}"; do
     own="${dir##*/}"
     [[ "$dir" == src/include/sentinel ]] && own=""
@@ -44,7 +57,7 @@ for dir in "${!may[@]}"; do
             [[ "$inc" == */* ]] || { complain "$f: \"$inc\" names no folder"; continue; }
             [[ "$folder" == "$own" ]] && continue
             [[ " ${may[$dir]} " == *" $folder "* ]] || complain "$f: includes \"$inc\" ($dir may include: ${may[$dir]:-none})"
-        done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
+        done < <(private_includes "$f")
     done
 done
 # Every folder of the engine is in the table above.

@@ -28,7 +28,10 @@ void sentinel_secret_add(const char *value, size_t n) {
         memmove(secrets + at + 1, secrets + at, (size_t)(secrets_n - at) * sizeof(*secrets));
         memmove(secret_len + at + 1, secret_len + at,
                 (size_t)(secrets_n - at) * sizeof(*secret_len));
-        secrets[at] = sentinel_strndup(value, n);
+        char *copy = sentinel_malloc(n + 1); /* value need not end in NUL */
+        memcpy(copy, value, n);
+        copy[n] = '\0';
+        secrets[at] = copy;
         secret_len[at] = n;
         secrets_n++;
     }

@@ -580,3 +580,10 @@ char *harness_schema_fingerprint(PGconn *conn) {
         "   WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')"
         ") s");
 }
+
+void harness_test_filter(void) {
+    const char *only = getenv("SENTINEL_TEST");
+    if (!only || !*only) return;
+    fprintf(stderr, "SENTINEL_TEST=%s: running only the tests it names\n", only);
+    cmocka_set_test_filter(only);
+}

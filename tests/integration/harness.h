@@ -131,4 +131,9 @@ int harness_publish(const char *topic, const char *path);
  * when it cannot be made. */
 struct sentinel_publisher *harness_publisher(const char *topic);
 
+/* While working on one test: SENTINEL_TEST=name runs only the tests
+ * whose names match, and says so on stderr; scripts/test clears it, so a
+ * stray value never filters the suite silently. */
+void harness_test_filter(void);
+
 #endif

@@ -175,8 +175,15 @@ static void test_rebalance_during_outage(void **state) {
     }
     PQfinish(owner);
     char *text = harness_read_file(log_a);
-    if (total < target)
-        fail_msg("the group did not converge (%lld of %lld):\n%s", total, target, text);
+    if (total < target) {
+        size_t len = strlen(text);
+        fprintf(stderr, "the first projector's log ends:\n%s\n",
+                text + (len > 8000 ? len - 8000 : 0));
+        char *other = harness_read_file(log_b);
+        len = strlen(other);
+        fprintf(stderr, "the second's:\n%s\n", other + (len > 4000 ? len - 4000 : 0));
+        fail_msg("the group did not converge (%lld of %lld)", total, target);
+    }
     if (!strstr(text, "waits, paused"))
         fail_msg("the rebalance did not meet the outage:\n%s", text);
     if (strstr(text, "maximum poll interval"))

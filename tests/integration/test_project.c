@@ -254,7 +254,8 @@ static void test_zombie_is_fenced(void **state) {
     kill(zombie, SIGCONT);
     int rc_zombie = harness_wait(zombie);
     kill(b, SIGTERM);
-    harness_wait(b);
+    int rc_b = harness_wait(b);
+    if (rc_b != 0) fail_msg("the second process exited %d:\n%s", rc_b, harness_read_file(blog));
     char *zombie_log = harness_read_file(zlog);
     if (rc_zombie != 0) fail_msg("zombie exited %d:\n%s", rc_zombie, zombie_log);
     if (!strstr(zombie_log, "fenced")) fail_msg("the zombie was not fenced:\n%s", zombie_log);
@@ -670,8 +671,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_two_processes_one_killed, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_zombie_is_fenced, world_setup, world_teardown),
     };
-    /* One test by name while working on it: SENTINEL_TEST=test_name. */
-    if (getenv("SENTINEL_TEST")) cmocka_set_test_filter(getenv("SENTINEL_TEST"));
+    harness_test_filter();
     int failed = cmocka_run_group_tests_name("projection", tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("groups", group_tests, NULL, NULL);
     return failed;

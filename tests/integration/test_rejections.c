@@ -219,6 +219,136 @@ static void test_every_rejection_reason(void **state) {
     free(conninfo);
 }
 
+/* Write one event line: `type` with `data` (JSON members) in workspace 1
+ * at 2026-11-20, its event id e70000NN-... */
+static void line(FILE *f, int n, const char *type, const char *data) {
+    fprintf(f,
+            "{\"event_id\": \"e7%06d-0000-4000-8000-000000000000\", \"type\": \"%s\", "
+            "\"workspace_id\": \"a0000000-0000-4000-8000-000000000001\", \"occurred_at\": "
+            "\"2026-11-20T10:00:00Z\", \"data\": {%s}}\n",
+            n, type, data);
+}
+
+#define REPO1 "\"repository_id\": \"b0000000-0000-4000-8000-000001000001\""
+#define REPO2 "\"repository_id\": \"b0000000-0000-4000-8000-000001000002\""
+
+/* The reasons phase2 does not reach: an entity id a second event creates
+ * again (each type), a template that is not active, a row deleted before
+ * the event. Each is asserted by its words and its projector. */
+static void test_each_remaining_reason(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_reasons", 1, &name);
+    char *topic = harness_unique_name("test.reasons");
+    char *prefix = harness_unique_name("reasons");
+    static const char *const scene[] = {
+        "RunStarted",
+        "\"run_id\": \"e7100000-0000-4000-8000-000000000001\", " REPO1
+        ", \"external_reference\": \"pr-9\"",
+        "FindingRecorded",
+        "\"finding_id\": \"e7200000-0000-4000-8000-000000000001\", \"run_id\": "
+        "\"e7100000-0000-4000-8000-000000000001\", \"finding_hash\": \"h\", "
+        "\"severity\": \"info\", \"category\": \"c\", \"title\": \"t\"",
+        "AnnotationPosted",
+        "\"annotation_id\": \"e7300000-0000-4000-8000-000000000001\", "
+        "\"finding_id\": \"e7200000-0000-4000-8000-000000000001\", \"provider\": "
+        "\"github\", \"external_id\": \"x\", \"type\": \"comment\"",
+        "CommandRunStarted",
+        "\"command_run_id\": \"e7400000-0000-4000-8000-000000000001\", " REPO1
+        ", \"external_reference\": \"c-9\", \"command_type\": \"ask\"",
+        "BriefingRequested",
+        "\"generation_id\": \"e7500000-0000-4000-8000-000000000001\", "
+        "\"briefing_id\": \"d0000000-0000-4000-8000-000000000001\"",
+        "BriefingDownloaded",
+        "\"download_id\": \"e7600000-0000-4000-8000-000000000001\", "
+        "\"generation_id\": \"e7500000-0000-4000-8000-000000000001\", "
+        "\"format\": \"pdf\", \"source\": \"api\"",
+        "ActivityLogged",
+        "\"activity_id\": \"e7700000-0000-4000-8000-000000000001\", \"type\": \"x\"",
+    };
+    /* The same ids again, from other events; then the control plane's. */
+    static const char *const again[][3] = {
+        {"RunStarted", "runs", "run e7100000-0000-4000-8000-000000000001 already exists"},
+        {"FindingRecorded", "runs", "finding e7200000-0000-4000-8000-000000000001 already exists"},
+        {"AnnotationPosted", "runs",
+         "annotation e7300000-0000-4000-8000-000000000001 already exists"},
+        {"CommandRunStarted", "commands",
+         "command run e7400000-0000-4000-8000-000000000001 already exists"},
+        {"BriefingRequested", "briefings",
+         "generation e7500000-0000-4000-8000-000000000001 already exists"},
+        {"BriefingDownloaded", "briefings",
+         "download e7600000-0000-4000-8000-000000000001 already exists"},
+        {"ActivityLogged", "activities",
+         "activity e7700000-0000-4000-8000-000000000001 already exists"},
+    };
+    char path[] = "/tmp/sentinel_reasons_XXXXXX";
+    FILE *f = fdopen(mkstemp(path), "w");
+    for (int i = 0; i < 7; i++)
+        line(f, i, scene[2 * i], scene[2 * i + 1]);
+    fclose(f);
+    assert_int_equal(harness_publish(topic, path), 0);
+    harness_project(conninfo, topic, prefix);
+    PGconn *conn = harness_connect(conninfo);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 0);
+
+    PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    harness_exec(owner, "UPDATE briefings SET is_active = false WHERE id = "
+                        "'d0000000-0000-4000-8000-000000000002'");
+    harness_exec(owner, "UPDATE repositories SET deleted_at = '2026-11-01T00:00:00Z' WHERE id = "
+                        "'b0000000-0000-4000-8000-000001000002'");
+    PQfinish(owner);
+    f = fopen(path, "w");
+    for (int i = 0; i < 7; i++)
+        line(f, 100 + i, scene[2 * i], scene[2 * i + 1]);
+    line(f, 200, "BriefingRequested",
+         "\"generation_id\": \"e7500000-0000-4000-8000-000000000002\", \"briefing_id\": "
+         "\"d0000000-0000-4000-8000-000000000002\"");
+    line(f, 201, "RunStarted",
+         "\"run_id\": \"e7100000-0000-4000-8000-000000000002\", " REPO2
+         ", \"external_reference\": \"pr-10\"");
+    fclose(f);
+    assert_int_equal(harness_publish(topic, path), 0);
+    unlink(path);
+    harness_project(conninfo, topic, prefix);
+
+    char sql[512];
+    for (int i = 0; i < 7; i++) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM dead_letters WHERE event_id = "
+                 "'e7%06d-0000-4000-8000-000000000000' AND projector = '%s' AND reason LIKE '%s%%'",
+                 100 + i, again[i][1], again[i][2]);
+        if (harness_query_int(conn, sql) != 1) {
+            snprintf(sql, sizeof(sql),
+                     "SELECT coalesce(string_agg(projector || ': ' || reason, '; '), 'none') FROM "
+                     "dead_letters WHERE event_id = 'e7%06d-0000-4000-8000-000000000000'",
+                     100 + i);
+            fail_msg("%s again: expected %s: \"%s\", found %s", again[i][0], again[i][1],
+                     again[i][2], harness_query_value(conn, sql));
+        }
+    }
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE event_id = "
+                                             "'e7000200-0000-4000-8000-000000000000' AND reason = "
+                                             "'briefing d0000000-0000-4000-8000-000000000002 is "
+                                             "not active'"),
+                     1);
+    assert_int_equal(
+        harness_query_int(conn, "SELECT count(*) FROM dead_letters WHERE event_id = "
+                                "'e7000201-0000-4000-8000-000000000000' AND reason LIKE "
+                                "'repository b0000000-0000-4000-8000-000001000002 was deleted at "
+                                "2026-11-01% before the event'"),
+        1);
+    /* Nothing else was refused, and the first of each stands alone. */
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 9);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM activities"), 1);
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(name);
+    free(conninfo);
+    free(topic);
+    free(prefix);
+}
+
 /* Whatever its headers say, a message no projector can decode leaves a
  * dead letter; one that decodes but breaks a rule is found by its id. */
 static void test_garbage_never_vanishes(void **state) {
@@ -328,6 +458,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_rejection_reason),
         cmocka_unit_test(test_garbage_never_vanishes),
+        cmocka_unit_test(test_each_remaining_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

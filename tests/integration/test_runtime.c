@@ -345,7 +345,7 @@ static void test_stop_with_backlog_waiting(void **state) {
 }
 
 int main(void) {
-    if (getenv("SENTINEL_TEST")) cmocka_set_test_filter(getenv("SENTINEL_TEST"));
+    harness_test_filter();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_projectors_at_different_offsets, world_setup,
                                         world_teardown),

@@ -120,24 +120,20 @@ static void test_every_table_is_tenant_scoped(void **state) {
     (void)state;
     char *name;
     char *conninfo = harness_migrated_database("sentinel_roles", 2, &name);
-    /* Some engine rows of both workspaces. */
+    /* Rows of both workspaces in every workspace-scoped table: the engine's
+     * from generated events, the rest seeded as the control plane would. */
     char *topic = harness_unique_name("test.roles");
     char *prefix = harness_unique_name("roles");
-    char path[] = "/tmp/sentinel_roles_XXXXXX";
-    FILE *f = fdopen(mkstemp(path), "w");
-    for (int w = 1; w <= 2; w++)
-        fprintf(f,
-                "{\"event_id\": \"f2000000-0000-4000-8000-00000000000%d\", \"type\": "
-                "\"UsageIncremented\", "
-                "\"workspace_id\": \"%s\", \"occurred_at\": \"2026-11-26T10:00:00Z\", \"data\": "
-                "{\"metric\": \"tokens\", \"amount\": 3}}\n",
-                w, harness_workspace_id(w));
-    fclose(f);
+    char *path = harness_gen("--events 4000 --workspaces 2 --seed 3");
     assert_int_equal(harness_publish(topic, path), 0);
     unlink(path);
+    free(path);
     harness_project(conninfo, topic, prefix);
 
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
+    char *seed = harness_read_file(SENTINEL_SOURCE_DIR "/tests/data/tenancy/seed.sql");
+    harness_exec(owner, seed);
+    free(seed);
     char *app_info = harness_conninfo_as(conninfo, "sentinel_app");
     PGconn *app = harness_connect(app_info);
     harness_exec(app, "SET sentinel.workspace_id = '" WS1 "'");
@@ -159,6 +155,15 @@ static void test_every_table_is_tenant_scoped(void **state) {
         char sql[512];
         if (scoped) {
             if (!rls) fail_msg("%s has a workspace_id but no forced row security", table);
+            /* The check below proves something only with rows of both. */
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(DISTINCT workspace_id) FROM %s WHERE workspace_id IN ('" WS1
+                     "', '" WS2 "')",
+                     table);
+            if (harness_query_int(owner, sql) != 2)
+                fail_msg("%s holds no rows of both workspaces: seed it "
+                         "(tests/data/tenancy/seed.sql)",
+                         table);
             if (!readable) continue;
             snprintf(
                 sql, sizeof(sql),
