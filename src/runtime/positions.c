@@ -230,6 +230,10 @@ void rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rt->parts[p].assigned = 0;
         rt->parts[p].pending = 0;
     }
+    /* A pause (held for room, or for its offsets) must not outlive the
+     * assignment: librdkafka keeps it on the partition, and a later
+     * assignment of it would never fetch. */
+    rd_kafka_resume_partitions(rk, parts);
     sentinel_info("%s %d partition(s)",
                   err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost", parts->cnt);
     if (cooperative) {

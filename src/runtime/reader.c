@@ -163,7 +163,19 @@ static void wait_for_room(rt_runtime_t *rt) {
         if (rp->assigned && !rp->pending && !rp->done)
             rd_kafka_topic_partition_list_add(go, held->elems[i].topic, p);
     }
-    if (go->cnt) rd_kafka_resume_partitions(rt->rk, go);
+    if (go->cnt) {
+        /* From where this reader is, whatever a rebalance meanwhile did to
+         * librdkafka's idea of it (a resume fetches from where the pause
+         * found the partition). */
+        rd_kafka_resume_partitions(rt->rk, go);
+        for (int i = 0; i < go->cnt; i++)
+            go->elems[i].offset = rt->parts[go->elems[i].partition].pos;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(rt->rk, go, 10000);
+        if (e) {
+            sentinel_warn("%s: seeking after a pause: %s", rt->topic, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
     rd_kafka_topic_partition_list_destroy(go);
     rd_kafka_topic_partition_list_destroy(held);
 }

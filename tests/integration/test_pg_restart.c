@@ -115,6 +115,9 @@ static void services(const char *how) {
     free(cmd);
 }
 
+/* The processes of the outage test, stopped by its teardown should it fail. */
+static pid_t outage_pids[2];
+
 /* A rebalance while the database is down: the process that is given the
  * partitions cannot read where they start, and must neither block its
  * consumer's poll past max.poll.interval.ms (15 s here) nor give up; the
@@ -138,8 +141,8 @@ static void test_rebalance_during_outage(void **state) {
     char log_a[] = "/tmp/sentinel_outage_a_XXXXXX", log_b[] = "/tmp/sentinel_outage_b_XXXXXX";
     close(mkstemp(log_a));
     close(mkstemp(log_b));
-    pid_t a = harness_spawn_sentinel(args, log_a);
-    pid_t b = harness_spawn_sentinel(args, log_b);
+    pid_t a = outage_pids[0] = harness_spawn_sentinel(args, log_a);
+    pid_t b = outage_pids[1] = harness_spawn_sentinel(args, log_b);
     PGconn *owner = harness_connect(harness_as_owner(conninfo));
     for (int i = 0; i < 1500 && harness_query_int(owner, "SELECT coalesce(sum(next_offset), 0) "
                                                          "FROM projector_offsets") < 2000;
@@ -151,8 +154,8 @@ static void test_rebalance_during_outage(void **state) {
     /* b leaves: a is given every partition while nothing answers. */
     kill(b, SIGTERM);
     assert_int_equal(harness_wait(b), 0);
-    sleep(20);                               /* past a's max.poll.interval.ms */
-    b = harness_spawn_sentinel(args, log_b); /* waits for the database */
+    sleep(20);                                                /* past a's max.poll.interval.ms */
+    b = outage_pids[1] = harness_spawn_sentinel(args, log_b); /* waits for the database */
     sleep(2);
     services("start-postgres");
 
@@ -193,6 +196,7 @@ static void test_rebalance_during_outage(void **state) {
     kill(b, SIGTERM);
     assert_int_equal(harness_wait(a), 0);
     assert_int_equal(harness_wait(b), 0);
+    outage_pids[0] = outage_pids[1] = 0;
     harness_assert_same_projection(conninfo, ref);
     unlink(log_a);
     unlink(log_b);
@@ -221,6 +225,12 @@ static void admin_set(const char *sql) {
 
 static int start_postgres(void **state) {
     (void)state;
+    for (int i = 0; i < 2; i++)
+        if (outage_pids[i] > 0) {
+            kill(outage_pids[i], SIGKILL);
+            waitpid(outage_pids[i], NULL, 0);
+            outage_pids[i] = 0;
+        }
     return system(SENTINEL_SOURCE_DIR "/scripts/services start-postgres >/dev/null 2>&1") ? -1 : 0;
 }
 
