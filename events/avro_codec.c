@@ -323,6 +323,13 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
     if (avro_value_reset(&e->value) || avro_value_read(codec->reader, &e->value)) {
         snprintf(errstr, errstr_size, "%s: datum does not match schema v%d: %s", e->type->name,
                  e->version, avro_strerror());
+        /* A read that stopped part way leaves the value half filled, and
+         * avro-c loses what a later read replaces of it: start afresh. */
+        avro_value_t fresh;
+        if (!avro_generic_value_new(e->iface, &fresh)) {
+            avro_value_decref(&e->value);
+            e->value = fresh;
+        }
         return SENTINEL_ERR_INVALID;
     }
 

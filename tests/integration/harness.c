@@ -587,3 +587,27 @@ void harness_test_filter(void) {
     fprintf(stderr, "SENTINEL_TEST=%s: running only the tests it names\n", only);
     cmocka_set_test_filter(only);
 }
+
+long long harness_log_end(const char *topic) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) fail_msg("%s", errstr);
+    const struct rd_kafka_metadata *md = NULL;
+    long long sum = 0;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rd_kafka_metadata(rk, 0, t, &md, 5000)) {
+        for (int i = 0; i < md->topic_cnt; i++)
+            for (int p = 0; !md->topics[i].err && p < md->topics[i].partition_cnt; p++) {
+                int64_t lo, hi;
+                if (!rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000)) sum += hi;
+            }
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    return sum;
+}

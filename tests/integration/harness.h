@@ -131,6 +131,10 @@ int harness_publish(const char *topic, const char *path);
  * when it cannot be made. */
 struct sentinel_publisher *harness_publisher(const char *topic);
 
+/* The end of topic's log: the sum of its partitions' high watermarks (0
+ * while it does not exist). */
+long long harness_log_end(const char *topic);
+
 /* While working on one test: SENTINEL_TEST=name runs only the tests
  * whose names match, and says so on stderr; scripts/test clears it, so a
  * stray value never filters the suite silently. */

@@ -4,7 +4,9 @@
  * window's edges, ids that collide within and across workspaces) through
  * the real projectors against PostgreSQL: the projection never stops,
  * every event is either applied or dead-lettered with a reason, and
- * verify finds the rollups equal to their sources. The seed is printed;
+ * verify finds the rollups equal to their sources; each event the
+ * generator records having sent is in the tables or dead-lettered. The
+ * seed is printed;
  * SENTINEL_FUZZ_SEED replays one. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,15 +74,28 @@ static const char *timestamp(void) {
     return at[pick(sizeof(at) / sizeof(at[0]))];
 }
 
+/* The oracle: what the generator sent, kept apart from anything the engine
+ * records: each event's workspace, id and type, as SQL VALUES rows. */
+static FILE *sent;
+
+static const char *const sent_types[] = {
+    "RunStarted",       "RunCompleted",      "FindingRecorded",
+    "AnnotationPosted", "CommandRunStarted", "CommandRunCompleted",
+    "UsageIncremented", "UsageIncremented",  "ActivityLogged"};
+
 static void event(FILE *f, unsigned k) {
     const char *ws = workspace();
     const char *repos[2] = {harness_repository_id(1, 1 + pick(2)), harness_repository_id(2, 1)};
     /* Event ids collide too: a redelivery, or the same id in another workspace. */
+    unsigned eid = pick(8) ? k : pick(k + 1);
     fprintf(f,
             "{\"event_id\": \"f9000000-0000-4000-8000-%012u\", \"workspace_id\": \"%s\", "
             "\"occurred_at\": \"%s\", ",
-            pick(8) ? k : pick(k + 1), ws, timestamp());
-    switch (pick(9)) {
+            eid, ws, timestamp());
+    unsigned kind = pick(9);
+    fprintf(sent, "%s('%s', 'f9000000-0000-4000-8000-%012u', '%s', %u)", k ? ", " : "", ws, eid,
+            sent_types[kind], k);
+    switch (kind) {
     case 0:
         fputs("\"type\": \"RunStarted\", \"data\": {\"run_id\": ", f);
         id(f, 1);
@@ -182,9 +197,16 @@ static void test_extreme_events_never_stop_projection(void **state) {
 
     char path[] = "/tmp/sentinel_apply_fuzz_XXXXXX";
     FILE *f = fdopen(mkstemp(path), "w");
+    char *oracle = NULL;
+    size_t oracle_len = 0;
+    sent = open_memstream(&oracle, &oracle_len);
+    fputs("CREATE TEMP TABLE sent (workspace_id uuid, event_id uuid, type text, line int); "
+          "INSERT INTO sent VALUES ",
+          sent);
     for (unsigned k = 0; k < 2500; k++)
         event(f, k);
     fclose(f);
+    fclose(sent);
     /* Every line has a valid shape: publish takes them all. */
     free(harness_must_run("publish --topic %s %s", topic, path));
     unlink(path);
@@ -218,6 +240,49 @@ static void test_extreme_events_never_stop_projection(void **state) {
             "WHERE a.projector = d.projector AND a.workspace_id = d.workspace_id AND a.event_id = "
             "d.event_id)"),
         0);
+    /* Against the generator's own record: each event it sent (the first
+     * of its workspace, id and projector) left its row in the tables (a
+     * row that names the event), or a dead letter of its projector. An
+     * engine that dropped an accepted event fails here. */
+    harness_exec(owner, oracle);
+    free(oracle);
+    harness_exec(
+        owner,
+        "CREATE TEMP VIEW expected AS SELECT DISTINCT ON (projector, workspace_id, event_id) "
+        "s.*, CASE WHEN type LIKE 'Run%' OR type IN ('FindingRecorded', "
+        "'AnnotationPosted') THEN 'runs' WHEN type LIKE 'Command%' THEN 'commands' "
+        "WHEN type = 'UsageIncremented' THEN 'usage' ELSE 'activities' END AS projector "
+        "FROM sent s ORDER BY projector, workspace_id, event_id, line");
+    char *missing = harness_query_value(
+        owner,
+        "SELECT coalesce(string_agg(type || ' ' || event_id || ' (line ' || line + 1 || ')', ', "
+        "'), '') FROM expected e WHERE NOT EXISTS (SELECT 1 FROM dead_letters d WHERE "
+        "d.projector = e.projector AND d.workspace_id = e.workspace_id AND d.event_id = "
+        "e.event_id) AND NOT CASE type "
+        "WHEN 'RunStarted' THEN EXISTS (SELECT 1 FROM runs r WHERE r.workspace_id = "
+        "e.workspace_id AND r.event_id = e.event_id) "
+        "WHEN 'RunCompleted' THEN EXISTS (SELECT 1 FROM runs r WHERE r.workspace_id = "
+        "e.workspace_id AND r.completed_event_id = e.event_id) "
+        "WHEN 'FindingRecorded' THEN EXISTS (SELECT 1 FROM findings x WHERE x.workspace_id = "
+        "e.workspace_id AND x.event_id = e.event_id) "
+        "WHEN 'AnnotationPosted' THEN EXISTS (SELECT 1 FROM annotations x WHERE "
+        "x.workspace_id = e.workspace_id AND x.event_id = e.event_id) "
+        "WHEN 'CommandRunStarted' THEN EXISTS (SELECT 1 FROM command_runs x WHERE "
+        "x.workspace_id = e.workspace_id AND x.event_id = e.event_id) "
+        "WHEN 'CommandRunCompleted' THEN EXISTS (SELECT 1 FROM command_runs x WHERE "
+        "x.workspace_id = e.workspace_id AND x.completed_event_id = e.event_id) "
+        "WHEN 'UsageIncremented' THEN EXISTS (SELECT 1 FROM usage_ledger x WHERE "
+        "x.workspace_id = e.workspace_id AND x.event_id = e.event_id) "
+        "ELSE EXISTS (SELECT 1 FROM activities x WHERE x.workspace_id = e.workspace_id AND "
+        "x.event_id = e.event_id) END");
+    if (*missing) fail_msg("sent, neither in the tables nor dead-lettered: %.2000s", missing);
+    free(missing);
+    /* Both outcomes occur: the oracle checks something of each. */
+    assert_true(harness_query_int(owner, "SELECT count(*) FROM expected e WHERE NOT EXISTS "
+                                         "(SELECT 1 FROM dead_letters d WHERE d.projector = "
+                                         "e.projector AND d.workspace_id = e.workspace_id AND "
+                                         "d.event_id = e.event_id)") > 500);
+
     /* What was applied is in the tables. */
     assert_int_equal(
         harness_query_int(

@@ -4,7 +4,10 @@
  *   - a broker killed (-9) during `publish`: every line ends up in the topic
  *     exactly once (idempotent producer, acks=all);
  *   - a broker killed during `project`, and a rolling restart of all three
- *     during `project`: the projection equals a clean pass. */
+ *     during `project`: the projection equals a clean pass, the running
+ *     projector reaching the log's end by itself.
+ * Each fault waits for the work to be under way and must show in the
+ * process's log. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -61,25 +64,64 @@ static void collect_id(const harness_message_t *m, void *opaque) {
 
 static int by_id(const void *a, const void *b) { return strcmp(a, b); }
 
+/* What a projection database has applied: the sum of its stored offsets. */
+static long long applied(const char *conninfo) {
+    PGconn *conn = harness_connect(harness_as_owner(conninfo));
+    long long n =
+        harness_query_int(conn, "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets");
+    PQfinish(conn);
+    return n;
+}
+
+/* Wait (up to 60 s) until progress() passes `mark` while `pid` runs; fail
+ * if it ends first: a fault after the work is done proves nothing. */
+static void wait_for_progress(pid_t pid, const char *what, long long (*progress)(const char *),
+                              const char *arg, long long mark, const char *log) {
+    for (int i = 0; i < 1200; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            fail_msg("%s ended before the fault could meet it:\n%s", what, harness_read_file(log));
+        if (progress(arg) > mark) return;
+        usleep(50000);
+    }
+    fail_msg("%s made no progress in 60 s:\n%s", what, harness_read_file(log));
+}
+
+/* Evidence in a process's log that broker `node` went away under it. */
+static void assert_fault_met(const char *log, int node) {
+    char *text = harness_read_file(log);
+    char address[64];
+    snprintf(address, sizeof(address), "127.0.0.1:%d", 29092 + 100 * (node - 1));
+    int met = 0;
+    for (char *line = strstr(text, address); line && !met; line = strstr(line + 1, address)) {
+        char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        met = memmem(line, n, "Disconnected", 12) || memmem(line, n, "refused", 7) ||
+              memmem(line, n, "failed", 6);
+    }
+    if (!met)
+        fail_msg("nothing in the log shows broker %d (%s) going away:\n%s", node, address, text);
+    free(text);
+}
+
 /* Run `sentinel args` (its output into log), kill broker `node` with -9
- * `after_ms` into it, and start that broker again once the command ends.
- * Fails the test unless the command exits 0. */
-static void run_through_a_broker_kill(const char *args, const char *log, int after_ms, int node) {
+ * once the work is under way (progress past 0), start that broker again
+ * once the command ends. Fails the test unless the command exits 0 and its
+ * log shows the broker going away. */
+static void run_through_a_broker_kill(const char *args, const char *log,
+                                      long long (*progress)(const char *), const char *arg,
+                                      int node) {
     char what[64];
     unlink(log);
     pid_t pid = harness_spawn_sentinel(args, log);
-    usleep((useconds_t)after_ms * 1000);
-    /* The fault must land mid-run, or the test proves nothing. */
-    int status;
-    if (waitpid(pid, &status, WNOHANG) == pid)
-        fail_msg("%s finished within %d ms, before broker %d was killed:\n%s", args, after_ms, node,
-                 harness_read_file(log));
+    wait_for_progress(pid, args, progress, arg, 0, log);
     snprintf(what, sizeof(what), "cluster-kill %d", node);
     services(what);
     int rc = harness_wait(pid);
     snprintf(what, sizeof(what), "cluster-start %d", node);
     services(what);
     if (rc) fail_msg("%s exited %d:\n%s", args, rc, harness_read_file(log));
+    assert_fault_met(log, node);
 }
 
 static void test_publish_survives_a_killed_broker(void **state) {
@@ -88,7 +130,7 @@ static void test_publish_survives_a_killed_broker(void **state) {
     char *events = harness_gen("--events 120000 --seed 31");
     char args[1024], log[] = "/tmp/sentinel_cluster_publish.log";
     snprintf(args, sizeof(args), "publish --quiet --topic %s %s", topic, events);
-    run_through_a_broker_kill(args, log, 1500, 2);
+    run_through_a_broker_kill(args, log, harness_log_end, topic, 2);
 
     ids_t ids = {0};
     assert_int_equal(harness_consume_all(topic, "read_committed", collect_id, &ids), 120000);
@@ -117,7 +159,7 @@ static void test_projection_survives_broker_faults(void **state) {
     snprintf(args, sizeof(args),
              "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
              prefix);
-    run_through_a_broker_kill(args, log, 1000, 3);
+    run_through_a_broker_kill(args, log, applied, conninfo, 3);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     char *digest = harness_projection_digest(conn);
     assert_string_equal(digest, reference);
@@ -128,28 +170,37 @@ static void test_projection_survives_broker_faults(void **state) {
     free(name);
     free(conninfo);
 
-    /* A rolling restart of all three brokers under a running projector,
-     * stopped then, and a last pass over what it left: equal to a clean
-     * pass. */
+    /* A rolling restart of all three brokers under a running projector:
+     * each stop meets it (its log says so), and it reaches the end of the
+     * log by itself afterwards, before anything else runs. */
     conninfo = harness_migrated_database("sentinel_cluster_roll", 8, &name);
     prefix = harness_unique_name("cluster.roll");
+    long long target = harness_log_end(topic) * 5; /* every projector, every message */
     snprintf(args, sizeof(args), "project --db \"%s\" --topic %s --group-prefix %s", conninfo,
              topic, prefix);
     unlink(log);
     pid_t pid = harness_spawn_sentinel(args, log);
     for (int n = 1; n <= 3; n++) {
         char what[64];
-        usleep(500 * 1000);
+        long long now = applied(conninfo);
+        if (now < target) wait_for_progress(pid, "project", applied, conninfo, now, log);
         snprintf(what, sizeof(what), "cluster-stop %d", n);
         services(what);
         snprintf(what, sizeof(what), "cluster-start %d", n);
         services(what);
     }
+    for (int n = 1; n <= 3; n++)
+        assert_fault_met(log, n);
+    long long done = 0;
+    for (int i = 0; i < 1800 && (done = applied(conninfo)) < target; i++)
+        usleep(100000);
+    if (done < target)
+        fail_msg("the running projector stalled after the rolling restart (%lld of %lld):\n%s",
+                 done, target, harness_read_file(log));
     kill(pid, SIGTERM);
     int rc = harness_wait(pid);
     if (rc)
         fail_msg("project exited %d after the rolling restart:\n%s", rc, harness_read_file(log));
-    harness_project(conninfo, topic, prefix); /* what is left, until caught up */
     conn = harness_connect(harness_as_owner(conninfo));
     digest = harness_projection_digest(conn);
     assert_string_equal(digest, reference);

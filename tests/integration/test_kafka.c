@@ -128,6 +128,13 @@ static int count_sent(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     return 0;
 }
 
+static long failed_seen;
+static void count_failed(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    if (m->err) failed_seen++;
+}
+
 static void test_idempotent_retries_lose_and_reorder_nothing(void **state) {
     (void)state;
     char errstr[512];
@@ -140,6 +147,7 @@ static void test_idempotent_retries_lose_and_reorder_nothing(void **state) {
     set(conf, "retry.backoff.ms", "50");
     set(conf, "statistics.interval.ms", "100");
     rd_kafka_conf_set_stats_cb(conf, count_sent);
+    rd_kafka_conf_set_dr_msg_cb(conf, count_failed);
     rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     assert_non_null(producer);
     rd_kafka_mock_cluster_t *mock = rd_kafka_handle_mock_cluster(producer);
@@ -151,7 +159,7 @@ static void test_idempotent_retries_lose_and_reorder_nothing(void **state) {
      * answered after the client's socket timeout. */
     rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 2,
                                       RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
     for (int i = 1; i < 50; i++) {
         char v[16];
         snprintf(v, sizeof(v), "m%d", i);
@@ -169,6 +177,7 @@ static void test_idempotent_retries_lose_and_reorder_nothing(void **state) {
     assert_int_equal(rd_kafka_flush(producer, 30000), 0);
     usleep(300000); /* a last statistics report */
     rd_kafka_poll(producer, 0);
+    assert_int_equal(failed_seen, 0); /* every message delivered */
     /* 100 messages, some sent twice: the faults met the producer. */
     if (sent_seen <= 100)
         fail_msg("%ld messages sent for 100: no fault met the producer", sent_seen);

@@ -160,23 +160,39 @@ static void test_two_processes_one_killed(void **state) {
     char *conninfo = harness_migrated_database("sentinel_group", 8, &name);
     PGconn *conn = harness_connect(conninfo);
     char *prefix = harness_unique_name("group");
-    char log[] = "/tmp/sentinel_group_log_XXXXXX";
+    char log[] = "/tmp/sentinel_group_log_XXXXXX", log_a[] = "/tmp/sentinel_group_a_XXXXXX";
     close(mkstemp(log));
+    close(mkstemp(log_a));
     long long total = total_messages(w->topic);
     char *args = NULL;
+    /* Transactions at least 200 ms apart: the backlog lasts long enough for
+     * both to join and work before one is killed. */
     assert_true(asprintf(&args,
                          "project --db \"%s\" --topic %s --group-prefix %s --batch-events 300 "
-                         "-X session.timeout.ms=6000",
+                         "--linger-ms 200 -X session.timeout.ms=6000",
                          conninfo, w->topic, prefix) > 0);
-    pid_t a = harness_spawn_sentinel(args, log);
+    pid_t a = harness_spawn_sentinel(args, log_a);
     pid_t b = harness_spawn_sentinel(args, log);
     free(args);
-    /* Both joined and working: some progress, not all. */
-    for (int i = 0; i < 300 && lag(conn, w->topic, total) == total; i++)
+    /* Both hold partitions (the group split them) and work. */
+    int split = 0;
+    for (int i = 0; i < 600 && !split; i++) {
+        char *ta = harness_read_file(log_a), *tb = harness_read_file(log);
+        split = strstr(ta, "assigned 6 partition(s)") && strstr(tb, "assigned 6 partition(s)");
+        free(ta);
+        free(tb);
+        if (!split) usleep(50000);
+    }
+    if (!split)
+        fail_msg("the two processes never shared the partitions:\n%s", harness_read_file(log));
+    for (int i = 0; i < 300 && lag_all(conn, w->topic, total) == total * 5; i++)
         usleep(50000);
-    usleep(500000);
     kill(a, SIGKILL);
     assert_int_equal(harness_wait(a), 128 + SIGKILL);
+    /* The kill met a process in the middle of the backlog. */
+    long long left = lag_all(conn, w->topic, total);
+    if (left <= 0) fail_msg("the backlog was done before the kill: nothing was tested");
+    if (left >= total * 5) fail_msg("nothing was applied before the kill");
     /* The survivor takes the dead one's partitions after its session times out. */
     /* Every projector, not only runs, before the survivor is stopped. */
     int caught_up = 0;
@@ -195,6 +211,7 @@ static void test_two_processes_one_killed(void **state) {
     PQfinish(conn);
     harness_drop_database(name);
     unlink(log);
+    unlink(log_a);
     free(prefix);
     free(name);
     free(conninfo);
