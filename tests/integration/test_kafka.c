@@ -1,9 +1,8 @@
 /* test_kafka.c -- the real broker: produce (lz4) and consume in order, a
  * transactional producer whose aborted message a read_committed consumer
- * never sees, and a consumer group joined through subscribe(); and, on
- * librdkafka's mock cluster (faults the real broker cannot be made to
- * give), an idempotent producer whose requests are refused and answered
- * late sends them again and the log holds each message once, in order. */
+ * never sees, and a consumer group joined through subscribe(). Retries of
+ * an idempotent producer meet a real fault in test_cluster.c (a broker
+ * killed under `publish`: every line once). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "harness.h"
 
@@ -113,95 +110,6 @@ static void test_produce_consume_in_order(void **state) {
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     free(topic);
-}
-
-/* What the producer sent, from its statistics: messages transmitted,
- * those sent again included. */
-static long sent_seen;
-static int count_sent(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
-    (void)rk;
-    (void)opaque;
-    json_t *stats = json_loadb(json, len, 0, NULL);
-    long sent = (long)json_integer_value(json_object_get(stats, "txmsgs"));
-    if (sent > sent_seen) sent_seen = sent;
-    json_decref(stats);
-    return 0;
-}
-
-static long failed_seen;
-static void count_failed(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
-    (void)opaque;
-    if (m->err) failed_seen++;
-}
-
-static void test_idempotent_retries_lose_and_reorder_nothing(void **state) {
-    (void)state;
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    set(conf, "test.mock.num.brokers", "1");
-    set(conf, "enable.idempotence", "true");
-    set(conf, "linger.ms", "0");
-    set(conf, "request.timeout.ms", "1000");
-    set(conf, "socket.timeout.ms", "1000");
-    set(conf, "retry.backoff.ms", "50");
-    set(conf, "statistics.interval.ms", "100");
-    rd_kafka_conf_set_stats_cb(conf, count_sent);
-    rd_kafka_conf_set_dr_msg_cb(conf, count_failed);
-    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    assert_non_null(producer);
-    rd_kafka_mock_cluster_t *mock = rd_kafka_handle_mock_cluster(producer);
-    assert_non_null(mock);
-    assert_int_equal(rd_kafka_mock_topic_create(mock, "retried", 1, 1), 0);
-    produce(producer, "retried", 0, "m0");
-    assert_int_equal(rd_kafka_flush(producer, 30000), 0);
-    /* The next produce requests: two refused (retriable); then one
-     * answered after the client's socket timeout. */
-    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 2,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
-    for (int i = 1; i < 50; i++) {
-        char v[16];
-        snprintf(v, sizeof(v), "m%d", i);
-        produce(producer, "retried", 0, v);
-    }
-    assert_int_equal(rd_kafka_flush(producer, 30000), 0);
-    assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(mock, 1, 0 /* Produce */, 1,
-                                                                  RD_KAFKA_RESP_ERR_NO_ERROR, 1500),
-                     0);
-    for (int i = 50; i < 100; i++) {
-        char v[16];
-        snprintf(v, sizeof(v), "m%d", i);
-        produce(producer, "retried", 0, v);
-    }
-    assert_int_equal(rd_kafka_flush(producer, 30000), 0);
-    usleep(300000); /* a last statistics report */
-    rd_kafka_poll(producer, 0);
-    assert_int_equal(failed_seen, 0); /* every message delivered */
-    /* 100 messages, some sent twice: the faults met the producer. */
-    if (sent_seen <= 100)
-        fail_msg("%ld messages sent for 100: no fault met the producer", sent_seen);
-
-    /* Read back from the mock: each message once, in order. */
-    rd_kafka_conf_t *cconf = rd_kafka_conf_new();
-    set(cconf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock));
-    set(cconf, "group.id", "retried");
-    set(cconf, "enable.partition.eof", "true");
-    rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr, sizeof(errstr));
-    assert_non_null(consumer);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "retried", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(consumer, parts), 0);
-    rd_kafka_topic_partition_list_destroy(parts);
-    char *values = read_until_eof(consumer);
-    char want[1024] = "";
-    for (int i = 0; i < 100; i++)
-        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%sm%d", i ? "," : "", i);
-    assert_string_equal(values, want);
-    free(values);
-    rd_kafka_consumer_close(consumer);
-    rd_kafka_destroy(consumer);
-    rd_kafka_destroy(producer);
 }
 
 static void test_transaction_abort_is_invisible(void **state) {
@@ -324,7 +232,6 @@ static void test_consumer_group_subscribe(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_produce_consume_in_order),
-        cmocka_unit_test(test_idempotent_retries_lose_and_reorder_nothing),
         cmocka_unit_test(test_transaction_abort_is_invisible),
         cmocka_unit_test(test_consumer_group_subscribe),
     };
