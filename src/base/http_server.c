@@ -163,23 +163,21 @@ sentinel_http_server_t *sentinel_http_start(const char *what, const char *listen
     unsigned idle = s->limits.header_seconds > s->limits.request_seconds
                         ? s->limits.header_seconds
                         : s->limits.request_seconds;
-    if (cert_pem && key_pem)
-        s->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, serve, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-            MHD_OPTION_THREAD_POOL_SIZE, s->limits.threads, MHD_OPTION_CONNECTION_LIMIT,
-            s->limits.connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->limits.per_address,
-            MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            s->limits.header_bytes, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
-            MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-            MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
-    else
-        s->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, serve, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-            MHD_OPTION_THREAD_POOL_SIZE, s->limits.threads, MHD_OPTION_CONNECTION_LIMIT,
-            s->limits.connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->limits.per_address,
-            MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            s->limits.header_bytes, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
-            MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s, MHD_OPTION_END);
+    struct MHD_OptionItem options[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->limits.threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->limits.connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->limits.per_address, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->limits.header_bytes, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, s},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)notify_completed, s},
+        {cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, serve, s, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "%s %s: cannot listen there%s", what, listen,
