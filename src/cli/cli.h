@@ -175,7 +175,7 @@ const char *cli_migrations_dir(const char *flag);
 extern const cli_command_t cli_migrate_command, cli_gen_command, cli_publish_command,
     cli_project_command, cli_replay_command, cli_rebuild_command, cli_status_command,
     cli_dead_letters_command, cli_verify_command, cli_usage_command, cli_schemas_command,
-    cli_projectors_command, cli_doctor_command;
+    cli_projectors_command, cli_credentials_command, cli_doctor_command;
 
 /* Every command, in the order `sentinel --help` lists them; NULL-terminated. */
 extern const cli_command_t *const cli_commands[];

@@ -19,3 +19,5 @@ SELECT w.id, (SELECT id FROM plans ORDER BY id LIMIT 1), 'cancelled', '2020-01-0
   FROM workspaces w;
 INSERT INTO dead_letters (projector, topic, partition, kafka_offset, workspace_id, reason)
 SELECT 'runs', 'seed', 0, row_number() OVER (), w.id, 'seeded' FROM workspaces w;
+INSERT INTO ingest_credentials (workspace_id, name, token_sha256)
+SELECT w.id, 'seeded', sha256(convert_to('token-' || w.id, 'UTF8')) FROM workspaces w;
