@@ -20,6 +20,7 @@ typedef struct watched {
     struct watched *prev, *next;
     int fd;
     double deadline; /* monotonic seconds; past it the sweeper ends it */
+    int in_request;  /* headers complete, the answer not yet sent */
     int cut;         /* ended by the sweeper */
 } watched_t;
 
@@ -42,13 +43,20 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void set_deadline(sentinel_http_server_t *s, struct MHD_Connection *c, unsigned seconds) {
+/* The connection enters a phase: waiting for a request's headers, or
+ * serving one. The deadline is set once per phase, so nothing a client
+ * sends (a header line, a piece of the body) moves it. */
+static void enter_phase(sentinel_http_server_t *s, struct MHD_Connection *c, int in_request) {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     watched_t *w = info ? info->socket_context : NULL;
     if (!w) return;
     pthread_mutex_lock(&s->lock);
-    w->deadline = now_seconds() + seconds;
+    if (!in_request || !w->in_request) {
+        w->in_request = in_request;
+        w->deadline =
+            now_seconds() + (in_request ? s->limits.request_seconds : s->limits.header_seconds);
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -90,16 +98,16 @@ static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls
                              enum MHD_RequestTerminationCode toe) {
     (void)con_cls;
     (void)toe;
-    set_deadline(cls, c, ((sentinel_http_server_t *)cls)->limits.header_seconds);
+    enter_phase(cls, c, 0);
 }
 
-/* Headers complete at the handler's first call for a request: from now on
- * the request's own deadline. */
+/* Headers complete at the handler's first call for a request: from then on
+ * the request's own deadline, whatever the handler does with con_cls. */
 static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url,
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_data_size, void **con_cls) {
     sentinel_http_server_t *s = cls;
-    if (!*con_cls) set_deadline(s, c, s->limits.request_seconds);
+    enter_phase(s, c, 1);
     return s->handler(s->cls, c, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
