@@ -26,10 +26,11 @@ declare -A may=(
     [events]="base"
     [src/pg]="base"
     [src/publish]="base events"
+    [src/ingest]="base events pg"
     [src/runtime]="base events pg"
     [projectors]="base pg"
     [src/replay]="base pg runtime"
-    [src/cli]="base events pg publish runtime replay"
+    [src/cli]="base events pg publish ingest runtime replay"
 )
 # The private headers a file includes: "x/y.h" and <x/y.h> where x is a
 # folder of the engine, however the directive is spaced ("# include").

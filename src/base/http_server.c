@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 
@@ -28,6 +29,7 @@ struct sentinel_http_server {
     struct MHD_Daemon *daemon;
     sentinel_http_limits_t limits;
     MHD_AccessHandlerCallback handler;
+    MHD_RequestCompletedCallback completed;
     void *cls;
     pthread_mutex_t lock; /* the list */
     watched_t *open;
@@ -96,9 +98,9 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
  * deadline (an idle keep-alive connection ends there too). */
 static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                              enum MHD_RequestTerminationCode toe) {
-    (void)con_cls;
-    (void)toe;
-    enter_phase(cls, c, 0);
+    sentinel_http_server_t *s = cls;
+    if (s->completed) s->completed(s->cls, c, con_cls, toe);
+    enter_phase(s, c, 0);
 }
 
 /* Headers complete at the handler's first call for a request: from then on
@@ -131,7 +133,8 @@ static void *sweep(void *arg) {
 
 sentinel_http_server_t *sentinel_http_start(const char *what, const char *listen,
                                             const sentinel_http_limits_t *limits,
-                                            MHD_AccessHandlerCallback handler, void *cls,
+                                            MHD_AccessHandlerCallback handler,
+                                            MHD_RequestCompletedCallback completed, void *cls,
                                             const char *cert_pem, const char *key_pem, char *errstr,
                                             size_t errstr_size) {
     char host[256];
@@ -163,9 +166,10 @@ sentinel_http_server_t *sentinel_http_start(const char *what, const char *listen
     if (!s->limits.request_seconds) s->limits.request_seconds = 30;
     if (!s->limits.header_bytes) s->limits.header_bytes = 32 * 1024;
     s->handler = handler;
+    s->completed = completed;
     s->cls = cls;
     pthread_mutex_init(&s->lock, NULL);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert_pem ? MHD_USE_TLS : 0);
     /* The idle timeout (whole seconds) backs the deadlines up. */
     unsigned idle = s->limits.header_seconds > s->limits.request_seconds
@@ -205,6 +209,11 @@ sentinel_http_server_t *sentinel_http_start(const char *what, const char *listen
 }
 
 int sentinel_http_port(const sentinel_http_server_t *s) { return s->port; }
+
+void sentinel_http_quiesce(sentinel_http_server_t *s) {
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
 
 void sentinel_http_stop(sentinel_http_server_t *s) {
     if (!s) return;

@@ -23,17 +23,24 @@ typedef struct sentinel_http_server sentinel_http_server_t;
 
 /* new: listen on HOST:PORT ("[::1]:0" takes any port) and serve every
  * request with `handler` (libmicrohttpd's access handler, called from the
- * pool's threads: it must be thread-safe). With cert_pem and key_pem (the
- * PEM texts, borrowed until the call returns) it serves HTTPS. NULL with
- * errstr naming `what` (the flag) and the address on failure. */
+ * pool's threads: it must be thread-safe); `completed` (may be NULL) is
+ * called when a request ends, answered or not, to free what the handler
+ * kept in *con_cls. A handler may suspend a connection and resume it from
+ * another thread. With cert_pem and key_pem (the PEM texts, borrowed until
+ * the call returns) it serves HTTPS. NULL with errstr naming `what` (the
+ * flag) and the address on failure. */
 sentinel_http_server_t *sentinel_http_start(const char *what, const char *listen,
                                             const sentinel_http_limits_t *limits,
-                                            MHD_AccessHandlerCallback handler, void *cls,
+                                            MHD_AccessHandlerCallback handler,
+                                            MHD_RequestCompletedCallback completed, void *cls,
                                             const char *cert_pem, const char *key_pem, char *errstr,
                                             size_t errstr_size);
 
 /* The port it listens on. */
 int sentinel_http_port(const sentinel_http_server_t *server);
+
+/* Stop accepting new connections; those open are served on. */
+void sentinel_http_quiesce(sentinel_http_server_t *server);
 
 /* Stop accepting, close every connection and free; NULL is fine. */
 void sentinel_http_stop(sentinel_http_server_t *server);

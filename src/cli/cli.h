@@ -125,6 +125,11 @@ int cli_number_option(const char *command, const char *name, const char *arg, lo
                       long long hi, long long *out);
 int cli_int_option(const char *command, const char *name, const char *arg, int lo, int hi,
                    int *out);
+/* A number of bytes in [lo, hi], with an optional K, M or G suffix. */
+int cli_bytes_option(const char *command, const char *name, const char *arg, size_t lo, size_t hi,
+                     size_t *out);
+/* n as cli_bytes_option reads it back: "4M", "4096", "1G". */
+const char *cli_bytes_text(size_t n, char *out, size_t size);
 /* A number from 0 to 1. */
 int cli_share_option(const char *command, const char *name, const char *arg, double *out);
 /* A UUID (its text is passed on as given). */
@@ -175,7 +180,7 @@ const char *cli_migrations_dir(const char *flag);
 extern const cli_command_t cli_migrate_command, cli_gen_command, cli_publish_command,
     cli_project_command, cli_replay_command, cli_rebuild_command, cli_status_command,
     cli_dead_letters_command, cli_verify_command, cli_usage_command, cli_schemas_command,
-    cli_projectors_command, cli_credentials_command, cli_doctor_command;
+    cli_projectors_command, cli_credentials_command, cli_ingest_command, cli_doctor_command;
 
 /* Every command, in the order `sentinel --help` lists them; NULL-terminated. */
 extern const cli_command_t *const cli_commands[];

@@ -4,11 +4,10 @@
 #include "cli/cli.h"
 
 const cli_command_t *const cli_commands[] = {
-    &cli_migrate_command,     &cli_gen_command,          &cli_publish_command,
-    &cli_project_command,     &cli_replay_command,       &cli_rebuild_command,
-    &cli_status_command,      &cli_dead_letters_command, &cli_verify_command,
-    &cli_usage_command,       &cli_schemas_command,      &cli_projectors_command,
-    &cli_credentials_command, &cli_doctor_command,       NULL,
+    &cli_migrate_command,     &cli_gen_command,     &cli_publish_command, &cli_project_command,
+    &cli_replay_command,      &cli_rebuild_command, &cli_status_command,  &cli_dead_letters_command,
+    &cli_verify_command,      &cli_usage_command,   &cli_schemas_command, &cli_projectors_command,
+    &cli_credentials_command, &cli_ingest_command,  &cli_doctor_command,  NULL,
 };
 
 const cli_command_t *cli_command_find(const char *name) {

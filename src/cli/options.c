@@ -198,28 +198,9 @@ int cli_batch_option(const char *command, int opt, const char *arg,
         if (rc == 1) options->batch_bytes = (size_t)n;
         return rc;
     }
-    case CLI_OPT_MAX_IN_FLIGHT: {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long n = strtoull(arg, &end, 10);
-        int shift = !*end                                    ? 0
-                    : !strcmp(end, "K") || !strcmp(end, "k") ? 10
-                    : !strcmp(end, "M")                      ? 20
-                    : !strcmp(end, "G")                      ? 30
-                                                             : -1;
-        /* Digits first (strtoull would take blanks and a sign), within
-         * what the consumer's queue setting can express. */
-        if (arg[0] >= '0' && arg[0] <= '9' && errno != ERANGE && shift >= 0 &&
-            n <= (SENTINEL_MAX_IN_FLIGHT_MAX >> shift) &&
-            (size_t)n << shift >= SENTINEL_MAX_IN_FLIGHT_MIN) {
-            options->max_in_flight = (size_t)n << shift;
-            return 1;
-        }
-        cli_error("sentinel %s: --max-in-flight must be a number of bytes from 4M to 4G "
-                  "(a K, M or G suffix multiplies), not \"%s\"\n",
-                  command, arg);
-        return -1;
-    }
+    case CLI_OPT_MAX_IN_FLIGHT:
+        return cli_bytes_option(command, "--max-in-flight", arg, SENTINEL_MAX_IN_FLIGHT_MIN,
+                                SENTINEL_MAX_IN_FLIGHT_MAX, &options->max_in_flight);
     case CLI_OPT_BATCH_MS:
         return cli_int_option(command, "--batch-ms", arg, 1, 600000, &options->batch_ms);
     case CLI_OPT_LINGER_MS:
@@ -229,6 +210,44 @@ int cli_batch_option(const char *command, int opt, const char *arg,
         return cli_int_option(command, "--stall-seconds", arg, 1, 86400, &options->stall_seconds);
     default: return 0;
     }
+}
+
+int cli_bytes_option(const char *command, const char *name, const char *arg, size_t lo, size_t hi,
+                     size_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(arg, &end, 10);
+    int shift = !*end                                    ? 0
+                : !strcmp(end, "K") || !strcmp(end, "k") ? 10
+                : !strcmp(end, "M")                      ? 20
+                : !strcmp(end, "G")                      ? 30
+                                                         : -1;
+    /* Digits first (strtoull would take blanks and a sign). */
+    if (arg[0] >= '0' && arg[0] <= '9' && errno != ERANGE && shift >= 0 && n <= (hi >> shift) &&
+        (size_t)n << shift >= lo) {
+        *out = (size_t)n << shift;
+        return 1;
+    }
+    char low[32], high[32];
+    cli_error("sentinel %s: %s must be a number of bytes from %s to %s (a K, M or G suffix "
+              "multiplies), not \"%s\"\n",
+              command, name, cli_bytes_text(lo, low, sizeof(low)),
+              cli_bytes_text(hi, high, sizeof(high)), arg);
+    return -1;
+}
+
+const char *cli_bytes_text(size_t n, char *out, size_t size) {
+    static const char units[] = "KMG";
+    int u = -1;
+    while (u < 2 && n >= 1024 && n % 1024 == 0) {
+        n /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(out, size, "%zu", n);
+    else
+        snprintf(out, size, "%zu%c", n, units[u]);
+    return out;
 }
 
 int cli_metrics_start(const char *command, const sentinel_conf_t *conf,

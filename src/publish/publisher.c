@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -15,6 +16,8 @@ struct sentinel_publisher {
     rd_kafka_topic_t *rkt; /* the event topic's handle: no lookup by name per message */
     sentinel_codec_t *codec;
     int transactional;
+    int full_queue_wait_ms;
+    uint64_t failed_before; /* stats.failed when the transaction began */
     sentinel_delivery_cb_t *on_delivery;
     void *opaque;
     sentinel_publisher_stats_t stats;
@@ -55,13 +58,13 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     sentinel_publisher_t *pub = opaque;
     uint64_t tag = (uint64_t)(uintptr_t)m->_private;
     if (m->err) {
-        pub->stats.failed++;
+        __atomic_fetch_add(&pub->stats.failed, 1, __ATOMIC_RELAXED);
         if (!pub->first_error[0])
             snprintf(pub->first_error, sizeof(pub->first_error), "%s", rd_kafka_err2str(m->err));
         if (pub->on_delivery) pub->on_delivery(pub->opaque, tag, rd_kafka_err2str(m->err));
     } else {
-        pub->stats.delivered++;
-        pub->stats.bytes += m->len;
+        __atomic_fetch_add(&pub->stats.delivered, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&pub->stats.bytes, m->len, __ATOMIC_RELAXED);
         if (pub->on_delivery) pub->on_delivery(pub->opaque, tag, NULL);
     }
 }
@@ -77,6 +80,7 @@ sentinel_publisher_t *sentinel_publisher_new(const sentinel_conf_t *conf,
         pub->transactional = options->transactional;
         pub->on_delivery = options->on_delivery;
         pub->opaque = options->opaque;
+        pub->full_queue_wait_ms = options->full_queue_wait_ms;
     }
     rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, producer_defaults, errstr, errstr_size);
     if (!kconf) goto fail;
@@ -136,23 +140,32 @@ void sentinel_publisher_destroy(sentinel_publisher_t *pub) {
 
 sentinel_codec_t *sentinel_publisher_codec(sentinel_publisher_t *pub) { return pub->codec; }
 
-/* Hand one message to librdkafka, waiting while its queue is full. The
- * topic is a handle: a name would be looked up for every message. */
+/* Hand one message to librdkafka, waiting while its queue is full (up to
+ * full_queue_wait_ms when set: then another thread serves the delivery
+ * reports that make room). The topic is a handle: a name would be looked
+ * up for every message. */
 static sentinel_err_t produce(sentinel_publisher_t *pub, rd_kafka_topic_t *rkt, const void *key,
                               size_t key_len, const void *value, size_t len,
                               rd_kafka_headers_t *headers, uint64_t tag, char *errstr,
                               size_t errstr_size) {
+    int waited_ms = 0;
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             pub->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY((void *)key, key_len),
             RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)tag), RD_KAFKA_V_END);
         if (!err) {
-            pub->stats.queued++;
+            __atomic_fetch_add(&pub->stats.queued, 1, __ATOMIC_RELAXED);
             return SENTINEL_OK;
         }
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !pub->full_queue_wait_ms) {
             rd_kafka_poll(pub->rk, 50);
+            continue;
+        }
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && waited_ms < pub->full_queue_wait_ms) {
+            struct timespec pause = {0, 2 * 1000000L};
+            nanosleep(&pause, NULL);
+            waited_ms += 2;
             continue;
         }
         rd_kafka_headers_destroy(headers);
@@ -199,8 +212,16 @@ sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub, const char
                                            const void *value, size_t len, size_t size,
                                            const char *reason, uint64_t tag, char *errstr,
                                            size_t errstr_size) {
+    return sentinel_publisher_send_dead_letter(pub, topic, value, len, size, reason, tag, tag,
+                                               errstr, errstr_size);
+}
+
+sentinel_err_t sentinel_publisher_send_dead_letter(sentinel_publisher_t *pub, const char *topic,
+                                                   const void *value, size_t len, size_t size,
+                                                   const char *reason, uint64_t number,
+                                                   uint64_t tag, char *errstr, size_t errstr_size) {
     char line[32], whole[32];
-    snprintf(line, sizeof(line), "%llu", (unsigned long long)tag);
+    snprintf(line, sizeof(line), "%llu", (unsigned long long)number);
     snprintf(whole, sizeof(whole), "%zu", size);
     rd_kafka_headers_t *headers = rd_kafka_headers_new(3);
     rd_kafka_header_add(headers, "reason", -1, reason, -1);
@@ -220,6 +241,12 @@ sentinel_err_t sentinel_publisher_send_raw(sentinel_publisher_t *pub, const char
 
 void sentinel_publisher_poll(sentinel_publisher_t *pub) { rd_kafka_poll(pub->rk, 0); }
 
+void sentinel_publisher_wait(sentinel_publisher_t *pub, int timeout_ms) {
+    rd_kafka_poll(pub->rk, timeout_ms);
+}
+
+int sentinel_publisher_pending(sentinel_publisher_t *pub) { return rd_kafka_outq_len(pub->rk); }
+
 sentinel_err_t sentinel_publisher_flush(sentinel_publisher_t *pub, int timeout_ms, char *errstr,
                                         size_t errstr_size) {
     rd_kafka_resp_err_t err = rd_kafka_flush(pub->rk, timeout_ms);
@@ -228,9 +255,10 @@ sentinel_err_t sentinel_publisher_flush(sentinel_publisher_t *pub, int timeout_m
                  rd_kafka_outq_len(pub->rk), timeout_ms, rd_kafka_err2str(err));
         return SENTINEL_ERR_RETRIABLE;
     }
-    if (pub->stats.failed) {
+    uint64_t failed = __atomic_load_n(&pub->stats.failed, __ATOMIC_RELAXED) - pub->failed_before;
+    if (failed) {
         snprintf(errstr, errstr_size, "%llu message(s) were not delivered: %s",
-                 (unsigned long long)pub->stats.failed, pub->first_error);
+                 (unsigned long long)failed, pub->first_error);
         return SENTINEL_ERR_FATAL;
     }
     return SENTINEL_OK;
@@ -248,6 +276,7 @@ static sentinel_err_t txn_result(rd_kafka_error_t *error, const char *what, char
 
 sentinel_err_t sentinel_publisher_begin(sentinel_publisher_t *pub, char *errstr,
                                         size_t errstr_size) {
+    pub->failed_before = __atomic_load_n(&pub->stats.failed, __ATOMIC_RELAXED);
     return txn_result(rd_kafka_begin_transaction(pub->rk), "begin transaction", errstr,
                       errstr_size);
 }

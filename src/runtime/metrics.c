@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/histogram.h"
 #include "base/http_server.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
@@ -25,12 +26,12 @@
 #include "runtime/run.h"
 #include "runtime/runtime.h"
 
-const double rt_batch_seconds_bounds[RT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                    2.5,   5,    10,    30,   60,  120,  300, 600};
-const double rt_batch_events_bounds[RT_BUCKETS] = {
+const double rt_batch_seconds_bounds[SENTINEL_BUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
+const double rt_batch_events_bounds[SENTINEL_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
-const double rt_freshness_bounds[RT_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,    2.5,
-                                                5,    10,    30,   60,  300,  900, 3600, 86400};
+const double rt_freshness_bounds[SENTINEL_BUCKETS] = {
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400};
 
 #define HEALTHY_TURN_SECONDS 60 /* a loop that has not turned this long is stuck */
 #define UNREACHABLE_SECONDS 5   /* failing this long: the database does not answer */
@@ -39,45 +40,23 @@ const double rt_freshness_bounds[RT_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 /* ---------------------------------------------------------------- writing */
 
-static int bucket_of(const double *bounds, double value) {
-    int b = 0;
-    while (b < RT_BUCKETS && value > bounds[b])
-        b++;
-    return b;
-}
-
-void rt_histogram_merge(rt_histogram_t *h, const uint64_t *counts, uint64_t count,
-                        uint64_t sum_micro) {
-    for (int b = 0; b <= RT_BUCKETS; b++)
-        if (counts[b]) __atomic_fetch_add(&h->counts[b], counts[b], __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->count, count, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->sum_micro, sum_micro, __ATOMIC_RELAXED);
-}
-
-void rt_histogram_add(rt_histogram_t *h, const double *bounds, double value) {
-    uint64_t counts[RT_BUCKETS + 1] = {0};
-    if (value < 0) value = 0;
-    counts[bucket_of(bounds, value)] = 1;
-    rt_histogram_merge(h, counts, 1, (uint64_t)(value * 1e6));
-}
-
 void rt_observe_commit(rt_projection_t *pj, size_t count, double seconds) {
     int64_t now = sentinel_wall_micros();
-    rt_histogram_add(&pj->obs.batch_seconds, rt_batch_seconds_bounds, seconds);
-    rt_histogram_add(&pj->obs.batch_events, rt_batch_events_bounds, (double)count);
+    sentinel_histogram_add(&pj->obs.batch_seconds, rt_batch_seconds_bounds, seconds);
+    sentinel_histogram_add(&pj->obs.batch_events, rt_batch_events_bounds, (double)count);
     /* Freshness: this commit's time less each event's Kafka timestamp. */
-    uint64_t counts[RT_BUCKETS + 1] = {0}, sum = 0, n = 0;
+    uint64_t counts[SENTINEL_BUCKETS + 1] = {0}, sum = 0, n = 0;
     for (size_t i = 0; i < count; i++) {
         rd_kafka_timestamp_type_t type;
         int64_t ms = rd_kafka_message_timestamp(pj->items[i].m->msg, &type);
         if (ms < 0 || type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) continue;
         double age = (double)(now - ms * 1000) / 1e6;
         if (age < 0) age = 0;
-        counts[bucket_of(rt_freshness_bounds, age)]++;
+        counts[sentinel_histogram_bucket(rt_freshness_bounds, age)]++;
         sum += (uint64_t)(age * 1e6);
         n++;
     }
-    if (n) rt_histogram_merge(&pj->obs.freshness_seconds, counts, n, sum);
+    if (n) sentinel_histogram_merge(&pj->obs.freshness_seconds, counts, n, sum);
     __atomic_store_n(&pj->obs.last_commit_us, now, __ATOMIC_RELAXED);
     __atomic_store_n(&pj->obs.heartbeat_us, now, __ATOMIC_RELAXED);
 }
@@ -247,33 +226,12 @@ static void *watch(void *arg) {
 typedef struct totals {
     const char *name;
     unsigned long applied, duplicates, rejected, ignored, retries, fenced;
-    rt_histogram_t batch_seconds, batch_events, freshness;
+    sentinel_histogram_t batch_seconds, batch_events, freshness;
     int64_t last_commit_us;
     int stalled;
 } totals_t;
 
-static void add_histogram(rt_histogram_t *to, const rt_histogram_t *h) {
-    for (int b = 0; b <= RT_BUCKETS; b++)
-        to->counts[b] += __atomic_load_n(&h->counts[b], __ATOMIC_RELAXED);
-    to->count += __atomic_load_n(&h->count, __ATOMIC_RELAXED);
-    to->sum_micro += __atomic_load_n(&h->sum_micro, __ATOMIC_RELAXED);
-}
-
 static unsigned long load(const unsigned long *v) { return __atomic_load_n(v, __ATOMIC_RELAXED); }
-
-static void histogram_text(FILE *out, const char *metric, const char *name, const rt_histogram_t *h,
-                           const double *bounds) {
-    uint64_t cumulative = 0;
-    for (int b = 0; b < RT_BUCKETS; b++) {
-        cumulative += h->counts[b];
-        fprintf(out, "%s_bucket{projector=\"%s\",le=\"%g\"} %llu\n", metric, name, bounds[b],
-                (unsigned long long)cumulative);
-    }
-    fprintf(out, "%s_bucket{projector=\"%s\",le=\"+Inf\"} %llu\n", metric, name,
-            (unsigned long long)h->count);
-    fprintf(out, "%s_sum{projector=\"%s\"} %.6f\n", metric, name, h->sum_micro / 1e6);
-    fprintf(out, "%s_count{projector=\"%s\"} %llu\n", metric, name, (unsigned long long)h->count);
-}
 
 static void header(FILE *out, const char *metric, const char *type, const char *help) {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
@@ -312,9 +270,9 @@ static char *render(sentinel_metrics_t *m, int ready) {
             t[k].ignored += load(&s->ignored);
             t[k].retries += load(&s->retries);
             t[k].fenced += load(&s->fenced);
-            add_histogram(&t[k].batch_seconds, &pj->obs.batch_seconds);
-            add_histogram(&t[k].batch_events, &pj->obs.batch_events);
-            add_histogram(&t[k].freshness, &pj->obs.freshness_seconds);
+            sentinel_histogram_sum(&t[k].batch_seconds, &pj->obs.batch_seconds);
+            sentinel_histogram_sum(&t[k].batch_events, &pj->obs.batch_events);
+            sentinel_histogram_sum(&t[k].freshness, &pj->obs.freshness_seconds);
             int64_t last = __atomic_load_n(&pj->obs.last_commit_us, __ATOMIC_RELAXED);
             if (last > t[k].last_commit_us) t[k].last_commit_us = last;
             t[k].stalled |= pj->obs.stalled;
@@ -357,10 +315,14 @@ static char *render(sentinel_metrics_t *m, int ready) {
     };
     for (size_t h = 0; h < sizeof(histograms) / sizeof(histograms[0]); h++) {
         header(out, histograms[h].metric, "histogram", histograms[h].help);
-        for (int k = 0; k < n; k++)
-            histogram_text(out, histograms[h].metric, t[k].name,
-                           (const rt_histogram_t *)((const char *)&t[k] + histograms[h].at),
-                           histograms[h].bounds);
+        for (int k = 0; k < n; k++) {
+            char labels[160];
+            snprintf(labels, sizeof(labels), "projector=\"%s\"", t[k].name);
+            sentinel_histogram_text(
+                out, histograms[h].metric, labels,
+                (const sentinel_histogram_t *)((const char *)&t[k] + histograms[h].at),
+                histograms[h].bounds);
+        }
     }
     header(out, "sentinel_last_commit_age_seconds", "gauge",
            "Seconds since the projector's last commit (absent before the first).");
@@ -511,8 +473,8 @@ sentinel_metrics_t *sentinel_metrics_start(const char *listen, const sentinel_co
                                            .per_address = 32,
                                            .header_seconds = 5,
                                            .request_seconds = 10};
-    m->http = sentinel_http_start("--metrics-listen", listen, &limits, serve, m, NULL, NULL, errstr,
-                                  errstr_size);
+    m->http = sentinel_http_start("--metrics-listen", listen, &limits, serve, NULL, m, NULL, NULL,
+                                  errstr, errstr_size);
     if (!m->http) {
         sentinel_metrics_stop(m);
         return NULL;

@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include <sentinel/projector.h>
+#include "base/histogram.h"
 #include "runtime/run.h"
 
 /* Partitions a topic may have for a run (their state is preallocated so
@@ -119,19 +120,9 @@ typedef struct rt_runtime rt_runtime_t;
 
 /* ---------------------------------------------------------------- observed */
 
-#define RT_BUCKETS 16
-
-/* A histogram the projection's thread fills with relaxed atomics and the
- * metrics server reads: counts per bucket (not cumulative; the last is
- * +Inf), and the sum in millionths of the unit. */
-typedef struct rt_histogram {
-    uint64_t counts[RT_BUCKETS + 1];
-    uint64_t count, sum_micro;
-} rt_histogram_t;
-
 /* What a projection shows while it runs (metrics.c reads it). */
 typedef struct rt_observed {
-    rt_histogram_t batch_seconds, batch_events, freshness_seconds;
+    sentinel_histogram_t batch_seconds, batch_events, freshness_seconds;
     int64_t last_commit_us;   /* wall clock of the last commit, 0: none yet */
     int64_t failing_since_us; /* wall clock of the first failed attempt in a row, 0: none */
     int64_t heartbeat_us;     /* wall clock of the thread's last turn */
@@ -142,8 +133,8 @@ typedef struct rt_observed {
 } rt_observed_t;
 
 /* Bucket bounds of the three histograms (metrics.c). */
-extern const double rt_batch_seconds_bounds[RT_BUCKETS], rt_batch_events_bounds[RT_BUCKETS],
-    rt_freshness_bounds[RT_BUCKETS];
+extern const double rt_batch_seconds_bounds[SENTINEL_BUCKETS],
+    rt_batch_events_bounds[SENTINEL_BUCKETS], rt_freshness_bounds[SENTINEL_BUCKETS];
 
 typedef struct rt_projection {
     rt_runtime_t *rt;
@@ -297,10 +288,6 @@ sentinel_err_t rt_run_handler(const sentinel_projector_t *p, int prepare, PGconn
 /* Show the run on options->metrics (when set) while it runs. */
 void rt_observe_start(rt_runtime_t *rt);
 void rt_observe_stop(rt_runtime_t *rt);
-/* Add one value to a histogram, or a batch's worth of counts at once. */
-void rt_histogram_add(rt_histogram_t *h, const double *bounds, double value);
-void rt_histogram_merge(rt_histogram_t *h, const uint64_t *counts, uint64_t count,
-                        uint64_t sum_micro);
 /* A projection committed the batch of its items[0..count), which took
  * `seconds`; its positions moved. */
 void rt_observe_commit(rt_projection_t *pj, size_t count, double seconds);

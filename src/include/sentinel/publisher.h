@@ -28,6 +28,9 @@ typedef struct sentinel_publisher_options {
     const char *transactional_id; /* default: sentinel-publish-<host>-<pid> */
     sentinel_delivery_cb_t *on_delivery;
     void *opaque;
+    /* How long a send waits for room when the local queue is full before
+     * it fails RETRIABLE; 0 waits until there is room. */
+    int full_queue_wait_ms;
 } sentinel_publisher_options_t;
 
 /* new: a publisher to conf's brokers and topic. options may be NULL. With
@@ -70,8 +73,22 @@ SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_raw(
     sentinel_publisher_t *pub, const char *topic, const void *value, size_t len, size_t size,
     const char *reason, uint64_t tag, char *errstr, size_t errstr_size);
 
+/* send_raw with the `line` header apart from the tag (a gateway tags a
+ * message with its request and numbers it within the request). */
+SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_send_dead_letter(
+    sentinel_publisher_t *pub, const char *topic, const void *value, size_t len, size_t size,
+    const char *reason, uint64_t line, uint64_t tag, char *errstr, size_t errstr_size);
+
 /* Serve delivery reports without blocking. */
 SENTINEL_API void sentinel_publisher_poll(sentinel_publisher_t *pub);
+
+/* Serve delivery reports, waiting up to timeout_ms for the first: the loop
+ * of a thread that serves them for senders on other threads. The send
+ * functions but send_json may be called from many threads at once. */
+SENTINEL_API void sentinel_publisher_wait(sentinel_publisher_t *pub, int timeout_ms);
+
+/* Messages queued and not yet acknowledged or failed. */
+SENTINEL_API int sentinel_publisher_pending(sentinel_publisher_t *pub);
 
 /* Wait until every queued message is acknowledged or failed. FATAL if any
  * message failed since the publisher was made; RETRIABLE on timeout. */
@@ -80,8 +97,9 @@ SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_flush(sentinel
                                                                         char *errstr,
                                                                         size_t errstr_size);
 
-/* Transactions (transactional publishers only). commit flushes first; on
- * any failure the caller aborts. */
+/* Transactions (transactional publishers only). commit flushes first and
+ * fails if a message of the transaction failed; on any failure the caller
+ * aborts. */
 SENTINEL_API SENTINEL_MUSTCHECK sentinel_err_t sentinel_publisher_begin(sentinel_publisher_t *pub,
                                                                         char *errstr,
                                                                         size_t errstr_size);
