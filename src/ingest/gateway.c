@@ -74,7 +74,8 @@ typedef struct metrics {
 
 /* ---------------------------------------------------------------- requests */
 
-enum { R_PENDING, R_DELIVERED, R_FAILED, R_REJECTED };
+/* R_WITHHELD: valid, but in an atomic request with a rejection. */
+enum { R_PENDING, R_DELIVERED, R_FAILED, R_REJECTED, R_WITHHELD };
 
 typedef struct request request_t;
 
@@ -209,7 +210,7 @@ static enum MHD_Result answer_events(request_t *req) {
                                             r->event_id, "reason", r->reason ? r->reason : ""));
             if (r->dead_letter_failed)
                 json_array_append_new(undelivered, json_integer((json_int_t)i));
-        } else {
+        } else if (r->state != R_WITHHELD) {
             if (!failure) failure = r->reason;
             json_array_append_new(undelivered, json_integer((json_int_t)i));
         }
@@ -528,7 +529,10 @@ static enum MHD_Result body_complete(request_t *req) {
     for (size_t i = 0; i < req->count; i++) {
         result_t *r = &req->results[i];
         /* An atomic request with a rejection publishes nothing but its dead letters. */
-        if (r->state == R_REJECTED || !req->atomic) produce(req, gw->pub, r, &items[i]);
+        if (r->state == R_REJECTED || !req->atomic)
+            produce(req, gw->pub, r, &items[i]);
+        else if (!to_transaction)
+            r->state = R_WITHHELD;
     }
     free(items);
     if (to_transaction) {
