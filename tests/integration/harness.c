@@ -1,7 +1,11 @@
 /* harness.c -- shared plumbing of the integration tests. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -610,4 +614,29 @@ long long harness_log_end(const char *topic) {
     rd_kafka_topic_destroy(t);
     rd_kafka_destroy(rk);
     return sum;
+}
+
+/* A socket from `from` (a loopback address) to 127.0.0.1:port, connected
+ * or -1. */
+int harness_dial(const char *from, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    inet_pton(AF_INET, from, &src.sin_addr);
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
+        connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether the server has closed fd (EOF or reset). */
+int harness_closed_by_server(int fd) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) <= 0) return 0;
+    char c;
+    return read(fd, &c, 1) <= 0 || (pfd.revents & (POLLHUP | POLLERR));
 }

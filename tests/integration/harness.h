@@ -140,4 +140,10 @@ long long harness_log_end(const char *topic);
  * stray value never filters the suite silently. */
 void harness_test_filter(void);
 
+/* A socket from `from` (a loopback address, so that a test can be many
+ * clients) to 127.0.0.1:port, connected, or -1. */
+int harness_dial(const char *from, int port);
+/* Whether the server has closed fd (EOF or reset). */
+int harness_closed_by_server(int fd);
+
 #endif

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -624,6 +626,116 @@ static void test_documents(void **state) {
     gateway_stop(&gw);
 }
 
+/* A thousand clients trickling headers from one address neither hold a
+ * real client's request (served in under 2 s) nor more than their
+ * address's share of connections; a flood beyond the in-flight budget is
+ * answered 429 with Retry-After at once, and once retried, every event is
+ * in the topic exactly as posted. */
+static void test_slow_clients_and_back_pressure(void **state) {
+    (void)state;
+    struct rlimit nofile;
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+    if (nofile.rlim_cur < 1300) fail_msg("only %ld descriptors", (long)nofile.rlim_cur);
+    char *topic = harness_unique_name("ingest_slow");
+    gateway_t gw;
+    gateway_start(&gw, topic, "--listen 127.0.0.1:0 --max-in-flight 1M");
+    int port = atoi(strrchr(gw.url, ':') + 1);
+    char *token = create_token(harness_workspace_id(6), "");
+    char *line = run_started(6, NULL), *body = NULL;
+
+    enum { SLOW = 1000 };
+    static int fds[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = harness_dial("127.0.0.2", port);
+        if (fds[i] >= 0 && send(fds[i], "POST /v1/events HTTP/1.1\r\n", 27, MSG_NOSIGNAL) < 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+    }
+    char posted[] = "/tmp/sentinel_ingest_posted_XXXXXX";
+    FILE *posted_file = fdopen(mkstemp(posted), "w");
+    double worst = 0;
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < SLOW; i++) {
+            if (fds[i] < 0) continue;
+            if (harness_closed_by_server(fds[i]) ||
+                send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        double t0 = now_seconds();
+        assert_int_equal(post(&gw, token, "application/x-ndjson", line, "", &body), 200);
+        free(body);
+        double took = now_seconds() - t0;
+        if (took > worst) worst = took;
+        fprintf(posted_file, "%s\n", line);
+        free(line);
+        line = run_started(6, NULL);
+        usleep(500000);
+    }
+    int open = 0;
+    for (int i = 0; i < SLOW; i++) {
+        open += fds[i] >= 0 && !harness_closed_by_server(fds[i]);
+        if (fds[i] >= 0) close(fds[i]);
+    }
+    print_message("the slowest of 6 posts took %.3f s while %d clients trickled\n", worst, SLOW);
+    assert_true(worst < 2);
+    assert_true(open <= 64);
+
+    /* The flood: eight clients, batches of 1,000, a budget of 1 MiB. */
+    char *events = harness_gen("--events 12000 --seed 13 --workspaces 8");
+    int status;
+    char *out =
+        run(&status, CLIENT " post %s %s %s --batch 1000 --threads 8", gw.url, tokens_path, events);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "\"429\""));
+    free(out);
+    gateway_stop(&gw);
+    char *ref_topic = harness_unique_name("ingest_sref");
+    fclose(posted_file);
+    assert_int_equal(harness_publish(ref_topic, posted), 0);
+    assert_int_equal(harness_publish(ref_topic, events), 0);
+    unlink(posted);
+    assert_true(harness_log_end(topic) >= harness_log_end(ref_topic));
+    assert_same_projection(topic, ref_topic);
+    unlink(events);
+    free(events);
+    free(ref_topic);
+    free(line);
+    free(token);
+    free(topic);
+}
+
+/* sentinel_ingest reads credentials (not their names) and the
+ * repository-to-installation map, writes last-used times, nothing else. */
+static void test_role_has_only_what_it_needs(void **state) {
+    (void)state;
+    PGconn *conn = harness_connect(ingest_info);
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM repositories WHERE "
+                                        "installation_id IS NOT NULL") > 0);
+    static const char *const refused[] = {
+        "SELECT name FROM ingest_credentials",
+        "UPDATE ingest_credentials SET revoked_at = NULL",
+        ("INSERT INTO ingest_credentials (workspace_id, name, token_sha256) VALUES "
+         "('a0000000-0000-4000-8000-000000000001', 'x', sha256('x'))"),
+        "SELECT name FROM repositories",
+        "SELECT count(*) FROM runs",
+        "SELECT count(*) FROM workspaces",
+        "SELECT count(*) FROM dead_letters",
+        "DELETE FROM ingest_credentials",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char *code = harness_exec_fails(conn, refused[i], NULL);
+        if (strcmp(code, "42501")) fail_msg("%s: %s, not 42501", refused[i], code);
+        free(code);
+    }
+    harness_exec(conn, "UPDATE ingest_credentials SET last_used_at = now() WHERE false");
+    PQfinish(conn);
+}
+
 int main(void) {
     harness_test_filter();
     const struct CMUnitTest tests[] = {
@@ -633,6 +745,8 @@ int main(void) {
         cmocka_unit_test(test_no_broker),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_documents),
+        cmocka_unit_test(test_role_has_only_what_it_needs),
+        cmocka_unit_test(test_slow_clients_and_back_pressure),
         cmocka_unit_test(test_same_result_as_publish),
         cmocka_unit_test(test_kill_loses_no_acknowledged_event),
     };

@@ -303,28 +303,11 @@ static double mono(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A socket from `from` (a loopback address) to 127.0.0.1:port, connected
- * or -1. */
-static int dial(const char *from, int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in src = {.sin_family = AF_INET};
-    inet_pton(AF_INET, from, &src.sin_addr);
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
-    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
-        connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* GET /healthz from 127.0.0.1: the status, or 0 when no answer came
  * within `timeout` seconds; the time it took in *took. */
 static int probe_healthz(int port, double timeout, double *took) {
     double t0 = mono();
-    int fd = dial("127.0.0.1", port), code = 0;
+    int fd = harness_dial("127.0.0.1", port), code = 0;
     if (fd >= 0) {
         const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
         if (write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
@@ -344,14 +327,6 @@ static int probe_healthz(int port, double timeout, double *took) {
     }
     *took = mono() - t0;
     return code;
-}
-
-/* Whether the server has closed fd (EOF or reset). */
-static int closed_by_server(int fd) {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    if (poll(&pfd, 1, 0) <= 0) return 0;
-    char c;
-    return read(fd, &c, 1) <= 0 || (pfd.revents & (POLLHUP | POLLERR));
 }
 
 /* A thousand clients trickling headers from one address hold neither
@@ -388,7 +363,7 @@ static void test_slow_clients_cannot_silence_healthz(void **state) {
     static int fds[SLOW];
     double started = mono();
     for (int i = 0; i < SLOW; i++) {
-        fds[i] = dial("127.0.0.2", port);
+        fds[i] = harness_dial("127.0.0.2", port);
         if (fds[i] >= 0 && send(fds[i], "GET /healthz HTTP/1.1\r\n", 23, MSG_NOSIGNAL) < 0) {
             close(fds[i]);
             fds[i] = -1;
@@ -400,7 +375,8 @@ static void test_slow_clients_cannot_silence_healthz(void **state) {
         /* Every second a header line on each connection still open. */
         for (int i = 0; i < SLOW; i++) {
             if (fds[i] < 0) continue;
-            if (closed_by_server(fds[i]) || send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0) {
+            if (harness_closed_by_server(fds[i]) ||
+                send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0) {
                 close(fds[i]);
                 fds[i] = -1;
             }
