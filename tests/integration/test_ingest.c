@@ -300,7 +300,7 @@ static void test_kill_loses_no_acknowledged_event(void **state) {
     gateway_stop(&gw);
 
     /* Every acknowledged id is in the topic. */
-    char ids[64];
+    char ids[96];
     snprintf(ids, sizeof(ids), "%s.topic", acked);
     FILE *f = fopen(ids, "w");
     harness_consume_all(topic, "read_committed", collect_ids, f);
