@@ -873,11 +873,13 @@ ingest_gateway_t *ingest_start(sentinel_conf_t *conf, const ingest_options_t *op
     if (!gw->auth) goto fail;
 
     /* The producer: the delivery timeout is the message timeout, the
-     * queue bounded, the linger short (a request waits for it). */
+     * queue bounded, the linger short: a request waits for it, and many
+     * requests at once fill the batches anyway (1 ms: 29k single-event
+     * requests/s, against 4.9k at 5 ms, bench/ingest.sh). */
     gw->conf = conf;
     char setting[64];
     snprintf(setting, sizeof(setting), "message.timeout.ms=%d", o->delivery_timeout_ms);
-    const char *settings[] = {setting, "linger.ms=5", "queue.buffering.max.kbytes=65536",
+    const char *settings[] = {setting, "linger.ms=1", "queue.buffering.max.kbytes=65536",
                               "queue.buffering.max.messages=100000"};
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
         if (sentinel_conf_set_kafka(gw->conf, settings[i], errstr, errstr_size)) goto fail;
