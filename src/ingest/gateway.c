@@ -42,6 +42,8 @@ extern const char sentinel_openapi_json[]; /* schemas/openapi.json, embedded */
 
 #define ATOMIC_QUEUE 64       /* atomic requests waiting for the transaction thread */
 #define QUEUE_MESSAGES 100000 /* the producer's queue, in messages */
+#define STRINGIFY(x) #x
+#define TEXT(x) STRINGIFY(x)
 #define QUEUE_FULL_WAIT_MS 1000
 
 /* ---------------------------------------------------------------- metrics */
@@ -194,6 +196,9 @@ static enum MHD_Result refuse(ingest_gateway_t *gw, struct MHD_Connection *c, in
 /* The answer to a request whose events are all reported. */
 static enum MHD_Result answer_events(request_t *req) {
     ingest_gateway_t *gw = req->gw;
+    /* What the poller wrote to the results, seen here. */
+    pthread_mutex_lock(&req->lock);
+    pthread_mutex_unlock(&req->lock);
     json_t *rejected = json_array(), *undelivered = json_array();
     size_t accepted = 0, rejections = 0;
     const char *failure = NULL;
@@ -880,7 +885,7 @@ ingest_gateway_t *ingest_start(sentinel_conf_t *conf, const ingest_options_t *op
     char setting[64];
     snprintf(setting, sizeof(setting), "message.timeout.ms=%d", o->delivery_timeout_ms);
     const char *settings[] = {setting, "linger.ms=1", "queue.buffering.max.kbytes=65536",
-                              "queue.buffering.max.messages=100000"};
+                              "queue.buffering.max.messages=" TEXT(QUEUE_MESSAGES)};
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
         if (sentinel_conf_set_kafka(gw->conf, settings[i], errstr, errstr_size)) goto fail;
     if (o->delivery_timeout_ms > 60000) {

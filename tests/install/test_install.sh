@@ -72,12 +72,15 @@ cmake -S "$ROOT/tests/install" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix"
     fail "find_package: $(cat "$work/consumer.log")"
 cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 || fail "find_package build: $(cat "$work/consumer.log")"
 
-ldd "$work/pc_shared" | grep -q "libsentinel.so.0 => $libdir" || ldd "$work/pc_shared" | grep -q "libsentinel.so.0 => not found" ||
-    fail "pkg-config shared: $(ldd "$work/pc_shared")"
-if ldd "$work/pc_static" | grep -q libsentinel; then fail "pkg-config static links libsentinel.so"; fi
-if ldd "$work/consumer/publish_events_static" | grep -q libsentinel; then
-    fail "find_package static links libsentinel.so"
-fi
+# ldd's output is taken whole first: `ldd | grep -q` under pipefail fails
+# when grep stops reading before ldd has written everything.
+deps="$(ldd "$work/pc_shared")"
+grep -q "libsentinel.so.0 => $libdir" <<<"$deps" || grep -q "libsentinel.so.0 => not found" <<<"$deps" ||
+    fail "pkg-config shared: $deps"
+deps="$(ldd "$work/pc_static")"
+if grep -q libsentinel <<<"$deps"; then fail "pkg-config static links libsentinel.so"; fi
+deps="$(ldd "$work/consumer/publish_events_static")"
+if grep -q libsentinel <<<"$deps"; then fail "find_package static links libsentinel.so"; fi
 
 topic="sentinel.install.$$.$RANDOM"
 events="$ROOT/tests/data/projection/phase1.ndjson"

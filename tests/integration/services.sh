@@ -16,6 +16,7 @@ grep -q "postgres already running" /tmp/services-up.log || fail "second up did n
 "$services" status >/dev/null || fail "status after up"
 eval "$("$services" env)"
 [[ "$SENTINEL_KAFKA_BROKERS" == 127.0.0.1:19092 ]] || fail "env: brokers $SENTINEL_KAFKA_BROKERS"
+[[ "$SENTINEL_INGEST_URL" == postgresql://sentinel_ingest@* ]] || fail "env: no SENTINEL_INGEST_URL"
 
 # down stops both; up brings them back.
 "$services" down 2>/tmp/services-down.log || fail "down: $(cat /tmp/services-down.log)"
