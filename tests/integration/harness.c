@@ -640,3 +640,25 @@ int harness_closed_by_server(int fd) {
     char c;
     return read(fd, &c, 1) <= 0 || (pfd.revents & (POLLHUP | POLLERR));
 }
+
+char *harness_shell(int *rc, const char *fmt, ...) {
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&cmd, fmt, ap) < 0) abort();
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    if (!p) fail_msg("cannot run: %s", cmd);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&out, &len);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        fwrite(buf, 1, n, mem);
+    fclose(mem);
+    int status = pclose(p);
+    if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    free(cmd);
+    return out;
+}

@@ -146,4 +146,8 @@ int harness_dial(const char *from, int port);
 /* Whether the server has closed fd (EOF or reset). */
 int harness_closed_by_server(int fd);
 
+/* Run a shell command; its standard output (new), its exit status in *rc
+ * (when rc is not NULL; 128 when it did not exit). */
+char *harness_shell(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -79,35 +79,11 @@ static void gateway_stop(gateway_t *gw) {
     unlink(gw->log);
 }
 
-/* Run a shell command; its stdout (new) and exit status. */
-static char *run(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *run(int *status, const char *fmt, ...) {
-    char *cmd = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    assert_true(vasprintf(&cmd, fmt, ap) > 0);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *out = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&out, &len);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-        fwrite(buf, 1, n, mem);
-    fclose(mem);
-    int rc = pclose(p);
-    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-    free(cmd);
-    return out;
-}
-
 /* One request: its status; *body (new) the response body, *headers its
  * headers as JSON. */
 static int request(const gateway_t *gw, const char *extra, char **headers, char **body) {
     int status;
-    char *out = run(&status, CLIENT " request %s %s", gw->url, extra);
+    char *out = harness_shell(&status, CLIENT " request %s %s", gw->url, extra);
     if (status) fail_msg("the client failed (%d) on %s:\n%s", status, extra, out);
     int code = atoi(out);
     char *h = strchr(out, '\n') + 1, *b = strchr(h, '\n') + 1;
@@ -236,17 +212,17 @@ static void test_same_result_as_publish(void **state) {
     gateway_t gw;
     gateway_start(&gw, topic, "--listen 127.0.0.1:0");
     int status;
-    char *out = run(&status,
-                    "head -n 1500 %s >%s.a && tail -n +1501 %s >%s.b && " CLIENT
-                    " post %s %s %s.a --json --threads 2 && " CLIENT " post %s %s %s.b --threads 2",
-                    events, events, events, events, gw.url, tokens_path, events, gw.url,
-                    tokens_path, events);
+    char *out = harness_shell(
+        &status,
+        "head -n 1500 %s >%s.a && tail -n +1501 %s >%s.b && " CLIENT
+        " post %s %s %s.a --json --threads 2 && " CLIENT " post %s %s %s.b --threads 2",
+        events, events, events, events, gw.url, tokens_path, events, gw.url, tokens_path, events);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "\"rejected\": 0"));
     free(out);
     gateway_stop(&gw);
     assert_same_projection(topic, ref_topic);
-    free(run(&status, "rm -f %s %s.a %s.b", events, events, events));
+    free(harness_shell(&status, "rm -f %s %s.a %s.b", events, events, events));
     free(events);
     free(topic);
     free(ref_topic);
@@ -306,16 +282,16 @@ static void test_kill_loses_no_acknowledged_event(void **state) {
     harness_consume_all(topic, "read_committed", collect_ids, f);
     fclose(f);
     int status;
-    char *missing = run(&status, "sort -u %s >%s.s && sort -u %s | comm -23 - %s.s | wc -l", ids,
-                        ids, acked, ids);
+    char *missing = harness_shell(
+        &status, "sort -u %s >%s.s && sort -u %s | comm -23 - %s.s | wc -l", ids, ids, acked, ids);
     assert_int_equal(atoi(missing), 0);
     free(missing);
-    char *count = run(&status, "sort -u %s | wc -l", acked);
+    char *count = harness_shell(&status, "sort -u %s | wc -l", acked);
     assert_true(atoi(count) >= 1000);
     free(count);
 
     assert_same_projection(topic, ref_topic);
-    free(run(&status, "rm -f %s %s.out %s %s.s %s", acked, acked, ids, ids, events));
+    free(harness_shell(&status, "rm -f %s %s.out %s %s.s %s", acked, acked, ids, ids, events));
     free(cmd);
     free(events);
     free(topic);
@@ -557,11 +533,12 @@ static void test_tls(void **state) {
     char dir[] = "/tmp/sentinel_tls_XXXXXX";
     assert_non_null(mkdtemp(dir));
     int status;
-    free(run(&status,
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem "
-             "-out %s/cert.pem 2>/dev/null",
-             dir, dir));
+    free(harness_shell(
+        &status,
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem "
+        "-out %s/cert.pem 2>/dev/null",
+        dir, dir));
     assert_int_equal(status, 0);
     char *topic = harness_unique_name("ingest_tls"), *args = NULL;
     assert_true(asprintf(&args, "--listen 127.0.0.1:0 --tls-cert %s/cert.pem --tls-key %s/key.pem",
@@ -582,13 +559,13 @@ static void test_tls(void **state) {
     assert_int_equal(request(&gw, extra, NULL, &body), 200);
     assert_non_null(strstr(body, "\"accepted\":1"));
     free(body);
-    char *out = run(&status, CLIENT " request %s GET /healthz 2>&1", gw.url);
+    char *out = harness_shell(&status, CLIENT " request %s GET /healthz 2>&1", gw.url);
     assert_int_not_equal(status, 0);
     assert_non_null(strstr(out, "CERTIFICATE_VERIFY_FAILED"));
     free(out);
     gateway_stop(&gw);
     assert_int_equal(count_messages(topic, "read_committed"), 1);
-    free(run(&status, "rm -rf %s %s", dir, file));
+    free(harness_shell(&status, "rm -rf %s %s", dir, file));
     free(file);
     free(extra);
     free(line);
@@ -610,10 +587,10 @@ static void test_documents(void **state) {
     free(file);
     free(body);
     int status;
-    char *out = run(&status,
-                    "\"$(%s/scripts/setup --print-python 2>/dev/null)\" -m "
-                    "openapi_spec_validator %s/schemas/openapi.json 2>&1",
-                    SENTINEL_SOURCE_DIR, SENTINEL_SOURCE_DIR);
+    char *out = harness_shell(&status,
+                              "\"$(%s/scripts/setup --print-python 2>/dev/null)\" -m "
+                              "openapi_spec_validator %s/schemas/openapi.json 2>&1",
+                              SENTINEL_SOURCE_DIR, SENTINEL_SOURCE_DIR);
     if (status) fail_msg("openapi-spec-validator: %s", out);
     assert_non_null(strstr(out, "OK"));
     free(out);
@@ -688,8 +665,8 @@ static void test_slow_clients_and_back_pressure(void **state) {
     /* The flood: eight clients, batches of 1,000, a budget of 1 MiB. */
     char *events = harness_gen("--events 12000 --seed 13 --workspaces 8");
     int status;
-    char *out =
-        run(&status, CLIENT " post %s %s %s --batch 1000 --threads 8", gw.url, tokens_path, events);
+    char *out = harness_shell(&status, CLIENT " post %s %s %s --batch 1000 --threads 8", gw.url,
+                              tokens_path, events);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "\"429\""));
     free(out);

@@ -41,32 +41,9 @@ static int free_port(void) {
     return ntohs(a.sin_port);
 }
 
-/* Run a shell command; its standard output (new), its exit status in *rc. */
-static char *shell(int *rc, const char *fmt, ...) {
-    char *cmd = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&cmd, fmt, ap) < 0) abort();
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *out = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&out, &len);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-        fwrite(buf, 1, n, mem);
-    fclose(mem);
-    int status = pclose(p);
-    if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-    free(cmd);
-    return out;
-}
-
 /* The HTTP status of GET url, and its body in *body (new) when asked. */
 static int http_get(const char *url, char **body) {
-    char *out = shell(NULL, "curl -s -m 5 -w '\\n%%{http_code}' '%s'", url);
+    char *out = harness_shell(NULL, "curl -s -m 5 -w '\\n%%{http_code}' '%s'", url);
     char *last = strrchr(out, '\n');
     int code = last ? atoi(last + 1) : 0;
     if (last) *last = '\0';
@@ -79,10 +56,10 @@ static int http_get(const char *url, char **body) {
 
 /* One number from Prometheus's query API, or -1 while there is none. */
 static double prom_query(int port, const char *query) {
-    char *out = shell(NULL,
-                      "curl -s -m 5 -G 'http://127.0.0.1:%d/api/v1/query' "
-                      "--data-urlencode 'query=%s'",
-                      port, query);
+    char *out = harness_shell(NULL,
+                              "curl -s -m 5 -G 'http://127.0.0.1:%d/api/v1/query' "
+                              "--data-urlencode 'query=%s'",
+                              port, query);
     json_t *root = json_loads(out, 0, NULL);
     free(out);
     double v = -1;
@@ -145,7 +122,7 @@ static void test_prometheus_watches_a_projector(void **state) {
     char *events = harness_gen("--events 3000 --seed 21");
     assert_int_equal(harness_publish(topic, events), 0);
     int rc;
-    char *lines = shell(&rc, "wc -l < %s", events);
+    char *lines = harness_shell(&rc, "wc -l < %s", events);
     long published = atol(lines);
     free(lines);
     assert_true(published == 3000);
@@ -182,7 +159,7 @@ static void test_prometheus_watches_a_projector(void **state) {
     /* The exposition passes promtool; health and readiness answer. */
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    char *out = shell(&rc, "curl -s -m 5 %s | promtool check metrics 2>&1", url);
+    char *out = harness_shell(&rc, "curl -s -m 5 %s | promtool check metrics 2>&1", url);
     if (rc) fail_msg("promtool check metrics: %s", out);
     free(out);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
@@ -231,8 +208,8 @@ static void test_prometheus_watches_a_projector(void **state) {
         usleep(500 * 1000);
         open = prom_query(prom_port, "sum(sentinel_dead_letters_open)");
     }
-    char *listing =
-        shell(&rc, "%s dead-letters --json --db \"%s\" 2>/dev/null", SENTINEL_BINARY, conninfo);
+    char *listing = harness_shell(&rc, "%s dead-letters --json --db \"%s\" 2>/dev/null",
+                                  SENTINEL_BINARY, conninfo);
     json_t *dl = json_loads(listing, 0, NULL);
     if (rc || !dl) fail_msg("dead-letters --json: %s", listing);
     assert_true(json_integer_value(json_object_get(dl, "count")) > 0);
@@ -243,8 +220,8 @@ static void test_prometheus_watches_a_projector(void **state) {
     assert_non_null(json_string_value(json_object_get(first, "reason")));
     json_decref(dl);
     free(listing);
-    char *status = shell(&rc, "%s status --json --db \"%s\" --topic %s 2>/dev/null",
-                         SENTINEL_BINARY, conninfo, topic);
+    char *status = harness_shell(&rc, "%s status --json --db \"%s\" --topic %s 2>/dev/null",
+                                 SENTINEL_BINARY, conninfo, topic);
     json_t *st = json_loads(status, 0, NULL);
     if (rc || !st) fail_msg("status --json: %s", status);
     assert_string_equal(json_string_value(json_object_get(st, "topic")), topic);
@@ -284,7 +261,7 @@ static void test_prometheus_watches_a_projector(void **state) {
     kill(prometheus, SIGTERM);
     prometheus_pid = 0;
     waitpid(prometheus, NULL, 0);
-    out = shell(NULL, "rm -rf %s", dir);
+    out = harness_shell(NULL, "rm -rf %s", dir);
     free(out);
     harness_drop_database(name);
     unlink(events);
