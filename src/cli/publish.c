@@ -24,7 +24,8 @@ static const char publish_usage[] =
     "valid and acknowledged by the broker.\n\n"
     "  --dry-run              validate only; no Kafka\n"
     "  --print                with --dry-run, print each valid event normalised\n"
-    "  --atomic               one Kafka transaction: every line is published or none\n"
+    "  --atomic               one Kafka transaction: every line is published or none;\n"
+    "                         invalid lines still go to <topic>.dead-letter\n"
     "  --max-event-bytes N    largest accepted line (default 1048576)\n"
     "  --partitions N         partitions when the topic must be created (default 12)\n"
     "  --threads N            validating and encoding threads (default: the CPUs)\n"
@@ -35,11 +36,18 @@ typedef struct publish_run {
     unsigned long rejected;
     unsigned long dead_lettered; /* rejected lines sent to the dead-letter topic */
     unsigned long failed;
+    unsigned long first_rejected; /* its line number; 0: none */
     int quiet;
+    int aborting; /* the transaction is being aborted: purged messages are no failures */
+    /* Where rejected lines go: the publisher itself, or with --atomic one
+     * of its own (outside the transaction, which an invalid line aborts). */
+    sentinel_publisher_t *dead_letters;
 } publish_run_t;
 
 static void on_delivery(void *opaque, uint64_t tag, const char *error) {
     publish_run_t *run = opaque;
+    /* An aborted transaction purges what it queued: withheld, not failed. */
+    if (error && run->aborting) return;
     if (error) {
         run->failed++;
         cli_error("line %llu: not delivered: %s\n", (unsigned long long)tag, error);
@@ -49,19 +57,19 @@ static void on_delivery(void *opaque, uint64_t tag, const char *error) {
 /* Print, produce or dead-letter one chunk's results, in input order.
  * Returns -1 (errstr set) when Kafka refuses a message outright. */
 static int handle_chunk(publish_run_t *run, sentinel_publisher_t *pub, sentinel_chunk_t *chunk,
-                        int atomic, const char *dead_letter_topic, char *errstr,
-                        size_t errstr_size) {
+                        const char *dead_letter_topic, char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < sentinel_chunk_count(chunk); i++) {
         const sentinel_encoded_t *it = sentinel_chunk_get(chunk, i);
         if (!it->ok) {
             run->rejected++;
+            if (!run->first_rejected) run->first_rejected = it->number;
             cli_error("line %lu: %s\n", it->number, it->error);
-            if (pub && !atomic) {
+            if (run->dead_letters) {
                 char reason[2100];
                 snprintf(reason, sizeof(reason), "line %lu: %s", it->number, it->error);
-                if (sentinel_publisher_send_raw(pub, dead_letter_topic, it->line, it->line_len,
-                                                it->line_len, reason, it->number, errstr,
-                                                errstr_size))
+                if (sentinel_publisher_send_raw(run->dead_letters, dead_letter_topic, it->line,
+                                                it->line_len, it->line_len, reason, it->number,
+                                                errstr, errstr_size))
                     return -1;
                 run->dead_lettered++;
             }
@@ -165,14 +173,16 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     if (!dry_run) {
         sentinel_err_t err = sentinel_topic_ensure(conf, sentinel_conf_topic(conf), partitions,
                                                    errstr, sizeof(errstr));
-        if (!err && !atomic)
-            err = sentinel_topic_ensure(conf, dead_letter_topic, 1, errstr, sizeof(errstr));
+        if (!err) err = sentinel_topic_ensure(conf, dead_letter_topic, 1, errstr, sizeof(errstr));
         if (err) goto fatal;
         sentinel_publisher_options_t options = {
             .transactional = atomic, .on_delivery = on_delivery, .opaque = &run};
         pub = sentinel_publisher_new(conf, &options, errstr, sizeof(errstr));
         if (!pub) goto fatal;
         if (atomic && sentinel_publisher_begin(pub, errstr, sizeof(errstr))) goto fatal;
+        run.dead_letters =
+            atomic ? sentinel_publisher_new(conf, NULL, errstr, sizeof(errstr)) : pub;
+        if (!run.dead_letters) goto fatal;
     }
     /* Validation and encoding run on `threads` threads; this one reads,
      * and produces the results in input order. */
@@ -203,12 +213,13 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
             snprintf(reason, sizeof(reason), "line %lu: event is %zu bytes, over the limit of %ld",
                      number, len, max_bytes);
             cli_error("%s\n", reason);
-            if (pub && !atomic) {
+            if (!run.first_rejected) run.first_rejected = number;
+            if (run.dead_letters) {
                 /* Its first bytes stand for it in the dead-letter topic. */
                 size_t head_len = 0;
                 const char *head = sentinel_line_reader_head(reader, &head_len);
-                if (sentinel_publisher_send_raw(pub, dead_letter_topic, head, head_len, len, reason,
-                                                number, errstr, sizeof(errstr)))
+                if (sentinel_publisher_send_raw(run.dead_letters, dead_letter_topic, head, head_len,
+                                                len, reason, number, errstr, sizeof(errstr)))
                     goto fatal;
                 run.dead_lettered++;
             }
@@ -218,15 +229,14 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
         run.lines++;
         while (sentinel_encode_pool_add(pool, line, len, number)) {
             chunk = sentinel_encode_pool_next(pool, 1);
-            if (handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr))) {
+            if (handle_chunk(&run, pub, chunk, dead_letter_topic, errstr, sizeof(errstr))) {
                 sentinel_encode_pool_release(pool, chunk);
                 goto fatal;
             }
             sentinel_encode_pool_release(pool, chunk);
         }
         while ((chunk = sentinel_encode_pool_next(pool, 0))) {
-            int failed =
-                handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
+            int failed = handle_chunk(&run, pub, chunk, dead_letter_topic, errstr, sizeof(errstr));
             sentinel_encode_pool_release(pool, chunk);
             if (failed) goto fatal;
         }
@@ -241,8 +251,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     }
     sentinel_encode_pool_flush(pool);
     while ((chunk = sentinel_encode_pool_next(pool, 1))) {
-        int failed =
-            handle_chunk(&run, pub, chunk, atomic, dead_letter_topic, errstr, sizeof(errstr));
+        int failed = handle_chunk(&run, pub, chunk, dead_letter_topic, errstr, sizeof(errstr));
         sentinel_encode_pool_release(pool, chunk);
         if (failed) goto fatal;
     }
@@ -251,16 +260,19 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     if (pub) {
         sentinel_err_t err;
         if (atomic && run.rejected) {
+            run.aborting = 1;
             err = sentinel_publisher_abort(pub, errstr, sizeof(errstr));
             if (err) goto fatal;
-            cli_error("sentinel publish: %lu invalid line(s): transaction aborted, nothing "
-                      "published\n",
-                      run.rejected);
+            cli_error("sentinel publish: the batch was refused because of line %lu%s: "
+                      "transaction aborted, nothing published; %lu invalid line(s) sent to %s\n",
+                      run.first_rejected, run.rejected > 1 ? " (and more, above)" : "",
+                      run.dead_lettered, dead_letter_topic);
         } else {
             err = atomic ? sentinel_publisher_commit(pub, errstr, sizeof(errstr))
                          : sentinel_publisher_flush(pub, 120000, errstr, sizeof(errstr));
             if (err && atomic) {
                 char abort_why[512];
+                run.aborting = 1;
                 if (sentinel_publisher_abort(pub, abort_why, sizeof(abort_why)))
                     cli_error("sentinel publish: abort: %s\n", abort_why);
                 cli_error("sentinel publish: %s: transaction aborted, nothing published\n", errstr);
@@ -268,6 +280,12 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
                 cli_error("sentinel publish: %s\n", errstr);
             }
         }
+    }
+
+    if (atomic && run.dead_letters && run.dead_lettered &&
+        sentinel_publisher_flush(run.dead_letters, 120000, errstr, sizeof(errstr))) {
+        cli_error("sentinel publish: dead letters: %s\n", errstr);
+        run.failed++;
     }
 
     double elapsed = sentinel_monotonic_seconds() - started;
@@ -298,6 +316,7 @@ static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
 fatal:
     cli_error("sentinel publish: %s\n", errstr);
     if (pub && atomic) {
+        run.aborting = 1;
         char ignored[512];
         if (sentinel_publisher_abort(pub, ignored, sizeof(ignored))) {
             /* Nothing more to do: the broker aborts it at the transaction timeout. */
@@ -307,6 +326,7 @@ fatal:
 out:
     sentinel_line_reader_destroy(reader);
     sentinel_encode_pool_destroy(pool);
+    if (run.dead_letters && run.dead_letters != pub) sentinel_publisher_destroy(run.dead_letters);
     if (pub) sentinel_publisher_destroy(pub);
     free(dead_letter_topic);
     if (in != stdin) fclose(in);

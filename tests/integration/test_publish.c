@@ -275,9 +275,23 @@ static void test_atomic(void **state) {
     assert_true(asprintf(&cmd, "publish --atomic --topic %s %s", topic, path) > 0);
     assert_int_equal(harness_run_sentinel(cmd, &out), 1);
     assert_non_null(strstr(out, "transaction aborted, nothing published"));
+    /* It says which line refused the batch, and the valid lines are not
+     * reported as failed deliveries: they were withheld. */
+    assert_non_null(strstr(out, "refused because of line 10"));
+    assert_null(strstr(out, "Purged"));
+    assert_null(strstr(out, "not delivered"));
     free(out);
     free(cmd);
     assert_int_equal(harness_consume_all(topic, "read_committed", NULL, NULL), 0);
+    /* The invalid lines are dead-lettered as without --atomic. */
+    char *dlq = NULL, *reasons[2] = {NULL, NULL};
+    assert_true(asprintf(&dlq, "%s.dead-letter", topic) > 0);
+    assert_int_equal(harness_consume_all(dlq, "read_committed", count_reason, reasons), 2);
+    assert_non_null(strstr(reasons[0], "line 10: "));
+    assert_non_null(strstr(reasons[1], "line 22: not valid JSON"));
+    free(reasons[0]);
+    free(reasons[1]);
+    free(dlq);
     unlink(path);
     free(path);
     free(topic);
