@@ -47,7 +47,7 @@ static void copy_command_row(sentinel_copy_t *rows, const new_command_t *c) {
     copy_data_bool(rows, ev, "is_pull_request");
     sentinel_copy_str(rows, sentinel_event_str(ev, "command_type"));
     sentinel_copy_str(rows, sentinel_event_str(ev, "query"));
-    sentinel_copy_str(rows, sentinel_event_str(ev, "started_at"));
+    sentinel_copy_timestamp(rows, data_time(ev, "started_at", ev->occurred_at));
     sentinel_copy_json(rows, DATA(ev, "context_snapshot"));
     sentinel_copy_json(rows, DATA(ev, "metadata"));
     sentinel_copy_str(rows, ev->event_id);

@@ -61,7 +61,7 @@ static void copy_run_row(sentinel_copy_t *rows, const new_run_t *r) {
     sentinel_copy_str(rows, ev->workspace_id);
     sentinel_copy_str(rows, sentinel_event_str(ev, "repository_id"));
     sentinel_copy_str(rows, sentinel_event_str(ev, "external_reference"));
-    sentinel_copy_str(rows, sentinel_event_str(ev, "started_at"));
+    sentinel_copy_timestamp(rows, data_time(ev, "started_at", ev->occurred_at));
     sentinel_copy_json(rows, DATA(ev, "policy_snapshot"));
     sentinel_copy_json(rows, DATA(ev, "metadata"));
     sentinel_copy_str(rows, ev->event_id);

@@ -639,7 +639,8 @@ static void test_end_to_end(void **state) {
 }
 
 /* JSON-valued fields land in jsonb with the numbers the producer wrote:
- * 0.1 stays 0.1 (not 0.10000000000000001), from publish to projection. */
+ * 0.1 stays 0.1 (not 0.10000000000000001), from publish to projection;
+ * and a start without started_at started at its occurred_at. */
 static void test_json_fields_land_as_written(void **state) {
     (void)state;
     char *name;
@@ -654,7 +655,15 @@ static void test_json_fields_land_as_written(void **state) {
         "\"22222222-2222-4222-8222-222222222222\", "
         "\"repository_id\": \"b0000000-0000-4000-8000-000001000001\", \"external_reference\": "
         "\"org-1/api#42\", \"policy_snapshot\": {\"threshold\": 0.1, \"weights\": [0.3, 1e-7]}, "
-        "\"metadata\": {\"score\": 2.675}}}\n";
+        "\"metadata\": {\"score\": 2.675}}}\n"
+        /* A command run without started_at either. */
+        "{\"event_id\": \"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6b\", \"type\": "
+        "\"CommandRunStarted\", \"workspace_id\": \"a0000000-0000-4000-8000-000000000001\", "
+        "\"occurred_at\": \"2026-11-26T10:16:00.5Z\", \"data\": {\"command_run_id\": "
+        "\"33333333-3333-4333-8333-333333333333\", \"repository_id\": "
+        "\"b0000000-0000-4000-8000-000001000001\", \"external_reference\": \"org-1/api#42\", "
+        "\"github_comment_id\": 1, \"issue_number\": 42, \"is_pull_request\": true, "
+        "\"command_type\": \"ask\", \"query\": \"why?\"}}\n";
     assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
     close(fd);
     assert_int_equal(harness_publish(topic, path), 0);
@@ -668,6 +677,14 @@ static void test_json_fields_land_as_written(void **state) {
     assert_string_equal(metadata, "{\"score\": 2.675}");
     free(policy);
     free(metadata);
+    /* A start without started_at started when it occurred (as a completion
+     * without completed_at completes then). */
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs WHERE started_at = "
+                                             "'2026-11-26T10:15:00.123Z'"),
+                     1);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM command_runs WHERE "
+                                             "started_at = '2026-11-26T10:16:00.5Z'"),
+                     1);
     PQfinish(conn);
     harness_drop_database(name);
     unlink(path);
