@@ -125,6 +125,11 @@ int cli_number_option(const char *command, const char *name, const char *arg, lo
                       long long hi, long long *out);
 int cli_int_option(const char *command, const char *name, const char *arg, int lo, int hi,
                    int *out);
+/* A hint for an error of a command that must run as the database owner:
+ * when PostgreSQL refused a privilege (42501: "permission denied",
+ * "must be owner"), " (... run it as the owner: --db or
+ * SENTINEL_OWNER_URL)"; else "". Static. */
+const char *cli_owner_hint(const char *errstr);
 /* A number of bytes in [lo, hi], with an optional K, M or G suffix. */
 int cli_bytes_option(const char *command, const char *name, const char *arg, size_t lo, size_t hi,
                      size_t *out);

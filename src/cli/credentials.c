@@ -66,7 +66,7 @@ static int create_credential(PGconn *pg, const char *workspace, const char *name
         "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
         4, params, &res, errstr, sizeof(errstr));
     if (err) {
-        cli_error("sentinel credentials create: %s", errstr);
+        cli_error("sentinel credentials create: %s%s", errstr, cli_owner_hint(errstr));
         sodium_memzero(token, sizeof(token));
         return CLI_EXIT_FAILURE;
     }
@@ -103,7 +103,7 @@ static int list_credentials(PGconn *pg, const char *workspace, int as_json) {
         "ORDER BY workspace_id, created_at, id",
         1, params, &res, errstr, sizeof(errstr));
     if (err) {
-        cli_error("sentinel credentials list: %s", errstr);
+        cli_error("sentinel credentials list: %s%s", errstr, cli_owner_hint(errstr));
         return CLI_EXIT_FAILURE;
     }
     json_t *all = json_array();
@@ -147,7 +147,7 @@ static int revoke_credential(PGconn *pg, const char *id) {
                            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
                            1, params, &res, errstr, sizeof(errstr));
     if (err) {
-        cli_error("sentinel credentials revoke: %s", errstr);
+        cli_error("sentinel credentials revoke: %s%s", errstr, cli_owner_hint(errstr));
         return CLI_EXIT_FAILURE;
     }
     int found = PQntuples(res) == 1;

@@ -60,7 +60,7 @@ static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
                                   errstr, sizeof(errstr));
     if (!pg) {
-        cli_error("sentinel migrate: %s\n", errstr);
+        cli_error("sentinel migrate: %s%s\n", errstr, cli_owner_hint(errstr));
         return CLI_EXIT_FAILURE;
     }
     sentinel_err_t err;
@@ -75,7 +75,7 @@ static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
     }
     PQfinish(pg);
     if (err) {
-        cli_error("sentinel migrate: %s\n", errstr);
+        cli_error("sentinel migrate: %s%s\n", errstr, cli_owner_hint(errstr));
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;

@@ -212,6 +212,14 @@ int cli_batch_option(const char *command, int opt, const char *arg,
     }
 }
 
+const char *cli_owner_hint(const char *errstr) {
+    if (!strstr(errstr, "permission denied") && !strstr(errstr, "must be owner")) return "";
+    return " (this command changes the schema or the control plane, which only the database "
+           "owner may: run it as the owner, with --db \"$SENTINEL_OWNER_URL\"; the engine's "
+           "role, sentinel_projector, runs project, replay, verify, status, usage and "
+           "dead-letters)";
+}
+
 int cli_bytes_option(const char *command, const char *name, const char *arg, size_t lo, size_t hi,
                      size_t *out) {
     char *end = NULL;

@@ -198,8 +198,22 @@ static int cli_usage(int argc, char **argv, sentinel_conf_t *conf) {
         cli_error("sentinel usage: %s\n", errstr);
         rc = CLI_EXIT_FAILURE;
     } else if (PQntuples(res) == 0) {
-        printf("no usage recorded for workspace %s%s%s\n", workspace, period ? " at " : "",
-               period ? period : "");
+        /* A workspace without usage is 0 used; one that does not exist is
+         * a mistake (a typo'd id), not an empty answer. */
+        PGresult *known = NULL;
+        err = sentinel_db_params(pg, "SELECT 1 FROM workspaces WHERE id = $1::uuid", 1, params,
+                                 &known, errstr, sizeof(errstr));
+        if (err) {
+            cli_error("sentinel usage: %s\n", errstr);
+            rc = CLI_EXIT_FAILURE;
+        } else if (PQntuples(known) == 0) {
+            cli_error("sentinel usage: no workspace %s\n", workspace);
+            rc = CLI_EXIT_FAILURE;
+        } else {
+            printf("no usage recorded for workspace %s%s%s\n", workspace, period ? " at " : "",
+                   period ? period : "");
+        }
+        PQclear(known);
     } else {
         printf("%s (plan %s), period %s .. %s (end exclusive)\n", PQgetvalue(res, 0, 0),
                PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));

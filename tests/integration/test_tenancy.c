@@ -336,11 +336,71 @@ static void test_definer_functions_fix_their_search_path(void **state) {
     free(conninfo);
 }
 
+/* A command that needs the owner, run as the engine's role, says so and
+ * names the owner's connection instead of only PostgreSQL's "permission
+ * denied". */
+static void test_owner_commands_name_the_owner(void **state) {
+    (void)state;
+    char *fresh = harness_unique_name("sentinel_notmigrated");
+    char *owner = harness_create_database(fresh);
+    char *engine = harness_conninfo_as(owner, "sentinel_projector");
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "migrate --db \"%s\"", engine) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 1);
+    if (!strstr(out, "permission denied") || !strstr(out, "SENTINEL_OWNER_URL"))
+        fail_msg("migrate as the engine's role said:\n%s", out);
+    free(out);
+    free(cmd);
+    harness_drop_database(fresh);
+
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_owner_hint", 1, &name);
+    harness_create_topic(name, 1);
+    assert_true(asprintf(&cmd, "rebuild --projector runs --db \"%s\" --topic %s", conninfo, name) >
+                0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 1);
+    if (!strstr(out, "permission denied") || !strstr(out, "SENTINEL_OWNER_URL"))
+        fail_msg("rebuild as the engine's role said:\n%s", out);
+    free(out);
+    free(cmd);
+    harness_drop_database(name);
+    free(name);
+    free(conninfo);
+    free(engine);
+    free(owner);
+    free(fresh);
+}
+
+/* `usage` of a workspace that does not exist is an error, not "no usage". */
+static void test_usage_of_an_unknown_workspace(void **state) {
+    (void)state;
+    char *name = NULL;
+    char *conninfo = harness_migrated_database("sentinel_usage_unknown", 1, &name);
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "usage --workspace a9999999-0000-4000-8000-000000000001 --db \"%s\"",
+                         conninfo) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 1);
+    assert_non_null(strstr(out, "no workspace a9999999-0000-4000-8000-000000000001"));
+    free(out);
+    free(cmd);
+    assert_true(asprintf(&cmd, "usage --workspace a0000000-0000-4000-8000-000000000001 --db \"%s\"",
+                         conninfo) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    assert_non_null(strstr(out, "no usage recorded"));
+    free(out);
+    free(cmd);
+    harness_drop_database(name);
+    free(name);
+    free(conninfo);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_ids_are_per_workspace),
         cmocka_unit_test(test_every_table_is_tenant_scoped),
         cmocka_unit_test(test_definer_functions_fix_their_search_path),
+        cmocka_unit_test(test_owner_commands_name_the_owner),
+        cmocka_unit_test(test_usage_of_an_unknown_workspace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
