@@ -25,11 +25,12 @@ static const char replay_usage[] =
     "already applied (or dead-lettered) are duplicates and change nothing; the\n"
     "projectors' stored offsets are left alone.\n\n" CLI_PROJECTOR_HELP
     "  --from POSITION      beginning, an RFC 3339 time (the broker maps it to\n"
-    "                       offsets), an offset for every partition, or\n"
+    "                       offsets by each message's Kafka timestamp: when it was\n"
+    "                       appended, not the event's occurred_at), an offset for\n"
+    "                       every partition, or\n"
     "                       PARTITION:OFFSET[,...] (partitions not named: none)\n"
     "  --to POSITION        where to stop, not included (default: the end as of now)\n"
-    "  --quiet              no progress display\n" WORKERS_HELP CLI_BATCH_HELP
-    "                       (here 1000: throughput first)\n\n" CLI_COMMON_HELP;
+    "  --quiet              no progress display\n" WORKERS_HELP CLI_BATCH_HELP "\n" CLI_COMMON_HELP;
 
 static const char rebuild_usage[] =
     "usage: sentinel rebuild --projector NAME [--no-swap | --abort] [options]\n\n"
@@ -41,8 +42,7 @@ static const char rebuild_usage[] =
     "rebuild resumes where it stopped when run again.\n\n" CLI_PROJECTOR_HELP
     "  --no-swap            compare and report only; keep the shadow\n"
     "  --abort              drop the shadow of an unfinished rebuild\n"
-    "  --quiet              no progress display\n" WORKERS_HELP CLI_BATCH_HELP
-    "                       (here 1000: throughput first)\n\n" CLI_COMMON_HELP
+    "  --quiet              no progress display\n" WORKERS_HELP CLI_BATCH_HELP "\n" CLI_COMMON_HELP
     "\nExit status: 0 done, 1 failed or interrupted (run again to resume).\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -228,7 +228,7 @@ static int cli_rebuild(int argc, char **argv, sentinel_conf_t *conf) {
         sentinel_rebuild(a.chosen, a.n, conf, a.mode, &o, &differences, errstr, sizeof(errstr));
     cli_metrics_stop(&a.run);
     if (err) {
-        cli_error("sentinel rebuild: %s\n", errstr);
+        cli_error("sentinel rebuild: %s%s\n", errstr, cli_owner_hint(errstr));
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;

@@ -494,7 +494,18 @@ sentinel_err_t sentinel_rebuild(const sentinel_projector_t *const *requested, in
             err = SENTINEL_ERR_FATAL;
         }
     }
+    int shadow_exists = 0;
     if (!err && mode == SENTINEL_REBUILD_ABORT) {
+        PGresult *found = NULL;
+        err = sentinel_db_params(rb.conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, p1,
+                                 &found, errstr, errstr_size);
+        shadow_exists = !err && PQntuples(found) > 0;
+        PQclear(found);
+    }
+    if (!err && mode == SENTINEL_REBUILD_ABORT && !shadow_exists) {
+        /* Said once: a second --abort finds nothing to drop. */
+        replay_report(o, "no unfinished rebuild of %s: nothing to abort\n", rb.label);
+    } else if (!err && mode == SENTINEL_REBUILD_ABORT) {
         char *quoted = PQescapeIdentifier(rb.conn, rb.shadow, strlen(rb.shadow));
         char sql[256];
         snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", quoted);

@@ -126,9 +126,15 @@ static sentinel_err_t position_resolve(log_bounds_t *log, const char *spec, cons
     return SENTINEL_OK;
 }
 
-static void stats_line(const sentinel_projector_stats_t *s, char *buf, size_t size) {
-    snprintf(buf, size, "%lu events: %lu applied, %lu duplicates, %lu rejected, %lu ignored",
-             s->events - s->skipped, s->applied, s->duplicates, s->rejected, s->ignored);
+/* One count for what was read, as the progress counts it (log positions:
+ * each of the n projectors goes through every message), then what the
+ * projectors did with the events of their types. */
+static void stats_line(const sentinel_projector_stats_t *s, int n, char *buf, size_t size) {
+    snprintf(buf, size,
+             "%lu messages read; of their events, these projectors' types: %lu applied, %lu "
+             "duplicates, %lu rejected, %lu ignored",
+             s->events / (unsigned long)(n > 0 ? n : 1), s->applied, s->duplicates, s->rejected,
+             s->ignored);
 }
 
 /* ---------------------------------------------------------------- replay */
@@ -191,7 +197,7 @@ sentinel_err_t sentinel_replay(const sentinel_projector_t *const *set, int n,
         err = replay_run_set(set, n, conf, o, NULL, "replay", &log, starts, stops, starts, &job,
                              &stats, errstr, errstr_size);
         char line[256];
-        stats_line(&stats, line, sizeof(line));
+        stats_line(&stats, n, line, sizeof(line));
         if (!err) replay_report(o, "replay done: %s\n", line);
         replay_job_finish(&job, err ? "failed" : "done", err ? errstr : line);
     }

@@ -192,6 +192,10 @@ static void test_replay_changes_nothing(void **state) {
                                  "--group-prefix %s",
                                  conninfo, w->topic, prefix);
     assert_non_null(strstr(out, " 0 applied,"));
+    /* One count: the progress's "N of N" is the summary's messages read. */
+    char read[64];
+    snprintf(read, sizeof(read), "replay done: %lld messages read", w->messages);
+    if (!strstr(out, read)) fail_msg("want \"%s\" in:\n%s", read, out);
     free(out);
     /* By time too: the broker maps the time to offsets. */
     out = harness_must_run(
@@ -351,6 +355,14 @@ static void test_kill_9_during_rebuild(void **state) {
         harness_must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s",
                          harness_as_owner(conninfo), w->topic, prefix);
     assert_int_equal(shadow_schemas(conn), 0);
+    assert_non_null(strstr(out, "dropped"));
+    free(out);
+    /* Twice: nothing left to drop, and it says so. */
+    out =
+        harness_must_run("rebuild --projector all --abort --db \"%s\" --topic %s --group-prefix %s",
+                         harness_as_owner(conninfo), w->topic, prefix);
+    assert_null(strstr(out, "dropped"));
+    assert_non_null(strstr(out, "nothing to abort"));
     free(out);
     /* Killed again, then resumed to the end: the swap. */
     kill_part_way(conn, args, log, w->messages);
