@@ -24,7 +24,9 @@ static int check_kafka(const sentinel_conf_t *conf) {
         return -1;
     }
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, 5000);
+    /* As long as --connect-timeout says, not a fixed wait. */
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk, 0, NULL, &md, 1000 * sentinel_conf_connect_timeout(conf));
     int rc = 0;
     if (err) {
         cli_error("kafka: %s: metadata request failed: %s\n", sentinel_conf_brokers(conf),

@@ -20,25 +20,30 @@ static const char status_usage[] =
     "PostgreSQL (the next event it will apply), the log end and the lag; and the\n"
     "projector's unresolved dead letters; then running replays and rebuilds and\n"
     "those of the last day.\n\n"
-    "  --projector NAME     only this projector (repeatable; default: all)\n"
+    "  --projector NAME     only this projector (repeatable; all, or metrics for the\n"
+    "                       projectors of the daily metrics; default: all)\n"
     "  --json               the same as one JSON document\n\n" CLI_COMMON_HELP;
 
 static const char dead_letters_usage[] =
     "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [--json]\n"
     "                             [options]\n"
-    "       sentinel dead-letters retry [--projector NAME] [--id N ...] [options]\n\n"
+    "       sentinel dead-letters retry [--projector NAME] [--id N ...] [options]\n"
+    "       sentinel dead-letters resolve --id N [--id N ...] --note TEXT [options]\n\n"
     "List rejected events with where they were in the log and why; or re-apply\n"
     "them (after the missing data arrived or a fix shipped): each applied one is\n"
     "marked resolved, each rejected again keeps its dead letter with the new\n"
-    "reason. Retrying again changes nothing more.\n\n"
+    "reason. Retrying again changes nothing more. One that will never apply (a\n"
+    "producer's bug) is resolved by hand with a note, and no longer counts as open.\n\n"
     "  --projector NAME     only this projector's (default: every projector's)\n"
     "  --workspace UUID     list only this workspace's\n"
     "  --limit N            list at most N, the oldest first (default 100)\n"
     "  --json               list them as one JSON document\n"
     "  --id N               retry: only dead letter N (repeatable; default: all "
-    "unresolved)\n\n" CLI_COMMON_HELP;
+    "unresolved);\n"
+    "                       resolve: dead letter N (repeatable)\n"
+    "  --note TEXT          resolve: why it is closed without being applied\n\n" CLI_COMMON_HELP;
 
-enum { OPT_PROJECTOR = 1, OPT_ID, OPT_JSON, OPT_WORKSPACE, OPT_LIMIT };
+enum { OPT_PROJECTOR = 1, OPT_ID, OPT_JSON, OPT_WORKSPACE, OPT_LIMIT, OPT_NOTE };
 
 static const struct option dead_letters_retry_options[] = {
     {"projector", required_argument, NULL, OPT_PROJECTOR},
@@ -94,6 +99,77 @@ static int dead_letters_retry(int argc, char **argv, sentinel_conf_t *conf) {
 usage:
     sentinel_array_free(&ids);
     return CLI_EXIT_USAGE;
+}
+
+static const struct option dead_letters_resolve_options[] = {
+    {"id", required_argument, NULL, OPT_ID},
+    {"note", required_argument, NULL, OPT_NOTE},
+    CLI_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0}};
+
+/* resolve: close open dead letters by hand, with a note; every id named
+ * must be an open dead letter, or nothing changes. */
+static int dead_letters_resolve(int argc, char **argv, sentinel_conf_t *conf) {
+    sentinel_array_t ids = {0};
+    const char *note = NULL;
+    int opt, rc = CLI_EXIT_USAGE;
+    cli_getopt_reset(argv);
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, dead_letters_resolve_options,
+                              NULL)) != -1) {
+        if (opt == OPT_ID) {
+            long long id;
+            if (cli_number_option("dead-letters resolve", "--id", optarg, 1, INT64_MAX, &id) < 0)
+                goto out;
+            sentinel_array_add_int(&ids, id);
+        } else if (opt == OPT_NOTE) {
+            note = optarg;
+        } else {
+            int handled = cli_common_option(conf, opt, optarg, dead_letters_usage);
+            if (handled == 2) rc = CLI_EXIT_OK;
+            if (handled != 1) goto out;
+        }
+    }
+    if (!ids.n || !note || !*note) {
+        cli_error("sentinel dead-letters resolve: --id and --note are required\n");
+        goto out;
+    }
+    char errstr[1024];
+    PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
+                                  errstr, sizeof(errstr));
+    if (!pg) {
+        cli_error("sentinel dead-letters resolve: %s\n", errstr);
+        rc = CLI_EXIT_FAILURE;
+        goto out;
+    }
+    const char *params[2] = {sentinel_array_text(&ids), note};
+    PGresult *res = NULL;
+    /* All or none: an id that is not open rolls the others back. */
+    sentinel_err_t err = sentinel_db_exec(pg, "BEGIN", errstr, sizeof(errstr));
+    if (!err)
+        err = sentinel_db_params(
+            pg,
+            "WITH done AS (UPDATE dead_letters SET resolved_at = now(), resolution = $2 "
+            "  WHERE id = ANY ($1::bigint[]) AND resolved_at IS NULL RETURNING id) "
+            "SELECT count(*), (SELECT string_agg(x::text, ', ') FROM unnest($1::bigint[]) x "
+            "  WHERE x NOT IN (SELECT id FROM done)) FROM done",
+            2, params, &res, errstr, sizeof(errstr));
+    if (!err && !PQgetisnull(res, 0, 1)) {
+        cli_error("sentinel dead-letters resolve: no open dead letter %s; nothing resolved\n",
+                  PQgetvalue(res, 0, 1));
+        rc = CLI_EXIT_FAILURE;
+    } else if (!err && !(err = sentinel_db_exec(pg, "COMMIT", errstr, sizeof(errstr)))) {
+        printf("%s dead letter(s) resolved\n", PQgetvalue(res, 0, 0));
+        rc = CLI_EXIT_OK;
+    }
+    if (err) {
+        cli_error("sentinel dead-letters resolve: %s\n", errstr);
+        rc = CLI_EXIT_FAILURE;
+    }
+    PQclear(res);
+    PQfinish(pg);
+out:
+    sentinel_array_free(&ids);
+    return rc;
 }
 
 /* Replays and rebuilds of the topic: running ones, unfinished rebuilds,
@@ -158,7 +234,7 @@ static const struct option status_options[] = {
     {NULL, 0, NULL, 0}};
 
 static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
-    const char *only[16];
+    const sentinel_projector_t *only[CLI_MAX_PROJECTORS];
     int n_only = 0, opt, as_json = 0;
     cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, status_options, NULL)) != -1) {
@@ -167,11 +243,8 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
             continue;
         }
         if (opt == OPT_PROJECTOR) {
-            if (!sentinel_projector_find(optarg)) {
-                cli_error("sentinel status: unknown projector \"%s\"\n", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            if (n_only < 16) only[n_only++] = optarg;
+            /* all, metrics and names, as every command takes them. */
+            if (cli_projector_option("status", optarg, only, &n_only)) return CLI_EXIT_USAGE;
             continue;
         }
         int handled = cli_common_option(conf, opt, optarg, status_usage);
@@ -213,7 +286,7 @@ static int cli_status(int argc, char **argv, sentinel_conf_t *conf) {
         const sentinel_projector_t *p = sentinel_projectors[i];
         int wanted = !n_only;
         for (int k = 0; k < n_only; k++)
-            wanted |= !strcmp(only[k], p->name);
+            wanted |= only[k] == p;
         if (!wanted) continue;
         const char *params[2] = {p->name, topic};
         PGresult *res = NULL;
@@ -287,6 +360,8 @@ static const struct option dead_letters_options[] = {
 
 static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     if (argc > 1 && !strcmp(argv[1], "retry")) return dead_letters_retry(argc - 1, argv + 1, conf);
+    if (argc > 1 && !strcmp(argv[1], "resolve"))
+        return dead_letters_resolve(argc - 1, argv + 1, conf);
     const char *projector = NULL, *workspace = NULL, *limit = "100";
     int opt, as_json = 0;
     cli_getopt_reset(argv);
@@ -329,7 +404,7 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
         pg,
         "SELECT id, projector, topic, partition, kafka_offset, coalesce(event_type, '?'), "
         "coalesce(workspace_id::text, '-'), coalesce(event_id::text, '-'), "
-        "to_char(created_at, 'YYYY-MM-DD HH24:MI:SS'), reason FROM dead_letters "
+        "to_char(created_at, 'YYYY-MM-DD HH24:MI:SS'), reason, count(*) OVER () FROM dead_letters "
         "WHERE ($1::text IS NULL OR projector = $1) AND ($2::uuid IS NULL OR workspace_id = $2) "
         "AND resolved_at IS NULL ORDER BY id LIMIT $3::int",
         3, params, &res, errstr, sizeof(errstr));
@@ -356,7 +431,9 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
             json_object_set_new(d, "event_id", strcmp(id, "-") ? json_string(id) : json_null());
             json_array_append_new(list, d);
         }
-        json_t *doc = json_pack("{s:o, s:i}", "dead_letters", list, "count", PQntuples(res));
+        long long total = PQntuples(res) ? atoll(PQgetvalue(res, 0, 10)) : 0;
+        json_t *doc = json_pack("{s:o, s:i, s:I}", "dead_letters", list, "count", PQntuples(res),
+                                "total", (json_int_t)total);
         char *text = json_dumps(doc, JSON_INDENT(2));
         printf("%s\n", text);
         free(text);
@@ -367,7 +444,12 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
                       PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
                       PQgetvalue(res, r, 4), PQgetvalue(res, r, 5), PQgetvalue(res, r, 6),
                       PQgetvalue(res, r, 7), PQgetvalue(res, r, 8), PQgetvalue(res, r, 9));
-        printf("%d dead letter(s)\n", PQntuples(res));
+        /* The total of those matching, when the limit cut the list. */
+        long long total = PQntuples(res) ? atoll(PQgetvalue(res, 0, 10)) : 0;
+        if (total > PQntuples(res))
+            printf("%d of %lld dead letters shown (--limit)\n", PQntuples(res), total);
+        else
+            printf("%d dead letter(s)\n", PQntuples(res));
     }
     PQclear(res);
     PQfinish(pg);

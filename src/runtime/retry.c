@@ -143,7 +143,8 @@ static sentinel_err_t retry_apply(retry_t *r, size_t *resolved, size_t *still, c
         } else {
             err = sentinel_db_params(r->pg,
                                      "UPDATE dead_letters SET resolved_at = now(), retried_at = "
-                                     "now(), retry_count = retry_count + 1 WHERE id = $1::bigint",
+                                     "now(), retry_count = retry_count + 1, resolution = "
+                                     "'applied by a retry' WHERE id = $1::bigint",
                                      1, params, NULL, errstr, errstr_size);
             (*resolved)++;
         }

@@ -11,10 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cli/cli.h"
+
+/* Nothing answers at these addresses: a command that connected before
+ * checking its options would fail with 1, not 2. */
+static const char nowhere[] =
+    "--db postgresql://127.0.0.1:1/none --brokers 127.0.0.1:1 --connect-timeout 1";
 
 /* 1 when `usage` has a line describing --name: "  --name ..." or
  * "  -x, --name ...". */
@@ -78,10 +85,6 @@ static int run(const char *args, char *out, size_t size) {
 
 static void test_usage_errors_name_the_option(void **state) {
     (void)state;
-    /* Nothing answers at these addresses: a command that connected before
-     * checking its options would fail with 1, not 2. */
-    static const char nowhere[] =
-        "--db postgresql://127.0.0.1:1/none --brokers 127.0.0.1:1 --connect-timeout 1";
     static const struct {
         const char *args, *expect;
     } cases[] = {
@@ -129,6 +132,62 @@ static void test_usage_errors_name_the_option(void **state) {
     }
 }
 
+/* --projector takes all, metrics and names in every command that takes
+ * it: no usage error (they fail later, at connecting to nowhere). */
+static void test_projector_names_everywhere(void **state) {
+    (void)state;
+    static const char *const cases[] = {
+        "status --projector all",
+        "status --projector metrics",
+        "status --projector runs",
+        "project --projector metrics --until-caught-up",
+        "replay --projector all --from beginning",
+    };
+    char out[8192], args[512];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(args, sizeof(args), "%s %s", cases[i], nowhere);
+        int rc = run(args, out, sizeof(out));
+        if (rc == 2 || rc == 0) fail_msg("sentinel %s: exit %d:\n%s", cases[i], rc, out);
+    }
+}
+
+/* doctor waits as long as --connect-timeout says (1 s here), not 5 s. */
+static void test_doctor_keeps_its_timeout(void **state) {
+    (void)state;
+    char out[8192], args[512];
+    snprintf(args, sizeof(args), "doctor %s", nowhere);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = run(args, out, sizeof(out));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_int_equal(rc, 1);
+    if (took >= 4.5) fail_msg("doctor took %.1f s with --connect-timeout 1:\n%s", took, out);
+}
+
+/* The README's example line of each type is valid, and there is one for
+ * every type of the catalog. */
+static void test_readme_examples_are_valid(void **state) {
+    (void)state;
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof(cmd),
+             "awk '/<!-- examples:/ {f = 1; next} f && /^```/ {if (++n == 2) exit; next} "
+             "f && n == 1' '%s/README.md' > /tmp/readme_examples.%d",
+             SENTINEL_SOURCE_DIR, (int)getpid());
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "publish --dry-run /tmp/readme_examples.%d", (int)getpid());
+    int rc = run(cmd, out, sizeof(out));
+    if (rc) fail_msg("the README's examples: exit %d:\n%s", rc, out);
+    size_t types = 0;
+    while (sentinel_event_types[types])
+        types++;
+    char want[64];
+    snprintf(want, sizeof(want), "%zu valid, 0 rejected", types);
+    if (!strstr(out, want)) fail_msg("want \"%s\" (one line per type):\n%s", want, out);
+    snprintf(cmd, sizeof(cmd), "/tmp/readme_examples.%d", (int)getpid());
+    unlink(cmd);
+}
+
 static void test_version(void **state) {
     (void)state;
     char out[256];
@@ -140,6 +199,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_option_has_a_help_line),
         cmocka_unit_test(test_usage_errors_name_the_option),
+        cmocka_unit_test(test_projector_names_everywhere),
+        cmocka_unit_test(test_doctor_keeps_its_timeout),
+        cmocka_unit_test(test_readme_examples_are_valid),
         cmocka_unit_test(test_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
