@@ -381,6 +381,23 @@ static void test_kill_9_during_rebuild(void **state) {
     char *again = harness_projection_digest(conn);
     assert_string_equal(again, digest);
 
+    /* A rebuild keeps the dead letters' ids, first times and resolutions:
+     * one resolved by hand stays resolved, with its note. */
+    static const char dead_letters[] =
+        "SELECT count(*) || ':' || string_agg(concat_ws(' ', id, created_at, resolution), ',' "
+        "ORDER BY projector, topic, partition, kafka_offset) FROM dead_letters";
+    harness_exec(conn, "UPDATE dead_letters SET resolved_at = now(), resolution = 'by hand' "
+                       "WHERE id = (SELECT min(id) FROM dead_letters)");
+    char *dead_before = harness_query_value(conn, dead_letters);
+    assert_true(strncmp(dead_before, "0:", 2) != 0);
+    free(harness_must_run("rebuild --projector all --db \"%s\" --topic %s --group-prefix %s",
+                          harness_as_owner(conninfo), w->topic, prefix));
+    char *dead_after = harness_query_value(conn, dead_letters);
+    assert_string_equal(dead_after, dead_before);
+    assert_non_null(strstr(dead_after, "by hand"));
+    free(dead_before);
+    free(dead_after);
+
     PQfinish(conn);
     harness_drop_database(name);
     unlink(log);
