@@ -16,6 +16,11 @@ typedef struct sentinel_schema_source {
 extern const sentinel_schema_source_t sentinel_schema_sources[];
 extern const size_t sentinel_schema_source_count;
 
+/* Where every field of every event is stored (schemas/storage.tsv,
+ * embedded at build time): "Type.field<TAB>table.column" or
+ * "Type.field<TAB>-<TAB>why not" lines, # comments. */
+extern const char sentinel_storage_tsv[];
+
 /* new: a codec over other schema sources (tests of the compatibility
  * checks use it); sentinel_codec_new() uses the embedded ones. */
 sentinel_codec_t *sentinel_codec_new_from(const sentinel_schema_source_t *sources, size_t count,

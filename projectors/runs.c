@@ -219,6 +219,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
             copy_data_int(&finding_rows, ev, "line_end");
             copy_data_double(&finding_rows, ev, "confidence");
             sentinel_copy_json(&finding_rows, DATA(ev, "metadata"));
+            sentinel_copy_str(&finding_rows, sentinel_event_str(ev, "rule_id"));
             sentinel_copy_str(&finding_rows, ev->event_id);
             sentinel_copy_timestamp(&finding_rows, ev->occurred_at);
             sentinel_copy_end_row(&finding_rows);
@@ -286,7 +287,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
              sentinel_copy_send(conn,
                                 "COPY findings (id, run_id, finding_hash, workspace_id, severity, "
                                 "category, title, description, file_path, line_start, line_end, "
-                                "confidence, metadata, event_id, created_at) FROM STDIN",
+                                "confidence, metadata, rule_id, event_id, created_at) FROM STDIN",
                                 &finding_rows, errstr, errstr_size)))
         goto out;
     if ((err = sentinel_copy_send(conn,

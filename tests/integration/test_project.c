@@ -663,7 +663,15 @@ static void test_json_fields_land_as_written(void **state) {
         "\"33333333-3333-4333-8333-333333333333\", \"repository_id\": "
         "\"b0000000-0000-4000-8000-000001000001\", \"external_reference\": \"org-1/api#42\", "
         "\"github_comment_id\": 1, \"issue_number\": 42, \"is_pull_request\": true, "
-        "\"command_type\": \"ask\", \"query\": \"why?\"}}\n";
+        "\"command_type\": \"ask\", \"query\": \"why?\"}}\n"
+        /* A finding of v2 names its rule, which lands in findings.rule_id. */
+        "{\"event_id\": \"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6c\", \"type\": "
+        "\"FindingRecorded\", \"version\": 2, \"workspace_id\": "
+        "\"a0000000-0000-4000-8000-000000000001\", \"occurred_at\": \"2026-11-26T10:17:00Z\", "
+        "\"data\": {\"finding_id\": \"44444444-4444-4444-8444-444444444444\", \"run_id\": "
+        "\"22222222-2222-4222-8222-222222222222\", \"finding_hash\": \"fh-1\", \"severity\": "
+        "\"warning\", \"category\": \"security\", \"title\": \"SQL built by hand\", "
+        "\"rule_id\": \"sql-injection/concat\"}}\n";
     assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
     close(fd);
     assert_int_equal(harness_publish(topic, path), 0);
@@ -684,6 +692,9 @@ static void test_json_fields_land_as_written(void **state) {
                      1);
     assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM command_runs WHERE "
                                              "started_at = '2026-11-26T10:16:00.5Z'"),
+                     1);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM findings WHERE rule_id = "
+                                             "'sql-injection/concat'"),
                      1);
     PQfinish(conn);
     harness_drop_database(name);

@@ -41,7 +41,7 @@ static const char *const model[] = {
     "runs: id workspace_id repository_id external_reference status started_at completed_at "
     "metrics policy_snapshot metadata created_at",
     "findings: id run_id finding_hash workspace_id severity category title description file_path "
-    "line_start line_end confidence metadata created_at",
+    "line_start line_end confidence metadata rule_id created_at",
     "annotations: id finding_id workspace_id provider_id external_id type created_at",
     "command_runs: id workspace_id repository_id external_reference github_comment_id "
     "issue_number is_pull_request command_type query status started_at completed_at "
@@ -654,8 +654,42 @@ static void test_reference_data_and_fixtures_idempotent(void **state) {
     free(after);
 }
 
+/* Every column the storage map names (schemas/storage.tsv) exists. */
+static void test_storage_map_names_real_columns(void **state) {
+    (void)state;
+    char *name = NULL;
+    char *conninfo = owner_database("sentinel_storage_map", 0, &name);
+    PGconn *conn = harness_connect(conninfo);
+    char *map = harness_read_file(SENTINEL_SOURCE_DIR "/schemas/storage.tsv");
+    int columns = 0;
+    for (char *line = strtok(map, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#') continue;
+        char *tab = strchr(line, '\t');
+        assert_non_null(tab);
+        char *where = tab + 1, *end = strchr(where, '\t');
+        if (end) *end = '\0';
+        if (!strcmp(where, "-")) continue;
+        char *dot = strchr(where, '.');
+        assert_non_null(dot);
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
+                 "AND table_name = '%.*s' AND column_name = '%s'",
+                 (int)(dot - where), where, dot + 1);
+        if (harness_query_int(conn, sql) != 1) fail_msg("%s: no such column", where);
+        columns++;
+    }
+    assert_true(columns > 50);
+    free(map);
+    PQfinish(conn);
+    harness_drop_database(name);
+    free(name);
+    free(conninfo);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_storage_map_names_real_columns),
         cmocka_unit_test(test_fresh_database_has_the_whole_model),
         cmocka_unit_test(test_upgrade_from_every_earlier_version),
         cmocka_unit_test(test_changed_migration_is_refused),
