@@ -1,6 +1,10 @@
 /* migrate.c -- `sentinel migrate`: apply migrations/, or list their state. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "pg/db.h"
@@ -13,13 +17,34 @@ static const char migrate_usage[] =
     "migration file changed after it was applied is refused.\n\n"
     "  --status         list applied and pending migrations, change nothing\n"
     "  --to VERSION     stop after this version\n"
-    "  --dir DIR        migrations directory (SENTINEL_MIGRATIONS_DIR, default\n"
-    "                   the source tree's migrations/)\n\n" CLI_COMMON_HELP;
+    "  --dir DIR        migrations directory (SENTINEL_MIGRATIONS_DIR; default\n"
+    "                   ../share/sentinel/migrations beside an installed binary,\n"
+    "                   else the source tree's migrations/)\n\n" CLI_COMMON_HELP;
 
 const char *cli_migrations_dir(const char *flag) {
     if (flag) return flag;
     const char *env = getenv("SENTINEL_MIGRATIONS_DIR");
     if (env && *env) return env;
+    /* Installed: <prefix>/bin/sentinel finds <prefix>/share/sentinel/,
+     * wherever the prefix was moved; else the source tree it was built from. */
+    static char installed[PATH_MAX];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            struct stat st;
+            static const char tail[] = "/../share/sentinel/migrations";
+            size_t len = strlen(exe);
+            if (len + sizeof(tail) <= sizeof(installed)) {
+                memcpy(installed, exe, len);
+                memcpy(installed + len, tail, sizeof(tail));
+                if (!stat(installed, &st) && S_ISDIR(st.st_mode)) return installed;
+            }
+        }
+    }
     return SENTINEL_SOURCE_DIR "/migrations";
 }
 
@@ -55,6 +80,7 @@ static int cli_migrate(int argc, char **argv, sentinel_conf_t *conf) {
         return CLI_EXIT_USAGE;
     }
     dir = cli_migrations_dir(dir);
+    if (status_only) printf("migrations: %s\n", dir);
 
     char errstr[2048];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,
