@@ -26,7 +26,7 @@ static const char status_usage[] =
 
 static const char dead_letters_usage[] =
     "usage: sentinel dead-letters [--projector NAME] [--workspace UUID] [--limit N] [--json]\n"
-    "                             [options]\n"
+    "                             [--from-topic] [options]\n"
     "       sentinel dead-letters retry [--projector NAME] [--id N ...] [options]\n"
     "       sentinel dead-letters resolve --id N [--id N ...] --note TEXT [options]\n\n"
     "List rejected events with where they were in the log and why; or re-apply\n"
@@ -37,13 +37,15 @@ static const char dead_letters_usage[] =
     "  --projector NAME     only this projector's (default: every projector's)\n"
     "  --workspace UUID     list only this workspace's\n"
     "  --limit N            list at most N, the oldest first (default 100)\n"
+    "  --from-topic         list the input lines `publish` and `ingest` rejected,\n"
+    "                       from <topic>.dead-letter in Kafka, with their reasons\n"
     "  --json               list them as one JSON document\n"
     "  --id N               retry: only dead letter N (repeatable; default: all "
     "unresolved);\n"
     "                       resolve: dead letter N (repeatable)\n"
     "  --note TEXT          resolve: why it is closed without being applied\n\n" CLI_COMMON_HELP;
 
-enum { OPT_PROJECTOR = 1, OPT_ID, OPT_JSON, OPT_WORKSPACE, OPT_LIMIT, OPT_NOTE };
+enum { OPT_PROJECTOR = 1, OPT_ID, OPT_JSON, OPT_WORKSPACE, OPT_LIMIT, OPT_NOTE, OPT_FROM_TOPIC };
 
 static const struct option dead_letters_retry_options[] = {
     {"projector", required_argument, NULL, OPT_PROJECTOR},
@@ -355,15 +357,125 @@ static const struct option dead_letters_options[] = {
     {"workspace", required_argument, NULL, OPT_WORKSPACE},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"from-topic", no_argument, NULL, OPT_FROM_TOPIC},
     CLI_COMMON_LONG_OPTIONS,
     {NULL, 0, NULL, 0}};
+
+/* A header's value as a new string ("" when absent). */
+static char *header_text(rd_kafka_headers_t *headers, const char *name) {
+    const void *value = NULL;
+    size_t size = 0;
+    if (!headers || rd_kafka_header_get_last(headers, name, &value, &size))
+        return sentinel_strdup("");
+    return sentinel_strndup(value, size);
+}
+
+/* --from-topic: the records of <topic>.dead-letter, the oldest first (by
+ * partition and offset), at most `limit`, read from the beginning to the
+ * end as of now. */
+static int list_dead_letter_topic(const sentinel_conf_t *conf, int limit, int as_json) {
+    char errstr[1024];
+    char *topic = sentinel_aprintf("%s.dead-letter", sentinel_conf_topic(conf));
+    static const char *const settings[] = {"enable.auto.commit", "false", "group.id",
+                                           "sentinel-dead-letters-list", NULL};
+    rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(conf, settings, errstr, sizeof(errstr));
+    rd_kafka_t *rk = kconf ? rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, sizeof(errstr)) : NULL;
+    if (!rk) {
+        if (kconf) rd_kafka_conf_destroy(kconf);
+        cli_error("sentinel dead-letters: %s\n", errstr);
+        free(topic);
+        return CLI_EXIT_FAILURE;
+    }
+    int rc = CLI_EXIT_OK, partitions = sentinel_topic_partitions(rk, topic, errstr, sizeof(errstr));
+    json_t *list = as_json ? json_array() : NULL;
+    long shown = 0, total = 0;
+    if (partitions < 0) {
+        cli_error("sentinel dead-letters: %s (nothing was rejected on it yet?)\n", errstr);
+        rc = CLI_EXIT_FAILURE;
+        partitions = 0;
+    }
+    int64_t *lo = sentinel_calloc((size_t)partitions + 1, sizeof(*lo));
+    int64_t *hi = sentinel_calloc((size_t)partitions + 1, sizeof(*hi));
+    if (partitions && sentinel_topic_bounds(rk, topic, 0, partitions, lo, hi,
+                                            1000 * sentinel_conf_connect_timeout(conf))) {
+        cli_error("sentinel dead-letters: %s: its offsets are not known\n", topic);
+        rc = CLI_EXIT_FAILURE;
+        partitions = 0;
+    }
+    for (int p = 0; p < partitions; p++) {
+        total += hi[p] - lo[p];
+        if (hi[p] <= lo[p] || shown >= limit) continue;
+        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(one, topic, p)->offset = lo[p];
+        rd_kafka_assign(rk, one);
+        rd_kafka_topic_partition_list_destroy(one);
+        int64_t next = lo[p];
+        while (next < hi[p] && shown < limit) {
+            rd_kafka_message_t *m =
+                rd_kafka_consumer_poll(rk, 1000 * sentinel_conf_connect_timeout(conf));
+            if (!m) {
+                cli_error("sentinel dead-letters: %s [%d]: no answer at offset %lld\n", topic, p,
+                          (long long)next);
+                rc = CLI_EXIT_FAILURE;
+                break;
+            }
+            if (m->err) {
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            next = m->offset + 1;
+            rd_kafka_headers_t *headers = NULL;
+            rd_kafka_message_headers(m, &headers);
+            char *reason = header_text(headers, "reason"), *line = header_text(headers, "line");
+            char *size = header_text(headers, "size");
+            char *value = sentinel_strndup(m->payload ? m->payload : "", m->len);
+            if (list) {
+                json_t *d =
+                    json_pack("{s:i, s:I, s:s, s:s, s:s}", "partition", p, "offset",
+                              (json_int_t)m->offset, "line", line, "reason", reason, "size", size);
+                /* The value is the producer's bytes: text when it is UTF-8. */
+                json_t *text = json_stringn(value, m->len);
+                json_object_set_new(d, "value", text ? text : json_null());
+                json_array_append_new(list, d);
+            } else {
+                cli_print("%s[%d]@%lld %s (%s bytes): %.200s%s", topic, p, (long long)m->offset,
+                          reason, size, value, m->len > 200 ? "..." : "");
+            }
+            shown++;
+            free(reason);
+            free(line);
+            free(size);
+            free(value);
+            rd_kafka_message_destroy(m);
+        }
+    }
+    if (list) {
+        json_t *doc = json_pack("{s:s, s:o, s:i, s:I}", "topic", topic, "rejected", list, "count",
+                                (int)shown, "total", (json_int_t)total);
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        printf("%s\n", text);
+        free(text);
+        json_decref(doc);
+    } else if (rc == CLI_EXIT_OK) {
+        if (total > shown)
+            printf("%ld of %ld rejected lines shown (--limit)\n", shown, total);
+        else
+            printf("%ld rejected line(s) in %s\n", shown, topic);
+    }
+    free(lo);
+    free(hi);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    free(topic);
+    return rc;
+}
 
 static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
     if (argc > 1 && !strcmp(argv[1], "retry")) return dead_letters_retry(argc - 1, argv + 1, conf);
     if (argc > 1 && !strcmp(argv[1], "resolve"))
         return dead_letters_resolve(argc - 1, argv + 1, conf);
     const char *projector = NULL, *workspace = NULL, *limit = "100";
-    int opt, as_json = 0;
+    int opt, as_json = 0, from_topic = 0;
     cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, dead_letters_options, NULL)) !=
            -1) {
@@ -384,12 +496,21 @@ static int cli_dead_letters(int argc, char **argv, sentinel_conf_t *conf) {
             break;
         }
         case OPT_JSON: as_json = 1; break;
+        case OPT_FROM_TOPIC: from_topic = 1; break;
         default: {
             int handled = cli_common_option(conf, opt, optarg, dead_letters_usage);
             if (handled == 2) return CLI_EXIT_OK;
             if (handled != 1) return CLI_EXIT_USAGE;
         }
         }
+    }
+    if (from_topic) {
+        if (projector || workspace) {
+            cli_error("sentinel dead-letters: --from-topic lists input lines, which have no "
+                      "projector or workspace yet\n");
+            return CLI_EXIT_USAGE;
+        }
+        return list_dead_letter_topic(conf, atoi(limit), as_json);
     }
     char errstr[1024];
     PGconn *pg = sentinel_db_open(sentinel_conf_db(conf), sentinel_conf_connect_timeout(conf), NULL,

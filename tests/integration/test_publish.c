@@ -261,6 +261,20 @@ static void test_invalid_lines_reported_and_dead_lettered(void **state) {
     free(reasons[0]);
     free(reasons[1]);
     free(dlq);
+    /* The same command that lists the projectors' dead letters lists these
+     * from the topic, with the reasons, and says how many are left out. */
+    assert_true(asprintf(&cmd, "dead-letters --from-topic --topic %s", topic) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    assert_non_null(strstr(out, "line 3: UsageIncremented: unknown field \"bogus\""));
+    assert_non_null(strstr(out, "line 7: not valid JSON"));
+    assert_non_null(strstr(out, "2 rejected line(s)"));
+    free(out);
+    free(cmd);
+    assert_true(asprintf(&cmd, "dead-letters --from-topic --limit 1 --topic %s", topic) > 0);
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    assert_non_null(strstr(out, "1 of 2 rejected lines shown"));
+    free(out);
+    free(cmd);
     unlink(path);
     free(path);
     free(topic);
