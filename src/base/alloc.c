@@ -28,7 +28,16 @@ void *sentinel_reallocarray(void *p, size_t n, size_t size) {
 
 char *sentinel_strdup(const char *s) { return checked(strdup(s)); }
 
-char *sentinel_strndup(const char *s, size_t n) { return checked(strndup(s, n)); }
+/* Reads no byte past n: s need not be terminated (a Kafka header's or
+ * message's bytes), which strndup(3) does not promise. */
+char *sentinel_strndup(const char *s, size_t n) {
+    const char *nul = memchr(s, '\0', n);
+    size_t len = nul ? (size_t)(nul - s) : n;
+    char *copy = sentinel_malloc(len + 1);
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
 
 char *sentinel_aprintf(const char *fmt, ...) {
     va_list ap;

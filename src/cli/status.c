@@ -434,7 +434,7 @@ static int list_dead_letter_topic(const sentinel_conf_t *conf, int limit, int as
                     json_pack("{s:i, s:I, s:s, s:s, s:s}", "partition", p, "offset",
                               (json_int_t)m->offset, "line", line, "reason", reason, "size", size);
                 /* The value is the producer's bytes: text when it is UTF-8. */
-                json_t *text = json_stringn(value, m->len);
+                json_t *text = json_stringn(m->payload ? m->payload : "", m->len);
                 json_object_set_new(d, "value", text ? text : json_null());
                 json_array_append_new(list, d);
             } else {
