@@ -662,3 +662,14 @@ char *harness_shell(int *rc, const char *fmt, ...) {
     free(cmd);
     return out;
 }
+
+pid_t harness_publish_slowly(const char *topic, char **files, int n, int pause_ms) {
+    pid_t pid = fork();
+    if (pid < 0) fail_msg("fork failed");
+    if (pid) return pid;
+    for (int i = 0; i < n; i++) {
+        if (harness_publish(topic, files[i])) _exit(1);
+        usleep((useconds_t)pause_ms * 1000);
+    }
+    _exit(0);
+}

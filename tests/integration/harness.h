@@ -150,4 +150,9 @@ int harness_closed_by_server(int fd);
  * (when rc is not NULL; 128 when it did not exit). */
 char *harness_shell(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Publish files[0..n) to topic in turn, pause_ms apart, from a child
+ * process: a steady load while the test does something else. Its pid (0
+ * exit status: all published). */
+pid_t harness_publish_slowly(const char *topic, char **files, int n, int pause_ms);
+
 #endif

@@ -705,6 +705,111 @@ static void test_json_fields_land_as_written(void **state) {
     free(conninfo);
 }
 
+/* Whether the process logging to `log` holds partitions (its last
+ * assignment gave it some). */
+static int holds_partitions(const char *log) {
+    char *text = harness_read_file(log);
+    const char *last = NULL;
+    for (const char *at = text; (at = strstr(at, "assigned ")); at++)
+        last = at;
+    int holds = last && atoi(last + 9) > 0;
+    free(text);
+    return holds;
+}
+
+/* A rolling fleet: three processes in one group on the 12-partition topic
+ * while events keep arriving; each is stopped (SIGTERM) and started again
+ * in turn, then one is killed with -9 and restarted. The projection equals
+ * one clean pass: nothing lost, nothing applied twice (the rollups would
+ * count it twice). */
+static void test_rolling_fleet(void **state) {
+    world_t *w = *state;
+    char *topic = harness_unique_name("test.rolling");
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_rolling", 8, &name);
+    PGconn *conn = harness_connect(conninfo);
+    char *prefix = harness_unique_name("fleet");
+    /* The events, in ten slices published a second apart. */
+    int rc;
+    free(harness_shell(&rc, "split -n l/10 -d '%s' '%s.slice'", w->events, w->events));
+    assert_int_equal(rc, 0);
+    char *slices[10];
+    for (int i = 0; i < 10; i++)
+        assert_true(asprintf(&slices[i], "%s.slice%02d", w->events, i) > 0);
+    harness_create_topic(topic, 12);
+    char *args = NULL;
+    assert_true(asprintf(&args,
+                         "project --db \"%s\" --topic %s --group-prefix %s --batch-events 500 "
+                         "-X session.timeout.ms=6000",
+                         conninfo, topic, prefix) > 0);
+    enum { FLEET = 3 };
+    pid_t pids[FLEET];
+    char logs[FLEET][64];
+    for (int i = 0; i < FLEET; i++) {
+        snprintf(logs[i], sizeof(logs[i]), "/tmp/sentinel_fleet_%d_XXXXXX", i);
+        close(mkstemp(logs[i]));
+        pids[i] = harness_spawn_sentinel(args, logs[i]);
+    }
+    pid_t publisher = harness_publish_slowly(topic, slices, 10, 1000);
+    /* Each in turn: once it holds partitions, stopped cleanly and started
+     * again; then one killed. */
+    long long applied = 0; /* offsets of all projectors at the last stop */
+    for (int round = 0; round <= FLEET; round++) {
+        int i = round % FLEET;
+        /* The fleet has applied more since the last stop, and this one
+         * holds partitions. */
+        for (int t = 0;
+             t < 600 && (!holds_partitions(logs[i]) || -lag_all(conn, topic, 0) <= applied); t++)
+            usleep(50 * 1000);
+        applied = -lag_all(conn, topic, 0);
+        if (!holds_partitions(logs[i]))
+            fail_msg("process %d never held partitions:\n%s", i, harness_read_file(logs[i]));
+        /* Under load: events still arriving. */
+        if (waitpid(publisher, NULL, WNOHANG) != 0)
+            fail_msg("the load ended before round %d of the roll: nothing was tested", round);
+        print_message("round %d: process %d %s with %lld offsets applied\n", round, i,
+                      round < FLEET ? "stopped" : "killed", applied);
+        if (round < FLEET) {
+            kill(pids[i], SIGTERM);
+            int exited = harness_wait(pids[i]);
+            if (exited)
+                fail_msg("process %d exited %d on SIGTERM:\n%s", i, exited,
+                         harness_read_file(logs[i]));
+        } else {
+            kill(pids[i], SIGKILL);
+            assert_int_equal(harness_wait(pids[i]), 128 + SIGKILL);
+        }
+        /* A fresh log: the next round reads the new process's assignments. */
+        assert_int_equal(truncate(logs[i], 0), 0);
+        pids[i] = harness_spawn_sentinel(args, logs[i]);
+    }
+    assert_int_equal(harness_wait(publisher), 0);
+    long long total = total_messages(topic);
+    int caught_up = 0;
+    for (int t = 0; t < 1800 && !caught_up; t++) {
+        caught_up = lag_all(conn, topic, total) == 0;
+        if (!caught_up) usleep(100 * 1000);
+    }
+    if (!caught_up) fail_msg("the fleet did not catch up (lag %lld)", lag_all(conn, topic, total));
+    for (int i = 0; i < FLEET; i++) {
+        kill(pids[i], SIGTERM);
+        assert_int_equal(harness_wait(pids[i]), 0);
+        unlink(logs[i]);
+    }
+    assert_matches_reference(w, conn, conninfo);
+    PQfinish(conn);
+    harness_drop_database(name);
+    for (int i = 0; i < 10; i++) {
+        unlink(slices[i]);
+        free(slices[i]);
+    }
+    free(args);
+    free(prefix);
+    free(name);
+    free(conninfo);
+    free(topic);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_end_to_end),
@@ -715,6 +820,7 @@ int main(void) {
     const struct CMUnitTest group_tests[] = {
         cmocka_unit_test_setup_teardown(test_two_processes_one_killed, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_zombie_is_fenced, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_rolling_fleet, world_setup, world_teardown),
     };
     harness_test_filter();
     int failed = cmocka_run_group_tests_name("projection", tests, NULL, NULL);

@@ -55,18 +55,6 @@ static long long shadow_schemas(PGconn *conn) {
                              "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild%'");
 }
 
-/* Publish `files` one after another, a pause between them, in a child. */
-static pid_t publish_slowly(const char *topic, char **files, int n) {
-    pid_t pid = fork();
-    if (pid < 0) fail_msg("fork failed");
-    if (pid) return pid;
-    for (int i = 0; i < n; i++) {
-        if (harness_publish(topic, files[i])) _exit(1);
-        usleep(700 * 1000);
-    }
-    _exit(0);
-}
-
 /* The last swapped rebuild reports all of its events done, also when its
  * last phase had nothing left to read. */
 static void assert_progress_complete(PGconn *conn) {
@@ -105,7 +93,7 @@ static void test_rebuild_while_events_arrive(void **state) {
                          topic, prefix) > 0);
     pid_t live = harness_spawn_sentinel(live_args, log);
     long long initial = harness_log_end(topic);
-    pid_t publisher = publish_slowly(topic, slices, 6);
+    pid_t publisher = harness_publish_slowly(topic, slices, 6, 700);
     /* The rebuild starts once the first slice is in, and more arrive while
      * it runs (the log's end moves under it). */
     for (int i = 0; i < 600 && harness_log_end(topic) == initial; i++)
