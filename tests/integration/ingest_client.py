@@ -93,7 +93,7 @@ class Poster:
             with self.lock:
                 self.totals["requests"] += 1
                 self.totals["statuses"][str(resp.status)] += 1
-            if resp.status in (429, 503) or (resp.status == 503 and "not_delivered" in answer):
+            if resp.status in (429, 503):
                 retry = answer.get("not_delivered") if resp.status == 503 else None
                 delivered = set(range(len(batch))) - set(retry) if retry is not None else set()
                 rejected = {r["index"] for r in answer.get("rejected", [])}
