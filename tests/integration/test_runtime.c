@@ -343,12 +343,17 @@ static void test_stop_with_backlog_waiting(void **state) {
     assert_int_equal(harness_publish(topic, events), 0);
     char log[256], args[2048], sql[512];
     snprintf(log, sizeof(log), "%s.log", prefix);
-    snprintf(args, sizeof(args), "project --db \"%s\" --topic %s --group-prefix %s", conninfo,
+    /* Transactions of 1,000: the stop lands between two of twenty, not
+     * before or after the two a default batch would make. */
+    snprintf(args, sizeof(args),
+             "project --db \"%s\" --topic %s --group-prefix %s --batch-events 1000", conninfo,
              topic, prefix);
+    /* Counted before the process starts: reading the whole topic takes long
+     * enough for the backlog to be gone before the stop otherwise. */
+    long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
     pid_t pid = harness_spawn_sentinel(args, log);
 
     /* Mid-stream: some of the backlog applied, not all of it. */
-    long long total = harness_consume_all(topic, "read_committed", NULL, NULL);
     PGconn *conn = harness_connect(harness_as_owner(conninfo));
     snprintf(sql, sizeof(sql),
              "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets "
