@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/alloc.h"
 #include "base/timestamp.h"
 #include "events/schema_set.h"
@@ -354,7 +355,9 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
             snprintf(why, sizeof(why), "%s is required", ids[k]);
             err = SENTINEL_ERR_INVALID;
         } else if (sentinel_uuid_normalize(json_string_value(s), id_out[k])) {
-            snprintf(why, sizeof(why), "%s: \"%.60s\" is not a UUID", ids[k], json_string_value(s));
+            char q[64];
+            snprintf(why, sizeof(why), "%s: \"%s\" is not a UUID", ids[k],
+                     sentinel_utf8_shorten(json_string_value(s), 60, q));
             id_out[k][0] = '\0';
             err = SENTINEL_ERR_INVALID;
         }

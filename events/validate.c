@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/alloc.h"
 #include "base/timestamp.h"
 #include "events/json_scan.h"
@@ -93,9 +94,10 @@ static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *s
     case SENTINEL_FIELD_UUID: {
         char uuid[SENTINEL_UUID_LEN + 1];
         if (!json_is_string(v) || sentinel_uuid_normalize(json_string_value(v), uuid)) {
+            char q[64];
             if (json_is_string(v))
-                snprintf(errstr, errstr_size, "data.%s: \"%.60s\" is not a UUID", name,
-                         json_string_value(v));
+                snprintf(errstr, errstr_size, "data.%s: \"%s\" is not a UUID", name,
+                         sentinel_utf8_shorten(json_string_value(v), 60, q));
             else
                 snprintf(errstr, errstr_size, "data.%s must be a UUID string, not %s", name,
                          json_kind_name(v));
@@ -120,8 +122,10 @@ static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *s
         unsigned char addr[16];
         const char *s = json_string_value(v);
         if (!s || (inet_pton(AF_INET, s, addr) != 1 && inet_pton(AF_INET6, s, addr) != 1)) {
-            snprintf(errstr, errstr_size, "data.%s: %s%.60s%s is not an IPv4 or IPv6 address", name,
-                     s ? "\"" : "", s ? s : json_kind_name(v), s ? "\"" : "");
+            char q[64];
+            snprintf(errstr, errstr_size, "data.%s: %s%s%s is not an IPv4 or IPv6 address", name,
+                     s ? "\"" : "", s ? sentinel_utf8_shorten(s, 60, q) : json_kind_name(v),
+                     s ? "\"" : "");
             return SENTINEL_ERR_INVALID;
         }
         *out = json_incref((json_t *)v);
@@ -238,9 +242,10 @@ static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *s
             }
         }
         size_t n = (size_t)snprintf(errstr, errstr_size, "data.%s: ", name);
+        char q[44];
         if (json_is_string(v))
-            n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "\"%.40s\"",
-                                  json_string_value(v));
+            n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "\"%s\"",
+                                  sentinel_utf8_shorten(json_string_value(v), 40, q));
         else
             n += (size_t)snprintf(errstr + n, n < errstr_size ? errstr_size - n : 0, "%s",
                                   json_kind_name(v));
@@ -264,8 +269,10 @@ static sentinel_err_t check_uuid(const json_t *root, const char *key, char *out,
         return SENTINEL_ERR_INVALID;
     }
     if (!json_is_string(v) || sentinel_uuid_normalize(json_string_value(v), out)) {
+        char q[64];
         if (json_is_string(v))
-            snprintf(errstr, errstr_size, "%s: \"%.60s\" is not a UUID", key, json_string_value(v));
+            snprintf(errstr, errstr_size, "%s: \"%s\" is not a UUID", key,
+                     sentinel_utf8_shorten(json_string_value(v), 60, q));
         else
             snprintf(errstr, errstr_size, "%s must be a UUID string, not %s", key,
                      json_kind_name(v));
@@ -292,7 +299,9 @@ sentinel_err_t sentinel_validate_data(sentinel_codec_t *codec, const schema_entr
                 if (!other) break;
                 elsewhere = sentinel_schema_field(other, key, strlen(key)) != NULL;
             }
-            snprintf(why, why_size, "data: unknown field \"%.60s\"%s", key,
+            char q[64];
+            snprintf(why, why_size, "data: unknown field \"%s\"%s",
+                     sentinel_utf8_shorten(key, 60, q),
                      elsewhere ? " (not in this version of the schema)" : "");
             return SENTINEL_ERR_INVALID;
         }
@@ -358,7 +367,9 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
     }
     const sentinel_event_type_t *type = sentinel_event_type_find(json_string_value(type_v));
     if (!type) {
-        snprintf(errstr, errstr_size, "unknown event type \"%.60s\"", json_string_value(type_v));
+        char q[64];
+        snprintf(errstr, errstr_size, "unknown event type \"%s\"",
+                 sentinel_utf8_shorten(json_string_value(type_v), 60, q));
         return SENTINEL_ERR_INVALID;
     }
     ev->type = type;
@@ -370,10 +381,11 @@ static sentinel_err_t validate(sentinel_codec_t *codec, const json_t *root,
         for (size_t i = 0; i < sizeof(envelope_keys) / sizeof(envelope_keys[0]); i++)
             known |= !strcmp(key, envelope_keys[i]);
         if (!known) {
+            char q[64];
             snprintf(why, sizeof(why),
-                     "unknown field \"%.60s\" (the envelope has event_id, type, version, "
+                     "unknown field \"%s\" (the envelope has event_id, type, version, "
                      "workspace_id, occurred_at, source, data)",
-                     key);
+                     sentinel_utf8_shorten(key, 60, q));
             goto invalid;
         }
     }

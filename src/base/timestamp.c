@@ -2,6 +2,8 @@
  * time zone machinery (deterministic whatever TZ says), and UUID syntax. */
 #include "base/timestamp.h"
 
+#include "base/utf8.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,21 +53,24 @@ sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros, char *er
                                         size_t errstr_size) {
     const char *p = s;
     int y, mo, d, h, mi, sec, frac = 0;
+    char q[44]; /* the text quoted in a refusal: a tenant's, cut at a character */
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
         digits(&p, 2, &d)) {
-        snprintf(errstr, errstr_size,
-                 "\"%.40s\" is not an RFC 3339 date-time (YYYY-MM-DDThh:mm:ssZ)", s);
+        snprintf(errstr, errstr_size, "\"%s\" is not an RFC 3339 date-time (YYYY-MM-DDThh:mm:ssZ)",
+                 sentinel_utf8_shorten(s, 40, q));
         return SENTINEL_ERR_INVALID;
     }
     if (*p != 'T' && *p != 't') {
         snprintf(errstr, errstr_size,
-                 "\"%.40s\" is not an RFC 3339 date-time: expected 'T' after the date", s);
+                 "\"%s\" is not an RFC 3339 date-time: expected 'T' after the date",
+                 sentinel_utf8_shorten(s, 40, q));
         return SENTINEL_ERR_INVALID;
     }
     p++;
     if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
         digits(&p, 2, &sec)) {
-        snprintf(errstr, errstr_size, "\"%.40s\" is not an RFC 3339 date-time: bad time of day", s);
+        snprintf(errstr, errstr_size, "\"%s\" is not an RFC 3339 date-time: bad time of day",
+                 sentinel_utf8_shorten(s, 40, q));
         return SENTINEL_ERR_INVALID;
     }
     if (*p == '.') {
@@ -73,14 +78,16 @@ sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros, char *er
         int n = 0;
         while (isdigit((unsigned char)*p)) {
             if (n == 6) {
-                snprintf(errstr, errstr_size, "\"%.40s\": more precise than microseconds", s);
+                snprintf(errstr, errstr_size, "\"%s\": more precise than microseconds",
+                         sentinel_utf8_shorten(s, 40, q));
                 return SENTINEL_ERR_INVALID;
             }
             frac = frac * 10 + (*p++ - '0');
             n++;
         }
         if (n == 0) {
-            snprintf(errstr, errstr_size, "\"%.40s\": no digits after the decimal point", s);
+            snprintf(errstr, errstr_size, "\"%s\": no digits after the decimal point",
+                     sentinel_utf8_shorten(s, 40, q));
             return SENTINEL_ERR_INVALID;
         }
         for (; n < 6; n++)
@@ -92,22 +99,25 @@ sentinel_err_t sentinel_timestamp_parse(const char *s, int64_t *micros, char *er
     } else if (*p == '+' || *p == '-') {
         int sign = *p++ == '-' ? -1 : 1, oh, om;
         if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59) {
-            snprintf(errstr, errstr_size, "\"%.40s\": bad zone offset (expected +hh:mm)", s);
+            snprintf(errstr, errstr_size, "\"%s\": bad zone offset (expected +hh:mm)",
+                     sentinel_utf8_shorten(s, 40, q));
             return SENTINEL_ERR_INVALID;
         }
         offset_min = sign * (oh * 60 + om);
     } else {
-        snprintf(errstr, errstr_size, "\"%.40s\" has no time zone (add Z or an offset like +02:00)",
-                 s);
+        snprintf(errstr, errstr_size, "\"%s\" has no time zone (add Z or an offset like +02:00)",
+                 sentinel_utf8_shorten(s, 40, q));
         return SENTINEL_ERR_INVALID;
     }
     if (*p) {
-        snprintf(errstr, errstr_size, "\"%.40s\": unexpected text after the time zone", s);
+        snprintf(errstr, errstr_size, "\"%s\": unexpected text after the time zone",
+                 sentinel_utf8_shorten(s, 40, q));
         return SENTINEL_ERR_INVALID;
     }
     if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
         (unsigned)d > sentinel_days_in_month(y, (unsigned)mo) || h > 23 || mi > 59 || sec > 59) {
-        snprintf(errstr, errstr_size, "\"%.40s\" is not a valid date and time", s);
+        snprintf(errstr, errstr_size, "\"%s\" is not a valid date and time",
+                 sentinel_utf8_shorten(s, 40, q));
         return SENTINEL_ERR_INVALID;
     }
     int64_t days = sentinel_days_from_civil(y, (unsigned)mo, (unsigned)d);

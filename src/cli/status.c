@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/topic.h"
+#include "base/utf8.h"
 #include "cli/cli.h"
 #include "pg/array.h"
 #include "pg/db.h"
@@ -438,8 +439,9 @@ static int list_dead_letter_topic(const sentinel_conf_t *conf, int limit, int as
                 json_object_set_new(d, "value", text ? text : json_null());
                 json_array_append_new(list, d);
             } else {
-                cli_print("%s[%d]@%lld %s (%s bytes): %.200s%s", topic, p, (long long)m->offset,
-                          reason, size, value, m->len > 200 ? "..." : "");
+                char quoted[204];
+                cli_print("%s[%d]@%lld %s (%s bytes): %s", topic, p, (long long)m->offset, reason,
+                          size, sentinel_utf8_shorten(value, 200, quoted));
             }
             shown++;
             free(reason);

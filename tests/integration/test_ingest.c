@@ -713,12 +713,37 @@ static void test_role_has_only_what_it_needs(void **state) {
     PQfinish(conn);
 }
 
+/* A rejection quoting a tenant's text that a cut would split mid-character
+ * is still listed in the answer: messages cut at a character boundary. */
+static void test_rejection_of_long_text(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("ingest_utf8");
+    gateway_t gw;
+    gateway_start(&gw, topic, "--listen 127.0.0.1:0");
+    char *token = create_token(harness_workspace_id(6), ""), *body = NULL;
+    /* A rejection quoting a tenant's text cut mid-character is still
+     * listed: the cut falls on a character boundary. */
+    char odd[256] = "{\"type\":\"RunStarted\",\"event_id\":\"x";
+    for (int i = 0; i < 30; i++)
+        strcat(odd, "\xc3\xa9");
+    strcat(odd, "\"}\n");
+    assert_int_equal(post(&gw, token, "application/x-ndjson", odd, "", &body), 200);
+    if (!strstr(body, "\"index\":0") || !strstr(body, "is not a UUID"))
+        fail_msg("the rejection is not listed with its reason: %s", body);
+    free(body);
+
+    gateway_stop(&gw);
+    free(token);
+    free(topic);
+}
+
 int main(void) {
     harness_test_filter();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_tenancy_and_revocation),
         cmocka_unit_test(test_atomic),
+        cmocka_unit_test(test_rejection_of_long_text),
         cmocka_unit_test(test_no_broker),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_documents),
