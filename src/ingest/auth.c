@@ -15,6 +15,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/timestamp.h"
+#include "pg/array.h"
 #include "pg/db.h"
 
 #define CREDENTIAL_SLOTS 1024
@@ -30,7 +31,7 @@ typedef struct credential_slot {
 
 typedef struct repository_slot {
     char id[SENTINEL_UUID_LEN + 1];
-    char installation_id[SENTINEL_UUID_LEN + 1];
+    char installation_id[SENTINEL_UUID_LEN + 1]; /* "": no such repository */
     char workspace_id[SENTINEL_UUID_LEN + 1];
     double fetched;
 } repository_slot_t;
@@ -47,6 +48,7 @@ struct ingest_auth {
     int connect_timeout;
     pthread_mutex_t db_lock; /* the connection */
     PGconn *pg;
+    double connect_after; /* monotonic: no new connection before (db_lock) */
     int reachable;
     pthread_mutex_t lock; /* the tables */
     credential_slot_t credentials[CREDENTIAL_SLOTS];
@@ -88,9 +90,17 @@ static PGresult *query(ingest_auth_t *auth, const char *sql, const char *param) 
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!auth->pg || PQstatus(auth->pg) != CONNECTION_OK) {
             if (auth->pg) PQfinish(auth->pg);
+            auth->pg = NULL;
+            /* A second after a failed connection, requests are answered 503
+             * at once rather than each waiting for a database that is away. */
+            double now = sentinel_monotonic_seconds();
+            if (now < auth->connect_after) return NULL; /* logged when it failed */
             auth->pg =
                 sentinel_db_open(auth->db_url, auth->connect_timeout, NULL, errstr, sizeof(errstr));
-            if (!auth->pg) break;
+            if (!auth->pg) {
+                auth->connect_after = sentinel_monotonic_seconds() + 1.0;
+                break;
+            }
         }
         PGresult *res = PQexecParams(auth->pg, sql, 1, NULL, &param, NULL, NULL, 0);
         ExecStatusType status = PQresultStatus(res);
@@ -159,43 +169,74 @@ ingest_auth_result_t ingest_auth_check(ingest_auth_t *auth, const char *token, s
     return result;
 }
 
-ingest_auth_result_t ingest_auth_repository(ingest_auth_t *auth, const char *repository_id,
-                                            char *installation_id, char *workspace_id) {
-    repository_slot_t *slot =
-        &auth->repositories[sentinel_hash(repository_id, strlen(repository_id)) % REPOSITORY_SLOTS];
-    double now = sentinel_monotonic_seconds();
-    int hit = 0;
-    pthread_mutex_lock(&auth->lock);
-    if (slot->fetched > 0 && now - slot->fetched < REPOSITORY_FRESH_SECONDS &&
-        !strcmp(slot->id, repository_id)) {
-        copy_uuid(installation_id, slot->installation_id);
-        copy_uuid(workspace_id, slot->workspace_id);
-        hit = 1;
-    }
-    pthread_mutex_unlock(&auth->lock);
-    if (hit) return INGEST_AUTH_OK;
+static repository_slot_t *repository_slot(ingest_auth_t *auth, const char *repository_id) {
+    return &auth->repositories[sentinel_hash(repository_id, strlen(repository_id)) %
+                               REPOSITORY_SLOTS];
+}
 
+/* Whether the cache knows the repository now. (lock held) */
+static int repository_cached(ingest_auth_t *auth, const char *repository_id, double now) {
+    const repository_slot_t *slot = repository_slot(auth, repository_id);
+    return slot->fetched > 0 && now - slot->fetched < REPOSITORY_FRESH_SECONDS &&
+           !strcmp(slot->id, repository_id);
+}
+
+ingest_auth_result_t ingest_auth_repositories(ingest_auth_t *auth, const char *const *ids,
+                                              size_t n) {
+    double now = sentinel_monotonic_seconds();
+    sentinel_array_t missing = {0};
+    pthread_mutex_lock(&auth->lock);
+    for (size_t i = 0; i < n; i++)
+        if (!repository_cached(auth, ids[i], now)) sentinel_array_add(&missing, ids[i]);
+    pthread_mutex_unlock(&auth->lock);
+    if (!missing.n) {
+        sentinel_array_free(&missing);
+        return INGEST_AUTH_OK;
+    }
+    /* One query for all a request names; those not found are remembered
+     * as unknown, so that each event's check is answered from the cache. */
     pthread_mutex_lock(&auth->db_lock);
     PGresult *res = query(auth,
-                          "SELECT installation_id, workspace_id FROM repositories "
-                          "WHERE id = $1::uuid",
-                          repository_id);
+                          "SELECT r.id, coalesce(r.installation_id::text, ''), "
+                          "coalesce(r.workspace_id::text, '') "
+                          "FROM unnest($1::uuid[]) AS wanted (id) "
+                          "LEFT JOIN repositories r USING (id)",
+                          sentinel_array_text(&missing));
     pthread_mutex_unlock(&auth->db_lock);
+    sentinel_array_free(&missing);
     if (!res) return INGEST_AUTH_UNAVAILABLE;
-    ingest_auth_result_t result = INGEST_AUTH_REFUSED;
-    if (PQntuples(res) == 1) {
-        copy_uuid(installation_id, PQgetvalue(res, 0, 0));
-        copy_uuid(workspace_id, PQgetvalue(res, 0, 1));
-        pthread_mutex_lock(&auth->lock);
-        copy_uuid(slot->id, repository_id);
-        copy_uuid(slot->installation_id, installation_id);
-        copy_uuid(slot->workspace_id, workspace_id);
+    pthread_mutex_lock(&auth->lock);
+    for (int r = 0; r < PQntuples(res); r++) {
+        repository_slot_t *slot = repository_slot(auth, PQgetvalue(res, r, 0));
+        copy_uuid(slot->id, PQgetvalue(res, r, 0));
+        copy_uuid(slot->installation_id, PQgetvalue(res, r, 1));
+        copy_uuid(slot->workspace_id, PQgetvalue(res, r, 2));
         slot->fetched = now;
-        pthread_mutex_unlock(&auth->lock);
-        result = INGEST_AUTH_OK;
     }
+    pthread_mutex_unlock(&auth->lock);
     PQclear(res);
-    return result;
+    return INGEST_AUTH_OK;
+}
+
+ingest_auth_result_t ingest_auth_repository(ingest_auth_t *auth, const char *repository_id,
+                                            char *installation_id, char *workspace_id) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        double now = sentinel_monotonic_seconds();
+        int hit = 0;
+        pthread_mutex_lock(&auth->lock);
+        if (repository_cached(auth, repository_id, now)) {
+            const repository_slot_t *slot = repository_slot(auth, repository_id);
+            copy_uuid(installation_id, slot->installation_id);
+            copy_uuid(workspace_id, slot->workspace_id);
+            hit = 1;
+        }
+        pthread_mutex_unlock(&auth->lock);
+        if (hit) return installation_id[0] ? INGEST_AUTH_OK : INGEST_AUTH_REFUSED;
+        /* Not cached (or pushed out of its slot): look it up alone. */
+        if (attempt == 0 && ingest_auth_repositories(auth, &repository_id, 1))
+            return INGEST_AUTH_UNAVAILABLE;
+    }
+    return INGEST_AUTH_REFUSED;
 }
 
 /* The bytes of a client's address (4 or 16) and its family. */

@@ -42,6 +42,12 @@ void ingest_auth_destroy(ingest_auth_t *auth);
 ingest_auth_result_t ingest_auth_check(ingest_auth_t *auth, const char *token, size_t len,
                                        ingest_credential_t *out);
 
+/* Look the repositories ids[0..n) up at once (one query for those not
+ * cached), so that ingest_auth_repository answers each from the cache:
+ * OK, or UNAVAILABLE. */
+ingest_auth_result_t ingest_auth_repositories(ingest_auth_t *auth, const char *const *ids,
+                                              size_t n);
+
 /* The installation and workspace of a repository: OK (set), REFUSED (no
  * such repository), UNAVAILABLE. */
 ingest_auth_result_t ingest_auth_repository(ingest_auth_t *auth, const char *repository_id,

@@ -34,6 +34,7 @@
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "base/topic.h"
+#include "base/utf8.h"
 #include "events/schema_sources.h"
 #include "ingest/auth.h"
 #include "ingest/body.h"
@@ -200,7 +201,7 @@ static enum MHD_Result answer_events(request_t *req) {
     pthread_mutex_lock(&req->lock);
     pthread_mutex_unlock(&req->lock);
     json_t *rejected = json_array(), *undelivered = json_array();
-    size_t accepted = 0, rejections = 0;
+    size_t accepted = 0, rejections = 0, dead_letters_failed = 0;
     const char *failure = NULL;
     for (size_t i = 0; i < req->count; i++) {
         result_t *r = &req->results[i];
@@ -210,16 +211,26 @@ static enum MHD_Result answer_events(request_t *req) {
         } else if (r->state == R_REJECTED) {
             rejections++;
             __atomic_fetch_add(&gw->m.rejected[r->type], 1, __ATOMIC_RELAXED);
-            json_array_append_new(rejected,
-                                  json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i, "event_id",
-                                            r->event_id, "reason", r->reason ? r->reason : ""));
-            if (r->dead_letter_failed)
+            json_t *entry = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i, "event_id",
+                                      r->event_id, "reason", r->reason ? r->reason : "");
+            /* Never dropped: a reason that is not UTF-8 (text quoted from
+             * the body) is left out, the rejection stays. */
+            if (!entry)
+                entry = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i, "event_id", "", "reason",
+                                  "rejected (its reason is not valid UTF-8)");
+            json_array_append_new(rejected, entry);
+            if (r->dead_letter_failed) {
                 json_array_append_new(undelivered, json_integer((json_int_t)i));
+                dead_letters_failed++;
+            }
         } else if (r->state != R_WITHHELD) {
             if (!failure) failure = r->reason;
             json_array_append_new(undelivered, json_integer((json_int_t)i));
         }
     }
+    if (dead_letters_failed)
+        sentinel_log(SENTINEL_LOG_ERROR, "ingest: %zu dead letter(s) of a request not delivered",
+                     dead_letters_failed);
     unsigned status = MHD_HTTP_OK;
     json_t *o;
     if (json_array_size(undelivered)) {
@@ -281,10 +292,7 @@ static void on_delivery(void *opaque, uint64_t tag, const char *error) {
     if (!r) return;
     __atomic_store_n(&gw->broker_ok, error == NULL, __ATOMIC_RELAXED);
     if (r->state == R_REJECTED) {
-        if (error) {
-            r->dead_letter_failed = 1;
-            sentinel_log(SENTINEL_LOG_ERROR, "ingest: a dead letter was not delivered: %s", error);
-        }
+        if (error) r->dead_letter_failed = 1; /* said once per request, in its answer */
     } else if (error) {
         r->state = R_FAILED;
         r->reason = sentinel_aprintf("not delivered: %s", error);
@@ -324,7 +332,9 @@ static void reject(result_t *r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     char reason[2048];
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    /* Tenants' values in it: cut at a character, or the answer's JSON
+     * cannot hold it. */
+    sentinel_utf8_vformat(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     free(r->reason);
     r->reason = sentinel_strdup(reason);
@@ -339,7 +349,10 @@ static void json_field(const ingest_item_t *item, const char *object, const char
     json_t *root = json_loadb(item->text, item->len, 0, NULL);
     json_t *at = object ? json_object_get(root, object) : root;
     const char *value = json_string_value(json_object_get(at, field));
-    if (value) snprintf(out, size, "%s", value);
+    if (value) {
+        snprintf(out, size, "%s", value);
+        sentinel_utf8_trim(out); /* a tenant's text, cut at a character */
+    }
     json_decref(root);
 }
 
@@ -350,7 +363,28 @@ static int check_events(request_t *req, const ingest_item_t *items) {
     ingest_gateway_t *gw = req->gw;
     sentinel_codec_t *codec = thread_codec(gw);
     const ingest_credential_t *cred = &req->credential;
-    for (size_t i = 0; i < req->count; i++) {
+    /* Bound to an installation: the repositories the events name, looked
+     * up in one query for the request, not one per event. */
+    char(*repositories)[SENTINEL_UUID_LEN + 1] = NULL;
+    if (cred->installation_id[0]) {
+        repositories = sentinel_calloc(req->count, sizeof(*repositories));
+        const char **named = sentinel_calloc(req->count, sizeof(*named));
+        size_t n = 0;
+        for (size_t i = 0; i < req->count; i++) {
+            char repository[64];
+            json_field(&items[i], "data", "repository_id", repository, sizeof(repository));
+            if (repository[0] && !sentinel_uuid_normalize(repository, repositories[i]))
+                named[n++] = repositories[i];
+        }
+        ingest_auth_result_t found = ingest_auth_repositories(gw->auth, named, n);
+        free(named);
+        if (found == INGEST_AUTH_UNAVAILABLE) {
+            free(repositories);
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < req->count && !rc; i++) {
         result_t *r = &req->results[i];
         r->req = req;
         r->index = (unsigned)i;
@@ -377,9 +411,8 @@ static int check_events(request_t *req, const ingest_item_t *items) {
                    head.type->name, head.workspace_id, cred->workspace_id);
             continue;
         }
-        if (!cred->installation_id[0]) continue;
-        char repository[64], installation[SENTINEL_UUID_LEN + 1], workspace[SENTINEL_UUID_LEN + 1];
-        json_field(&items[i], "data", "repository_id", repository, sizeof(repository));
+        if (!repositories) continue;
+        const char *repository = repositories[i];
         if (!repository[0]) {
             reject(r,
                    "%s: names no repository, and this credential, bound to installation %s, "
@@ -387,20 +420,20 @@ static int check_events(request_t *req, const ingest_item_t *items) {
                    head.type->name, cred->installation_id);
             continue;
         }
-        char normal[SENTINEL_UUID_LEN + 1];
+        char installation[SENTINEL_UUID_LEN + 1], workspace[SENTINEL_UUID_LEN + 1];
         ingest_auth_result_t found =
-            sentinel_uuid_normalize(repository, normal) < 0
-                ? INGEST_AUTH_REFUSED
-                : ingest_auth_repository(gw->auth, normal, installation, workspace);
-        if (found == INGEST_AUTH_UNAVAILABLE) return -1;
-        if (found == INGEST_AUTH_REFUSED || strcmp(installation, cred->installation_id) ||
-            strcmp(workspace, cred->workspace_id))
+            ingest_auth_repository(gw->auth, repository, installation, workspace);
+        if (found == INGEST_AUTH_UNAVAILABLE)
+            rc = -1;
+        else if (found == INGEST_AUTH_REFUSED || strcmp(installation, cred->installation_id) ||
+                 strcmp(workspace, cred->workspace_id))
             reject(r,
                    "%s: data.repository_id %s: not a repository of installation %s, the only "
                    "one this credential publishes for",
                    head.type->name, repository, cred->installation_id);
     }
-    return 0;
+    free(repositories);
+    return rc;
 }
 
 /* Produce one event (or, rejected, its dead letter) with its result as the
