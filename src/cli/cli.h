@@ -125,6 +125,10 @@ int cli_number_option(const char *command, const char *name, const char *arg, lo
                       long long hi, long long *out);
 int cli_int_option(const char *command, const char *name, const char *arg, int lo, int hi,
                    int *out);
+/* The whole of a file as a new NUL-terminated string (*len, when not
+ * NULL, its length), or NULL with errno set: EFBIG past `max` bytes. */
+char *cli_read_file(const char *path, size_t max, size_t *len);
+
 /* A hint for an error of a command that must run as the database owner:
  * when PostgreSQL refused a privilege (42501: "permission denied",
  * "must be owner"), " (... run it as the owner: --db or

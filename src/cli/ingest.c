@@ -74,32 +74,16 @@ static const struct option ingest_options_table[] = {
 
 /* A PEM file's text, or NULL after saying why. */
 static char *read_pem(const char *flag, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("sentinel ingest: %s %s: %s\n", flag, path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = 2 * (len + n + 1);
-            text = sentinel_realloc(text, cap);
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-        if (len > (1 << 20)) break;
-    }
-    fclose(f);
-    if (!len || len > (1 << 20)) {
+    size_t len = 0;
+    char *text = cli_read_file(path, 1 << 20, &len);
+    if (!text || !len) {
         cli_error("sentinel ingest: %s %s: %s\n", flag, path,
-                  len ? "over 1 MiB: not a PEM file" : "empty");
+                  text             ? "empty"
+                  : errno == EFBIG ? "over 1 MiB: not a PEM file"
+                                   : strerror(errno));
         free(text);
         return NULL;
     }
-    text[len] = '\0';
     return text;
 }
 

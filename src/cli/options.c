@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/kafka_conf.h"
 #include "base/log.h"
 #include "base/timestamp.h"
@@ -210,6 +211,39 @@ int cli_batch_option(const char *command, int opt, const char *arg,
         return cli_int_option(command, "--stall-seconds", arg, 1, 86400, &options->stall_seconds);
     default: return 0;
     }
+}
+
+char *cli_read_file(const char *path, size_t max, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    size_t used = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (used + n > max) {
+            free(text);
+            fclose(f);
+            errno = EFBIG;
+            return NULL;
+        }
+        if (used + n + 1 > cap) {
+            cap = 2 * (used + n + 1);
+            text = sentinel_realloc(text, cap);
+        }
+        memcpy(text + used, chunk, n);
+        used += n;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(text);
+        errno = EIO;
+        return NULL;
+    }
+    if (!text) text = sentinel_calloc(1, 1);
+    text[used] = '\0';
+    if (len) *len = used;
+    return text;
 }
 
 const char *cli_owner_hint(const char *errstr) {

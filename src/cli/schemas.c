@@ -133,21 +133,6 @@ static int storage_check(const char *map) {
     return problems;
 }
 
-static char *read_whole(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, mem);
-    fclose(mem);
-    fclose(f);
-    return text;
-}
-
 static int cli_schemas(int argc, char **argv, sentinel_conf_t *conf) {
     int check_only = 0, canonical = 0, opt;
     const char *storage = NULL;
@@ -170,7 +155,7 @@ static int cli_schemas(int argc, char **argv, sentinel_conf_t *conf) {
     }
     size_t n = sentinel_codec_schema_count(codec);
     if (check_only) {
-        char *map = storage ? read_whole(storage) : NULL;
+        char *map = storage ? cli_read_file(storage, 16 << 20, NULL) : NULL;
         if (storage && !map) {
             cli_error("sentinel schemas: --storage %s: %s\n", storage, strerror(errno));
             sentinel_codec_destroy(codec);
