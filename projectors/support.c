@@ -180,8 +180,10 @@ static int64_t month_of(int64_t micros) {
  * remembered between batches: a partition made once can be gone later (a
  * crash loses an asynchronous commit, an operator drops a month), and a
  * memory of it would turn every event of that month into a dead letter.
- * The statement commits synchronously whatever the session's setting, so
- * a partition the batch then relies on survives a crash. */
+ * The partition commits with the batch, asynchronously like it: a crash
+ * that loses the one loses the other and the offsets with them (a later
+ * transaction that used the partition is later in the WAL, lost too), so
+ * the batch is applied again and makes it again. */
 sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                      size_t errstr_size) {
     int64_t months[64];
@@ -206,8 +208,7 @@ sentinel_err_t ensure_partitions_for(sentinel_batch_t *batch, PGconn *conn, char
     if (list.n) {
         const char *params[1] = {sentinel_array_text(&list)};
         err = sentinel_db_params(conn,
-                                 "SELECT set_config('synchronous_commit', 'on', true), "
-                                 "sentinel_ensure_partitions(m) "
+                                 "SELECT sentinel_ensure_partitions(m) "
                                  "FROM unnest($1::timestamptz[]) AS m",
                                  1, params, NULL, errstr, errstr_size);
     }
