@@ -1,10 +1,10 @@
 /* freshness.c -- end-to-end freshness under a steady load: publishes the
- * lines of an NDJSON file at RATE events/s for SECONDS, and once a second a
- * marker RunStarted of its own; for each marker, the time from the broker's
+ * lines of an NDJSON file at RATE events/s for SECONDS, and MARKERS times a
+ * second (default 1) a marker RunStarted of its own; for each marker, the time from the broker's
  * acknowledgement to its run row being committed (seen by polling
  * PostgreSQL every 2 ms). A `sentinel project` runs beside it. Prints the
  * percentiles; never fails on a number.
- *   bench_freshness BROKERS TOPIC CONNINFO EVENTS.ndjson RATE SECONDS */
+ *   bench_freshness BROKERS TOPIC CONNINFO EVENTS.ndjson RATE SECONDS [MARKERS] */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 #include <sentinel/publisher.h>
 #include "base/timestamp.h"
 
-#define MAX_MARKERS 600
+#define MAX_MARKERS 4000
 #define MARKER_TAG (1ULL << 62)
 
 typedef struct marker {
@@ -84,13 +84,23 @@ static int by_value(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The p-th percentile of n sorted values (nearest rank), -1 for none. */
+static double percentile(const double *sorted, int n, int p) {
+    if (!n) return -1.0;
+    int rank = (n * p + 99) / 100; /* ceil(n * p / 100) */
+    return sorted[rank > 0 ? rank - 1 : 0];
+}
+
 int main(int argc, char **argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: bench_freshness BROKERS TOPIC CONNINFO EVENTS RATE SECONDS\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr,
+                "usage: bench_freshness BROKERS TOPIC CONNINFO EVENTS RATE SECONDS [MARKERS]\n");
         return 2;
     }
     double rate = atof(argv[5]);
     int seconds = atoi(argv[6]);
+    double per_second = argc == 8 ? atof(argv[7]) : 1.0;
+    if (per_second <= 0) per_second = 1.0;
     size_t n_lines;
     char **lines = read_lines(argv[4], &n_lines);
     sentinel_conf_t *conf = sentinel_conf_new();
@@ -139,15 +149,20 @@ int main(int argc, char **argv) {
                                              sizeof(errstr)))
                 fprintf(stderr, "marker: %s\n", errstr);
             n_markers++;
-            next_marker += 1.0;
+            next_marker += 1.0 / per_second;
         }
         sentinel_publisher_poll(pub);
         look(pg);
         usleep(2000);
     }
+    /* Up to 15 s more for the last markers. */
     for (double end = sentinel_monotonic_seconds() + 15; sentinel_monotonic_seconds() < end;) {
         sentinel_publisher_poll(pub);
         look(pg);
+        int waiting = 0;
+        for (int i = 0; i < n_markers; i++)
+            waiting += !markers[i].seen;
+        if (!waiting) break;
         usleep(2000);
     }
     double lat[MAX_MARKERS];
@@ -162,9 +177,8 @@ int main(int argc, char **argv) {
     if (getenv("FRESHNESS_ALL"))
         for (int i = 0; i < n; i++)
             fprintf(stderr, "%.0f%c", lat[i], i + 1 < n ? ' ' : '\n');
-    printf("%.0f %d %.0f %.0f %.0f %d\n", rate, n, n ? lat[n / 2] : -1.0,
-           n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1.0, n ? lat[n - 1] : -1.0,
-           lost);
+    printf("%.0f %d %.0f %.0f %.0f %.0f %d\n", rate, n, percentile(lat, n, 50),
+           percentile(lat, n, 90), percentile(lat, n, 99), n ? lat[n - 1] : -1.0, lost);
     sentinel_publisher_destroy(pub);
     PQfinish(pg);
     sentinel_conf_destroy(conf);

@@ -97,7 +97,7 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     "                       (default 200); it closes when the consumer's queue runs dry\n"         \
     "  --linger-ms N        least time between the starts of a projector's transactions\n"         \
     "                       while events trickle in: what arrives meanwhile joins the\n"           \
-    "                       next one (default 50; 0: start as soon as the last commits)\n"         \
+    "                       next one (default 20; 0: start as soon as the last commits)\n"         \
     "  --max-in-flight B    bytes in flight, the one memory setting: prefetched, decoded\n"        \
     "                       and waiting in batches, for all projectors together; a\n"              \
     "                       K, M or G suffix multiplies (default 64M, at least 4M)\n"              \

@@ -364,7 +364,7 @@ void sentinel_run_options_init(sentinel_run_options_t *o) {
     o->batch_events = 10000;
     o->batch_bytes = 16 * 1024 * 1024;
     o->batch_ms = 200;
-    o->linger_ms = 50;
+    o->linger_ms = 20;
     o->max_in_flight = SENTINEL_MAX_IN_FLIGHT_DEFAULT;
     o->stall_seconds = 60;
 }

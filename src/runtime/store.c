@@ -45,14 +45,20 @@ sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char
      * a server crash loses its offset advance with it and is applied again
      * from Kafka. A replay stores no offsets and a dead-letter retry marks
      * what it applied: nothing would apply again what a crash lost, so
-     * their commits are durable. */
+     * their commits are durable.
+     * JIT compilation is off: a projector's statements are key lookups
+     * and writes that run in a millisecond, but a lookup planned as a
+     * sequential scan (a table not analyzed yet, as every new month's
+     * partition is) costs past jit_above_cost as the table grows, and
+     * compiling it took 50 ms a batch, every batch, until autovacuum came
+     * round: a projector that kept up fell seconds behind. */
     sentinel_err_t err = sentinel_db_exec(
         *pg,
         durable ? "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
-                  "SET synchronous_commit = on;"
+                  "SET synchronous_commit = on; SET jit = off;"
                   "SET application_name = 'sentinel-projector'; SET client_min_messages = warning"
                 : "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"
-                  "SET synchronous_commit = off;"
+                  "SET synchronous_commit = off; SET jit = off;"
                   "SET application_name = 'sentinel-projector'; SET client_min_messages = warning",
         errstr, errstr_size);
     if (!err && rt->opt && rt->opt->schema) {
