@@ -50,17 +50,24 @@ fresh_db() {
 # benchmark stands beside: the rows of TABLEs in database FROM, loaded with
 # raw binary COPY into the same (empty) tables of database TO in one
 # transaction, timed into TIMEFILE. Leaves the row count in $rows.
+# COPY_PRELOAD="run_keys finding_keys": tables loaded first, untimed (what
+# the timed tables' foreign keys reference).
 copy_reference() {
     local from="$1" to="$2" timefile="$3" t m
     shift 3
     rows=0
-    for t in "$@"; do
+    for t in ${COPY_PRELOAD:-} "$@"; do
         psql -X -q "$(db_url "$from")" -c "\\copy (SELECT * FROM $t) TO '$OUT/$t.copy' WITH (FORMAT binary)"
+    done
+    for t in "$@"; do
         rows=$((rows + $(psql -X -At "$(db_url "$from")" -c "SELECT count(*) FROM $t")))
     done
     for m in $(psql -X -At "$(db_url "$from")" -c \
         "SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM run_keys UNION SELECT DISTINCT to_char(date_trunc('month', created_at), 'YYYY-MM-DD') FROM finding_keys"); do
         psql -X -q "$(db_url "$to")" -c "SELECT sentinel_ensure_partitions('${m}T00:00:00Z')" >/dev/null
+    done
+    for t in ${COPY_PRELOAD:-}; do
+        psql -X -q -v ON_ERROR_STOP=1 "$(db_url "$to")" -c "\\copy $t FROM '$OUT/$t.copy' WITH (FORMAT binary)"
     done
     {
         echo "BEGIN;"
