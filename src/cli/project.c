@@ -1,5 +1,6 @@
 /* project.c -- `sentinel project`: run projectors until stopped, on one
  * reader (one consumer group for the set) and a connection each. */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,11 @@ static const char project_usage[] =
     "Run projectors (all by default) as Kafka consumers that apply events to\n"
     "PostgreSQL exactly once in effect. SIGINT/SIGTERM finish the current batch\n"
     "and exit cleanly.\n\n" CLI_PROJECTOR_HELP
-    "  --until-caught-up    exit once every assigned partition is at its end\n" CLI_BATCH_HELP
+    "  --until-caught-up    exit once every assigned partition is at its end\n"
+    "  --instance-id ID     a static member of the group (SENTINEL_INSTANCE_ID): one\n"
+    "                       stable id per process of a fleet (its host or pod name);\n"
+    "                       a restart, even after kill -9, takes its partitions back\n"
+    "                       at once, without a rebalance of the others\n" CLI_BATCH_HELP
     "\n" CLI_COMMON_HELP;
 
 static volatile sig_atomic_t stop_requested;
@@ -25,11 +30,22 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
-enum { OPT_PROJECTOR = 1, OPT_UNTIL };
+enum { OPT_PROJECTOR = 1, OPT_UNTIL, OPT_INSTANCE_ID };
+
+/* Kafka's rule for a group.instance.id, which the broker would otherwise
+ * refuse only when the consumer joins. */
+static int instance_id_ok(const char *id) {
+    size_t n = strlen(id);
+    if (!n || n > 249) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]) && !strchr("._-", id[i])) return 0;
+    return 1;
+}
 
 static const struct option project_options[] = {
     {"projector", required_argument, NULL, OPT_PROJECTOR},
     {"until-caught-up", no_argument, NULL, OPT_UNTIL},
+    {"instance-id", required_argument, NULL, OPT_INSTANCE_ID},
     CLI_BATCH_LONG_OPTIONS,
     CLI_COMMON_LONG_OPTIONS,
     {NULL, 0, NULL, 0}};
@@ -39,6 +55,8 @@ static int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
     int n_chosen = 0, opt;
     sentinel_run_options_t options;
     sentinel_run_options_init(&options);
+    const char *instance_id = getenv("SENTINEL_INSTANCE_ID");
+    if (instance_id && !*instance_id) instance_id = NULL;
     cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, project_options, NULL)) != -1) {
         switch (opt) {
@@ -46,6 +64,7 @@ static int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
             if (cli_projector_option("project", optarg, chosen, &n_chosen)) return CLI_EXIT_USAGE;
             break;
         case OPT_UNTIL: options.until_caught_up = 1; break;
+        case OPT_INSTANCE_ID: instance_id = optarg; break;
         default: {
             int handled = cli_batch_option("project", opt, optarg, &options);
             if (!handled) handled = cli_common_option(conf, opt, optarg, project_usage);
@@ -54,6 +73,13 @@ static int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
         }
         }
     }
+    if (instance_id && !instance_id_ok(instance_id)) {
+        cli_error("sentinel project: --instance-id %s: expected 1 to 249 letters, digits, "
+                  "'.', '_' or '-' (Kafka's rule for group.instance.id)\n",
+                  instance_id);
+        return CLI_EXIT_USAGE;
+    }
+    options.instance_id = instance_id;
     if (!n_chosen)
         for (size_t i = 0; sentinel_projectors[i] && n_chosen < CLI_MAX_PROJECTORS; i++)
             chosen[n_chosen++] = sentinel_projectors[i];

@@ -413,7 +413,9 @@ static sentinel_err_t consumer_new(rt_runtime_t *rt, char *errstr, size_t errstr
     };
     rd_kafka_conf_t *kconf = sentinel_conf_kafka_new(rt->conf, defaults, errstr, errstr_size);
     if (!kconf) return SENTINEL_ERR_FATAL;
-    if (rd_kafka_conf_set(kconf, "group.id", rt->group, errstr, errstr_size)) {
+    if (rd_kafka_conf_set(kconf, "group.id", rt->group, errstr, errstr_size) ||
+        (rt->opt->instance_id && rd_kafka_conf_set(kconf, "group.instance.id", rt->opt->instance_id,
+                                                   errstr, errstr_size))) {
         rd_kafka_conf_destroy(kconf);
         return SENTINEL_ERR_FATAL;
     }

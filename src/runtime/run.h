@@ -47,7 +47,12 @@ typedef struct sentinel_run_options {
      * registers with one metrics server (sentinel_metrics_start). */
     struct sentinel_metrics *metrics;
     const char *metrics_listen; /* HOST:PORT, as given on the command line */
-    int stall_seconds;          /* lag with no commit, or retrying, this long: stalled (60) */
+    /* The consumer's group.instance.id (NULL: a dynamic member): a static
+     * member that restarts, even after kill -9, takes its partitions back
+     * at once instead of after session.timeout.ms, and a clean stop leaves
+     * them waiting for it (up to session.timeout.ms) rather than moving them. */
+    const char *instance_id;
+    int stall_seconds; /* lag with no commit, or retrying, this long: stalled (60) */
 } sentinel_run_options_t;
 
 #define SENTINEL_MAX_IN_FLIGHT_DEFAULT ((size_t)64 << 20)

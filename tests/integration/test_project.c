@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <librdkafka/rdkafka.h>
 
 #include "harness.h"
 
@@ -717,13 +718,64 @@ static int holds_partitions(const char *log) {
     return holds;
 }
 
+static int by_string(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The group.instance.id of each member of `group`, sorted and joined by
+ * commas ("" for a dynamic member), as the broker describes the group. */
+static char *group_instance_ids(const char *group) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) fail_msg("%s", errstr);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    const char *groups[1] = {group};
+    rd_kafka_DescribeConsumerGroups(rk, groups, 1, NULL, queue);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 30000);
+    if (!ev || rd_kafka_event_error(ev))
+        fail_msg("describing group %s: %s", group,
+                 ev ? rd_kafka_event_error_string(ev) : "timeout");
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t **described =
+        rd_kafka_DescribeConsumerGroups_result_groups(
+            rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+    assert_int_equal(n, 1);
+    if (rd_kafka_ConsumerGroupDescription_error(described[0]))
+        fail_msg("describing group %s: %s", group,
+                 rd_kafka_error_string(rd_kafka_ConsumerGroupDescription_error(described[0])));
+    size_t members = rd_kafka_ConsumerGroupDescription_member_count(described[0]);
+    char *ids[16];
+    assert_true(members <= 16);
+    for (size_t i = 0; i < members; i++) {
+        const char *id = rd_kafka_MemberDescription_group_instance_id(
+            rd_kafka_ConsumerGroupDescription_member(described[0], i));
+        ids[i] = strdup(id ? id : "");
+    }
+    qsort(ids, members, sizeof(ids[0]), by_string);
+    char *joined = calloc(1, 16 * 256 + 1);
+    for (size_t i = 0; i < members; i++) {
+        if (i) strcat(joined, ",");
+        strncat(joined, ids[i], 255);
+        free(ids[i]);
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(rk);
+    return joined;
+}
+
 /* A rolling fleet: three processes in one group on the 12-partition topic
  * while events keep arriving; each is stopped (SIGTERM) and started again
  * in turn, then one is killed with -9 and restarted. The projection equals
  * one clean pass: nothing lost, nothing applied twice (the rollups would
- * count it twice). */
-static void test_rolling_fleet(void **state) {
-    world_t *w = *state;
+ * count it twice). With `static_members`, each process runs with an
+ * --instance-id of its own, as the README deploys a fleet, and the broker
+ * must know the group's members by those ids at the end (the killed one
+ * replaced by its restart, not beside it). */
+static void rolling_fleet(world_t *w, int static_members) {
     char *topic = harness_unique_name("test.rolling");
     char *name;
     char *conninfo = harness_migrated_database("sentinel_rolling", 8, &name);
@@ -737,18 +789,22 @@ static void test_rolling_fleet(void **state) {
     for (int i = 0; i < 10; i++)
         assert_true(asprintf(&slices[i], "%s.slice%02d", w->events, i) > 0);
     harness_create_topic(topic, 12);
-    char *args = NULL;
-    assert_true(asprintf(&args,
-                         "project --db \"%s\" --topic %s --group-prefix %s --batch-events 500 "
-                         "-X session.timeout.ms=6000",
-                         conninfo, topic, prefix) > 0);
     enum { FLEET = 3 };
+    char *args[FLEET];
+    for (int i = 0; i < FLEET; i++) {
+        char member[32] = "";
+        if (static_members) snprintf(member, sizeof(member), " --instance-id fleet-%d", i);
+        assert_true(asprintf(&args[i],
+                             "project --db \"%s\" --topic %s --group-prefix %s --batch-events 500 "
+                             "-X session.timeout.ms=6000%s",
+                             conninfo, topic, prefix, member) > 0);
+    }
     pid_t pids[FLEET];
     char logs[FLEET][64];
     for (int i = 0; i < FLEET; i++) {
         snprintf(logs[i], sizeof(logs[i]), "/tmp/sentinel_fleet_%d_XXXXXX", i);
         close(mkstemp(logs[i]));
-        pids[i] = harness_spawn_sentinel(args, logs[i]);
+        pids[i] = harness_spawn_sentinel(args[i], logs[i]);
     }
     pid_t publisher = harness_publish_slowly(topic, slices, 10, 1000);
     /* Each in turn: once it holds partitions, stopped cleanly and started
@@ -781,7 +837,7 @@ static void test_rolling_fleet(void **state) {
         }
         /* A fresh log: the next round reads the new process's assignments. */
         assert_int_equal(truncate(logs[i], 0), 0);
-        pids[i] = harness_spawn_sentinel(args, logs[i]);
+        pids[i] = harness_spawn_sentinel(args[i], logs[i]);
     }
     assert_int_equal(harness_wait(publisher), 0);
     long long total = total_messages(topic);
@@ -791,6 +847,13 @@ static void test_rolling_fleet(void **state) {
         if (!caught_up) usleep(100 * 1000);
     }
     if (!caught_up) fail_msg("the fleet did not catch up (lag %lld)", lag_all(conn, topic, total));
+    if (static_members) {
+        char group[256];
+        snprintf(group, sizeof(group), "%s.all", prefix);
+        char *ids = group_instance_ids(group);
+        assert_string_equal(ids, "fleet-0,fleet-1,fleet-2");
+        free(ids);
+    }
     for (int i = 0; i < FLEET; i++) {
         kill(pids[i], SIGTERM);
         assert_int_equal(harness_wait(pids[i]), 0);
@@ -803,12 +866,18 @@ static void test_rolling_fleet(void **state) {
         unlink(slices[i]);
         free(slices[i]);
     }
-    free(args);
+    for (int i = 0; i < FLEET; i++)
+        free(args[i]);
     free(prefix);
     free(name);
     free(conninfo);
     free(topic);
 }
+
+static void test_rolling_fleet(void **state) { rolling_fleet(*state, 0); }
+
+/* The same roll, each process a static member (--instance-id). */
+static void test_rolling_fleet_static(void **state) { rolling_fleet(*state, 1); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -821,6 +890,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_two_processes_one_killed, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_zombie_is_fenced, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_rolling_fleet, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_rolling_fleet_static, world_setup, world_teardown),
     };
     harness_test_filter();
     int failed = cmocka_run_group_tests_name("projection", tests, NULL, NULL);
