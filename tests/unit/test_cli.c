@@ -105,6 +105,8 @@ static void test_usage_errors_name_the_option(void **state) {
         {"project --max-in-flight 9G", "--max-in-flight must be"},
         {"project --max-in-flight 18446744073709551615", "--max-in-flight must be"},
         {"project --max-in-flight 99999999999999999999", "--max-in-flight must be"},
+        {"project --instance-id 'node 1'", "--instance-id node 1: expected 1 to 249 letters"},
+        {"project --instance-id ''", "--instance-id : expected 1 to 249 letters"},
         {"replay --projector runs --from beginning --max-in-flight 3M", "--max-in-flight must be"},
         {"replay --projector runs --from 0 --workers 9", "--workers must be 1 to 8"},
         {"rebuild --projector runs --from 0", "--from: unknown option or missing value"},
