@@ -9,6 +9,20 @@ eval "$("$ROOT/scripts/services" env)"
 SENTINEL="$ROOT/build/release/sentinel"
 export SENTINEL_LOG_LEVEL="${SENTINEL_LOG_LEVEL:-warn}"
 
+# The topics a benchmark makes go when it ends, their dead-letter topics
+# with them: delete_at_exit PREFIX... registers them (BENCH_KEEP_TOPICS=1
+# keeps them). A broker that kept every run's topics, thousands of
+# partitions, starts slowly and answers unevenly.
+bench_topics=()
+delete_at_exit() { bench_topics+=("$@"); }
+bench_cleanup() {
+    if [[ ${#bench_topics[@]} -gt 0 && "${BENCH_KEEP_TOPICS:-0}" == 0 ]]; then
+        "$ROOT/build/release/bench_topics" "$SENTINEL_KAFKA_BROKERS" "${bench_topics[@]}" >/dev/null ||
+            echo "some topics of this run were not deleted: ${bench_topics[*]}" >&2
+    fi
+}
+trap bench_cleanup EXIT
+
 # run_timed OUTFILE CMD...: run CMD, leave "seconds peak_rss_kb" in OUTFILE.
 run_timed() {
     local outfile="$1"

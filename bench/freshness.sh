@@ -15,6 +15,7 @@ cmake --build "$ROOT/build/release" --target bench_freshness >/dev/null
 FRESH="$ROOT/build/release/bench_freshness"
 
 stamp=$(date +%s)
+delete_at_exit "bench.fresh.$stamp."
 make_template
 results=()
 for rate in ${FRESHNESS_RATES:-0 5000 10000}; do

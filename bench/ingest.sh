@@ -29,6 +29,7 @@ stamp=$(date +%s)
 
 # The reference: sentinel publish of the same lines.
 t_pub="bench.ingest.publish.$stamp"
+delete_at_exit "bench.ingest.publish.$stamp" "bench.ingest.http.$stamp"
 printf '' | "$SENTINEL" publish --quiet --topic "$t_pub" - >/dev/null 2>&1 || true
 run_timed "$OUT/time.publish" "$SENTINEL" publish --quiet --topic "$t_pub" "$input"
 read -r p_sec p_rss <"$OUT/time.publish"
@@ -40,7 +41,7 @@ log="$OUT/ingest.log"
 SENTINEL_INGEST_URL="${SENTINEL_INGEST_URL%/*}/bench_ingest" "$SENTINEL" ingest \
     --listen 127.0.0.1:0 --topic "$t_http" 2>"$log" &
 gw=$!
-trap 'kill $gw 2>/dev/null || true' EXIT
+trap 'kill $gw 2>/dev/null || true; bench_cleanup' EXIT
 for _ in $(seq 200); do grep -q "listening on" "$log" && break; sleep 0.1; done
 url="$(grep -o 'http://[0-9.:]*' "$log" | head -1)"
 [[ -n "$url" ]] || { cat "$log"; exit 1; }
@@ -92,7 +93,7 @@ r_latency="$(load 10 27 2 30)"
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$gw/status")
 kill -TERM "$gw"
 wait "$gw" || true
-trap - EXIT
+trap bench_cleanup EXIT
 
 b_rate=$(awk -v r="$(field requests "$r_batch")" -v s="$(field seconds "$r_batch")" \
     'BEGIN { printf "%.0f", r * 500 / s }')

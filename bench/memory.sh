@@ -13,6 +13,7 @@ input="$OUT/publish-$EVENTS.ndjson"
 
 stamp=$(date +%s)
 topic="${MEMORY_TOPIC:-bench.memory.$stamp}"
+[[ -n "${MEMORY_TOPIC:-}" ]] || delete_at_exit "$topic"
 make_template
 if [[ -z "${MEMORY_TOPIC:-}" ]]; then
     echo "publishing $EVENTS events to $topic ..." >&2

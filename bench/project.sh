@@ -20,6 +20,7 @@ input="$OUT/publish-$EVENTS.ndjson"
 
 stamp=$(date +%s)
 topic="bench.project.$stamp"
+delete_at_exit "$topic"
 make_template
 
 echo "publishing $EVENTS events to $topic ..." >&2

@@ -16,6 +16,7 @@ bytes=$(stat -c %s "$input")
 stamp=$(date +%s)
 t_sentinel="bench.publish.sentinel.$stamp"
 t_kcat="bench.publish.kcat.$stamp"
+delete_at_exit "$t_sentinel" "$t_kcat" "bench.publish.api.$stamp"
 producer=(-X enable.idempotence=true -X acks=all -X compression.type=lz4 -X linger.ms=20
           -X batch.num.messages=10000 -X batch.size=1000000
           -X queue.buffering.max.messages=200000 -X queue.buffering.max.kbytes=131072

@@ -23,6 +23,7 @@ run_fleet() {
     local name="$1" roll="$2" stamp topic db i pids=() fresh
     stamp="$(date +%s)"
     topic="bench.rolling.$name.$stamp"
+    delete_at_exit "$topic"
     fresh_db "bench_rolling_$name" >/dev/null
     db="$(engine_url "bench_rolling_$name")"
     head -1 "$live_input" | "$SENTINEL" publish --quiet --topic "$topic" - # 12 partitions

@@ -11,6 +11,7 @@ input="$OUT/rollups-$EVENTS.ndjson"
 [[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --hot 2 --seed 7 -o "$input"
 stamp=$(date +%s)
 topic="bench.rollups.$stamp"
+delete_at_exit "$topic"
 db_url() { echo "${SENTINEL_OWNER_URL%/*}/$1"; }
 psql -X -q "$SENTINEL_OWNER_URL" -c "DROP DATABASE IF EXISTS bench_rollups WITH (FORCE)" \
     -c "CREATE DATABASE bench_rollups"

@@ -19,6 +19,7 @@ FRESH="$ROOT/build/release/bench_freshness"
 
 stamp=$(date +%s)
 topic="bench.soak.$stamp"
+delete_at_exit "$topic"
 make_template >/dev/null
 fresh_db bench_soak >/dev/null
 echo "publishing $EVENTS events to $topic ..." >&2
@@ -28,7 +29,7 @@ db="$(engine_url bench_soak)"
 SENTINEL_LOG_LEVEL=info "$SENTINEL" project --topic "$topic" --db "$db" \
     --group-prefix "soak$stamp" >"$OUT/soak.log" 2>&1 &
 project=$!
-trap 'kill $project 2>/dev/null || true' EXIT
+trap 'kill $project 2>/dev/null || true; bench_cleanup' EXIT
 
 # The sampler: seconds, events applied by the runs projector (all of the
 # topic's messages go through it), its lag, RSS in MB, the phase.
@@ -68,7 +69,7 @@ done
 wait "$fresh" || true
 kill -TERM "$project"
 wait "$project" || true
-trap - EXIT
+trap bench_cleanup EXIT
 
 # The picture: events/s, lag and RSS over time, the live load shaded.
 gnuplot <<EOF
