@@ -24,6 +24,7 @@ typedef struct world {
     char *ref_name; /* reference database: one clean pass */
     char *ref_conninfo;
     char *ref_digest;
+    pid_t fleet[3]; /* a rolling fleet's processes, killed by the teardown if a test fails */
 } world_t;
 
 static int project(const char *conninfo, const char *topic, const char *prefix, const char *extra,
@@ -89,6 +90,11 @@ static int world_setup(void **state) {
 
 static int world_teardown(void **state) {
     world_t *w = *state;
+    for (size_t i = 0; i < sizeof(w->fleet) / sizeof(w->fleet[0]); i++)
+        if (w->fleet[i] > 0) {
+            kill(w->fleet[i], SIGKILL);
+            waitpid(w->fleet[i], NULL, 0);
+        }
     harness_drop_database(w->ref_name);
     unlink(w->events);
     free(w->events);
@@ -799,7 +805,8 @@ static void rolling_fleet(world_t *w, int static_members) {
                              "-X session.timeout.ms=6000%s",
                              conninfo, topic, prefix, member) > 0);
     }
-    pid_t pids[FLEET];
+    pid_t *pids = w->fleet;
+    assert_true(FLEET <= sizeof(w->fleet) / sizeof(w->fleet[0]));
     char logs[FLEET][64];
     for (int i = 0; i < FLEET; i++) {
         snprintf(logs[i], sizeof(logs[i]), "/tmp/sentinel_fleet_%d_XXXXXX", i);
@@ -828,12 +835,15 @@ static void rolling_fleet(world_t *w, int static_members) {
         if (round < FLEET) {
             kill(pids[i], SIGTERM);
             int exited = harness_wait(pids[i]);
+            pids[i] = 0;
             if (exited)
                 fail_msg("process %d exited %d on SIGTERM:\n%s", i, exited,
                          harness_read_file(logs[i]));
         } else {
             kill(pids[i], SIGKILL);
-            assert_int_equal(harness_wait(pids[i]), 128 + SIGKILL);
+            int killed = harness_wait(pids[i]);
+            pids[i] = 0;
+            assert_int_equal(killed, 128 + SIGKILL);
         }
         /* A fresh log: the next round reads the new process's assignments. */
         assert_int_equal(truncate(logs[i], 0), 0);
@@ -856,7 +866,9 @@ static void rolling_fleet(world_t *w, int static_members) {
     }
     for (int i = 0; i < FLEET; i++) {
         kill(pids[i], SIGTERM);
-        assert_int_equal(harness_wait(pids[i]), 0);
+        int stopped = harness_wait(pids[i]);
+        pids[i] = 0;
+        assert_int_equal(stopped, 0);
         unlink(logs[i]);
     }
     assert_matches_reference(w, conn, conninfo);
