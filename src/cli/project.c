@@ -20,7 +20,7 @@ static const char project_usage[] =
     "  --instance-id ID     a static member of the group (SENTINEL_INSTANCE_ID): one\n"
     "                       stable id per process of a fleet (its host or pod name);\n"
     "                       a restart, even after kill -9, takes its partitions back\n"
-    "                       at once, without a rebalance of the others\n" CLI_BATCH_HELP
+    "                       at once, and the others keep theirs\n" CLI_BATCH_HELP
     "\n" CLI_COMMON_HELP;
 
 static volatile sig_atomic_t stop_requested;
