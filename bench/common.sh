@@ -33,8 +33,6 @@ run_timed() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }'; }
 
-# The owner makes databases, migrates and rebuilds; the engine projects as
-# sentinel_projector, as a deployment runs it.
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() {
     awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
@@ -42,6 +40,8 @@ cpu_seconds() {
 # The machine's busy and total jiffies so far ("busy total").
 machine_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
 
+# The owner makes databases, migrates and rebuilds; the engine projects as
+# sentinel_projector, as a deployment runs it.
 db_url() { echo "${SENTINEL_OWNER_URL%/*}/$1"; }
 engine_url() { echo "${SENTINEL_DATABASE_URL%/*}/$1"; }
 

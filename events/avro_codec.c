@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/utf8.h"
 #include "base/alloc.h"
 #include "base/timestamp.h"
+#include "base/utf8.h"
 #include "events/schema_set.h"
 
 static int set_string(avro_value_t *v, const char *s) { return avro_value_set_string(v, s); }

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/utf8.h"
 #include "base/alloc.h"
 #include "base/timestamp.h"
+#include "base/utf8.h"
 #include "events/json_scan.h"
 #include "events/schema_set.h"
 
