@@ -30,15 +30,19 @@ sentinel_err_t sentinel_topic_ensure(const sentinel_conf_t *conf, const char *to
         goto out;
     }
 
+    /* As long as --connect-timeout says a broker may take to answer (a day
+     * at most). */
+    int seconds = sentinel_conf_connect_timeout(conf);
+    int timeout_ms = (seconds > 86400 ? 86400 : seconds) * 1000;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    (void)rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, NULL, 0);
-    (void)rd_kafka_AdminOptions_set_request_timeout(opts, 30000, NULL, 0);
+    (void)rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, NULL, 0);
+    (void)rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
     rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 35000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
     if (!ev) {
-        snprintf(errstr, errstr_size, "%s: create topic: no answer from %s in 35 s", topic,
-                 sentinel_conf_brokers(conf));
+        snprintf(errstr, errstr_size, "%s: create topic: no answer from %s in %d s", topic,
+                 sentinel_conf_brokers(conf), timeout_ms / 1000 + 5);
         err = SENTINEL_ERR_RETRIABLE;
     } else if (rd_kafka_event_error(ev)) {
         snprintf(errstr, errstr_size, "%s: create topic: %s", topic,
