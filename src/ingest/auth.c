@@ -265,10 +265,8 @@ static address_slot_t *address_slot(ingest_auth_t *auth, const struct sockaddr *
         slot->failures = 0;
         slot->window_start = now;
     }
-    if (now - slot->window_start >= INGEST_AUTH_WINDOW_SECONDS) {
+    if (slot->failures && now - slot->window_start >= INGEST_AUTH_WINDOW_SECONDS)
         slot->failures = 0;
-        slot->window_start = now;
-    }
     return slot;
 }
 
@@ -285,6 +283,10 @@ int ingest_auth_blocked(ingest_auth_t *auth, const struct sockaddr *addr, int *r
 void ingest_auth_failed(ingest_auth_t *auth, const struct sockaddr *addr) {
     double now = sentinel_monotonic_seconds();
     pthread_mutex_lock(&auth->lock);
-    address_slot(auth, addr, now)->failures++;
+    address_slot_t *slot = address_slot(auth, addr, now);
+    /* The window starts at an address's first failure, not at whatever
+     * request came before it: 20 failures in 10 s are refused however
+     * the window fell. */
+    if (!slot->failures++) slot->window_start = now;
     pthread_mutex_unlock(&auth->lock);
 }
