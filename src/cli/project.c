@@ -110,8 +110,10 @@ static int cli_project(int argc, char **argv, sentinel_conf_t *conf) {
                       chosen[i]->name, s->events, s->batches, s->applied, s->duplicates,
                       s->rejected, s->ignored, s->fenced, s->retries);
     }
-    sentinel_info("read %lu messages once for %d projectors; peak in flight %zu bytes of %zu",
-                  reader.messages, n_chosen, reader.peak_in_flight, reader.max_in_flight);
+    sentinel_info("read %lu messages once for %d projectors; peak in flight %zu bytes of %zu; "
+                  "waited for room %lu times, paused the consumer %lu times",
+                  reader.messages, n_chosen, reader.peak_in_flight, reader.max_in_flight,
+                  reader.waits, reader.pauses);
     if (err) {
         cli_error("sentinel project: %s\n", errstr);
         return CLI_EXIT_FAILURE;

@@ -130,19 +130,37 @@ static int no_room(rt_runtime_t *rt) {
            rt->in_flight + rt->filling->bytes > rt->budget;
 }
 
+/* How long the reader waits for room without polling the consumer. */
+#define RT_QUIET_WAIT_SECONDS 1.0
+
 /* Wait until the bytes in flight leave room for the chunk being filled.
- * Meanwhile the consumer is paused and still polled: its rebalances are
- * served and max.poll.interval.ms kept however long the projections take
- * (a database outage), and a message it still hands out joins the chunk,
- * in order (the queue it came from is already within the budget). */
+ * A projection's transaction frees room within a second as a rule, and
+ * the reader waits that long as it is: the consumer's queue and the fetch
+ * under way stay (librdkafka heartbeats on its own thread; a rebalance
+ * waits that second for the next poll). Past it the consumer is paused and
+ * still polled: its rebalances are served and max.poll.interval.ms kept
+ * however long the projections take (a database outage), and a message it
+ * still hands out joins the chunk, in order (the queue it came from is
+ * already within the budget). A pause costs what was prefetched: the
+ * resume fetches it again, which is why it is not the first resort (a
+ * pause per transaction of the slowest projection took a fifth of a
+ * backlog's time). */
 static void wait_for_room(rt_runtime_t *rt) {
+    double quiet_until = sentinel_monotonic_seconds() + RT_QUIET_WAIT_SECONDS, now;
     pthread_mutex_lock(&rt->lock);
     int full = no_room(rt);
+    if (full) rt->waits++;
+    while (full && (now = sentinel_monotonic_seconds()) < quiet_until) {
+        __atomic_store_n(&rt->heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
+        rt_wait_for(rt, &rt->room, quiet_until - now);
+        full = no_room(rt);
+    }
     pthread_mutex_unlock(&rt->lock);
     if (!full) return;
     rd_kafka_topic_partition_list_t *held = NULL;
     if (rd_kafka_assignment(rt->rk, &held) == RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_pause_partitions(rt->rk, held);
+    rt->pauses++;
     for (;;) {
         __atomic_store_n(&rt->heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
         pthread_mutex_lock(&rt->lock);
@@ -655,6 +673,8 @@ sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
         reader->messages = rt->messages;
         reader->max_in_flight = total;
         reader->peak_in_flight = rt->peak + (total - rt->budget);
+        reader->waits = rt->waits;
+        reader->pauses = rt->pauses;
     }
     free(rt);
     return err;

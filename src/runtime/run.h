@@ -95,6 +95,9 @@ typedef struct sentinel_reader_stats {
     unsigned long messages; /* read from the topic, each once */
     size_t peak_in_flight;  /* most bytes in flight (prefetch bound included) */
     size_t max_in_flight;   /* the setting */
+    unsigned long waits;    /* for room: the projectors set the pace */
+    unsigned long pauses;   /* of those, the ones past a second: the consumer paused, and
+                             * what it had prefetched is fetched again */
 } sentinel_reader_stats_t;
 
 /* Run the projectors set[0..n) on one reader: the topic is read and each

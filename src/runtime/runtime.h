@@ -197,6 +197,8 @@ struct rt_runtime {
 
     rt_chunk_t *filling; /* the reader's, not yet handed out */
     unsigned long messages;
+    unsigned long waits;  /* for room, a chunk full */
+    unsigned long pauses; /* of the consumer, waiting for room past the quiet wait */
     char fatal[1024];
 
     /* Observed (metrics.c), by relaxed atomics. */
