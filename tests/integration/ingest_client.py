@@ -13,9 +13,10 @@ json), as a GitHub app's webhook handler would. test_ingest.c drives it.
       ids of acknowledged events are appended to PATH as they are
       acknowledged. Prints {"requests", "accepted", "rejected", "statuses"}.
   ingest_client.py request URL METHOD PATH [--token T] [--type CT]
-                   [--data TEXT | --data-file F] [--cafile CA]
+                   [--data TEXT | --data-file F] [--cafile CA] [--repeat N]
       One request; prints the status, the headers (JSON) and the body, one
-      line each.
+      line each. With --repeat N, up to N of them in a row, each on its own
+      connection, stopping at a 429; prints their statuses on one line.
 """
 import argparse
 import collections
@@ -49,6 +50,19 @@ def request(args):
     elif args.data_file:
         with open(args.data_file, "rb") as f:
             body = f.read()
+    if args.repeat > 1:
+        statuses = []
+        for _ in range(args.repeat):
+            conn = connect(args.url, args.cafile)
+            conn.request(args.method, args.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            statuses.append(str(resp.status))
+            if resp.status == 429:
+                break
+        print(" ".join(statuses))
+        return
     conn.request(args.method, args.path, body=body, headers=headers)
     resp = conn.getresponse()
     text = resp.read().decode("utf-8", "replace")
@@ -187,6 +201,7 @@ def main():
     req.add_argument("--data")
     req.add_argument("--data-file")
     req.add_argument("--cafile")
+    req.add_argument("--repeat", type=int, default=1)
     args = p.parse_args()
     if args.command == "post":
         Poster(args).run()
