@@ -340,7 +340,9 @@ static int model_teardown(void **state) {
 
 #define RUN_A "11111111-1111-4111-8111-111111111111"
 #define RUN_B "22222222-2222-4222-8222-222222222222"
+#define RUN_C "99999999-9999-4999-8999-999999999999"
 #define FINDING_A "33333333-3333-4333-8333-333333333333"
+#define FINDING_B "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
 #define EVENT "44444444-4444-4444-8444-444444444444"
 
 /* One run (with a finding) in workspace 1 and one in workspace 2, as the
@@ -520,6 +522,48 @@ static void test_immutability(void **state) {
         3);
 }
 
+/* A finding belongs to the run its key row names: findings reference
+ * finding_keys by (id, workspace_id, run_id), and the key row references
+ * run_keys. A finding naming another run of its workspace than its key
+ * does is refused, as is one without a key row or whose run is unknown. */
+static void test_finding_belongs_to_its_keys_run(void **state) {
+    model_db_t *m = *state;
+    seed_runs(m->conn);
+    const char *ws = harness_workspace_id(1);
+    char sql[2048];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO run_keys VALUES ('" RUN_C "', '%s', '2026-11-20T12:00:00Z');"
+             "INSERT INTO finding_keys VALUES ('" FINDING_B "', '%s', '" RUN_A
+             "', '2026-11-20T12:05:00Z')",
+             ws, ws);
+    harness_exec(m->conn, sql);
+    const char *runs[] = {RUN_C, "77777777-7777-4777-8777-777777777777"};
+    const char *findings[] = {FINDING_B, "88888888-8888-4888-8888-888888888888"};
+    for (size_t r = 0; r < 2; r++)
+        for (size_t f = 0; f < 2; f++) {
+            snprintf(sql, sizeof(sql),
+                     "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, "
+                     "category, title, event_id, created_at) VALUES ('%s', '%s', 'h2', '%s', "
+                     "'info', 'style', 'naming', '" EVENT "', '2026-11-20T12:05:00Z')",
+                     findings[f], runs[r], ws);
+            char *message = NULL;
+            char *code = harness_exec_fails(m->conn, sql, &message);
+            if (strcmp(code, "23503"))
+                fail_msg("finding %s of run %s: %s (%s), not a foreign key violation", findings[f],
+                         runs[r], code, message);
+            free(code);
+            free(message);
+        }
+    /* Its own run: accepted. */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, category, "
+             "title, event_id, created_at) VALUES ('" FINDING_B "', '" RUN_A "', 'h2', '%s', "
+             "'info', 'style', 'naming', '" EVENT "', '2026-11-20T12:05:00Z')",
+             ws);
+    harness_exec(m->conn, sql);
+    assert_int_equal(harness_query_int(m->conn, "SELECT count(*) FROM findings"), 2);
+}
+
 static void test_partitions_on_demand(void **state) {
     model_db_t *m = *state;
     /* A month long past, as a backfill brings it. */
@@ -696,6 +740,8 @@ int main(void) {
         cmocka_unit_test(test_concurrent_runners),
         cmocka_unit_test_setup_teardown(test_tenancy, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_immutability, model_setup, model_teardown),
+        cmocka_unit_test_setup_teardown(test_finding_belongs_to_its_keys_run, model_setup,
+                                        model_teardown),
         cmocka_unit_test_setup_teardown(test_partitions_on_demand, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_encryption_at_rest, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_reference_data_and_fixtures_idempotent, model_setup,
