@@ -75,9 +75,9 @@ static int metric_of(const char *metric) {
     return m;
 }
 
-/* A ledger row the batch inserted: event id -> its workspaces (owned,
+/* A ledger row already there: event id -> its workspaces (owned,
  * comma-separated: the same id in two workspaces is two events). */
-static void mark_inserted(PGresult *res, int r, void *opaque) {
+static void mark_present(PGresult *res, int r, void *opaque) {
     const char *was = sentinel_uuid_map_get(opaque, PQgetvalue(res, r, 0));
     char *ws = NULL;
     ws = sentinel_aprintf("%s%s%s", was ? was : "", was ? "," : "", PQgetvalue(res, r, 1));
@@ -85,7 +85,7 @@ static void mark_inserted(PGresult *res, int r, void *opaque) {
     sentinel_uuid_map_put(opaque, PQgetvalue(res, r, 0), ws);
 }
 
-static void free_inserted(sentinel_uuid_map_t *map) {
+static void free_present(sentinel_uuid_map_t *map) {
     size_t cursor = 0;
     const char *key;
     void *value;
@@ -107,10 +107,9 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
     sentinel_copy_t ledger = {0}, records = {0};
     daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err = SENTINEL_OK;
-    int64_t *starts = NULL, *ends = NULL; /* each event's billing period */
 
     subscription_list_t subs = {0};
-    sentinel_uuid_map_t *inserted = sentinel_uuid_map_new();
+    sentinel_uuid_map_t *present = sentinel_uuid_map_new();
     err = select_ids(conn,
                      "SELECT workspace_id, (extract(epoch FROM started_at) * 1000000)::bigint, "
                      "(extract(epoch FROM ends_at) * 1000000)::bigint FROM subscriptions "
@@ -118,66 +117,53 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
                      &workspaces, load_subscription, &subs, errstr, errstr_size);
     if (err) goto out;
 
-    /* The ledger first: inserted where its key is new. The
-     * insert proves an event new; one whose row is there already is a
-     * redelivery. */
-    const char *topic = sentinel_batch_topic(batch);
-    starts = sentinel_calloc(n + 1, sizeof(*starts));
-    ends = sentinel_calloc(n + 1, sizeof(*ends));
+    /* The ledger rows already there: those events are redeliveries. The
+     * others are new, and their rows go in by COPY with the batch (an
+     * event the batch rejects gets none). Another consumer's row for the
+     * same key, committed meanwhile, fails the COPY on the key, and the
+     * batch is tried again. */
+    sentinel_copy_t keys = {0};
     for (size_t i = 0; i < n; i++) {
+        if (sentinel_batch_is_rejected(batch, i)) continue;
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
-        const char *metric = sentinel_event_str(ev, "metric");
-        if (metric_of(metric) == METRICS) {
-            sentinel_batch_reject(batch, i, "unknown metric \"%s\"", metric);
-            continue;
-        }
-        period_for(&subs, ev->workspace_id, ev->occurred_at, &starts[i], &ends[i]);
-        int32_t partition;
-        int64_t offset;
-        sentinel_batch_position(batch, i, &partition, &offset);
-        sentinel_copy_str(&ledger, ev->event_id);
-        sentinel_copy_str(&ledger, ev->workspace_id);
-        sentinel_copy_str(&ledger, metric);
-        sentinel_copy_int(&ledger, sentinel_event_int(ev, "amount"));
-        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_type"));
-        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_id"));
-        sentinel_copy_timestamp(&ledger, ev->occurred_at);
-        sentinel_copy_timestamp(&ledger, starts[i]);
-        sentinel_copy_str(&ledger, topic);
-        sentinel_copy_int(&ledger, partition);
-        sentinel_copy_int(&ledger, offset);
-        sentinel_copy_end_row(&ledger);
+        sentinel_copy_str(&keys, ev->event_id);
+        sentinel_copy_str(&keys, ev->workspace_id);
+        sentinel_copy_end_row(&keys);
     }
     PGresult *res = NULL;
-    if ((err = sentinel_copy_run(conn, &ledger,
-                                 "INSERT INTO usage_ledger (event_id, workspace_id, metric, "
-                                 "amount, subject_type, subject_id, occurred_at, period_start, "
-                                 "topic, partition, kafka_offset) "
-                                 "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
-                                 "$4::bigint[], $5::text[], $6::uuid[], $7::timestamptz[], "
-                                 "$8::timestamptz[], $9::text[], $10::int[], $11::bigint[]) "
-                                 "ON CONFLICT DO NOTHING RETURNING event_id, workspace_id",
-                                 &res, errstr, errstr_size)))
-        goto out;
+    err = sentinel_copy_run(conn, &keys,
+                            "SELECT l.event_id, l.workspace_id FROM usage_ledger l "
+                            "JOIN unnest($1::uuid[], $2::uuid[]) AS k(event_id, workspace_id) "
+                            "ON l.workspace_id = k.workspace_id AND l.event_id = k.event_id",
+                            &res, errstr, errstr_size);
+    sentinel_copy_free(&keys);
+    if (err) goto out;
     for (int r = 0; res && r < PQntuples(res); r++)
-        mark_inserted(res, r, inserted);
+        mark_present(res, r, present);
     PQclear(res);
 
-    /* Then the sums of the new ones. */
-    sentinel_copy_t refused = {0}; /* their keys */
+    /* The ledger rows and the sums of the new events. */
+    const char *topic = sentinel_batch_topic(batch);
     for (size_t i = 0; i < n; i++) {
         const sentinel_event_t *ev = sentinel_batch_event(batch, i);
         if (sentinel_batch_is_rejected(batch, i)) continue;
-        const char *ws = sentinel_uuid_map_get(inserted, ev->event_id);
-        if (!ws || !strstr(ws, ev->workspace_id)) {
+        const char *ws = sentinel_uuid_map_get(present, ev->event_id);
+        if (ws && strstr(ws, ev->workspace_id)) {
             sentinel_batch_duplicate(batch, i);
             continue;
         }
-        int m = metric_of(sentinel_event_str(ev, "metric"));
+        const char *metric = sentinel_event_str(ev, "metric");
+        int m = metric_of(metric);
+        if (m == METRICS) {
+            sentinel_batch_reject(batch, i, "unknown metric \"%s\"", metric);
+            continue;
+        }
+        int64_t start, end;
+        period_for(&subs, ev->workspace_id, ev->occurred_at, &start, &end);
         long long amount = (long long)sentinel_event_int(ev, "amount");
         period_sum_t *sum = NULL;
         for (size_t k = 0; k < n_sums && !sum; k++)
-            if (sums[k].start == starts[i] && !strcmp(sums[k].workspace_id, ev->workspace_id))
+            if (sums[k].start == start && !strcmp(sums[k].workspace_id, ev->workspace_id))
                 sum = &sums[k];
         if (!sum) {
             if (n_sums == cap_sums) {
@@ -188,12 +174,11 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
             sum = &sums[n_sums++];
             memset(sum, 0, sizeof(*sum));
             snprintf(sum->workspace_id, sizeof(sum->workspace_id), "%s", ev->workspace_id);
-            sum->start = starts[i];
-            sum->end = ends[i];
+            sum->start = start;
+            sum->end = end;
         }
-        /* Counters never wrap: an event that would is rejected (and its
-         * ledger row taken back), whatever the amounts the decoder let
-         * through. */
+        /* Counters never wrap: an event that would is rejected, whatever
+         * the amounts the decoder let through. */
         long long total;
         if (__builtin_add_overflow(sum->counts[m], amount, &total) ||
             (m == M_TOKENS &&
@@ -202,21 +187,31 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
                                   "amount %lld would overflow the %s counter of the "
                                   "billing period",
                                   amount, metric_names[m]);
-            sentinel_copy_str(&refused, ev->event_id);
-            sentinel_copy_str(&refused, ev->workspace_id);
-            sentinel_copy_end_row(&refused);
             continue;
         }
         sum->counts[m] = total;
+        int32_t partition;
+        int64_t offset;
+        sentinel_batch_position(batch, i, &partition, &offset);
+        sentinel_copy_str(&ledger, ev->event_id);
+        sentinel_copy_str(&ledger, ev->workspace_id);
+        sentinel_copy_str(&ledger, metric);
+        sentinel_copy_int(&ledger, amount);
+        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_type"));
+        sentinel_copy_str(&ledger, sentinel_event_str(ev, "subject_id"));
+        sentinel_copy_timestamp(&ledger, ev->occurred_at);
+        sentinel_copy_timestamp(&ledger, start);
+        sentinel_copy_str(&ledger, topic);
+        sentinel_copy_int(&ledger, partition);
+        sentinel_copy_int(&ledger, offset);
+        sentinel_copy_end_row(&ledger);
     }
-    /* Rare: overflowing events leave the ledger again. */
-    err = sentinel_copy_run(conn, &refused,
-                            "DELETE FROM usage_ledger l USING unnest($1::uuid[], $2::uuid[]) "
-                            "AS r(event_id, workspace_id) "
-                            "WHERE l.event_id = r.event_id AND l.workspace_id = r.workspace_id",
-                            NULL, errstr, errstr_size);
-    sentinel_copy_free(&refused);
-    if (err) goto out;
+    if ((err = sentinel_copy_send(conn,
+                                  "COPY usage_ledger (event_id, workspace_id, metric, amount, "
+                                  "subject_type, subject_id, occurred_at, period_start, topic, "
+                                  "partition, kafka_offset) FROM STDIN",
+                                  &ledger, errstr, errstr_size)))
+        goto out;
     for (size_t k = 0; k < n_sums; k++) {
         sentinel_copy_str(&records, sums[k].workspace_id);
         sentinel_copy_timestamp(&records, sums[k].start);
@@ -260,9 +255,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
 #undef USAGE_INCREMENTS
     err = daily_metrics_write(daily, conn, errstr, errstr_size);
 out:
-    free(starts);
-    free(ends);
-    free_inserted(inserted);
+    free_present(present);
     daily_metrics_destroy(daily);
     sentinel_copy_free(&ledger);
     sentinel_copy_free(&records);
