@@ -145,23 +145,38 @@ static int take(rt_projection_t *pj, view_t *v) {
     return 1;
 }
 
-/* Done with the view's chunks: the last projection done frees them. */
+/* Done with the view's chunks: the last projection done frees them,
+ * outside the lock (a chunk's thousands of decoded events take a while to
+ * free, and the reader and the other projections would wait on the lock
+ * meanwhile). Their bytes count in flight until they are freed. */
 static void release(rt_projection_t *pj, view_t *v) {
     rt_runtime_t *rt = pj->rt;
     pthread_mutex_lock(&rt->lock);
     for (size_t k = 0; k < v->n_chunks; k++)
         v->chunks[k]->refs--;
-    int freed = 0;
+    rt_chunk_t *done = NULL, **last = &done;
     while (rt->head && rt->head->refs <= 0) {
         rt_chunk_t *c = rt->head;
         rt->head = c->next;
         if (!rt->head) rt->tail = NULL;
-        rt->in_flight -= c->bytes;
-        rt_chunk_free(c);
-        freed = 1;
+        *last = c;
+        last = &c->next;
     }
-    if (freed) pthread_cond_broadcast(&rt->room);
+    *last = NULL;
     pthread_mutex_unlock(&rt->lock);
+    if (done) {
+        size_t bytes = 0;
+        while (done) {
+            rt_chunk_t *c = done;
+            done = c->next;
+            bytes += c->bytes;
+            rt_chunk_free(c);
+        }
+        pthread_mutex_lock(&rt->lock);
+        rt->in_flight -= bytes;
+        pthread_cond_broadcast(&rt->room);
+        pthread_mutex_unlock(&rt->lock);
+    }
     for (int i = 0; i < v->n_parts; i++) {
         /* No mark of this view may leak into a transaction of the next. */
         pj->parts[v->parts[i]].in_view = 0;
