@@ -13,6 +13,7 @@
 #     its best tuning so far (PEER_TASKS=4, PEER_BATCH=4000); PROJECT_PEER=0
 #     leaves it out.
 #   bench/project.sh [EVENTS]
+# PROJECT_ARGS passes settings to the projection (PROJECT_ARGS="--lanes 2").
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EVENTS="${1:-1000000}"
 input="$OUT/publish-$EVENTS.ndjson"
@@ -29,7 +30,7 @@ fresh_db bench_project
 fresh_db bench_copy
 
 run_timed "$OUT/time.project" "$SENTINEL" project --until-caught-up --topic "$topic" \
-    --db "$(engine_url bench_project)" --group-prefix "bench$stamp"
+    --db "$(engine_url bench_project)" --group-prefix "bench$stamp" ${PROJECT_ARGS:-}
 
 # The reference: the same rows, COPY'd (binary) into the same tables: every
 # table of every projector, as the registry lists them (`sentinel
@@ -61,7 +62,8 @@ read -r e_sec e_rss <"$OUT/time.copy-entities"
 p_rate=$(rate "$EVENTS" "$p_sec")
 echo "projection benchmark: $EVENTS events in the topic -> $all_rows rows in ${#tables[@]} tables"
 printf '%-40s %10s %10s %12s %12s\n' "" seconds rows "events/s" "peak RSS MB"
-printf '%-40s %10s %10s %12s %12s\n' "sentinel project (5 projectors)" "$p_sec" "$all_rows" \
+printf '%-40s %10s %10s %12s %12s\n' "sentinel project (5 projectors)${PROJECT_ARGS:+ $PROJECT_ARGS}" \
+    "$p_sec" "$all_rows" \
     "$p_rate" "$((p_rss / 1024))"
 printf '%-40s %10s %10s %12s %12s\n' "raw COPY of every table's rows" "$c_sec" "$all_rows" \
     "$(rate "$EVENTS" "$c_sec")" "-"

@@ -44,6 +44,7 @@ enum {
     CLI_OPT_METRICS_LISTEN,
     CLI_OPT_STALL_SECONDS,
     CLI_OPT_LOG_FORMAT,
+    CLI_OPT_LANES,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
     {"brokers", required_argument, NULL, CLI_OPT_BROKERS},                                         \
@@ -87,6 +88,7 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
         {"batch-ms", required_argument, NULL, CLI_OPT_BATCH_MS},                                   \
         {"linger-ms", required_argument, NULL, CLI_OPT_LINGER_MS},                                 \
         {"max-in-flight", required_argument, NULL, CLI_OPT_MAX_IN_FLIGHT},                         \
+        {"lanes", required_argument, NULL, CLI_OPT_LANES},                                         \
         {"metrics-listen", required_argument, NULL, CLI_OPT_METRICS_LISTEN}, {                     \
         "stall-seconds", required_argument, NULL, CLI_OPT_STALL_SECONDS                            \
     }
@@ -101,6 +103,9 @@ int cli_common_option(sentinel_conf_t *conf, int opt, const char *arg, const cha
     "  --max-in-flight B    bytes in flight, the one memory setting: prefetched, decoded\n"        \
     "                       and waiting in batches, for all projectors together; a\n"              \
     "                       K, M or G suffix multiplies (default 64M, at least 4M)\n"              \
+    "  --lanes N            each projector applies its partitions in N lanes, side by\n"           \
+    "                       side: N threads and database connections per projector,\n"             \
+    "                       partition p in lane p % N, in order (default 1, at most 8)\n"          \
     "  --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics, and /healthz\n"           \
     "                       and /readyz, on that address (127.0.0.1:9400, say)\n"                  \
     "  --stall-seconds S    the watchdog calls a projector stalled, and /readyz\n"                 \

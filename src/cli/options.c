@@ -206,6 +206,8 @@ int cli_batch_option(const char *command, int opt, const char *arg,
         return cli_int_option(command, "--batch-ms", arg, 1, 600000, &options->batch_ms);
     case CLI_OPT_LINGER_MS:
         return cli_int_option(command, "--linger-ms", arg, 0, 60000, &options->linger_ms);
+    case CLI_OPT_LANES:
+        return cli_int_option(command, "--lanes", arg, 1, SENTINEL_MAX_LANES, &options->lanes);
     case CLI_OPT_METRICS_LISTEN: options->metrics_listen = arg; return 1;
     case CLI_OPT_STALL_SECONDS:
         return cli_int_option(command, "--stall-seconds", arg, 1, 86400, &options->stall_seconds);

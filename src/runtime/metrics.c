@@ -108,11 +108,13 @@ void rt_observe_stop(rt_runtime_t *rt) {
 }
 
 /* Projection j's lag on partition p: messages between where it stands and
- * the end of the log (a bounded run's stop), or -1 when not known. */
+ * the end of the log (a bounded run's stop), or -1 when not known or not
+ * its lane's. */
 static int64_t lag_of(rt_runtime_t *rt, int j, int32_t p) {
+    rt_projection_t *pj = &rt->proj[j];
+    if (!rt_in_lane(pj, p)) return -1;
     int64_t lo = -1, hi = -1;
     if (rd_kafka_get_watermark_offsets(rt->rk, rt->topic, p, &lo, &hi) || hi < 0) return -1;
-    rt_projection_t *pj = &rt->proj[j];
     if (pj->run->stop_offsets && p < rt->opt->n_partitions && pj->run->stop_offsets[p] < hi)
         hi = pj->run->stop_offsets[p];
     int64_t pos = __atomic_load_n(&pj->obs.position[p], __ATOMIC_RELAXED);
@@ -264,12 +266,14 @@ static char *render(sentinel_metrics_t *m, int ready) {
                 t[n++].name = pj->p->name;
             }
             const sentinel_projector_stats_t *s = &pj->run->stats;
-            t[k].applied += load(&s->applied);
-            t[k].duplicates += load(&s->duplicates);
-            t[k].rejected += load(&s->rejected);
-            t[k].ignored += load(&s->ignored);
-            t[k].retries += load(&s->retries);
-            t[k].fenced += load(&s->fenced);
+            if (!pj->lane) { /* the lanes count into one */
+                t[k].applied += load(&s->applied);
+                t[k].duplicates += load(&s->duplicates);
+                t[k].rejected += load(&s->rejected);
+                t[k].ignored += load(&s->ignored);
+                t[k].retries += load(&s->retries);
+                t[k].fenced += load(&s->fenced);
+            }
             sentinel_histogram_sum(&t[k].batch_seconds, &pj->obs.batch_seconds);
             sentinel_histogram_sum(&t[k].batch_events, &pj->obs.batch_events);
             sentinel_histogram_sum(&t[k].freshness, &pj->obs.freshness_seconds);

@@ -64,12 +64,6 @@ const char *sentinel_projectors_group(const sentinel_conf_t *conf, const sentine
     return buf;
 }
 
-static const char **projector_names(const rt_runtime_t *rt, const char **names) {
-    for (int j = 0; j < rt->n; j++)
-        names[j] = rt->proj[j].p->name;
-    return names;
-}
-
 /* Where every projection of the run starts on partition p: the stored
  * offsets (rows made at the log start where missing; a replay's start
  * offsets instead), each within the log. Into stored[0..n). */
@@ -94,12 +88,19 @@ static sentinel_err_t partition_starts(rt_runtime_t *rt, int32_t p, int64_t *sto
     }
     /* One attempt: the callers decide whether and when to try again (the
      * rebalance callback must not wait on the database inside a poll). */
+    /* Once per projector: its lanes share its offsets. */
     const char *names[SENTINEL_MAX_SET];
+    int64_t each[SENTINEL_MAX_SET];
+    int projectors = rt->n / rt->lanes;
+    for (int k = 0; k < projectors; k++)
+        names[k] = rt->proj[k * rt->lanes].p->name;
     sentinel_err_t err = rt_connect(rt, &rt->pg, 0, errstr, errstr_size);
     if (!err)
-        err = rt_load_offsets(rt->pg, rt->topic, projector_names(rt, names), rt->n, p, lo, stored,
-                              errstr, errstr_size);
+        err =
+            rt_load_offsets(rt->pg, rt->topic, names, projectors, p, lo, each, errstr, errstr_size);
     if (err) return err;
+    for (int j = 0; j < rt->n; j++)
+        stored[j] = each[j / rt->lanes];
     for (int j = 0; j < rt->n; j++) {
         if (stored[j] >= lo && stored[j] <= hi) continue;
         snprintf(errstr, errstr_size,
@@ -161,7 +162,7 @@ void rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         char errstr[1024];
-        int64_t stored[SENTINEL_MAX_SET];
+        int64_t stored[RT_MAX_PROJECTIONS];
         rd_kafka_topic_partition_list_t *held = rd_kafka_topic_partition_list_new(1);
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -257,7 +258,7 @@ sentinel_err_t rt_reload(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
         }
     rt->any_reload = 0;
     pthread_mutex_unlock(&rt->lock);
-    int64_t stored[SENTINEL_MAX_SET];
+    int64_t stored[RT_MAX_PROJECTIONS];
     for (int i = 0; i < n; i++) {
         int32_t p = todo[i];
         if (!rt->parts[p].assigned) continue;
@@ -291,7 +292,7 @@ sentinel_err_t rt_reload(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
 sentinel_err_t rt_assign_bounded(rt_runtime_t *rt, char *errstr, size_t errstr_size) {
     const sentinel_run_options_t *o = rt->opt;
     rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(o->n_partitions);
-    int64_t stored[SENTINEL_MAX_SET];
+    int64_t stored[RT_MAX_PROJECTIONS];
     sentinel_err_t err = SENTINEL_OK;
     for (int p = 0; p < o->n_partitions && !err; p++) {
         if (o->partitions_mask && !o->partitions_mask[p]) continue;

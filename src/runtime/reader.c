@@ -352,7 +352,7 @@ static int topic_caught_up(rt_runtime_t *rt) {
                 rows = atoll(PQgetvalue(res, k, 2));
             }
         /* A projector without a row is at the log start: done if empty. */
-        done = (rows == 0 || lowest >= hi[p]) && (rows == rt->n || hi[p] == lo[p]);
+        done = (rows == 0 || lowest >= hi[p]) && (rows == rt->n / rt->lanes || hi[p] == lo[p]);
     }
     free(lo);
     free(hi);
@@ -385,6 +385,7 @@ void sentinel_run_options_init(sentinel_run_options_t *o) {
     o->linger_ms = 20;
     o->max_in_flight = SENTINEL_MAX_IN_FLIGHT_DEFAULT;
     o->stall_seconds = 60;
+    o->lanes = 1;
 }
 
 /* The consumer, its prefetch cut from the memory setting: a quarter for
@@ -486,7 +487,8 @@ static sentinel_err_t start(rt_runtime_t *rt, char *errstr, size_t errstr_size) 
             snprintf(errstr, errstr_size, "subscribe to %s: %s", rt->topic, rd_kafka_err2str(kerr));
             return SENTINEL_ERR_FATAL;
         }
-        sentinel_info("consuming %s as group %s for %d projector(s)", rt->topic, rt->group, rt->n);
+        sentinel_info("consuming %s as group %s for %d projector(s) in %d lane(s) each", rt->topic,
+                      rt->group, rt->n / rt->lanes, rt->lanes);
     }
     for (int j = 0; j < rt->n; j++) {
         if (pthread_create(&rt->proj[j].thread, NULL, rt_projection_main, &rt->proj[j])) {
@@ -627,14 +629,19 @@ sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
                  SENTINEL_MAX_IN_FLIGHT_MIN, SENTINEL_MAX_IN_FLIGHT_MAX);
         return SENTINEL_ERR_INVALID;
     }
+    if (options->lanes < 1 || options->lanes > SENTINEL_MAX_LANES) {
+        snprintf(errstr, errstr_size, "between 1 and %d lanes", SENTINEL_MAX_LANES);
+        return SENTINEL_ERR_INVALID;
+    }
     pthread_once(&counting_once, count_decoding);
     rt_runtime_t *rt = sentinel_calloc(1, sizeof(*rt));
     rt->conf = conf;
     rt->opt = options;
     rt->topic = sentinel_conf_topic(conf);
-    rt->n = n;
-    rt->proj = sentinel_calloc((size_t)n, sizeof(*rt->proj));
-    rt->assigned = sentinel_calloc((size_t)n * RT_MAX_PARTITIONS, sizeof(*rt->assigned));
+    rt->lanes = options->lanes;
+    rt->n = n * rt->lanes;
+    rt->proj = sentinel_calloc((size_t)rt->n, sizeof(*rt->proj));
+    rt->assigned = sentinel_calloc((size_t)rt->n * RT_MAX_PARTITIONS, sizeof(*rt->assigned));
     pthread_mutex_init(&rt->lock, NULL);
     pthread_cond_init(&rt->more, NULL);
     pthread_cond_init(&rt->room, NULL);
@@ -643,13 +650,16 @@ sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
         rt->parts[p].eof_at = -1;
         rt->parts[p].stop = -1;
     }
-    for (int j = 0; j < n; j++) {
-        rt->proj[j].rt = rt;
-        rt->proj[j].p = set[j].projector;
-        rt->proj[j].run = &set[j];
+    for (int j = 0; j < n; j++)
         memset(&set[j].stats, 0, sizeof(set[j].stats));
+    for (int k = 0; k < rt->n; k++) {
+        rt_projection_t *pj = &rt->proj[k];
+        pj->rt = rt;
+        pj->p = set[k / rt->lanes].projector;
+        pj->run = &set[k / rt->lanes];
+        pj->lane = k % rt->lanes;
         for (int p = 0; p < RT_MAX_PARTITIONS; p++)
-            rt->proj[j].obs.position[p] = -1;
+            pj->obs.position[p] = -1;
     }
     sentinel_projectors_group(conf, set, n, rt->group, sizeof(rt->group));
     sentinel_err_t err = SENTINEL_OK;

@@ -12,6 +12,8 @@
 
 /* Most projectors one run (or one process) takes. */
 #define SENTINEL_MAX_SET 16
+/* Most lanes a projector runs in. */
+#define SENTINEL_MAX_LANES 8
 
 typedef struct sentinel_run_options {
     int until_caught_up; /* exit once every partition is at its end */
@@ -53,6 +55,12 @@ typedef struct sentinel_run_options {
      * them waiting for it (up to session.timeout.ms) rather than moving them. */
     const char *instance_id;
     int stall_seconds; /* lag with no commit, or retrying, this long: stalled (60) */
+    /* Lanes per projector (default 1, at most SENTINEL_MAX_LANES): each a
+     * thread with its own connection and transactions, applying the
+     * partitions p with p % lanes its number, so one projector's
+     * partitions are applied side by side. A partition stays in its lane;
+     * its events stay in order. */
+    int lanes;
 } sentinel_run_options_t;
 
 #define SENTINEL_MAX_IN_FLIGHT_DEFAULT ((size_t)64 << 20)

@@ -23,6 +23,8 @@
 /* Partitions a topic may have for a run (their state is preallocated so
  * the threads can share it without reallocation). */
 #define RT_MAX_PARTITIONS 1024
+/* Projections one run may have: every projector in every lane. */
+#define RT_MAX_PROJECTIONS (SENTINEL_MAX_SET * SENTINEL_MAX_LANES)
 
 /* ---------------------------------------------------------------- messages */
 
@@ -139,7 +141,8 @@ extern const double rt_batch_seconds_bounds[SENTINEL_BUCKETS],
 typedef struct rt_projection {
     rt_runtime_t *rt;
     const sentinel_projector_t *p;
-    sentinel_projection_t *run; /* the caller's: bounds, positions, stats */
+    sentinel_projection_t *run; /* the caller's: bounds, positions, stats (shared by lanes) */
+    int lane;                   /* it applies the partitions p with p % rt->lanes == lane */
     PGconn *pg;
     rt_part_t parts[RT_MAX_PARTITIONS];
     rt_item_t *items;
@@ -172,8 +175,9 @@ struct rt_runtime {
     const sentinel_conf_t *conf;
     const sentinel_run_options_t *opt;
     const char *topic;
-    rt_projection_t *proj;
-    int n;
+    rt_projection_t *proj; /* projector j's lane l at j * lanes + l */
+    int n;                 /* projections: projectors times lanes */
+    int lanes;
     rd_kafka_t *rk;
     PGconn *pg; /* the reader's: stored offsets, progress checks */
     sentinel_codec_t *codec;
@@ -206,6 +210,11 @@ struct rt_runtime {
     int64_t brokers_down_us;          /* since when no broker answers, 0: they do */
     struct rt_runtime *next_observed; /* the metrics server's list */
 };
+
+/* Whether partition p is in projection pj's lane. */
+static inline int rt_in_lane(const rt_projection_t *pj, int32_t p) {
+    return p % pj->rt->lanes == pj->lane;
+}
 
 /* ---------------------------------------------------------------- positions.c */
 

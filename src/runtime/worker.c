@@ -53,6 +53,7 @@ static void take_spans(rt_projection_t *pj, view_t *v, const rt_chunk_t *c, size
         const rt_span_t *span = &c->spans[s];
         int32_t p = span->partition;
         rt_part_t *ps = &pj->parts[p];
+        if (!rt_in_lane(pj, p)) continue;            /* another lane's */
         if (span->gen != rt->parts[p].gen) continue; /* revoked or sought since */
         if (!ps->known || ps->gen != span->gen) {
             /* A new generation: the stored offset as read then, unless a
@@ -434,8 +435,8 @@ void *rt_projection_main(void *arg) {
         double t0 = sentinel_monotonic_seconds();
         size_t chunks = v.n_chunks;
         sentinel_err_t err = process(pj, &v, pj->errstr, sizeof(pj->errstr));
-        sentinel_debug("%s: %zu chunk(s), %zu event(s) of its types: applied in %.1f ms",
-                       pj->p->name, chunks, pj->last_items,
+        sentinel_debug("%s: lane %d: %zu chunk(s), %zu event(s) of its types: applied in %.1f ms",
+                       pj->p->name, pj->lane, chunks, pj->last_items,
                        (sentinel_monotonic_seconds() - t0) * 1000);
         release(pj, &v);
         if (err == SENTINEL_ERR_RETRIABLE && rt_stopping(rt)) break; /* asked to stop */

@@ -132,9 +132,11 @@ static void test_prometheus_watches_a_projector(void **state) {
     assert_non_null(mkdtemp(dir));
     char args[2048], log[600];
     snprintf(log, sizeof(log), "%s/sentinel.log", dir);
+    /* In two lanes: a projector's lanes count as one projector, each
+     * partition's lag from the lane that has it. */
     snprintf(args, sizeof(args),
              "project --db \"%s\" --topic %s --group-prefix %s --metrics-listen 127.0.0.1:%d "
-             "--stall-seconds 5 --log-format json",
+             "--stall-seconds 5 --log-format json --lanes 2",
              conninfo, topic, prefix, port);
     pid_t sentinel = sentinel_pid = harness_spawn_sentinel(args, log);
     pid_t prometheus = prometheus_pid = start_prometheus(dir, prom_port, port);

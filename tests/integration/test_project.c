@@ -132,9 +132,12 @@ static void test_kill_9_at_random_moments(void **state) {
     int mid_way = 0;
     for (int round = 0; round < 4; round++) {
         char *args = NULL;
+        /* One lane, then two, three, one: a lane's partitions, stored
+         * offsets and all, pass to whichever lane has them next. */
         assert_true(asprintf(&args,
-                             "project --db \"%s\" --topic %s --group-prefix %s --batch-events 400",
-                             conninfo, w->topic, prefix) > 0);
+                             "project --db \"%s\" --topic %s --group-prefix %s --batch-events 400 "
+                             "--lanes %d",
+                             conninfo, w->topic, prefix, round % 3 + 1) > 0);
         long long before = lag(conn, w->topic, total);
         pid_t pid = harness_spawn_sentinel(args, log);
         free(args);

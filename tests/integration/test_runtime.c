@@ -217,6 +217,41 @@ static void test_backlog_fetched_once(void **state) {
     free(events);
 }
 
+/* With lanes, each projector applies its partitions side by side, each
+ * lane its own: no lane's transaction ever meets another's offsets (not
+ * one fenced), every event counts once, and the projection equals a
+ * clean pass in one lane. */
+static void test_lanes_split_partitions(void **state) {
+    world_t *w = *state;
+    char *events = harness_gen("--events 8000 --duplicates 0.02 --seed 26");
+    assert_int_equal(harness_publish(w->topic, events), 0);
+    long long total = harness_consume_all(w->topic, "read_committed", NULL, NULL);
+    char *out = harness_must_run("project --until-caught-up --lanes 3 --batch-events 500 "
+                                 "--db \"%s\" --topic %s --group-prefix %s",
+                                 w->conninfo, w->topic, w->prefix);
+    assert_non_null(strstr(out, "for 5 projector(s) in 3 lane(s) each"));
+    const char *names[] = {"runs", "commands", "briefings", "activities", "usage"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        long long seen = projector_events(out, names[i]);
+        char key[64];
+        snprintf(key, sizeof(key), "%s: ", names[i]);
+        const char *at = strstr(out, key);
+        long long fenced = at ? number_after(at, "ignored, ") : -1;
+        if (seen != total || fenced != 0)
+            fail_msg("%s: %lld events of %lld, %lld fenced:\n%s", names[i], seen, total, fenced,
+                     out);
+    }
+    free(out);
+    harness_project(w->reference, w->topic, w->prefix);
+    harness_assert_same_projection(w->conninfo, w->reference);
+    char *bad = NULL;
+    assert_int_equal(harness_run_sentinel("project --lanes 9 --until-caught-up", &bad), 2);
+    assert_non_null(strstr(bad, "--lanes"));
+    free(bad);
+    unlink(events);
+    free(events);
+}
+
 /* Where the projector's own row proves an event applied (runs, findings,
  * annotations, command runs, activities, the usage ledger), no ledger row is kept for it: only the
  * rejected events' keys are. Redeliveries, the whole log published twice
@@ -427,6 +462,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_memory_bounded_by_one_setting, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_backlog_fetched_once, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_lanes_split_partitions, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_rows_prove_application, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_linger_bounds_transactions, world_setup,
                                         world_teardown),
