@@ -187,18 +187,29 @@ static void test_memory_bounded_by_one_setting(void **state) {
     free(events);
 }
 
+/* Events generated with `gen_args` (the file into *events) published,
+ * then projected to the end with `options`: the run's output. *total: the
+ * messages in the topic. */
+static char *backlog_projected(world_t *w, const char *gen_args, const char *options, char **events,
+                               long long *total) {
+    *events = harness_gen(gen_args);
+    assert_int_equal(harness_publish(w->topic, *events), 0);
+    *total = harness_consume_all(w->topic, "read_committed", NULL, NULL);
+    return harness_must_run("project --until-caught-up %s --db \"%s\" --topic %s "
+                            "--group-prefix %s",
+                            options, w->conninfo, w->topic, w->prefix);
+}
+
 /* A backlog larger than the memory setting: the reader fills it and waits
  * for the projectors to free room, again and again. It waits with the
  * consumer's prefetch in place, so every message comes from the broker
  * once: a pause to wait would drop the prefetch and fetch it again. */
 static void test_backlog_fetched_once(void **state) {
     world_t *w = *state;
-    char *events = harness_gen("--events 20000 --seed 25");
-    assert_int_equal(harness_publish(w->topic, events), 0);
-    long long total = harness_consume_all(w->topic, "read_committed", NULL, NULL);
-    char *out = harness_must_run("project --until-caught-up --max-in-flight 4M --db \"%s\" "
-                                 "--topic %s --group-prefix %s",
-                                 w->conninfo, w->topic, w->prefix);
+    long long total;
+    char *events = NULL;
+    char *out =
+        backlog_projected(w, "--events 20000 --seed 25", "--max-in-flight 4M", &events, &total);
     long long read = number_after(out, "read ");
     long long waits = number_after(out, "waited for room ");
     long long pauses = number_after(out, "paused the consumer ");
@@ -223,12 +234,10 @@ static void test_backlog_fetched_once(void **state) {
  * clean pass in one lane. */
 static void test_lanes_split_partitions(void **state) {
     world_t *w = *state;
-    char *events = harness_gen("--events 8000 --duplicates 0.02 --seed 26");
-    assert_int_equal(harness_publish(w->topic, events), 0);
-    long long total = harness_consume_all(w->topic, "read_committed", NULL, NULL);
-    char *out = harness_must_run("project --until-caught-up --lanes 3 --batch-events 500 "
-                                 "--db \"%s\" --topic %s --group-prefix %s",
-                                 w->conninfo, w->topic, w->prefix);
+    long long total;
+    char *events = NULL;
+    char *out = backlog_projected(w, "--events 8000 --duplicates 0.02 --seed 26",
+                                  "--lanes 3 --batch-events 500", &events, &total);
     assert_non_null(strstr(out, "for 5 projector(s) in 3 lane(s) each"));
     const char *names[] = {"runs", "commands", "briefings", "activities", "usage"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
