@@ -93,13 +93,19 @@ static int request(const gateway_t *gw, const char *extra, char **headers, char 
     return code;
 }
 
-static int post(const gateway_t *gw, const char *token, const char *type, const char *data,
-                const char *query, char **body) {
-    char *path = NULL, *file = strdup("/tmp/sentinel_ingest_body_XXXXXX");
+/* A new temporary file holding `data`: its path, to unlink and free. */
+static char *body_file(const char *data) {
+    char *file = strdup("/tmp/sentinel_ingest_body_XXXXXX");
     int fd = mkstemp(file);
     assert_true(fd >= 0);
     assert_true(write(fd, data, strlen(data)) == (ssize_t)strlen(data));
     close(fd);
+    return file;
+}
+
+static int post(const gateway_t *gw, const char *token, const char *type, const char *data,
+                const char *query, char **body) {
+    char *path = NULL, *file = body_file(data);
     assert_true(asprintf(&path, "POST '/v1/events%s' %s%s --type '%s' --data-file %s", query,
                          token ? "--token " : "", token ? token : "", type, file) > 0);
     int code = request(gw, path, NULL, body);
@@ -348,11 +354,7 @@ static void test_refusals(void **state) {
      * address with Retry-After. The tries come from one client, so that
      * they land within the limit's window however slowly a client starts
      * on a loaded machine. */
-    char *file = strdup("/tmp/sentinel_ingest_body_XXXXXX");
-    int fd = mkstemp(file);
-    assert_true(fd >= 0);
-    assert_true(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
-    close(fd);
+    char *file = body_file(line);
     int status;
     char *statuses =
         harness_shell(&status,
