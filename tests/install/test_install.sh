@@ -13,13 +13,20 @@
 #     and they are all there;
 #  5. the installed binary migrates a fresh database with the migrations
 #     installed beside it (share/sentinel).
-#   test_install.sh SOURCE_DIR
+#   test_install.sh SOURCE_DIR TOPICS_TOOL
+# (TOPICS_TOOL: bench_topics, which deletes the test's topic at the end.)
 set -euo pipefail
 ROOT="$1"
+topics_tool="$2"
 : "${SENTINEL_KAFKA_BROKERS:?run under scripts/services env}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+topic=""
+cleanup() {
+    rm -rf "$work"
+    if [[ -n "$topic" ]]; then "$topics_tool" "$SENTINEL_KAFKA_BROKERS" "$topic" >/dev/null || true; fi
+}
+trap cleanup EXIT
 
 for cc in gcc clang; do
     cmake -S "$ROOT" -B "$work/build-$cc" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$cc" \

@@ -73,6 +73,39 @@ char *harness_conninfo_as(const char *conninfo, const char *role) {
     return info;
 }
 
+/* The names this process made, for the topics named after them: a suite
+ * run makes about a hundred topics, and a broker that keeps every run's
+ * topics holds thousands of partitions, starts slowly and answers
+ * unevenly. A forked child inherits the list; each deletes its own. */
+static struct made_name {
+    pid_t pid;
+    char *name;
+} * made;
+static size_t made_count;
+
+/* At exit: delete the topics named by this process's unique names (and
+ * their dead-letter topics, which share the name), through the same tool
+ * the benchmarks use. Best effort: a broker that is down keeps them. */
+static void delete_made_topics(void) {
+    const char *brokers = getenv("SENTINEL_KAFKA_BROKERS");
+    if (!brokers || !made_count) return;
+    char *cmd = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&cmd, &len);
+    fprintf(out, "%s '%s'", SENTINEL_TOPICS_TOOL, brokers);
+    size_t mine = 0;
+    for (size_t i = 0; i < made_count; i++)
+        if (made[i].pid == getpid()) {
+            fprintf(out, " '%s'", made[i].name);
+            mine++;
+        }
+    fprintf(out, " >/dev/null");
+    fclose(out);
+    if (mine && system(cmd) != 0)
+        fprintf(stderr, "some topics of this test were not deleted: %s\n", cmd);
+    free(cmd);
+}
+
 char *harness_unique_name(const char *prefix) {
     static unsigned counter;
     struct timespec ts;
@@ -81,6 +114,12 @@ char *harness_unique_name(const char *prefix) {
     if (asprintf(&name, "%s_%ld_%lld%03ld_%u", prefix, (long)getpid(), (long long)ts.tv_sec,
                  ts.tv_nsec / 1000000L, counter++) < 0)
         abort();
+    if (!made && atexit(delete_made_topics)) abort();
+    struct made_name *grown = realloc(made, (made_count + 1) * sizeof(*made));
+    if (!grown) abort();
+    made = grown;
+    made[made_count].pid = getpid();
+    if (!(made[made_count++].name = strdup(name))) abort();
     return name;
 }
 

@@ -2,13 +2,15 @@
  * transactional producer whose aborted message a read_committed consumer
  * never sees, and a consumer group joined through subscribe(). Retries of
  * an idempotent producer meet a real fault in test_cluster.c (a broker
- * killed under `publish`: every line once). */
+ * killed under `publish`: every line once). And the harness itself: a test
+ * process deletes, at exit, the topics it named. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -229,11 +231,70 @@ static void test_consumer_group_subscribe(void **state) {
     free(topic);
 }
 
+/* How many topics' names start with `prefix`, in the broker's list of
+ * every topic (a metadata request for one name could create it). */
+static int topics_named(const char *prefix) {
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, base_conf(), errstr, sizeof(errstr));
+    assert_non_null(rk);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (err) fail_msg("listing topics: %s", rd_kafka_err2str(err));
+    int n = 0;
+    for (int i = 0; i < md->topic_cnt; i++)
+        n += !strncmp(md->topics[i].topic, prefix, strlen(prefix));
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+/* A test process's topics go when it exits: a forked child names a topic
+ * and its dead-letter topic, creates both and exits; then neither is left.
+ * The parent's own names stay its own (the child deletes only its). */
+static void test_a_test_process_deletes_its_topics(void **state) {
+    (void)state;
+    char *parents = harness_unique_name("test.kept");
+    harness_create_topic(parents, 1);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        char *topic = harness_unique_name("test.leftover"), *dead = NULL;
+        if (asprintf(&dead, "%s.dead-letter", topic) < 0) _exit(2);
+        harness_create_topic(topic, 2);
+        harness_create_topic(dead, 1);
+        int made = topics_named(topic);
+        if (write(fds[1], topic, strlen(topic)) < 0) _exit(2);
+        close(fds[1]);
+        free(topic);
+        free(dead);
+        exit(made == 2 ? 0 : 3); /* exit(), not _exit(): the handlers run */
+    }
+    close(fds[1]);
+    char name[256] = {0};
+    ssize_t got = read(fds[0], name, sizeof(name) - 1);
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(got > 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    int left = 2;
+    for (int i = 0; i < 50 && (left = topics_named(name)); i++)
+        usleep(200 * 1000);
+    if (left) fail_msg("%d topic(s) named %s left after its process exited", left, name);
+    assert_int_equal(topics_named(parents), 1);
+    free(parents);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_produce_consume_in_order),
         cmocka_unit_test(test_transaction_abort_is_invisible),
         cmocka_unit_test(test_consumer_group_subscribe),
+        cmocka_unit_test(test_a_test_process_deletes_its_topics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
