@@ -100,6 +100,7 @@ static void encode_chunk(worker_t *w, sentinel_chunk_t *c) {
 
 static void *work(void *arg) {
     worker_t *w = arg;
+    pthread_setname_np(pthread_self(), "encode"); /* for `top -H` and perf */
     sentinel_encode_pool_t *pool = w->pool;
     pthread_mutex_lock(&pool->lock);
     for (;;) {

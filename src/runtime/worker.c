@@ -4,6 +4,7 @@
  * its own offsets on, applies them in one transaction with the offset
  * compare-and-set, and splits a batch the database refuses down to the
  * event it refuses. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,11 @@ static sentinel_err_t process(rt_projection_t *pj, view_t *v, char *errstr, size
 void *rt_projection_main(void *arg) {
     rt_projection_t *pj = arg;
     rt_runtime_t *rt = pj->rt;
+    /* Named for `top -H` and perf: "runs/0" is the runs projector's lane 0
+     * (15 characters at most). */
+    char name[16];
+    snprintf(name, sizeof(name), "%.12s/%d", pj->p->name, pj->lane);
+    pthread_setname_np(pthread_self(), name);
     view_t v;
     memset(&v, 0, sizeof(v));
     for (int p = 0; p < RT_MAX_PARTITIONS; p++)
