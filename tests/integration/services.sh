@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # services.sh -- scripts/services as a user drives it: `up` twice is a
 # no-op, `down` then `up` works, a broker killed with kill -9 is recovered by
-# `up`, `status` and `env` report, and the services answer afterwards. Runs alone (RUN_SERIAL):
-# it kills the shared broker.
+# `up`, a server running with other settings than the script's is restarted
+# with them, `status` and `env` report, and the services answer afterwards.
+# Runs alone (RUN_SERIAL): it kills the shared broker.
 set -euo pipefail
 ROOT="$1"
 SENTINEL="$2"
@@ -34,4 +35,18 @@ if "$services" status >/dev/null; then fail "status says up with the broker kill
 grep -q "stale kafka pid file" /tmp/services-up.log || fail "up did not notice the stale pid file"
 "$services" status >/dev/null || fail "status after recovery"
 "$SENTINEL" doctor >/dev/null || fail "doctor after recovery"
+
+# A server started with other settings (as one made by an older script
+# runs) is restarted with the script's by `up`: shared_buffers here.
+admin() { psql -X -q -tA "$SENTINEL_PG_ADMIN_URL" -c "$1"; }
+admin "ALTER SYSTEM SET shared_buffers = '128MB'"
+"$services" down 2>/dev/null || fail "down before the settings check"
+"$services" up 2>/dev/null || fail "up with 128MB"
+[[ "$(admin "SHOW shared_buffers")" == 128MB ]] || fail "the server did not start with 128MB"
+admin "ALTER SYSTEM RESET shared_buffers"
+"$services" up 2>/tmp/services-up.log || fail "up to apply the settings: $(cat /tmp/services-up.log)"
+grep -q "restarting postgres to apply shared_buffers" /tmp/services-up.log ||
+    fail "up did not restart the server for its settings: $(cat /tmp/services-up.log)"
+[[ "$(admin "SHOW shared_buffers")" == 2GB ]] || fail "shared_buffers $(admin "SHOW shared_buffers") after up"
+"$SENTINEL" doctor >/dev/null || fail "doctor after the settings restart"
 echo "1 passed, 0 failed"
