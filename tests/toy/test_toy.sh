@@ -7,15 +7,19 @@
 # toy is a projector like the others: listed with its table, migrated with
 # its ledger partition, row security and grants, projecting exactly once,
 # reported by status and rebuilt by rebuild.
-#   test_toy.sh SOURCE_DIR
+#   test_toy.sh SOURCE_DIR TOPICS_TOOL
+# (TOPICS_TOOL: bench_topics, which deletes the test's topic at the end.)
 set -euo pipefail
 ROOT="$1"
+topics_tool="$2"
 : "${SENTINEL_KAFKA_BROKERS:?run under scripts/services env}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 work="$(mktemp -d)"
 db="sentinel_toy_$$_$RANDOM"
+topic="test.toy.$$.$RANDOM"
 cleanup() {
     psql -X -q "$SENTINEL_OWNER_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    "$topics_tool" "$SENTINEL_KAFKA_BROKERS" "$topic" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,7 +62,6 @@ q() { psql -X -At "$1" -c "$2"; }
 
 # Projected exactly once: each activity the activities projector takes is
 # one toy row, and a second pass over the same log adds none.
-topic="test.toy.$$.$RANDOM"
 "$sentinel" gen --events 3000 --workspaces 4 --duplicates 0.05 >"$work/events.ndjson" 2>/dev/null
 "$sentinel" publish --quiet --topic "$topic" "$work/events.ndjson" >/dev/null 2>&1 ||
     fail "publish"
