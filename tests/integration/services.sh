@@ -39,6 +39,8 @@ grep -q "stale kafka pid file" /tmp/services-up.log || fail "up did not notice t
 # A server started with other settings (as one made by an older script
 # runs) is restarted with the script's by `up`: shared_buffers here.
 admin() { psql -X -q -tA "$SENTINEL_PG_ADMIN_URL" -c "$1"; }
+# Whatever happens below, the server is not left at 128MB by this test.
+trap 'admin "ALTER SYSTEM RESET shared_buffers" >/dev/null 2>&1; "$services" up >/dev/null 2>&1' EXIT
 admin "ALTER SYSTEM SET shared_buffers = '128MB'"
 "$services" down 2>/dev/null || fail "down before the settings check"
 "$services" up 2>/dev/null || fail "up with 128MB"
