@@ -294,6 +294,8 @@ int main(void) {
         cmocka_unit_test(test_produce_consume_in_order),
         cmocka_unit_test(test_transaction_abort_is_invisible),
         cmocka_unit_test(test_consumer_group_subscribe),
+        /* Last: should its forked child fail, cmocka would run any later
+         * test in the child too. */
         cmocka_unit_test(test_a_test_process_deletes_its_topics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
