@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -551,9 +553,14 @@ long harness_consume_all(const char *topic, const char *isolation,
 pid_t harness_spawn_sentinel(const char *args, const char *log_path) {
     char *cmd = NULL;
     if (asprintf(&cmd, "exec %s %s >>%s 2>&1", SENTINEL_BINARY, args, log_path) < 0) abort();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) fail_msg("fork failed");
     if (pid == 0) {
+        /* It ends with the test: a test killed by a sanitizer's abort
+         * leaves no gateway or projector running (SIGTERM, so it stops
+         * as an operator would stop it). */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent) _exit(127);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }

@@ -84,7 +84,8 @@ long harness_consume_all(const char *topic, const char *isolation,
                          void (*fn)(const harness_message_t *m, void *opaque), void *opaque);
 
 /* Start the sentinel binary in the background with `args` (shell syntax),
- * output appended to `log_path`. Returns its pid. */
+ * output appended to `log_path`. Returns its pid. It gets SIGTERM when the
+ * test process ends, however it ends. */
 pid_t harness_spawn_sentinel(const char *args, const char *log_path);
 
 /* Wait for a spawned process; returns its exit status, or 128+signal. */

@@ -755,6 +755,48 @@ static void test_rejection_of_long_text(void **state) {
     free(topic);
 }
 
+/* Whether process `pid` still runs (a zombie does not). */
+static int running(pid_t pid) {
+    char path[64], state = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int got = fscanf(f, "%*d (%*[^)]) %c", &state);
+    fclose(f);
+    return got == 1 && state != 'Z';
+}
+
+/* A test process that dies (a sanitizer's abort, here SIGKILL) takes its
+ * gateway with it: nothing is left listening after a failed test. */
+static void test_a_gateway_ends_with_its_test(void **state) {
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t test = fork();
+    assert_true(test >= 0);
+    if (test == 0) {
+        close(fds[0]);
+        gateway_t gw;
+        gateway_start(&gw, "ingest_orphan", "--listen 127.0.0.1:0");
+        if (write(fds[1], &gw.pid, sizeof(gw.pid)) != sizeof(gw.pid)) _exit(2);
+        raise(SIGKILL);
+    }
+    close(fds[1]);
+    pid_t gateway = 0;
+    ssize_t got = read(fds[0], &gateway, sizeof(gateway));
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(test, &status, 0), test);
+    assert_int_equal(got, sizeof(gateway));
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    for (int i = 0; i < 100 && running(gateway); i++)
+        usleep(100 * 1000);
+    if (running(gateway)) {
+        kill(gateway, SIGKILL);
+        fail_msg("the gateway (pid %d) outlived its test process by 10 s", (int)gateway);
+    }
+}
+
 int main(void) {
     harness_test_filter();
     const struct CMUnitTest tests[] = {
@@ -769,6 +811,7 @@ int main(void) {
         cmocka_unit_test(test_slow_clients_and_back_pressure),
         cmocka_unit_test(test_same_result_as_publish),
         cmocka_unit_test(test_kill_loses_no_acknowledged_event),
+        cmocka_unit_test(test_a_gateway_ends_with_its_test),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
