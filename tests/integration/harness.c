@@ -94,7 +94,7 @@ static void delete_made_topics(void) {
     char *cmd = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&cmd, &len);
-    fprintf(out, "%s '%s'", SENTINEL_TOPICS_TOOL, brokers);
+    fprintf(out, "'%s' '%s'", SENTINEL_TOPICS_TOOL, brokers);
     size_t mine = 0;
     for (size_t i = 0; i < made_count; i++)
         if (made[i].pid == getpid()) {
