@@ -11,8 +11,7 @@ void id_list_init(id_list_t *l) {
 }
 
 void id_list_add(id_list_t *l, const char *id) {
-    if (!id || sentinel_uuid_map_get(l->seen, id)) return;
-    sentinel_uuid_map_put(l->seen, id, (void *)1);
+    if (!id || sentinel_uuid_map_add(l->seen, id, (void *)1)) return;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 256;
         const char **grown = sentinel_realloc(l->ids, l->cap * sizeof(*grown));
@@ -30,8 +29,13 @@ void id_list_free(id_list_t *l) {
 row_state_t *state_new(state_pool_t *pool, const char *workspace_id, const char *status) {
     row_state_t *s = sentinel_calloc(1, sizeof(*s));
     s->deleted_at = INT64_MAX;
-    snprintf(s->workspace_id, sizeof(s->workspace_id), "%s", workspace_id);
-    if (status) snprintf(s->status, sizeof(s->status), "%s", status);
+    /* Copies that cut as snprintf would: this runs for every new row. */
+    size_t n = strnlen(workspace_id, sizeof(s->workspace_id) - 1);
+    memcpy(s->workspace_id, workspace_id, n);
+    if (status) {
+        n = strnlen(status, sizeof(s->status) - 1);
+        memcpy(s->status, status, n);
+    }
     if (pool->n == pool->cap) {
         pool->cap = pool->cap ? pool->cap * 2 : 256;
         row_state_t **grown = sentinel_realloc(pool->rows, pool->cap * sizeof(*grown));

@@ -1,4 +1,10 @@
-/* uuid_map.c -- open addressing with linear probing; keys are 36-byte UUIDs. */
+/* uuid_map.c -- open addressing with linear probing; keys are UUID text.
+ *
+ * Each slot keeps its key's hash: a probe compares hashes before bytes,
+ * and growing rehashes nothing. The keyed hash (SipHash) is computed once
+ * per call. Slot arrays are written before they are read (malloc, then
+ * memset), so a fresh array costs one page fault a page, not a read of
+ * the zero page and then a copy-on-write fault with its TLB flush. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +13,13 @@
 #include "base/hash.h"
 #include "base/uuid_map.h"
 
+#define KEY_MAX 36
+
 typedef struct slot {
-    char key[37];
+    uint64_t hash;
     void *value;
-    int used;
+    unsigned char used, len;
+    char key[KEY_MAX + 1];
 } slot_t;
 
 struct sentinel_uuid_map {
@@ -19,10 +28,16 @@ struct sentinel_uuid_map {
     size_t size;
 };
 
+static slot_t *slots_new(size_t cap) {
+    slot_t *slots = sentinel_malloc(cap * sizeof(slot_t));
+    memset(slots, 0, cap * sizeof(slot_t));
+    return slots;
+}
+
 sentinel_uuid_map_t *sentinel_uuid_map_new(void) {
     sentinel_uuid_map_t *m = sentinel_calloc(1, sizeof(*m));
     m->cap = 64;
-    m->slots = sentinel_calloc(m->cap, sizeof(slot_t));
+    m->slots = slots_new(m->cap);
     return m;
 }
 
@@ -37,37 +52,69 @@ void sentinel_uuid_map_clear(sentinel_uuid_map_t *m) {
     m->size = 0;
 }
 
-static slot_t *find(const sentinel_uuid_map_t *m, const char *key) {
-    size_t i = (size_t)sentinel_hash(key, strlen(key)) & (m->cap - 1);
-    while (m->slots[i].used && strcmp(m->slots[i].key, key))
-        i = (i + 1) & (m->cap - 1);
-    return &m->slots[i];
+static size_t key_len(const char *key) {
+    size_t n = strnlen(key, KEY_MAX + 1);
+    return n > KEY_MAX ? KEY_MAX : n;
+}
+
+static slot_t *find(const sentinel_uuid_map_t *m, const char *key, size_t len, uint64_t h) {
+    size_t i = (size_t)h & (m->cap - 1);
+    for (;; i = (i + 1) & (m->cap - 1)) {
+        slot_t *s = &m->slots[i];
+        if (!s->used || (s->hash == h && s->len == len && !memcmp(s->key, key, len))) return s;
+    }
+}
+
+static void grow(sentinel_uuid_map_t *m) {
+    slot_t *old = m->slots;
+    size_t old_cap = m->cap;
+    m->cap *= 2;
+    m->slots = slots_new(m->cap);
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].used) continue;
+        size_t j = (size_t)old[i].hash & (m->cap - 1);
+        while (m->slots[j].used)
+            j = (j + 1) & (m->cap - 1);
+        m->slots[j] = old[i];
+    }
+    free(old);
 }
 
 void *sentinel_uuid_map_get(const sentinel_uuid_map_t *m, const char *key) {
-    slot_t *s = find(m, key);
+    size_t len = key_len(key);
+    slot_t *s = find(m, key, len, sentinel_hash(key, len));
     return s->used ? s->value : NULL;
 }
 
-void sentinel_uuid_map_put(sentinel_uuid_map_t *m, const char *key, void *value) {
-    if ((m->size + 1) * 2 > m->cap) {
-        slot_t *old = m->slots;
-        size_t old_cap = m->cap;
-        m->cap *= 2;
-        m->slots = sentinel_calloc(m->cap, sizeof(slot_t));
-        m->size = 0;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i].used) sentinel_uuid_map_put(m, old[i].key, old[i].value);
-        free(old);
-    }
-    slot_t *s = find(m, key);
-    if (!s->used) {
-        strncpy(s->key, key, sizeof(s->key) - 1);
-        s->key[sizeof(s->key) - 1] = '\0';
+/* The slot of key, made when absent (*made set). */
+static slot_t *slot_for(sentinel_uuid_map_t *m, const char *key, int *made) {
+    size_t len = key_len(key);
+    uint64_t h = sentinel_hash(key, len);
+    if ((m->size + 1) * 2 > m->cap) grow(m);
+    slot_t *s = find(m, key, len, h);
+    *made = !s->used;
+    if (*made) {
+        s->hash = h;
         s->used = 1;
+        s->len = (unsigned char)len;
+        memcpy(s->key, key, len);
+        s->key[len] = '\0';
         m->size++;
     }
+    return s;
+}
+
+void sentinel_uuid_map_put(sentinel_uuid_map_t *m, const char *key, void *value) {
+    int made;
+    slot_for(m, key, &made)->value = value;
+}
+
+void *sentinel_uuid_map_add(sentinel_uuid_map_t *m, const char *key, void *value) {
+    int made;
+    slot_t *s = slot_for(m, key, &made);
+    if (!made) return s->value;
     s->value = value;
+    return NULL;
 }
 
 size_t sentinel_uuid_map_size(const sentinel_uuid_map_t *m) { return m->size; }

@@ -14,8 +14,11 @@ void sentinel_uuid_map_clear(sentinel_uuid_map_t *map);
 
 /* Borrowed value or NULL. */
 void *sentinel_uuid_map_get(const sentinel_uuid_map_t *map, const char *uuid);
-/* Insert or replace. The key is copied. */
+/* Insert or replace. The key is copied (its first 36 bytes: UUID text). */
 void sentinel_uuid_map_put(sentinel_uuid_map_t *map, const char *uuid, void *value);
+/* Insert unless present, with one hash: NULL when inserted, else the
+ * value already there (kept). A NULL value cannot be told from absence. */
+void *sentinel_uuid_map_add(sentinel_uuid_map_t *map, const char *uuid, void *value);
 size_t sentinel_uuid_map_size(const sentinel_uuid_map_t *map);
 
 /* Iterate: returns 0 when done. *cursor starts at 0. */

@@ -17,7 +17,14 @@ static void next(sentinel_array_t *a, size_t more) {
 static void quoted(sentinel_array_t *a, const char *p, size_t len) {
     next(a, 2 * len + 2);
     a->buf[a->len++] = '"';
-    for (size_t i = 0; i < len; i++) {
+    /* Ids have nothing to escape: the run before the first '"' or '\\'
+     * is copied whole. */
+    size_t plain = 0;
+    while (plain < len && p[plain] != '"' && p[plain] != '\\')
+        plain++;
+    memcpy(a->buf + a->len, p, plain);
+    a->len += plain;
+    for (size_t i = plain; i < len; i++) {
         if (p[i] == '"' || p[i] == '\\') a->buf[a->len++] = '\\';
         a->buf[a->len++] = p[i];
     }

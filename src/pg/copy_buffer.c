@@ -27,11 +27,20 @@ static void raw(sentinel_copy_t *c, const char *s, size_t n) {
     c->len += n;
 }
 
-/* Backslash, tab, newline and carriage return are escaped. */
+/* Backslash, tab, newline and carriage return are escaped. Most values
+ * (ids, names, timestamps) have none: their run up to the first one is
+ * copied whole. */
 static void escaped(sentinel_copy_t *c, const char *s) {
-    size_t n = strlen(s);
+    size_t plain = strcspn(s, "\\\t\n\r");
+    if (!s[plain]) {
+        raw(c, s, plain);
+        return;
+    }
+    size_t n = plain + strlen(s + plain);
     reserve(c, 2 * n);
-    for (size_t i = 0; i < n; i++) {
+    memcpy(c->buf + c->len, s, plain);
+    c->len += plain;
+    for (size_t i = plain; i < n; i++) {
         char ch = s[i];
         switch (ch) {
         case '\\':

@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include "pg/array.h"
+#include "pg/copy_buffer.h"
 #include "pg/db.h"
 
 static void test_retriable(void **state) {
@@ -100,11 +102,50 @@ static void test_names(void **state) {
     assert_string_equal(sentinel_err_name(SENTINEL_ERR_FATAL), "fatal");
 }
 
+/* COPY text fields: a backslash, tab, newline or carriage return is
+ * escaped wherever it falls; the rest goes as it is. */
+static void test_copy_text_escapes(void **state) {
+    (void)state;
+    sentinel_copy_t c = {0};
+    sentinel_copy_str(&c, "0b6e1d3c-7a55-4a4e-9d1e-2f0c5b8a9e11");
+    sentinel_copy_str(&c, "a\tb");
+    sentinel_copy_str(&c, "\\lead");
+    sentinel_copy_str(&c, "mid\tdle\nand\r");
+    sentinel_copy_str(&c, "cr only\r");
+    sentinel_copy_str(&c, "");
+    sentinel_copy_str(&c, NULL);
+    sentinel_copy_end_row(&c);
+    const char *want = "0b6e1d3c-7a55-4a4e-9d1e-2f0c5b8a9e11\ta\\tb\t\\\\lead\t"
+                       "mid\\tdle\\nand\\r\tcr only\\r\t\t\\N\n";
+    assert_int_equal(c.len, strlen(want));
+    assert_memory_equal(c.buf, want, c.len);
+    sentinel_copy_free(&c);
+}
+
+/* Array literals quote every element, with '"' and '\\' escaped. */
+static void test_array_quotes(void **state) {
+    (void)state;
+    sentinel_array_t a = {0};
+    sentinel_array_add(&a, "0b6e1d3c-7a55-4a4e-9d1e-2f0c5b8a9e11");
+    sentinel_array_add(&a, "say \"hi\"");
+    sentinel_array_add(&a, "back\\slash");
+    sentinel_array_add(&a, NULL);
+    assert_string_equal(sentinel_array_text(&a),
+                        "{\"0b6e1d3c-7a55-4a4e-9d1e-2f0c5b8a9e11\",\"say \\\"hi\\\"\","
+                        "\"back\\\\slash\",NULL}");
+    sentinel_array_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_retriable), cmocka_unit_test(test_invalid),
-        cmocka_unit_test(test_fatal),     cmocka_unit_test(test_names),
-        cmocka_unit_test(test_redact),    cmocka_unit_test(test_redact_by_value),
+        cmocka_unit_test(test_retriable),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_fatal),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_redact_by_value),
+        cmocka_unit_test(test_copy_text_escapes),
+        cmocka_unit_test(test_array_quotes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
