@@ -490,6 +490,8 @@ static sentinel_err_t start(rt_runtime_t *rt, char *errstr, size_t errstr_size) 
         sentinel_info("consuming %s as group %s for %d projector(s) in %d lane(s) each", rt->topic,
                       rt->group, rt->n / rt->lanes, rt->lanes);
     }
+    /* Without a reclaimer the projections free their chunks themselves. */
+    rt->reclaiming = !pthread_create(&rt->reclaimer, NULL, rt_reclaim_main, rt);
     for (int j = 0; j < rt->n; j++) {
         if (pthread_create(&rt->proj[j].thread, NULL, rt_projection_main, &rt->proj[j])) {
             snprintf(errstr, errstr_size, "cannot start a thread");
@@ -582,6 +584,15 @@ static void finish(rt_runtime_t *rt) {
     pthread_mutex_unlock(&rt->lock);
     for (int j = 0; j < rt->n; j++)
         if (rt->proj[j].started) pthread_join(rt->proj[j].thread, NULL);
+    if (rt->reclaiming) {
+        /* It frees what the projections left it, then ends. */
+        pthread_mutex_lock(&rt->lock);
+        rt->reclaim_stop = 1;
+        pthread_cond_signal(&rt->litter);
+        pthread_mutex_unlock(&rt->lock);
+        pthread_join(rt->reclaimer, NULL);
+        rt->reclaiming = 0;
+    }
     (void)make_commits_durable(rt);
     for (int j = 0; j < rt->n; j++) {
         rt_projection_t *pj = &rt->proj[j];
@@ -610,6 +621,7 @@ static void finish(rt_runtime_t *rt) {
     pthread_mutex_destroy(&rt->lock);
     pthread_cond_destroy(&rt->more);
     pthread_cond_destroy(&rt->room);
+    pthread_cond_destroy(&rt->litter);
     free(rt->assigned);
     free(rt->proj);
 }
@@ -645,6 +657,7 @@ sentinel_err_t sentinel_projections_run(sentinel_projection_t *set, int n,
     pthread_mutex_init(&rt->lock, NULL);
     pthread_cond_init(&rt->more, NULL);
     pthread_cond_init(&rt->room, NULL);
+    pthread_cond_init(&rt->litter, NULL);
     for (int p = 0; p < RT_MAX_PARTITIONS; p++) {
         rt->parts[p].span = -1;
         rt->parts[p].eof_at = -1;

@@ -188,6 +188,15 @@ struct rt_runtime {
     pthread_mutex_t lock;
     pthread_cond_t more; /* a chunk was added, or the run ends */
     pthread_cond_t room; /* a chunk was freed */
+    /* Chunks every projection is done with, for the reclaimer to free:
+     * a backlog's slowest projection would otherwise spend a fifth of its
+     * thread freeing thousands of decoded events a chunk, on the critical
+     * path. They count in flight until freed. */
+    rt_chunk_t *garbage;
+    pthread_cond_t litter; /* garbage was added, or the reclaimer must stop */
+    pthread_t reclaimer;
+    int reclaiming; /* the reclaimer runs */
+    int reclaim_stop;
     rt_reader_part_t parts[RT_MAX_PARTITIONS];
     /* assigned[j * RT_MAX_PARTITIONS + p]: projection j's offset of p as
      * read when the partition's generation began. */
@@ -242,6 +251,8 @@ SENTINEL_MUSTCHECK sentinel_err_t rt_assign_bounded(rt_runtime_t *rt, char *errs
 int rt_bounded(const rt_runtime_t *rt);
 /* Whether the run should stop now (asked by a signal, or a failure). */
 int rt_stopping(const rt_runtime_t *rt);
+/* The reclaimer: frees the chunks release() leaves it. */
+void *rt_reclaim_main(void *arg);
 /* A daemon (plain `sentinel project`) waits out every failure; scripts
  * give up on what waiting cannot fix. */
 int rt_is_daemon(const rt_runtime_t *rt);

@@ -147,10 +147,45 @@ static int take(rt_projection_t *pj, view_t *v) {
     return 1;
 }
 
-/* Done with the view's chunks: the last projection done frees them,
- * outside the lock (a chunk's thousands of decoded events take a while to
- * free, and the reader and the other projections would wait on the lock
- * meanwhile). Their bytes count in flight until they are freed. */
+/* Free a list of chunks, outside the lock, then give their bytes back to
+ * the budget. */
+static void free_chunks(rt_runtime_t *rt, rt_chunk_t *done) {
+    size_t bytes = 0;
+    while (done) {
+        rt_chunk_t *c = done;
+        done = c->next;
+        bytes += c->bytes;
+        rt_chunk_free(c);
+    }
+    pthread_mutex_lock(&rt->lock);
+    rt->in_flight -= bytes;
+    pthread_cond_broadcast(&rt->room);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void *rt_reclaim_main(void *arg) {
+    rt_runtime_t *rt = arg;
+    pthread_setname_np(pthread_self(), "reclaim");
+    pthread_mutex_lock(&rt->lock);
+    for (;;) {
+        while (!rt->garbage && !rt->reclaim_stop)
+            pthread_cond_wait(&rt->litter, &rt->lock);
+        rt_chunk_t *done = rt->garbage;
+        rt->garbage = NULL;
+        if (!done) break; /* stopping, and nothing is left */
+        pthread_mutex_unlock(&rt->lock);
+        free_chunks(rt, done);
+        pthread_mutex_lock(&rt->lock);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return NULL;
+}
+
+/* Done with the view's chunks: the last projection done hands them to the
+ * reclaimer, or frees them itself, outside the lock, when there is none
+ * (a chunk's thousands of decoded events take a while to free, and the
+ * reader and the other projections would wait on the lock meanwhile).
+ * Their bytes count in flight until they are freed. */
 static void release(rt_projection_t *pj, view_t *v) {
     rt_runtime_t *rt = pj->rt;
     pthread_mutex_lock(&rt->lock);
@@ -165,20 +200,14 @@ static void release(rt_projection_t *pj, view_t *v) {
         last = &c->next;
     }
     *last = NULL;
-    pthread_mutex_unlock(&rt->lock);
-    if (done) {
-        size_t bytes = 0;
-        while (done) {
-            rt_chunk_t *c = done;
-            done = c->next;
-            bytes += c->bytes;
-            rt_chunk_free(c);
-        }
-        pthread_mutex_lock(&rt->lock);
-        rt->in_flight -= bytes;
-        pthread_cond_broadcast(&rt->room);
-        pthread_mutex_unlock(&rt->lock);
+    if (done && rt->reclaiming) {
+        *last = rt->garbage; /* the older garbage after these: order does not matter */
+        rt->garbage = done;
+        done = NULL;
+        pthread_cond_signal(&rt->litter);
     }
+    pthread_mutex_unlock(&rt->lock);
+    if (done) free_chunks(rt, done);
     for (int i = 0; i < v->n_parts; i++) {
         /* No mark of this view may leak into a transaction of the next. */
         pj->parts[v->parts[i]].in_view = 0;
