@@ -103,29 +103,24 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
     daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err;
 
-    /* Set-based reads: everything the batch refers to, one query each. */
-    if ((err =
-             load_states(conn,
-                         "SELECT k.id, k.workspace_id, r.status, r.event_id, r.completed_event_id "
-                         "FROM run_keys k JOIN runs r "
-                         "ON r.id = k.id AND r.created_at = k.created_at "
-                         "WHERE k.id = ANY($1::uuid[])",
-                         &run_ids, runs, &pool, errstr, errstr_size)))
-        goto out;
-    if ((err = load_repositories(conn, &repo_ids, repos, &pool, errstr, errstr_size))) goto out;
-    if ((err = load_states(conn,
-                           "SELECT id, workspace_id FROM finding_keys WHERE id = ANY($1::uuid[])",
-                           &finding_ids, findings, &pool, errstr, errstr_size)))
+    /* Set-based reads: everything the batch refers to, one query each, all
+     * in one round trip. */
+    const load_t loads[] = {
+        {"SELECT k.id, k.workspace_id, r.status, r.event_id, r.completed_event_id "
+         "FROM run_keys k JOIN runs r ON r.id = k.id AND r.created_at = k.created_at "
+         "WHERE k.id = ANY($1::uuid[])",
+         &run_ids, runs, NULL, NULL},
+        {repositories_sql, &repo_ids, repos, NULL, NULL},
+        {"SELECT id, workspace_id FROM finding_keys WHERE id = ANY($1::uuid[])", &finding_ids,
+         findings, NULL, NULL},
+        {"SELECT id, workspace_id, event_id FROM annotations WHERE id = ANY($1::uuid[])",
+         &annotation_ids, annotations, NULL, NULL},
+        {"SELECT slug, id FROM providers", NULL, NULL, load_provider, providers},
+    };
+    if ((err = load_all(conn, loads, (int)(sizeof(loads) / sizeof(loads[0])), &pool, errstr,
+                        errstr_size)))
         goto out;
     if ((err = load_finding_events(conn, &finding_ids, findings, errstr, errstr_size))) goto out;
-    if ((err = load_states(conn,
-                           "SELECT id, workspace_id, event_id FROM annotations "
-                           "WHERE id = ANY($1::uuid[])",
-                           &annotation_ids, annotations, &pool, errstr, errstr_size)))
-        goto out;
-    if ((err = sentinel_db_select(conn, "SELECT slug, id FROM providers", 0, NULL, load_provider,
-                                  providers, errstr, errstr_size)))
-        goto out;
 
     /* Decide each event in log order against that state. */
     for (size_t i = 0; i < n; i++) {

@@ -3,6 +3,8 @@
 
 #include "base/alloc.h"
 #include "base/timestamp.h"
+#include "pg/array.h"
+#include "pg/db.h"
 #include "projectors/support.h"
 
 void id_list_init(id_list_t *l) {
@@ -91,13 +93,53 @@ sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentin
     return select_ids(conn, sql, ids, load_row, &ctx, errstr, errstr_size);
 }
 
+sentinel_err_t load_all(PGconn *conn, const load_t *loads, int n, state_pool_t *pool, char *errstr,
+                        size_t errstr_size) {
+    sentinel_statement_t *st = sentinel_calloc((size_t)n + 1, sizeof(*st));
+    char **arrays = sentinel_calloc((size_t)n + 1, sizeof(*arrays));
+    const char **params = sentinel_calloc((size_t)n + 1, sizeof(*params));
+    const load_t **ran = sentinel_calloc((size_t)n + 1, sizeof(*ran));
+    PGresult **res = sentinel_calloc((size_t)n + 1, sizeof(*res));
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        const load_t *l = &loads[i];
+        if (l->ids && !l->ids->n) continue;
+        st[m].sql = l->sql;
+        if (l->ids) {
+            arrays[m] = sentinel_array_of(l->ids->ids, l->ids->n);
+            params[m] = arrays[m];
+            st[m].n_params = 1;
+            st[m].params = &params[m];
+        }
+        ran[m++] = l;
+    }
+    sentinel_err_t err = m ? sentinel_db_pipeline(conn, m, st, res, errstr, errstr_size) : 0;
+    for (int k = 0; k < m; k++) {
+        load_ctx_t ctx = {ran[k]->map, pool};
+        for (int r = 0; !err && r < PQntuples(res[k]); r++) {
+            if (ran[k]->map)
+                load_row(res[k], r, &ctx);
+            else
+                ran[k]->row(res[k], r, ran[k]->opaque);
+        }
+        PQclear(res[k]);
+        free(arrays[k]);
+    }
+    free(res);
+    free(ran);
+    free(params);
+    free(arrays);
+    free(st);
+    return err;
+}
+
+const char repositories_sql[] =
+    "SELECT id, workspace_id, (extract(epoch FROM deleted_at) * 1000000)::bigint "
+    "AS deleted_at FROM repositories WHERE id = ANY($1::uuid[])";
+
 sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
                                  state_pool_t *pool, char *errstr, size_t errstr_size) {
-    return load_states(
-        conn,
-        "SELECT id, workspace_id, (extract(epoch FROM deleted_at) * 1000000)::bigint "
-        "AS deleted_at FROM repositories WHERE id = ANY($1::uuid[])",
-        ids, map, pool, errstr, errstr_size);
+    return load_states(conn, repositories_sql, ids, map, pool, errstr, errstr_size);
 }
 
 sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,

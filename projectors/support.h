@@ -63,6 +63,23 @@ sentinel_err_t load_repositories(PGconn *conn, id_list_t *ids, sentinel_uuid_map
 sentinel_err_t load_users(PGconn *conn, id_list_t *ids, sentinel_uuid_map_t *map,
                           state_pool_t *pool, char *errstr, size_t errstr_size);
 
+/* One of the reads a batch starts with (load_all). */
+typedef struct load {
+    const char *sql;
+    const id_list_t *ids;     /* $1, as uuid[]; NULL: sql takes no parameter */
+    sentinel_uuid_map_t *map; /* rows into map, as load_states loads them; or */
+    void (*row)(PGresult *res, int r, void *opaque); /* each row to row(), when map is NULL */
+    void *opaque;
+} load_t;
+
+/* The reads of loads[0..n) in one round trip, in order; a read of no ids
+ * does not run. */
+sentinel_err_t load_all(PGconn *conn, const load_t *loads, int n, state_pool_t *pool, char *errstr,
+                        size_t errstr_size);
+
+/* The repositories of ids as load_repositories reads them, for load_all. */
+extern const char repositories_sql[];
+
 /* sentinel_db_select with $1 the uuid[] of ids; nothing runs for none. */
 sentinel_err_t select_ids(PGconn *conn, const char *sql, const id_list_t *ids,
                           void (*row)(PGresult *res, int r, void *opaque), void *opaque,

@@ -88,6 +88,112 @@ static PGresult *run_statement(PGconn *conn, const char *sql, int n, const char 
     return PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
 }
 
+/* ---------------------------------------------------------------- pipelines */
+
+/* A command sent in a pipeline: statement i's Prepare (making cache slot
+ * `slot`) or its execution. */
+typedef struct sent {
+    int statement;
+    int slot; /* >= 0: a Prepare that fills this slot of the cache */
+} sent_t;
+
+/* The slot conn's cache has or will have (pending: the slots this
+ * pipeline prepares) for sql; -1 when it keeps none or is full. */
+static int slot_of(const statements_t *s, const sentinel_statement_t *list, const int *pending,
+                   int n_pending, const char *sql, int *is_new) {
+    *is_new = 0;
+    if (!s) return -1;
+    uint64_t h = text_hash(sql);
+    for (int i = 0; i < s->n; i++)
+        if (s->list[i].hash == h && !strcmp(s->list[i].sql, sql)) return i;
+    for (int k = 0; k < n_pending; k++)
+        if (!strcmp(list[pending[k]].sql, sql)) return s->n + k;
+    if (s->n + n_pending >= STATEMENTS_MAX) return -1;
+    *is_new = 1;
+    return s->n + n_pending;
+}
+
+sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n, const sentinel_statement_t *statements,
+                                    PGresult **results, char *errstr, size_t errstr_size) {
+    statements_t *cache = PQinstanceData(conn, statements_event);
+    sent_t *sent = sentinel_calloc((size_t)(2 * n + 1), sizeof(*sent));
+    int *pending = sentinel_calloc((size_t)(n + 1), sizeof(*pending)); /* statements prepared now */
+    PGresult **out = sentinel_calloc((size_t)(n + 1), sizeof(*out));
+    sentinel_err_t err = SENTINEL_OK;
+    int n_sent = 0, n_pending = 0, entered = PQenterPipelineMode(conn) == 1, ok = entered;
+    for (int i = 0; ok && i < n; i++) {
+        const sentinel_statement_t *st = &statements[i];
+        int is_new, slot = slot_of(cache, statements, pending, n_pending, st->sql, &is_new);
+        char name[24];
+        snprintf(name, sizeof(name), "sentinel_%d", slot);
+        if (is_new) {
+            ok = PQsendPrepare(conn, name, st->sql, st->n_params, NULL) == 1;
+            if (!ok) break;
+            sent[n_sent++] = (sent_t){i, slot};
+            pending[n_pending++] = i;
+        }
+        ok = slot >= 0
+                 ? PQsendQueryPrepared(conn, name, st->n_params, st->params, NULL, NULL, 0) == 1
+                 : PQsendQueryParams(conn, st->sql, st->n_params, NULL, st->params, NULL, NULL,
+                                     0) == 1;
+        if (ok) sent[n_sent++] = (sent_t){i, -1};
+    }
+    if (!ok) {
+        err = SENTINEL_ERR_RETRIABLE; /* libpq could not send: the connection is in trouble */
+        sentinel_db_errstr(conn, NULL, errstr, errstr_size);
+    }
+    if (entered && PQpipelineSync(conn) == 1) {
+        /* Each command's results end with a NULL; the sync point's result
+         * ends the pipeline. */
+        for (int command = 0;;) {
+            PGresult *res = PQgetResult(conn);
+            if (!res) {
+                if (++command > n_sent + 1) break; /* nothing more comes: connection lost */
+                continue;
+            }
+            ExecStatusType status = PQresultStatus(res);
+            if (status == PGRES_PIPELINE_SYNC) {
+                PQclear(res);
+                break;
+            }
+            if (command >= n_sent || status == PGRES_PIPELINE_ABORTED) {
+                PQclear(res); /* after a failure: it did not run */
+                continue;
+            }
+            const sent_t *c = &sent[command];
+            sentinel_err_t class = sentinel_db_classify(conn, res);
+            if (class && !err) {
+                err = class;
+                sentinel_db_errstr(conn, res, errstr, errstr_size);
+            }
+            if (!class && c->slot >= 0 && cache && c->slot == cache->n) {
+                /* Prepared: the cache has it under that name from now on. */
+                const char *sql = statements[c->statement].sql;
+                cache->list[cache->n++] = (statement_t){text_hash(sql), sentinel_strdup(sql)};
+            }
+            if (!class && c->slot < 0 && !out[c->statement])
+                out[c->statement] = res;
+            else
+                PQclear(res);
+        }
+    }
+    if ((!entered || PQexitPipelineMode(conn) != 1) && !err) {
+        err = SENTINEL_ERR_RETRIABLE;
+        sentinel_db_errstr(conn, NULL, errstr, errstr_size);
+    }
+    for (int i = 0; i < n; i++) {
+        if (results && !err)
+            results[i] = out[i];
+        else
+            PQclear(out[i]);
+    }
+    if (results && err) memset(results, 0, (size_t)n * sizeof(*results));
+    free(out);
+    free(pending);
+    free(sent);
+    return err;
+}
+
 /* The class of a failed connection attempt, from libpq's words (it gives
  * no SQLSTATE for them): what waiting cannot fix is FATAL. */
 static sentinel_err_t classify_connect_failure(const char *msg) {

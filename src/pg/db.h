@@ -65,6 +65,25 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_params(PGconn *conn, const char *s
                                                      const char *const *params, PGresult **out,
                                                      char *errstr, size_t errstr_size);
 
+/* One statement of a pipeline: text and text parameters. */
+typedef struct sentinel_statement {
+    const char *sql;
+    int n_params;
+    const char *const *params;
+} sentinel_statement_t;
+
+/* Run n statements in one round trip (libpq's pipeline mode), in order,
+ * prepared as sentinel_db_params prepares them. On success results[i]
+ * gets statement i's result (the caller clears each), or every result is
+ * cleared when results is NULL. On failure errstr has the first failing
+ * statement's message, the statements after it did not run, and there are
+ * no results. The pipeline's end is a sync point: it ends no transaction
+ * block, so a BEGIN among the statements (or before them) stays open. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n,
+                                                       const sentinel_statement_t *statements,
+                                                       PGresult **results, char *errstr,
+                                                       size_t errstr_size);
+
 /* Copy a failed result's primary message (or the connection's) into errstr,
  * without the trailing newline libpq adds. */
 void sentinel_db_errstr(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);

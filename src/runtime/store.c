@@ -131,48 +131,76 @@ sentinel_err_t rt_stored_offset(PGconn *pg, const char *projector, const char *t
 
 /* ---------------------------------------------------------------- the transaction */
 
+static const char *lock_sql(int exclusive) {
+    return exclusive ? "SELECT pg_advisory_xact_lock(hashtext("
+                       "'sentinel.projection.' || $1), hashtext($2))"
+                     : "SELECT pg_advisory_xact_lock_shared(hashtext("
+                       "'sentinel.projection.' || $1), hashtext($2))";
+}
+
 sentinel_err_t sentinel_projection_lock(PGconn *conn, const char *schema, const char *projector,
                                         int exclusive, char *errstr, size_t errstr_size) {
     const char *params[2] = {schema ? schema : "public", projector};
-    return sentinel_db_params(conn,
-                              exclusive ? "SELECT pg_advisory_xact_lock(hashtext("
-                                          "'sentinel.projection.' || $1), hashtext($2))"
-                                        : "SELECT pg_advisory_xact_lock_shared(hashtext("
-                                          "'sentinel.projection.' || $1), hashtext($2))",
-                              2, params, NULL, errstr, errstr_size);
+    return sentinel_db_params(conn, lock_sql(exclusive), 2, params, NULL, errstr, errstr_size);
 }
 
-/* The compare-and-set of every partition in the batch, in one statement.
- * *moved_all is 1 when all rows moved, 0 when fenced. */
-static sentinel_err_t advance_offsets(rt_projection_t *pj, int *moved_all, char *errstr,
-                                      size_t errstr_size) {
-    sentinel_array_t parts = {0}, expected = {0}, next = {0};
-    int count = 0;
+/* The compare-and-set of every partition in the batch, in one statement:
+ * its arrays, and how many rows must move. */
+typedef struct advance {
+    sentinel_array_t parts, expected, next;
+    int count;
+    const char *params[5];
+} advance_t;
+
+static const char advance_sql[] =
+    "UPDATE projector_offsets o SET next_offset = v.next, updated_at = now() "
+    "FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS v(p, expected, next) "
+    "WHERE o.projector = $1 AND o.topic = $2 AND o.partition = v.p "
+    "AND o.next_offset = v.expected";
+
+static void advance_init(advance_t *a, const rt_projection_t *pj) {
+    memset(a, 0, sizeof(*a));
     for (int p = 0; p < RT_MAX_PARTITIONS; p++) {
-        rt_part_t *st = &pj->parts[p];
+        const rt_part_t *st = &pj->parts[p];
         if (!st->in_batch) continue;
-        sentinel_array_add_int(&parts, p);
-        sentinel_array_add_int(&expected, st->expected);
-        sentinel_array_add_int(&next, st->last + 1);
-        count++;
+        sentinel_array_add_int(&a->parts, p);
+        sentinel_array_add_int(&a->expected, st->expected);
+        sentinel_array_add_int(&a->next, st->last + 1);
+        a->count++;
     }
-    const char *params[5] = {pj->p->name, pj->rt->topic, sentinel_array_text(&parts),
-                             sentinel_array_text(&expected), sentinel_array_text(&next)};
-    PGresult *res = NULL;
-    sentinel_err_t err = sentinel_db_params(
-        pj->pg,
-        "UPDATE projector_offsets o SET next_offset = v.next, updated_at = now() "
-        "FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS v(p, expected, next) "
-        "WHERE o.projector = $1 AND o.topic = $2 AND o.partition = v.p "
-        "AND o.next_offset = v.expected",
-        5, params, &res, errstr, errstr_size);
-    sentinel_array_free(&parts);
-    sentinel_array_free(&expected);
-    sentinel_array_free(&next);
-    if (err) return err;
-    *moved_all = atoi(PQcmdTuples(res)) == count;
-    PQclear(res);
-    return SENTINEL_OK;
+    a->params[0] = pj->p->name;
+    a->params[1] = pj->rt->topic;
+    a->params[2] = sentinel_array_text(&a->parts);
+    a->params[3] = sentinel_array_text(&a->expected);
+    a->params[4] = sentinel_array_text(&a->next);
+}
+
+static void advance_free(advance_t *a) {
+    sentinel_array_free(&a->parts);
+    sentinel_array_free(&a->expected);
+    sentinel_array_free(&a->next);
+}
+
+/* BEGIN, the projection's shared lock and the offsets' compare-and-set (a
+ * replay stores none), in one round trip. *moved_all is 1 when every
+ * offset moved, 0 when fenced. */
+static sentinel_err_t begin_batch(rt_projection_t *pj, int *moved_all, char *errstr,
+                                  size_t errstr_size) {
+    const sentinel_run_options_t *opt = pj->rt->opt;
+    const char *lock_params[2] = {opt->schema ? opt->schema : "public", pj->p->name};
+    advance_t a;
+    advance_init(&a, pj);
+    sentinel_statement_t st[3] = {
+        {"BEGIN", 0, NULL}, {lock_sql(0), 2, lock_params}, {advance_sql, 5, a.params}};
+    int n = pj->run->start_offsets ? 2 : 3;
+    PGresult *res[3] = {NULL, NULL, NULL};
+    sentinel_err_t err = sentinel_db_pipeline(pj->pg, n, st, res, errstr, errstr_size);
+    *moved_all = 1;
+    if (!err && n == 3) *moved_all = atoi(PQcmdTuples(res[2])) == a.count;
+    for (int i = 0; i < 3; i++)
+        PQclear(res[i]);
+    advance_free(&a);
+    return err;
 }
 
 /* Whether p proves item it applied by a row of its own. */
@@ -455,14 +483,9 @@ sentinel_err_t rt_run_handler(const sentinel_projector_t *p, int prepare, PGconn
 
 sentinel_err_t rt_apply_once(rt_projection_t *pj, rt_item_t *items, size_t count, int *fenced,
                              char *errstr, size_t errstr_size) {
-    const sentinel_run_options_t *opt = pj->rt->opt;
-    sentinel_err_t err = sentinel_db_exec(pj->pg, "BEGIN", errstr, errstr_size);
-    if (err) return err;
-    if ((err = sentinel_projection_lock(pj->pg, opt->schema, pj->p->name, 0, errstr, errstr_size)))
-        goto rollback;
-    int moved_all = 1; /* a replay stores no offsets */
-    if (!pj->run->start_offsets && (err = advance_offsets(pj, &moved_all, errstr, errstr_size)))
-        goto rollback;
+    int moved_all;
+    sentinel_err_t err = begin_batch(pj, &moved_all, errstr, errstr_size);
+    if (err) goto rollback;
     if (!moved_all) {
         *fenced = 1;
         goto rollback;

@@ -107,6 +107,72 @@ static void test_statements_are_prepared_once(void **state) {
     PQfinish(conn);
 }
 
+/* A pipeline runs its statements in order in one round trip, prepared as
+ * sentinel_db_params prepares them; a BEGIN among them stays open; a
+ * failing statement gives its own message, the ones after it do not run,
+ * and the connection goes on. */
+static void test_pipeline(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+    assert_int_equal(sentinel_db_exec(conn, "CREATE TEMP TABLE piped (n int PRIMARY KEY)", errstr,
+                                      sizeof(errstr)),
+                     SENTINEL_OK);
+    const char *two[1] = {"2"}, *three[1] = {"3"};
+    sentinel_statement_t st[4] = {
+        {"BEGIN", 0, NULL},
+        {"INSERT INTO piped VALUES ($1::int)", 1, two},
+        {"INSERT INTO piped VALUES ($1::int)", 1, three},
+        {"SELECT count(*), txid_current_if_assigned() IS NOT NULL FROM piped", 0, NULL},
+    };
+    PGresult *res[4];
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(sentinel_db_pipeline(conn, 4, st, res, errstr, sizeof(errstr)),
+                         SENTINEL_OK);
+        assert_string_equal(PQcmdTuples(res[1]), "1");
+        assert_string_equal(PQgetvalue(res[3], 0, 0), "2");
+        assert_string_equal(PQgetvalue(res[3], 0, 1), "t");
+        for (int i = 0; i < 4; i++)
+            PQclear(res[i]);
+        /* The BEGIN is still open: a rollback undoes both inserts. */
+        assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);
+        assert_int_equal(sentinel_db_exec(conn, "ROLLBACK", errstr, sizeof(errstr)), SENTINEL_OK);
+        char *left = harness_query_value(conn, "SELECT count(*) FROM piped");
+        assert_string_equal(left, "0");
+        free(left);
+    }
+    /* Three distinct texts prepared once each, the second round reused them. */
+    assert_int_equal(prepared_count(conn), 3);
+
+    /* The second insert breaks the key: its message, nothing after it. */
+    sentinel_statement_t bad[4] = {
+        {"BEGIN", 0, NULL},
+        {"INSERT INTO piped VALUES ($1::int)", 1, two},
+        {"INSERT INTO piped VALUES ($1::int)", 1, two},
+        {"INSERT INTO piped VALUES ($1::int)", 1, three},
+    };
+    res[0] = res[1] = res[2] = res[3] = (PGresult *)1;
+    assert_int_equal(sentinel_db_pipeline(conn, 4, bad, res, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
+    assert_non_null(strstr(errstr, "duplicate key"));
+    for (int i = 0; i < 4; i++)
+        assert_null(res[i]);
+    assert_int_equal(PQtransactionStatus(conn), PQTRANS_INERROR);
+    assert_int_equal(sentinel_db_exec(conn, "ROLLBACK", errstr, sizeof(errstr)), SENTINEL_OK);
+
+    /* A statement that cannot prepare fails as running it would. */
+    sentinel_statement_t missing[2] = {{"SELECT 1", 0, NULL},
+                                       {"SELECT n FROM no_such_table", 0, NULL}};
+    assert_int_equal(sentinel_db_pipeline(conn, 2, missing, NULL, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_FATAL);
+    assert_non_null(strstr(errstr, "no_such_table"));
+    char *one = harness_query_value(conn, "SELECT 1");
+    assert_string_equal(one, "1");
+    free(one);
+    PQfinish(conn);
+}
+
 static void fill_awkward_rows(sentinel_copy_t *rows) {
     static const char *const texts[] = {"plain",
                                         "",
@@ -316,6 +382,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_statements_are_prepared_once),
+        cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_rows_as_arrays_equal_copy),
         cmocka_unit_test(test_arrays_round_trip),
         cmocka_unit_test(test_classify_real_errors),
