@@ -662,6 +662,39 @@ long long harness_log_end(const char *topic) {
     return sum;
 }
 
+/* The broker that leads the partition holding most of topic's messages:
+ * the one a producer of it certainly talks to (the keys reach only some
+ * partitions, and a broker leading none of those would never be missed). */
+int harness_busiest_leader(const char *topic) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) fail_msg("%s", errstr);
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int leader = -1;
+    int64_t most = -1;
+    if (rd_kafka_metadata(rk, 0, t, &md, 10000)) fail_msg("no metadata for %s", topic);
+    for (int i = 0; i < md->topic_cnt; i++)
+        for (int p = 0; p < md->topics[i].partition_cnt; p++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(rk, topic, md->topics[i].partitions[p].id, &lo,
+                                                 &hi, 10000))
+                continue;
+            if (hi > most) {
+                most = hi;
+                leader = md->topics[i].partitions[p].leader;
+            }
+        }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    if (leader < 0) fail_msg("%s: no leader of a partition with messages", topic);
+    return leader;
+}
+
 /* A socket from `from` (a loopback address) to 127.0.0.1:port, connected
  * or -1. */
 int harness_dial(const char *from, int port) {

@@ -135,6 +135,9 @@ struct sentinel_publisher *harness_publisher(const char *topic);
 /* The end of topic's log: the sum of its partitions' high watermarks (0
  * while it does not exist). */
 long long harness_log_end(const char *topic);
+/* The node id of the broker leading the partition of topic that holds
+ * the most messages: one its producers certainly talk to. */
+int harness_busiest_leader(const char *topic);
 
 /* While working on one test: SENTINEL_TEST=name runs only the tests
  * whose names match, and says so on stderr; scripts/test clears it, so a
