@@ -638,14 +638,19 @@ void harness_test_filter(void) {
     cmocka_set_test_filter(only);
 }
 
-long long harness_log_end(const char *topic) {
+rd_kafka_t *harness_kafka_producer(void) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr)))
         fail_msg("%s", errstr);
-    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!rk) fail_msg("%s", errstr);
+    return rk;
+}
+
+long long harness_log_end(const char *topic) {
+    rd_kafka_t *rk = harness_kafka_producer();
     const struct rd_kafka_metadata *md = NULL;
     long long sum = 0;
     rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
@@ -666,12 +671,7 @@ long long harness_log_end(const char *topic) {
  * the one a producer of it certainly talks to (the keys reach only some
  * partitions, and a broker leading none of those would never be missed). */
 int harness_busiest_leader(const char *topic) {
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
-        fail_msg("%s", errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!rk) fail_msg("%s", errstr);
+    rd_kafka_t *rk = harness_kafka_producer();
     rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     int leader = -1;

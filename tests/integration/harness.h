@@ -5,6 +5,7 @@
 #define SENTINEL_TEST_HARNESS_H
 
 #include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -134,6 +135,9 @@ struct sentinel_publisher *harness_publisher(const char *topic);
 
 /* The end of topic's log: the sum of its partitions' high watermarks (0
  * while it does not exist). */
+/* A producer handle on the test brokers, quiet (no log lines), for
+ * metadata, offsets and admin requests; the caller destroys it. */
+rd_kafka_t *harness_kafka_producer(void);
 long long harness_log_end(const char *topic);
 /* The node id of the broker leading the partition of topic that holds
  * the most messages: one its producers certainly talk to. */

@@ -734,12 +734,7 @@ static int by_string(const void *a, const void *b) {
 /* The group.instance.id of each member of `group`, sorted and joined by
  * commas ("" for a dynamic member), as the broker describes the group. */
 static char *group_instance_ids(const char *group) {
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", harness_brokers(), errstr, sizeof(errstr)))
-        fail_msg("%s", errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!rk) fail_msg("%s", errstr);
+    rd_kafka_t *rk = harness_kafka_producer();
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
     const char *groups[1] = {group};
     rd_kafka_DescribeConsumerGroups(rk, groups, 1, NULL, queue);
