@@ -203,13 +203,19 @@ static char *backlog_projected(world_t *w, const char *gen_args, const char *opt
 /* A backlog larger than the memory setting: the reader fills it and waits
  * for the projectors to free room, again and again. It waits with the
  * consumer's prefetch in place, so every message comes from the broker
- * once: a pause to wait would drop the prefetch and fetch it again. */
+ * once: a pause to wait would drop the prefetch and fetch it again.
+ * Each projector lingers 200 ms between the starts of its transactions,
+ * so chunks pile up to the setting meanwhile however fast the projectors
+ * apply them (without it, projectors faster than a reader slowed by a busy
+ * machine left it waiting twice), and the reading is held back for
+ * certain; 200 ms is well within the second the reader waits before it
+ * pauses the consumer. */
 static void test_backlog_fetched_once(void **state) {
     world_t *w = *state;
     long long total;
     char *events = NULL;
-    char *out =
-        backlog_projected(w, "--events 20000 --seed 25", "--max-in-flight 4M", &events, &total);
+    char *out = backlog_projected(w, "--events 20000 --seed 25",
+                                  "--max-in-flight 4M --linger-ms 200", &events, &total);
     long long read = number_after(out, "read ");
     long long waits = number_after(out, "waited for room ");
     long long pauses = number_after(out, "paused the consumer ");
