@@ -62,16 +62,22 @@ static uint64_t text_hash(const char *s) {
     return h;
 }
 
+/* Where s keeps sql: its index, or s->n when it is not there. */
+static int statement_index(const statements_t *s, const char *sql) {
+    uint64_t h = text_hash(sql);
+    int i;
+    for (i = 0; i < s->n; i++)
+        if (s->list[i].hash == h && !strcmp(s->list[i].sql, sql)) break;
+    return i;
+}
+
 /* Run sql with text parameters as a statement prepared on conn (prepared
  * now if it is new there), or unnamed when conn keeps no statements or has
  * as many as it may. */
 static PGresult *run_statement(PGconn *conn, const char *sql, int n, const char *const *params) {
     statements_t *s = PQinstanceData(conn, statements_event);
     if (!s) return PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    uint64_t h = text_hash(sql);
-    int i;
-    for (i = 0; i < s->n; i++)
-        if (s->list[i].hash == h && !strcmp(s->list[i].sql, sql)) break;
+    int i = statement_index(s, sql);
     char name[24];
     snprintf(name, sizeof(name), "sentinel_%d", i);
     if (i == s->n) {
@@ -83,7 +89,7 @@ static PGresult *run_statement(PGconn *conn, const char *sql, int n, const char 
             return res; /* the statement's own error, as running it would give */
         }
         PQclear(res);
-        s->list[s->n++] = (statement_t){h, copy};
+        s->list[s->n++] = (statement_t){text_hash(sql), copy};
     }
     return PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
 }
@@ -103,9 +109,8 @@ static int slot_of(const statements_t *s, const sentinel_statement_t *list, cons
                    int n_pending, const char *sql, int *is_new) {
     *is_new = 0;
     if (!s) return -1;
-    uint64_t h = text_hash(sql);
-    for (int i = 0; i < s->n; i++)
-        if (s->list[i].hash == h && !strcmp(s->list[i].sql, sql)) return i;
+    int i = statement_index(s, sql);
+    if (i < s->n) return i;
     for (int k = 0; k < n_pending; k++)
         if (!strcmp(list[pending[k]].sql, sql)) return s->n + k;
     if (s->n + n_pending >= STATEMENTS_MAX) return -1;
