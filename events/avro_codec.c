@@ -2,6 +2,7 @@
  * encoding with avro-c: encoding an event built in memory, and decoding
  * what the topic holds (any known writer version, resolved to the newest,
  * then checked as a JSON event would be). */
+#include <arpa/inet.h>
 #include <avro.h>
 #include <jansson.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/timestamp.h"
 #include "base/utf8.h"
+#include "events/json_scan.h"
 #include "events/schema_set.h"
 
 static int set_string(avro_value_t *v, const char *s) { return avro_value_set_string(v, s); }
@@ -284,18 +286,247 @@ const sentinel_event_type_t *sentinel_codec_peek_type(const sentinel_codec_t *co
     return NULL;
 }
 
-sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes, size_t len,
-                                     sentinel_event_t *ev, char *errstr, size_t errstr_size) {
-    const unsigned char *p = bytes;
+/* ------------------------------------------------------ the direct reader */
+
+/* The newest version of a type is read straight from its bytes: the
+ * envelope into ev, and each data field checked and normalised as it is
+ * read, into ev->data, in one pass with nothing in between. The reader
+ * knows one shape, the one every event schema has (the envelope's four
+ * fields, then a record of data fields, each a value or a ["null", value]
+ * union), and only events that pass: at anything else (a malformed or
+ * unusual encoding, a value a rule refuses, text that is not UTF-8) it
+ * gives up, and the full decoder behind it decides and explains. */
+
+void sentinel_schema_plan_direct(schema_entry_t *e) {
+    static const char *const names[] = {"event_id", "workspace_id", "occurred_at", "source",
+                                        "data"};
+    static const avro_type_t types[] = {AVRO_STRING, AVRO_STRING, AVRO_INT64, AVRO_UNION,
+                                        AVRO_RECORD};
+    e->direct = 0;
+    if (!e->is_latest || avro_typeof(e->schema) != AVRO_RECORD ||
+        avro_schema_record_size(e->schema) != 5)
+        return;
+    for (int i = 0; i < 5; i++) {
+        avro_schema_t f = avro_schema_record_field_get_by_index(e->schema, i);
+        if (strcmp(avro_schema_record_field_name(e->schema, i), names[i]) ||
+            avro_typeof(f) != types[i])
+            return;
+    }
+    avro_schema_t source = avro_schema_record_field_get_by_index(e->schema, 3);
+    if (avro_schema_union_size(source) != 2 ||
+        avro_typeof(avro_schema_union_branch(source, 0)) != AVRO_NULL ||
+        avro_typeof(avro_schema_union_branch(source, 1)) != AVRO_STRING)
+        return;
+    avro_schema_t data = avro_schema_record_field_get_by_index(e->schema, 4);
+    if (avro_schema_record_size(data) != e->n_fields) return;
+    for (size_t i = 0; i < e->n_fields; i++) {
+        field_plan_t *spec = &e->fields[i];
+        avro_schema_t t = avro_schema_record_field_get_by_index(data, (int)i);
+        if (strcmp(avro_schema_record_field_name(data, (int)i), spec->name)) return;
+        spec->null_branch = -1;
+        if (avro_typeof(t) == AVRO_UNION) {
+            if (avro_schema_union_size(t) != 2) return;
+            for (int b = 0; b < 2; b++)
+                if (avro_typeof(avro_schema_union_branch(t, b)) == AVRO_NULL) spec->null_branch = b;
+            if (spec->null_branch < 0) return;
+            t = avro_schema_union_branch(t, 1 - spec->null_branch);
+        }
+        if (spec->required != (spec->null_branch < 0)) return;
+        avro_type_t want;
+        switch (spec->kind) {
+        case SENTINEL_FIELD_UUID:
+        case SENTINEL_FIELD_STRING:
+        case SENTINEL_FIELD_IP:
+        case SENTINEL_FIELD_JSON:
+        case SENTINEL_FIELD_OBJECT: want = AVRO_STRING; break;
+        case SENTINEL_FIELD_TIMESTAMP:
+        case SENTINEL_FIELD_LONG: want = AVRO_INT64; break;
+        case SENTINEL_FIELD_INT: want = AVRO_INT32; break;
+        case SENTINEL_FIELD_DOUBLE: want = AVRO_DOUBLE; break;
+        case SENTINEL_FIELD_BOOLEAN: want = AVRO_BOOLEAN; break;
+        case SENTINEL_FIELD_ENUM: want = AVRO_ENUM; break;
+        default: return;
+        }
+        if (avro_typeof(t) != want) return;
+        if (want == AVRO_ENUM) { /* the symbols validation knows, in the writer's order */
+            size_t n = json_array_size(spec->symbols);
+            if ((size_t)avro_schema_enum_number_of_symbols(t) != n) return;
+            for (size_t k = 0; k < n; k++) {
+                const char *sym = avro_schema_enum_get(t, (int)k);
+                if (!sym || strcmp(sym, json_string_value(json_array_get(spec->symbols, k))))
+                    return;
+            }
+        }
+    }
+    e->direct = 1;
+}
+
+typedef struct cursor {
+    const unsigned char *p, *end;
+} cursor_t;
+
+/* A zigzag varint of at most `max_bytes` bytes whose value fits in
+ * `bits` bits; -1 for anything longer or wider. */
+static int read_varint(cursor_t *c, int max_bytes, int bits, int64_t *out) {
+    uint64_t u = 0;
+    for (int i = 0; i < max_bytes; i++) {
+        if (c->p >= c->end) return -1;
+        unsigned char byte = *c->p++;
+        if (7 * i + 7 > bits && (byte & 0x7f) >> (bits - 7 * i)) return -1;
+        u |= (uint64_t)(byte & 0x7f) << (7 * i);
+        if (!(byte & 0x80)) {
+            *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int read_long(cursor_t *c, int64_t *out) { return read_varint(c, 10, 64, out); }
+
+/* Avro bytes or string: a length, then that many bytes, borrowed. */
+static int read_text(cursor_t *c, const char **s, size_t *n) {
+    int64_t len;
+    if (read_long(c, &len) || len < 0 || len > c->end - c->p) return -1;
+    *s = (const char *)c->p;
+    *n = (size_t)len;
+    c->p += len;
+    return 0;
+}
+
+/* A UUID string, normalised into out (SENTINEL_UUID_LEN + 1 bytes). */
+static int read_uuid(cursor_t *c, char *out) {
+    const char *s;
+    size_t n;
+    char in[SENTINEL_UUID_LEN + 1];
+    if (read_text(c, &s, &n) || n != SENTINEL_UUID_LEN) return -1;
+    memcpy(in, s, n);
+    in[n] = '\0';
+    return sentinel_uuid_normalize(in, out);
+}
+
+/* Plain text: UTF-8, no NUL. */
+static int read_plain(cursor_t *c, const char **s, size_t *n) {
+    return read_text(c, s, n) || memchr(*s, '\0', *n) || !sentinel_utf8_valid(*s, *n) ? -1 : 0;
+}
+
+/* One data field's value, checked and normalised as validation would
+ * leave it; NULL when the direct reader gives up. */
+static json_t *direct_value(sentinel_codec_t *codec, const field_plan_t *spec, cursor_t *c) {
+    const char *s;
+    size_t n;
+    int64_t l;
+    switch (spec->kind) {
+    case SENTINEL_FIELD_UUID: {
+        char uuid[SENTINEL_UUID_LEN + 1];
+        return read_uuid(c, uuid) ? NULL : json_stringn_nocheck(uuid, SENTINEL_UUID_LEN);
+    }
+    case SENTINEL_FIELD_STRING:
+        return read_plain(c, &s, &n) || !n ? NULL : json_stringn_nocheck(s, n);
+    case SENTINEL_FIELD_IP: {
+        char text[64];
+        unsigned char addr[16];
+        if (read_plain(c, &s, &n) || n >= sizeof(text)) return NULL;
+        memcpy(text, s, n);
+        text[n] = '\0';
+        if (inet_pton(AF_INET, text, addr) != 1 && inet_pton(AF_INET6, text, addr) != 1)
+            return NULL;
+        return json_stringn_nocheck(s, n);
+    }
+    case SENTINEL_FIELD_JSON:
+    case SENTINEL_FIELD_OBJECT: {
+        if (read_text(c, &s, &n) || !sentinel_utf8_valid(s, n)) return NULL;
+        int kind = json_scan_text_kind(&codec->scan, s, n);
+        if (kind != '{' && !(spec->kind == SENTINEL_FIELD_JSON && kind == '[')) return NULL;
+        return json_stringn_nocheck(s, n);
+    }
+    case SENTINEL_FIELD_TIMESTAMP: {
+        char ts[SENTINEL_TIMESTAMP_MAX];
+        if (read_long(c, &l) || l < SENTINEL_TIME_MIN || l >= SENTINEL_TIME_END) return NULL;
+        sentinel_timestamp_format(l, ts);
+        return json_string_nocheck(ts);
+    }
+    case SENTINEL_FIELD_INT:
+    case SENTINEL_FIELD_LONG:
+        if (spec->kind == SENTINEL_FIELD_INT ? read_varint(c, 5, 32, &l) : read_long(c, &l))
+            return NULL;
+        return sentinel_field_in_range(spec, (double)l) ? json_integer(l) : NULL;
+    case SENTINEL_FIELD_DOUBLE: {
+        uint64_t bits = 0;
+        double d;
+        if (c->end - c->p < 8) return NULL;
+        for (int b = 0; b < 8; b++)
+            bits |= (uint64_t)c->p[b] << (8 * b);
+        c->p += 8;
+        memcpy(&d, &bits, sizeof(d));
+        return isfinite(d) && sentinel_field_in_range(spec, d) ? json_real(d) : NULL;
+    }
+    case SENTINEL_FIELD_BOOLEAN:
+        if (c->p >= c->end || *c->p > 1) return NULL;
+        return json_boolean(*c->p++);
+    case SENTINEL_FIELD_ENUM: {
+        if (read_long(c, &l) || l < 0 || (size_t)l >= json_array_size(spec->symbols)) return NULL;
+        const json_t *sym = json_array_get(spec->symbols, (size_t)l);
+        return json_stringn_nocheck(json_string_value(sym), json_string_length(sym));
+    }
+    }
+    return NULL;
+}
+
+/* 0 with ev filled, or -1 with ev zeroed: the full decoder's turn. */
+static int direct_read(sentinel_codec_t *codec, const schema_entry_t *e, const unsigned char *p,
+                       const unsigned char *end, sentinel_event_t *ev) {
+    cursor_t c = {p, end};
+    int64_t branch;
+    const char *s;
+    size_t n;
+    char why[256];
+    json_t *data = NULL;
+    if (read_uuid(&c, ev->event_id) || read_uuid(&c, ev->workspace_id) ||
+        read_long(&c, &ev->occurred_at) || ev->occurred_at < SENTINEL_TIME_MIN ||
+        ev->occurred_at >= SENTINEL_TIME_END || read_long(&c, &branch) ||
+        (branch != 0 && branch != 1))
+        goto fail;
+    if (branch == 1) {
+        if (read_plain(&c, &s, &n) || n == 0 || n > 200) goto fail;
+        ev->source = sentinel_strndup(s, n);
+    }
+    data = json_object();
+    for (size_t i = 0; i < e->n_fields; i++) {
+        const field_plan_t *spec = &e->fields[i];
+        if (spec->null_branch >= 0) {
+            if (read_long(&c, &branch) || (branch != 0 && branch != 1)) goto fail;
+            if (branch == spec->null_branch) continue;
+        }
+        json_t *v = direct_value(codec, spec, &c);
+        if (!v) goto fail;
+        json_object_setn_new_nocheck(data, spec->name, spec->name_len, v);
+    }
+    if (c.p != c.end || sentinel_check_not_before(e, data, why, sizeof(why))) goto fail;
+    ev->type = e->type;
+    ev->version = e->version;
+    ev->schema = e;
+    ev->data = data;
+    return 0;
+fail:
+    json_decref(data);
+    free(ev->source);
     memset(ev, 0, sizeof(*ev));
+    return -1;
+}
+
+/* The schema entry whose fingerprint opens the single-object bytes, with
+ * the size checked; NULL with the reason in errstr. */
+static schema_entry_t *decode_header(sentinel_codec_t *codec, const unsigned char *p, size_t len,
+                                     char *errstr, size_t errstr_size) {
     if (len < SINGLE_OBJECT_HEADER || p[0] != 0xC3 || p[1] != 0x01) {
         snprintf(errstr, errstr_size, "not an Avro single-object encoding (no C3 01 marker)");
-        return SENTINEL_ERR_INVALID;
+        return NULL;
     }
     if (len > codec->max_bytes + SINGLE_OBJECT_HEADER) {
         snprintf(errstr, errstr_size, "event is %zu bytes, over the limit of %zu", len,
                  codec->max_bytes);
-        return SENTINEL_ERR_INVALID;
+        return NULL;
     }
     uint64_t fp = 0;
     for (int b = 0; b < 8; b++)
@@ -306,9 +537,16 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
     if (!e) {
         snprintf(errstr, errstr_size, "unknown writer schema (fingerprint %016llx)",
                  (unsigned long long)fp);
-        return SENTINEL_ERR_INVALID;
+        return NULL;
     }
+    return e;
+}
 
+/* The datum after the header, by avro-c's generic reader, then checked as
+ * a JSON event's data is. */
+static sentinel_err_t decode_datum(sentinel_codec_t *codec, schema_entry_t *e,
+                                   const unsigned char *p, size_t len, sentinel_event_t *ev,
+                                   char *errstr, size_t errstr_size) {
     long used = datum_check(e->schema, p + SINGLE_OBJECT_HEADER, p + len, 0);
     if (used < 0) {
         snprintf(errstr, errstr_size, "%s: datum does not match schema v%d: malformed or truncated",
@@ -423,5 +661,25 @@ sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes,
         memcpy(ev->event_id, event_id, sizeof(event_id));
         memcpy(ev->workspace_id, workspace_id, sizeof(workspace_id));
     }
+    return err;
+}
+
+sentinel_err_t sentinel_event_decode_full(sentinel_codec_t *codec, const void *bytes, size_t len,
+                                          sentinel_event_t *ev, char *errstr, size_t errstr_size) {
+    memset(ev, 0, sizeof(*ev));
+    schema_entry_t *e = decode_header(codec, bytes, len, errstr, errstr_size);
+    return e ? decode_datum(codec, e, bytes, len, ev, errstr, errstr_size) : SENTINEL_ERR_INVALID;
+}
+
+sentinel_err_t sentinel_event_decode(sentinel_codec_t *codec, const void *bytes, size_t len,
+                                     sentinel_event_t *ev, char *errstr, size_t errstr_size) {
+    memset(ev, 0, sizeof(*ev));
+    schema_entry_t *e = decode_header(codec, bytes, len, errstr, errstr_size);
+    if (!e) return SENTINEL_ERR_INVALID;
+    const unsigned char *p = bytes;
+    if (e->direct && !direct_read(codec, e, p + SINGLE_OBJECT_HEADER, p + len, ev))
+        return SENTINEL_OK;
+    sentinel_err_t err = decode_datum(codec, e, bytes, len, ev, errstr, errstr_size);
+    if (!err && e->is_latest) codec->decode_fallbacks++;
     return err;
 }

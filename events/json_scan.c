@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/hash.h"
+#include "base/utf8.h"
 #include "events/json_scan.h"
 
 /* A key seen in an object of the line, for duplicate detection. */
@@ -79,28 +80,6 @@ static int hex4(const char *p, const char *end, unsigned *out) {
 
 /* One UTF-8 sequence at p as jansson accepts it (no overlong forms, no
  * surrogates, nothing above U+10FFFF): its length, or 0. */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *end) {
-    unsigned c = p[0];
-    size_t n;
-    unsigned v;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, v = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, v = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, v = c & 0x07;
-    else
-        return 0;
-    if ((size_t)(end - p) < n) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000)) return 0;
-    return n;
-}
-
 /* Does any of the eight bytes at p need a look: '"', '\\', a control
  * character, or a byte of a UTF-8 sequence? (Exact when it says no.) */
 static int special_byte(const unsigned char *p) {
@@ -133,7 +112,7 @@ int json_scan_string(json_cursor_t *s, json_token_t *tok) {
             return 0;
         case C_CONTROL: return -1;
         case C_HIGH: {
-            size_t n = utf8_sequence(p, end);
+            size_t n = sentinel_utf8_sequence(p, end);
             if (!n) return -1;
             p += n;
             break;

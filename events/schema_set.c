@@ -522,6 +522,8 @@ sentinel_codec_t *sentinel_codec_new_from(const sentinel_schema_source_t *source
     json_decref(envelope);
     envelope = NULL;
     if (link_versions(codec, errstr, errstr_size)) goto fail;
+    for (size_t i = 0; i < codec->n_entries; i++)
+        sentinel_schema_plan_direct(&codec->entries[i]);
 
     codec->buf_cap = 4096;
     codec->buf = sentinel_malloc(codec->buf_cap);

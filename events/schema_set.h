@@ -36,6 +36,7 @@ typedef struct field_plan {
     const json_t *symbols;      /* enum symbols (borrowed), else NULL */
     int not_before;             /* index of the field this one may not be below, or -1 */
     const json_t *default_json; /* the schema default (borrowed), NULL when none */
+    int null_branch;            /* its ["null", T] union's null branch (0 or 1), -1 when required */
 } field_plan_t;
 
 struct schema_entry {
@@ -52,6 +53,7 @@ struct schema_entry {
     uint64_t fingerprint;
     unsigned char header[SINGLE_OBJECT_HEADER];
     char *canonical;
+    int direct; /* the newest version, in the shape the direct reader reads (avro_codec.c) */
     /* Resolution to the newest version (NULL when this is the newest). */
     avro_schema_t reader_schema;
     avro_value_iface_t *resolver;
@@ -72,6 +74,8 @@ struct sentinel_codec {
     avro_reader_t reader;
     json_scan_t *scan;       /* the JSON scanner's buffers */
     unsigned long fallbacks; /* events the one-pass front end refused and the reference accepted */
+    unsigned long decode_fallbacks; /* newest-version events the direct reader left to the
+                                       full decoder, which accepted them */
 };
 
 /* The entry of `type` at `version`, or NULL. */
@@ -91,6 +95,18 @@ const field_plan_t *sentinel_schema_field(const schema_entry_t *e, const char *n
 sentinel_err_t sentinel_validate_data(sentinel_codec_t *codec, const schema_entry_t *entry,
                                       json_t *data, int decoded, sentinel_event_t *ev, char *why,
                                       size_t why_size);
+/* Whether d is within the field's inclusive bounds (validate.c). */
+int sentinel_field_in_range(const field_plan_t *spec, double d);
+/* The "sentinel.not_before" rules of entry over normalised data. */
+sentinel_err_t sentinel_check_not_before(const schema_entry_t *entry, const json_t *data, char *why,
+                                         size_t why_size);
+/* Mark e->direct when e is the newest version and its Avro schema has the
+ * shape the direct reader knows (avro_codec.c). */
+void sentinel_schema_plan_direct(schema_entry_t *e);
+/* sentinel_event_decode() without the direct reader: the full decoder,
+ * avro-c's generic read then validation, that explains every rejection. */
+sentinel_err_t sentinel_event_decode_full(sentinel_codec_t *codec, const void *bytes, size_t len,
+                                          sentinel_event_t *ev, char *errstr, size_t errstr_size);
 /* The field of an event's data named `name` (NUL-terminated), or NULL. */
 const field_plan_t *sentinel_event_field(const sentinel_event_t *ev, const char *name);
 

@@ -86,6 +86,10 @@ static const char *json_kind_name(const json_t *v) {
 }
 
 /* Validate and normalise one data field; a new normalised value in *out. */
+int sentinel_field_in_range(const field_plan_t *spec, double d) {
+    return !((spec->has_min && d < spec->min) || (spec->has_max && d > spec->max));
+}
+
 static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *spec,
                                   const json_t *v, int decoded, json_t **out, char *errstr,
                                   size_t errstr_size) {
@@ -178,19 +182,21 @@ static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *s
             }
             d = (double)i;
         }
-        char shown[64];
-        if (json_is_integer(v))
-            snprintf(shown, sizeof(shown), "%lld", (long long)json_integer_value(v));
-        else
-            snprintf(shown, sizeof(shown), "%g", d);
-        if (spec->has_min && spec->has_max && (d < spec->min || d > spec->max)) {
-            snprintf(errstr, errstr_size, "data.%s (%s) is out of range %.15g..%.15g", name, shown,
-                     spec->min, spec->max);
-            return SENTINEL_ERR_INVALID;
-        }
-        if (spec->has_min && !spec->has_max && d < spec->min) {
-            snprintf(errstr, errstr_size, "data.%s (%s) must be at least %g", name, shown,
-                     spec->min);
+        if (!sentinel_field_in_range(spec, d)) {
+            char shown[64];
+            if (json_is_integer(v))
+                snprintf(shown, sizeof(shown), "%lld", (long long)json_integer_value(v));
+            else
+                snprintf(shown, sizeof(shown), "%g", d);
+            if (spec->has_min && spec->has_max)
+                snprintf(errstr, errstr_size, "data.%s (%s) is out of range %.15g..%.15g", name,
+                         shown, spec->min, spec->max);
+            else if (spec->has_min)
+                snprintf(errstr, errstr_size, "data.%s (%s) must be at least %g", name, shown,
+                         spec->min);
+            else
+                snprintf(errstr, errstr_size, "data.%s (%s) must be at most %g", name, shown,
+                         spec->max);
             return SENTINEL_ERR_INVALID;
         }
         *out = spec->kind == SENTINEL_FIELD_DOUBLE ? json_real(d) : json_incref((json_t *)v);
@@ -327,12 +333,16 @@ sentinel_err_t sentinel_validate_data(sentinel_codec_t *codec, const schema_entr
         else
             json_object_set_new(ev->data, spec->name, normal);
     }
+    return sentinel_check_not_before(entry, ev->data, why, why_size);
+}
+
+sentinel_err_t sentinel_check_not_before(const schema_entry_t *entry, const json_t *data, char *why,
+                                         size_t why_size) {
     for (size_t i = 0; i < entry->n_fields; i++) {
         const field_plan_t *spec = &entry->fields[i];
         if (spec->not_before < 0) continue;
         const char *other = entry->fields[spec->not_before].name;
-        const json_t *a = json_object_get(ev->data, spec->name),
-                     *b = json_object_get(ev->data, other);
+        const json_t *a = json_object_get(data, spec->name), *b = json_object_get(data, other);
         if (a && !b) {
             snprintf(why, why_size, "data.%s is given without data.%s", spec->name, other);
             return SENTINEL_ERR_INVALID;

@@ -1,8 +1,48 @@
 /* utf8.c -- cutting text at character boundaries. */
 #include "base/utf8.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+size_t sentinel_utf8_sequence(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0];
+    size_t n;
+    unsigned v;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, v = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, v = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, v = c & 0x07;
+    else
+        return 0;
+    if ((size_t)(end - p) < n) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000)) return 0;
+    return n;
+}
+
+int sentinel_utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        uint64_t word;
+        if (end - p >= 8 && (memcpy(&word, p, 8), !(word & 0x8080808080808080ull))) {
+            p += 8;
+        } else if (*p < 0x80) {
+            p++;
+        } else {
+            size_t len = sentinel_utf8_sequence(p, end);
+            if (!len) return 0;
+            p += len;
+        }
+    }
+    return 1;
+}
 
 static size_t sequence_length(unsigned char lead) {
     return lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : 4;

@@ -6,6 +6,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* The length (2 to 4) of the well-formed multi-byte UTF-8 sequence at p,
+ * by RFC 3629 (no overlong forms, no surrogates, nothing above U+10FFFF),
+ * or 0 when there is none before end. */
+size_t sentinel_utf8_sequence(const unsigned char *p, const unsigned char *end);
+
+/* 1 when the n bytes at s are UTF-8 by those rules (NUL included, as
+ * jansson takes it), else 0. ASCII is read eight bytes at a time. */
+int sentinel_utf8_valid(const char *s, size_t n);
+
 /* Drop a trailing incomplete UTF-8 sequence from s (NUL-terminated), as
  * left by a cut at a byte count. Returns the new length. */
 size_t sentinel_utf8_trim(char *s);

@@ -18,6 +18,7 @@
 
 #include <sentinel/event.h>
 #include "events/schema_sources.h"
+#include "fuzz/avro_decode_diff.h"
 #include "fuzz/json_avro_diff.h"
 
 #define CASES SENTINEL_SOURCE_DIR "/tests/data/events"
@@ -425,6 +426,67 @@ static void test_decode_errors(void **state) {
     free(input);
 }
 
+/* Bytes that differ from an encoded event in one place, or stop short. */
+static void check_mutations(sentinel_codec_t *codec, const unsigned char *bytes, size_t len,
+                            const char *name) {
+    static const unsigned char values[] = {0x00, 0x01, 0x02, 0x3f, 0x40, 0x41, 0x61, 0x7f,
+                                           0x80, 0x81, 0xc0, 0xe0, 0xf0, 0xfe, 0xff};
+    unsigned char *copy = malloc(len);
+    char why[2048];
+    for (size_t n = 0; n < len; n++)
+        if (avro_decode_differ(codec, bytes, n, why, sizeof(why)))
+            fail_msg("%s, first %zu bytes: %s", name, n, why);
+    for (size_t at = SINGLE_OBJECT_HEADER; at < len; at++) {
+        for (size_t k = 0; k < sizeof(values) + 2; k++) {
+            memcpy(copy, bytes, len);
+            copy[at] = k < sizeof(values)    ? values[k]
+                       : k == sizeof(values) ? (unsigned char)(bytes[at] + 1)
+                                             : (unsigned char)(bytes[at] - 1);
+            if (avro_decode_differ(codec, copy, len, why, sizeof(why)))
+                fail_msg("%s, byte %zu as 0x%02x: %s", name, at, copy[at], why);
+        }
+    }
+    free(copy);
+}
+
+/* The direct reader reads every valid case itself, and agrees with the
+ * full decoder on it, on every prefix of it and on every one-byte change
+ * to it. */
+static void test_direct_decode_agrees(void **state) {
+    sentinel_codec_t *codec = *state;
+    DIR *d = opendir(CASES "/valid");
+    assert_non_null(d);
+    struct dirent *de;
+    char path[1024], errstr[1024], why[2048];
+    int cases = 0;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".json") || ends_with(de->d_name, ".out.json")) continue;
+        snprintf(path, sizeof(path), "%s/valid/%s", CASES, de->d_name);
+        char *json = slurp(path);
+        assert_non_null(json);
+        sentinel_event_t ev;
+        if (sentinel_event_from_json(codec, json, strlen(json), &ev, errstr, sizeof(errstr)))
+            fail_msg("%s: %s", de->d_name, errstr);
+        free(json);
+        const void *encoded;
+        size_t len;
+        assert_int_equal(sentinel_event_encode(codec, &ev, &encoded, &len, errstr, sizeof(errstr)),
+                         SENTINEL_OK);
+        sentinel_event_clear(&ev);
+        unsigned char *bytes = malloc(len);
+        memcpy(bytes, encoded, len);
+        unsigned long before = codec->decode_fallbacks;
+        if (avro_decode_differ(codec, bytes, len, why, sizeof(why)))
+            fail_msg("%s: %s", de->d_name, why);
+        if (codec->decode_fallbacks != before) fail_msg("%s: left to the full decoder", de->d_name);
+        check_mutations(codec, bytes, len, de->d_name);
+        free(bytes);
+        cases++;
+    }
+    closedir(d);
+    assert_true(cases > 10);
+}
+
 /* Every case of tests/data (events and fuzz seeds), and every prefix of
  * the valid ones: the one-pass front end and the reference agree. */
 static void check_agreement(sentinel_codec_t *codec, const char *dir, int prefixes) {
@@ -529,6 +591,7 @@ int main(void) {
         cmocka_unit_test(test_incompatible_changes_are_refused),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_one_pass_agrees),
+        cmocka_unit_test(test_direct_decode_agrees),
         cmocka_unit_test(test_every_byte_in_strings),
         cmocka_unit_test(test_json_numbers_keep_text),
     };
