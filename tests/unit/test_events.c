@@ -358,6 +358,63 @@ static void test_incompatible_changes_are_refused(void **state) {
                    "Unknown is not in the event catalog");
 }
 
+static void maximum_alone(json_t *fields) {
+    json_t *line_start = field_named(fields, "line_start");
+    json_object_del(line_start, "sentinel.minimum");
+    json_object_set_new(line_start, "sentinel.maximum", json_integer(10));
+    drop_confidence(fields); /* a fingerprint of its own */
+}
+
+/* A bound is a rule on its own: a maximum without a minimum holds too, on
+ * JSON and on both decoders. */
+static void test_maximum_alone(void **state) {
+    (void)state;
+    size_t n = sentinel_schema_source_count;
+    sentinel_schema_source_t *sources = calloc(n + 1, sizeof(*sources));
+    memcpy(sources, sentinel_schema_sources, n * sizeof(*sources));
+    char *v3 = v3_from_v2(maximum_alone);
+    sources[n].file = "FindingRecorded.v3.avsc";
+    sources[n].json = v3;
+    char errstr[1024], why[2048];
+    sentinel_codec_t *codec = sentinel_codec_new_from(sources, n + 1, errstr, sizeof(errstr));
+    if (!codec) fail_msg("%s", errstr);
+    char line[1024];
+    const char *form =
+        "{\"event_id\":\"7b0c1e5e-3f0a-4c7e-9a55-2f3c1d2e4b6a\",\"type\":\"FindingRecorded\","
+        "\"version\":3,\"workspace_id\":\"a0000000-0000-4000-8000-000000000001\","
+        "\"occurred_at\":\"2026-11-26T10:15:00Z\",\"data\":{\"finding_id\":"
+        "\"11111111-1111-4111-8111-111111111111\",\"run_id\":\"22222222-2222-4222-8222-"
+        "222222222222\",\"finding_hash\":\"h\",\"severity\":\"info\",\"category\":\"c\","
+        "\"title\":\"t\",\"line_start\":%d}}";
+    sentinel_event_t ev;
+    snprintf(line, sizeof(line), form, 11);
+    assert_int_equal(
+        sentinel_event_from_json(codec, line, strlen(line), &ev, errstr, sizeof(errstr)),
+        SENTINEL_ERR_INVALID);
+    assert_string_equal(errstr, "FindingRecorded: data.line_start (11) must be at most 10");
+    snprintf(line, sizeof(line), form, 10);
+    if (sentinel_event_from_json(codec, line, strlen(line), &ev, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    const void *bytes;
+    size_t len;
+    assert_int_equal(sentinel_event_encode(codec, &ev, &bytes, &len, errstr, sizeof(errstr)), 0);
+    sentinel_event_clear(&ev);
+    unsigned char *copy = malloc(len);
+    memcpy(copy, bytes, len);
+    /* 10 is the zigzag varint 0x14; 11 would be 0x16. */
+    unsigned char *at = memchr(copy + SINGLE_OBJECT_HEADER, 0x14, len - SINGLE_OBJECT_HEADER);
+    assert_non_null(at);
+    *at = 0x16;
+    assert_int_equal(sentinel_event_decode(codec, copy, len, &ev, errstr, sizeof(errstr)),
+                     SENTINEL_ERR_INVALID);
+    assert_string_equal(errstr, "FindingRecorded: data.line_start (11) must be at most 10");
+    if (avro_decode_differ(codec, copy, len, why, sizeof(why))) fail_msg("%s", why);
+    free(copy);
+    sentinel_codec_destroy(codec);
+    free(v3);
+    free(sources);
+}
+
 static void test_decode_errors(void **state) {
     sentinel_codec_t *codec = *state;
     char errstr[512];
@@ -589,6 +646,7 @@ int main(void) {
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_evolution),
         cmocka_unit_test(test_incompatible_changes_are_refused),
+        cmocka_unit_test(test_maximum_alone),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_one_pass_agrees),
         cmocka_unit_test(test_direct_decode_agrees),
