@@ -715,6 +715,60 @@ static void test_json_fields_land_as_written(void **state) {
     free(conninfo);
 }
 
+/* Lookups go by index on young tables too (a new deployment, every new
+ * month's partition): a projector prepares its statements once, and a
+ * plan made while a table was nearly empty is kept, so a sequential scan
+ * chosen then would read the whole table in every transaction after, until
+ * autovacuum next analyzed it. Small transactions, many of them, on fresh
+ * tables: no sequential scan of a table the lookups and key checks read. */
+static void test_young_tables_use_indexes(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_young", 8, &name);
+    char *owner = harness_conninfo_as(conninfo, NULL);
+    char *topic = harness_unique_name("test.young");
+    char *prefix = harness_unique_name("young");
+    char *events = harness_gen("--events 3000 --seed 41");
+    assert_int_equal(harness_publish(topic, events), 0);
+    const char *scans =
+        "SELECT string_agg(relname || ' ' || seq_scan, ', ' ORDER BY relname) || ' / ' || "
+        "sum(idx_scan) FROM pg_stat_user_tables WHERE relname IN ('activities', 'annotations', "
+        "'command_runs', 'briefing_generations', 'briefing_downloads', 'run_keys', "
+        "'finding_keys', 'usage_ledger')";
+    /* The migrations' own scans (adding a foreign key checks the rows). */
+    PGconn *conn = harness_connect(owner);
+    char *before = harness_query_value(conn, scans);
+    char *seq_before = strndup(before, strcspn(before, "/"));
+    char *out = NULL;
+    if (project(conninfo, topic, prefix, "--batch-events 20", &out)) fail_msg("project: %s", out);
+    free(out);
+    /* The projector's backends report their counts as they exit. */
+    char *after = NULL;
+    long long idx = 0;
+    for (int i = 0; i < 50 && idx < 1000; i++) {
+        if (i) usleep(100 * 1000);
+        PQclear(PQexec(conn, "SELECT pg_stat_clear_snapshot()"));
+        free(after);
+        after = harness_query_value(conn, scans);
+        idx = atoll(strchr(after, '/') + 1);
+    }
+    if (idx < 1000) fail_msg("only %lld index scans were counted: %s", idx, after);
+    if (strncmp(after, seq_before, strlen(seq_before)))
+        fail_msg("sequential scans, before: %s; after: %s", before, after);
+    free(seq_before);
+    free(before);
+    free(after);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(events);
+    free(events);
+    free(prefix);
+    free(topic);
+    free(owner);
+    free(name);
+    free(conninfo);
+}
+
 /* Whether the process logging to `log` holds partitions (its last
  * assignment gave it some). */
 static int holds_partitions(const char *log) {
@@ -893,6 +947,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_end_to_end),
         cmocka_unit_test(test_json_fields_land_as_written),
+        cmocka_unit_test(test_young_tables_use_indexes),
         cmocka_unit_test(test_lost_state_is_made_again),
         cmocka_unit_test_setup_teardown(test_kill_9_at_random_moments, world_setup, world_teardown),
     };
