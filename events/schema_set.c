@@ -480,6 +480,75 @@ static int link_versions(sentinel_codec_t *codec, char *errstr, size_t errstr_si
     return 0;
 }
 
+/* Mark e->direct when e is the newest version and its Avro schema has the
+ * one shape the direct reader of avro_codec.c knows: the envelope's four
+ * fields, then a record of data fields in the order of e->fields, each a
+ * value of its kind's Avro type or a two-branch union of it with null
+ * (whose null branch it notes), enum symbols as validation knows them. */
+static void plan_direct(schema_entry_t *e) {
+    static const char *const names[] = {"event_id", "workspace_id", "occurred_at", "source",
+                                        "data"};
+    static const avro_type_t types[] = {AVRO_STRING, AVRO_STRING, AVRO_INT64, AVRO_UNION,
+                                        AVRO_RECORD};
+    e->direct = 0;
+    if (!e->is_latest || avro_typeof(e->schema) != AVRO_RECORD ||
+        avro_schema_record_size(e->schema) != 5)
+        return;
+    for (int i = 0; i < 5; i++) {
+        avro_schema_t f = avro_schema_record_field_get_by_index(e->schema, i);
+        if (strcmp(avro_schema_record_field_name(e->schema, i), names[i]) ||
+            avro_typeof(f) != types[i])
+            return;
+    }
+    avro_schema_t source = avro_schema_record_field_get_by_index(e->schema, 3);
+    if (avro_schema_union_size(source) != 2 ||
+        avro_typeof(avro_schema_union_branch(source, 0)) != AVRO_NULL ||
+        avro_typeof(avro_schema_union_branch(source, 1)) != AVRO_STRING)
+        return;
+    avro_schema_t data = avro_schema_record_field_get_by_index(e->schema, 4);
+    if (avro_schema_record_size(data) != e->n_fields) return;
+    for (size_t i = 0; i < e->n_fields; i++) {
+        field_plan_t *spec = &e->fields[i];
+        avro_schema_t t = avro_schema_record_field_get_by_index(data, (int)i);
+        if (strcmp(avro_schema_record_field_name(data, (int)i), spec->name)) return;
+        spec->null_branch = -1;
+        if (avro_typeof(t) == AVRO_UNION) {
+            if (avro_schema_union_size(t) != 2) return;
+            for (int b = 0; b < 2; b++)
+                if (avro_typeof(avro_schema_union_branch(t, b)) == AVRO_NULL) spec->null_branch = b;
+            if (spec->null_branch < 0) return;
+            t = avro_schema_union_branch(t, 1 - spec->null_branch);
+        }
+        if (spec->required != (spec->null_branch < 0)) return;
+        avro_type_t want;
+        switch (spec->kind) {
+        case SENTINEL_FIELD_UUID:
+        case SENTINEL_FIELD_STRING:
+        case SENTINEL_FIELD_IP:
+        case SENTINEL_FIELD_JSON:
+        case SENTINEL_FIELD_OBJECT: want = AVRO_STRING; break;
+        case SENTINEL_FIELD_TIMESTAMP:
+        case SENTINEL_FIELD_LONG: want = AVRO_INT64; break;
+        case SENTINEL_FIELD_INT: want = AVRO_INT32; break;
+        case SENTINEL_FIELD_DOUBLE: want = AVRO_DOUBLE; break;
+        case SENTINEL_FIELD_BOOLEAN: want = AVRO_BOOLEAN; break;
+        case SENTINEL_FIELD_ENUM: want = AVRO_ENUM; break;
+        default: return;
+        }
+        if (avro_typeof(t) != want) return;
+        if (want == AVRO_ENUM) { /* the symbols validation knows, in the writer's order */
+            size_t n = json_array_size(spec->symbols);
+            if ((size_t)avro_schema_enum_number_of_symbols(t) != n) return;
+            for (size_t k = 0; k < n; k++) {
+                const char *sym = avro_schema_enum_get(t, (int)k);
+                if (!sym || strcmp(sym, json_string_value(json_array_get(spec->symbols, k))))
+                    return;
+            }
+        }
+    }
+    e->direct = 1;
+}
+
 sentinel_codec_t *sentinel_codec_new(char *errstr, size_t errstr_size) {
     return sentinel_codec_new_from(sentinel_schema_sources, sentinel_schema_source_count, errstr,
                                    errstr_size);
@@ -523,7 +592,7 @@ sentinel_codec_t *sentinel_codec_new_from(const sentinel_schema_source_t *source
     envelope = NULL;
     if (link_versions(codec, errstr, errstr_size)) goto fail;
     for (size_t i = 0; i < codec->n_entries; i++)
-        sentinel_schema_plan_direct(&codec->entries[i]);
+        plan_direct(&codec->entries[i]);
 
     codec->buf_cap = 4096;
     codec->buf = sentinel_malloc(codec->buf_cap);

@@ -53,7 +53,7 @@ struct schema_entry {
     uint64_t fingerprint;
     unsigned char header[SINGLE_OBJECT_HEADER];
     char *canonical;
-    int direct; /* the newest version, in the shape the direct reader reads (avro_codec.c) */
+    int direct; /* the newest version, in the shape avro_codec.c's direct reader reads */
     /* Resolution to the newest version (NULL when this is the newest). */
     avro_schema_t reader_schema;
     avro_value_iface_t *resolver;
@@ -100,9 +100,6 @@ int sentinel_field_in_range(const field_plan_t *spec, double d);
 /* The "sentinel.not_before" rules of entry over normalised data. */
 sentinel_err_t sentinel_check_not_before(const schema_entry_t *entry, const json_t *data, char *why,
                                          size_t why_size);
-/* Mark e->direct when e is the newest version and its Avro schema has the
- * shape the direct reader knows (avro_codec.c). */
-void sentinel_schema_plan_direct(schema_entry_t *e);
 /* sentinel_event_decode() without the direct reader: the full decoder,
  * avro-c's generic read then validation, that explains every rejection. */
 sentinel_err_t sentinel_event_decode_full(sentinel_codec_t *codec, const void *bytes, size_t len,
