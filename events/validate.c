@@ -85,11 +85,11 @@ static const char *json_kind_name(const json_t *v) {
     return "something else";
 }
 
-/* Validate and normalise one data field; a new normalised value in *out. */
 int sentinel_field_in_range(const field_plan_t *spec, double d) {
     return !((spec->has_min && d < spec->min) || (spec->has_max && d > spec->max));
 }
 
+/* Validate and normalise one data field; a new normalised value in *out. */
 static sentinel_err_t check_field(sentinel_codec_t *codec, const field_plan_t *spec,
                                   const json_t *v, int decoded, json_t **out, char *errstr,
                                   size_t errstr_size) {

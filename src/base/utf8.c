@@ -1,4 +1,4 @@
-/* utf8.c -- cutting text at character boundaries. */
+/* utf8.c -- checking UTF-8 text and cutting it at character boundaries. */
 #include "base/utf8.h"
 
 #include <stdint.h>

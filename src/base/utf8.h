@@ -1,5 +1,6 @@
-/* utf8.h -- cutting text that came from events and tenants at a character
- * boundary, never in the middle of a UTF-8 sequence. */
+/* utf8.h -- checking that text is UTF-8, and cutting text that came from
+ * events and tenants at a character boundary, never in the middle of a
+ * UTF-8 sequence. */
 #ifndef SENTINEL_UTF8_H
 #define SENTINEL_UTF8_H
 
