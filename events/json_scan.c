@@ -78,8 +78,6 @@ static int hex4(const char *p, const char *end, unsigned *out) {
     return 0;
 }
 
-/* One UTF-8 sequence at p as jansson accepts it (no overlong forms, no
- * surrogates, nothing above U+10FFFF): its length, or 0. */
 /* Does any of the eight bytes at p need a look: '"', '\\', a control
  * character, or a byte of a UTF-8 sequence? (Exact when it says no.) */
 static int special_byte(const unsigned char *p) {

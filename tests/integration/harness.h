@@ -133,11 +133,11 @@ int harness_publish(const char *topic, const char *path);
  * when it cannot be made. */
 struct sentinel_publisher *harness_publisher(const char *topic);
 
-/* The end of topic's log: the sum of its partitions' high watermarks (0
- * while it does not exist). */
 /* A producer handle on the test brokers, quiet (no log lines), for
  * metadata, offsets and admin requests; the caller destroys it. */
 rd_kafka_t *harness_kafka_producer(void);
+/* The end of topic's log: the sum of its partitions' high watermarks (0
+ * while it does not exist). */
 long long harness_log_end(const char *topic);
 /* The node id of the broker leading the partition of topic that holds
  * the most messages: one its producers certainly talk to. */
