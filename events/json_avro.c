@@ -32,6 +32,7 @@ enum envelope_key {
 };
 static const char *const envelope_names[K_COUNT] = {
     "event_id", "type", "version", "workspace_id", "occurred_at", "source", "data"};
+static const unsigned char envelope_lens[K_COUNT] = {8, 4, 7, 12, 11, 6, 4};
 
 /* ---------------------------------------------------------------- buffers */
 
@@ -72,10 +73,11 @@ static void put_double(sentinel_bytes_t *out, double d) {
 /* ---------------------------------------------------------------- the envelope and data */
 
 /* The members of an object at s->p: the data object (collecting its
- * members) or the envelope (one slot per known key). */
+ * members) or the envelope (one slot per known key). A data member's key
+ * must name a field of the schema, so encode() finds a repeated one by its
+ * field, without the scanner's set of keys. */
 static int scan_members(json_cursor_t *s, int depth, json_token_t *envelope) {
     json_scan_t *st = s->st;
-    uint32_t serial = json_new_object(st);
     s->p++;
     json_skip_ws(s);
     if (s->p < s->end && *s->p == '}') {
@@ -92,8 +94,7 @@ static int scan_members(json_cursor_t *s, int depth, json_token_t *envelope) {
             size_t len;
             const char *name = json_string_text(st, &key, &len);
             int k = 0;
-            while (k < K_COUNT &&
-                   (strlen(envelope_names[k]) != len || memcmp(envelope_names[k], name, len)))
+            while (k < K_COUNT && (envelope_lens[k] != len || memcmp(envelope_names[k], name, len)))
                 k++;
             if (k == K_COUNT || envelope[k].start) return -1; /* unknown or twice */
             if (k == K_DATA) {
@@ -106,7 +107,7 @@ static int scan_members(json_cursor_t *s, int depth, json_token_t *envelope) {
             }
             envelope[k] = value;
         } else {
-            if (json_key_once(st, serial, &key) || json_scan_value(s, depth + 1, &value)) return -1;
+            if (json_scan_value(s, depth + 1, &value)) return -1;
             json_add_member(st, &key, &value);
         }
         json_skip_ws(s);
@@ -271,7 +272,8 @@ static int encode(sentinel_codec_t *codec, json_scan_t *st, const json_token_t *
     int64_t integers[64];
     if (e->n_fields > 64) return -1;
     memset(by_field, 0, e->n_fields * sizeof(by_field[0]));
-    size_t next = 0; /* producers mostly write the fields in schema order: try that first */
+    uint64_t seen = 0; /* fields named so far: a key twice is refused */
+    size_t next = 0;   /* producers mostly write the fields in schema order: try that first */
     size_t n_members;
     const json_member_t *members = json_members(st, &n_members);
     for (size_t i = 0; i < n_members; i++) {
@@ -282,6 +284,8 @@ static int encode(sentinel_codec_t *codec, json_scan_t *st, const json_token_t *
             f = sentinel_schema_field(e, key, len);
         if (!f) return -1;
         next = (size_t)(f - e->fields) + 1;
+        if (seen & (1ull << (next - 1))) return -1;
+        seen |= 1ull << (next - 1);
         if (members[i].value.kind != JT_NULL) by_field[f - e->fields] = &members[i].value;
     }
 

@@ -267,7 +267,7 @@ static int scan_number(json_cursor_t *s, json_token_t *tok) {
 }
 
 /* Note key `tok` of object number `object`: -1 when the object has it already. */
-int json_key_once(json_scan_t *st, uint32_t object, const json_token_t *tok) {
+static int json_key_once(json_scan_t *st, uint32_t object, const json_token_t *tok) {
     if (st->allow_duplicates) return 0;
     size_t len;
     const char *key = json_string_text(st, tok, &len);
@@ -427,8 +427,6 @@ const char *json_compact(json_scan_t *st, const json_token_t *tok, size_t *len) 
     *len = (size_t)(o - st->json);
     return st->json;
 }
-
-uint32_t json_new_object(json_scan_t *st) { return ++st->objects; }
 
 void json_add_member(json_scan_t *st, const json_token_t *key, const json_token_t *value) {
     if (st->n_members == st->members_cap) {

@@ -50,10 +50,6 @@ int json_skip_ws(json_cursor_t *s);
 int json_scan_string(json_cursor_t *s, json_token_t *tok);
 /* Any value at s->p, nested `depth` deep (the outermost value is 1). */
 int json_scan_value(json_cursor_t *s, int depth, json_token_t *tok);
-/* A new object's number, for json_key_once(). */
-uint32_t json_new_object(json_scan_t *st);
-/* Note key `tok` of object `object`: -1 when the object has it already. */
-int json_key_once(json_scan_t *st, uint32_t object, const json_token_t *tok);
 /* Keep a member of an object (the caller's to read back with json_members). */
 void json_add_member(json_scan_t *st, const json_token_t *key, const json_token_t *value);
 const json_member_t *json_members(const json_scan_t *st, size_t *count);

@@ -639,6 +639,61 @@ static void test_json_numbers_keep_text(void **state) {
     free(out.data);
 }
 
+/* A data key written twice is refused by both paths, whichever copy is
+ * null and wherever the repeat stands; the reference says why. */
+static void test_data_key_twice(void **state) {
+    sentinel_codec_t *codec = *state;
+#define ANNOTATION "\"annotation_id\":\"ae175332-39e4-49a1-acb8-ad4703b360a1\","
+#define FINDING "\"finding_id\":\"ae175332-39e4-49a1-acb8-ad4703b360a2\","
+    static const char *const data[] = {
+        ANNOTATION FINDING "\"provider\":\"github\",\"provider\":\"gitlab\","
+                           "\"external_id\":\"x\",\"type\":\"comment\"",
+        ANNOTATION FINDING "\"provider\":null,\"provider\":\"github\","
+                           "\"external_id\":\"x\",\"type\":\"comment\"",
+        ANNOTATION FINDING "\"provider\":\"github\",\"external_id\":\"x\","
+                           "\"type\":\"comment\",\"provider\":null",
+        ANNOTATION FINDING "\"provider\":\"github\",\"external_id\":\"x\","
+                           "\"type\":\"comment\"," ANNOTATION "\"external_id\":\"y\"",
+        "\"type\":\"comment\"," ANNOTATION FINDING "\"provider\":\"github\","
+        "\"external_id\":\"x\",\"type\":\"comment\"",
+    };
+#undef ANNOTATION
+#undef FINDING
+    for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+        char line[1024], why[2048], errstr[512];
+        int n = snprintf(line, sizeof(line),
+                         "{\"event_id\":\"d99a2743-ebe6-4087-82e9-6e726e97647e\","
+                         "\"type\":\"AnnotationPosted\",\"workspace_id\":"
+                         "\"a0000000-0000-4000-8000-000000000001\",\"occurred_at\":"
+                         "\"2026-10-01T00:00:03Z\",\"data\":{%s}}",
+                         data[i]);
+        if (json_avro_differ(codec, line, (size_t)n, why, sizeof(why)))
+            fail_msg("case %zu: %s", i, why);
+        sentinel_bytes_t out = {0};
+        sentinel_event_head_t head;
+        if (sentinel_json_avro_scan(codec, line, (size_t)n, &out, &head) != -1)
+            fail_msg("case %zu: the one pass accepted it", i);
+        assert_int_equal(out.len, 0);
+        assert_int_not_equal(sentinel_event_json_to_avro(codec, line, (size_t)n, &out, &head,
+                                                         errstr, sizeof(errstr)),
+                             SENTINEL_OK);
+        if (!strstr(errstr, "duplicate object key")) fail_msg("case %zu: %s", i, errstr);
+        free(out.data);
+    }
+    /* Each field once, in any order: accepted. */
+    const char *line = "{\"event_id\":\"d99a2743-ebe6-4087-82e9-6e726e97647e\","
+                       "\"type\":\"AnnotationPosted\",\"workspace_id\":"
+                       "\"a0000000-0000-4000-8000-000000000001\",\"occurred_at\":"
+                       "\"2026-10-01T00:00:03Z\",\"data\":{\"type\":\"comment\","
+                       "\"external_id\":\"x\",\"provider\":\"github\",\"finding_id\":"
+                       "\"ae175332-39e4-49a1-acb8-ad4703b360a2\",\"annotation_id\":"
+                       "\"ae175332-39e4-49a1-acb8-ad4703b360a1\"}}";
+    sentinel_bytes_t out = {0};
+    sentinel_event_head_t head;
+    assert_int_equal(sentinel_json_avro_scan(codec, line, strlen(line), &out, &head), 0);
+    free(out.data);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_cases),
@@ -652,6 +707,7 @@ int main(void) {
         cmocka_unit_test(test_direct_decode_agrees),
         cmocka_unit_test(test_every_byte_in_strings),
         cmocka_unit_test(test_json_numbers_keep_text),
+        cmocka_unit_test(test_data_key_twice),
     };
     return cmocka_run_group_tests(tests, codec_setup, codec_teardown);
 }
