@@ -16,7 +16,8 @@ bytes=$(stat -c %s "$input")
 stamp=$(date +%s)
 t_sentinel="bench.publish.sentinel.$stamp"
 t_kcat="bench.publish.kcat.$stamp"
-delete_at_exit "$t_sentinel" "$t_kcat" "bench.publish.api.$stamp"
+t_kcat_h="bench.publish.kcat-headers.$stamp"
+delete_at_exit "$t_sentinel" "$t_kcat" "$t_kcat_h" "bench.publish.api.$stamp"
 producer=(-X enable.idempotence=true -X acks=all -X compression.type=lz4 -X linger.ms=20
           -X batch.num.messages=10000 -X batch.size=1000000
           -X queue.buffering.max.messages=200000 -X queue.buffering.max.kbytes=131072
@@ -25,13 +26,22 @@ producer=(-X enable.idempotence=true -X acks=all -X compression.type=lz4 -X ling
 # Both topics created the same way (12 partitions) before timing.
 printf '' | "$SENTINEL" publish --quiet --topic "$t_kcat" - >/dev/null 2>&1 || true
 printf '' | "$SENTINEL" publish --quiet --topic "$t_sentinel" - >/dev/null 2>&1 || true
+printf '' | "$SENTINEL" publish --quiet --topic "$t_kcat_h" - >/dev/null 2>&1 || true
 
 run_timed "$OUT/time.sentinel" "$SENTINEL" publish --quiet --topic "$t_sentinel" "$input"
 run_timed "$OUT/time.kcat" kcat -P -b "$SENTINEL_KAFKA_BROKERS" -t "$t_kcat" \
     -K '\x1e\x1fK\x1f\x1e' -D '\x1e\x1fM\x1f\x1e' "${producer[@]}" -l "$records"
+# kcat again with two headers of the sizes sentinel's carry (event_type, a
+# type name of 15 characters; event_id, a UUID's 36), the same on every
+# message: what the headers alone cost the producer and the broker.
+run_timed "$OUT/time.kcat-headers" kcat -P -b "$SENTINEL_KAFKA_BROKERS" -t "$t_kcat_h" \
+    -H event_type=FindingRecorded -H event_id=d99a2743-ebe6-4087-82e9-6e726e97647e \
+    -K '\x1e\x1fK\x1f\x1e' -D '\x1e\x1fM\x1f\x1e' "${producer[@]}" -l "$records"
 
 read -r s_sec s_rss <"$OUT/time.sentinel"
 read -r k_sec k_rss <"$OUT/time.kcat"
+read -r h_sec h_rss <"$OUT/time.kcat-headers"
+h_rate=$(rate "$EVENTS" "$h_sec")
 s_rate=$(rate "$EVENTS" "$s_sec")
 k_rate=$(rate "$EVENTS" "$k_sec")
 echo "publish benchmark: $EVENTS events, $(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}') MB of NDJSON in, Avro out"
@@ -39,7 +49,9 @@ printf '%-18s %10s %12s %10s %12s\n' "" seconds events/s "MB/s in" "peak RSS MB"
 printf '%-18s %10s %12s %10s %12s\n' "sentinel publish" "$s_sec" "$s_rate" \
     "$(awk -v b="$bytes" -v s="$s_sec" 'BEGIN{printf "%.1f", b/1e6/s}')" "$((s_rss / 1024))"
 printf '%-18s %10s %12s %10s %12s\n' "kcat (reference)" "$k_sec" "$k_rate" "-" "$((k_rss / 1024))"
+printf '%-18s %10s %12s %10s %12s\n' "kcat, 2 headers" "$h_sec" "$h_rate" "-" "$((h_rss / 1024))"
 echo "ratio sentinel/kcat: $(ratio "$s_rate" "$k_rate")  (validation + JSON parse + Avro encode on top of producing)"
+echo "ratio sentinel/kcat with the two headers: $(ratio "$s_rate" "$h_rate")  (kcat with headers/kcat: $(ratio "$h_rate" "$k_rate"))"
 
 # The C API from memory (bench/publish_api.c): JSON strings through the
 # one-pass path, then events already built; same producer settings.
