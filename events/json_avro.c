@@ -30,9 +30,16 @@ enum envelope_key {
     K_DATA,
     K_COUNT
 };
-static const char *const envelope_names[K_COUNT] = {
-    "event_id", "type", "version", "workspace_id", "occurred_at", "source", "data"};
-static const unsigned char envelope_lens[K_COUNT] = {8, 4, 7, 12, 11, 6, 4};
+#define ENVELOPE_NAME(s)                                                                           \
+    { s, sizeof(s) - 1 }
+static const struct {
+    const char *name;
+    size_t len;
+} envelope_names[K_COUNT] = {ENVELOPE_NAME("event_id"),    ENVELOPE_NAME("type"),
+                             ENVELOPE_NAME("version"),     ENVELOPE_NAME("workspace_id"),
+                             ENVELOPE_NAME("occurred_at"), ENVELOPE_NAME("source"),
+                             ENVELOPE_NAME("data")};
+#undef ENVELOPE_NAME
 
 /* ---------------------------------------------------------------- buffers */
 
@@ -94,7 +101,8 @@ static int scan_members(json_cursor_t *s, int depth, json_token_t *envelope) {
             size_t len;
             const char *name = json_string_text(st, &key, &len);
             int k = 0;
-            while (k < K_COUNT && (envelope_lens[k] != len || memcmp(envelope_names[k], name, len)))
+            while (k < K_COUNT &&
+                   (envelope_names[k].len != len || memcmp(envelope_names[k].name, name, len)))
                 k++;
             if (k == K_COUNT || envelope[k].start) return -1; /* unknown or twice */
             if (k == K_DATA) {

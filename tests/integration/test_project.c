@@ -793,7 +793,9 @@ static void test_ledger_lookups_use_the_key(void **state) {
     PGconn *conn = harness_connect(owner);
     long long rows = harness_query_int(conn, "SELECT count(*) FROM usage_ledger");
     if (rows < 200 || rows > 2000) fail_msg("%lld ledger rows after the first part", rows);
-    PQclear(PQexec(conn, "ANALYZE usage_ledger"));
+    PGresult *analyzed = PQexec(conn, "ANALYZE usage_ledger");
+    assert_int_equal(PQresultStatus(analyzed), PGRES_COMMAND_OK);
+    PQclear(analyzed);
     const char *others = "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes "
                          "WHERE relname = 'usage_ledger' AND indexrelname <> 'usage_ledger_pkey'";
     const char *key = "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes "
