@@ -319,6 +319,18 @@ static void collect(rt_runtime_t *rt) {
 
 /* ---------------------------------------------------------------- ends of runs */
 
+/* The reader's connection, idle between its queries, is looked at without
+ * a round trip: a server that crashed or restarted has closed it, and the
+ * commits that went with it are to be applied again (rt_connection_lost),
+ * also where the projections, idle, would not find out. */
+static void watch_connection(rt_runtime_t *rt) {
+    if (!rt->pg || (PQconsumeInput(rt->pg) && PQstatus(rt->pg) == CONNECTION_OK)) return;
+    sentinel_warn("the connection to the server broke: reading the stored offsets again");
+    PQfinish(rt->pg);
+    rt->pg = NULL;
+    rt_connection_lost(rt);
+}
+
 /* Caught up across the whole group: every partition of the topic has the
  * stored offset of every projector of the run at the log end, whoever owns
  * it. A process that only looked at its own partitions would stop early
@@ -340,7 +352,10 @@ static int topic_caught_up(rt_runtime_t *rt) {
                            "WHERE topic = $1 AND projector = ANY($2::text[]) GROUP BY partition",
                            2, params, &res, errstr, sizeof(errstr));
     sentinel_array_free(&names);
-    if (err) return 0;
+    if (err) {
+        watch_connection(rt); /* before the next rt_connect puts a new one in its place */
+        return 0;
+    }
     int64_t *lo = sentinel_calloc((size_t)partitions + 1, sizeof(*lo));
     int64_t *hi = sentinel_calloc((size_t)partitions + 1, sizeof(*hi));
     int done = !sentinel_topic_bounds(rt->rk, rt->topic, 0, partitions, lo, hi, 10000);
@@ -504,11 +519,16 @@ static sentinel_err_t start(rt_runtime_t *rt, char *errstr, size_t errstr_size) 
 
 /* Read until stopped, caught up, or a bounded run's end. */
 static void read_loop(rt_runtime_t *rt) {
-    double last_report = sentinel_monotonic_seconds(), last_global_check = 0;
+    double last_report = sentinel_monotonic_seconds(), last_global_check = 0, last_watch = 0;
     unsigned long reported = 0;
     char errstr[1024];
     while (!rt_stopping(rt)) {
         __atomic_store_n(&rt->heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
+        double now = sentinel_monotonic_seconds();
+        if (now - last_watch >= 0.25) {
+            last_watch = now;
+            watch_connection(rt);
+        }
         sentinel_err_t err = rt->any_reload ? rt_reload(rt, errstr, sizeof(errstr)) : SENTINEL_OK;
         if (err == SENTINEL_ERR_FATAL) {
             /* an offset outside the log: waiting cannot fix it */

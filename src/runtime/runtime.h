@@ -116,6 +116,7 @@ typedef struct rt_part {
     int in_batch;     /* advanced by the transaction at hand */
     int64_t last;     /* the last offset the transaction covers */
     unsigned asked;   /* the generation a reload was asked for, to ask once */
+    unsigned lost;    /* rt->lost when `expected` was last taken from the stored offsets */
 } rt_part_t;
 
 typedef struct rt_runtime rt_runtime_t;
@@ -206,6 +207,7 @@ struct rt_runtime {
     size_t in_flight, peak, budget;
     int closed;        /* no more chunks will come */
     int any_reload;    /* some parts[].reload is set */
+    unsigned lost;     /* connections found broken (rt_connection_lost) */
     volatile int halt; /* a projection failed: everyone stops */
 
     rt_chunk_t *filling; /* the reader's, not yet handed out */
@@ -269,6 +271,15 @@ void rt_fail(rt_runtime_t *rt, const char *fmt, ...) SENTINEL_PRINTF(2, 3);
  * partition no longer fits the log it is handed: the reader reads the
  * stored offsets again and reads on from the lowest. */
 void rt_ask_reload(rt_projection_t *pj, int32_t partition);
+/* Called (without the lock held) when a connection to the server broke.
+ * A crash or an immediate shutdown loses the last asynchronous commits,
+ * offsets with the rows; a projection learns of it at its next batch of
+ * that partition, and a partition that gets no more events would stay
+ * short of its log (and a run until caught up would never end). So every
+ * partition's stored offsets are read again, and each projection reads on
+ * from its own. Runs that store no offsets (replays) commit durably and
+ * are left alone. */
+void rt_connection_lost(rt_runtime_t *rt);
 
 /* ---------------------------------------------------------------- store.c */
 

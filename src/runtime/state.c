@@ -61,3 +61,14 @@ void rt_ask_reload(rt_projection_t *pj, int32_t partition) {
     rt->any_reload = 1;
     pthread_mutex_unlock(&rt->lock);
 }
+
+void rt_connection_lost(rt_runtime_t *rt) {
+    for (int j = 0; j < rt->n; j++)
+        if (rt->proj[j].run->start_offsets) return;
+    pthread_mutex_lock(&rt->lock);
+    for (int p = 0; p < RT_MAX_PARTITIONS; p++)
+        rt->parts[p].reload = 1; /* rt_reload passes over those not assigned */
+    rt->any_reload = 1;
+    rt->lost++;
+    pthread_mutex_unlock(&rt->lock);
+}

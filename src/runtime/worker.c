@@ -58,11 +58,16 @@ static void take_spans(rt_projection_t *pj, view_t *v, const rt_chunk_t *c, size
         if (span->gen != rt->parts[p].gen) continue; /* revoked or sought since */
         if (!ps->known || ps->gen != span->gen) {
             /* A new generation: the stored offset as read then, unless a
-             * commit of ours went further meanwhile. */
+             * commit of ours went further meanwhile. Not after a broken
+             * connection: a crash loses our last commits, and the stored
+             * offset is then where we are (a commit that did land after
+             * the reading is found by the fence). */
             int64_t stored = rt->assigned[projection_index(pj) * RT_MAX_PARTITIONS + p];
-            ps->expected = ps->known && ps->expected > stored ? ps->expected : stored;
+            int ours = ps->known && ps->lost == rt->lost && ps->expected > stored;
+            ps->expected = ours ? ps->expected : stored;
             ps->known = 1;
             ps->gen = span->gen;
+            ps->lost = rt->lost;
         }
         if (!ps->in_view) ps->view_pos = ps->expected;
         int64_t to = span->to;
@@ -327,6 +332,7 @@ static sentinel_err_t commit_range(rt_projection_t *pj, const view_t *v, rt_item
         if (pj->pg && PQstatus(pj->pg) != CONNECTION_OK) {
             PQfinish(pj->pg);
             pj->pg = NULL;
+            rt_connection_lost(pj->rt);
         }
         rt_backoff(pj->rt, attempt);
         if (rt_stopping(pj->rt)) return SENTINEL_ERR_RETRIABLE;
