@@ -507,6 +507,8 @@ static sentinel_err_t start(rt_runtime_t *rt, char *errstr, size_t errstr_size) 
     }
     /* Without a reclaimer the projections free their chunks themselves. */
     rt->reclaiming = !pthread_create(&rt->reclaimer, NULL, rt_reclaim_main, rt);
+    /* Without an analyzer autovacuum analyzes the tables, later. */
+    rt->analyzing = !pthread_create(&rt->analyzer, NULL, rt_statistics_main, rt);
     for (int j = 0; j < rt->n; j++) {
         if (pthread_create(&rt->proj[j].thread, NULL, rt_projection_main, &rt->proj[j])) {
             snprintf(errstr, errstr_size, "cannot start a thread");
@@ -612,6 +614,11 @@ static void finish(rt_runtime_t *rt) {
         pthread_mutex_unlock(&rt->lock);
         pthread_join(rt->reclaimer, NULL);
         rt->reclaiming = 0;
+    }
+    if (rt->analyzing) {
+        __atomic_store_n(&rt->statistics_stop, 1, __ATOMIC_RELAXED);
+        pthread_join(rt->analyzer, NULL);
+        rt->analyzing = 0;
     }
     (void)make_commits_durable(rt);
     for (int j = 0; j < rt->n; j++) {

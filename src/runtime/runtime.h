@@ -198,6 +198,9 @@ struct rt_runtime {
     pthread_t reclaimer;
     int reclaiming; /* the reclaimer runs */
     int reclaim_stop;
+    pthread_t analyzer; /* statistics.c */
+    int analyzing;      /* the analyzer runs */
+    int statistics_stop;
     rt_reader_part_t parts[RT_MAX_PARTITIONS];
     /* assigned[j * RT_MAX_PARTITIONS + p]: projection j's offset of p as
      * read when the partition's generation began. */
@@ -280,6 +283,13 @@ void rt_ask_reload(rt_projection_t *pj, int32_t partition);
  * from its own. Runs that store no offsets (replays) commit durably and
  * are left alone. */
 void rt_connection_lost(rt_runtime_t *rt);
+
+/* ---------------------------------------------------------------- statistics.c */
+
+/* The analyzer: every few seconds, on a connection of its own, has the
+ * server analyze the run's tables that grew fourfold since their last
+ * statistics, until statistics_stop is set or the run stops. */
+void *rt_statistics_main(void *arg);
 
 /* ---------------------------------------------------------------- store.c */
 

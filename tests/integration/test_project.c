@@ -829,6 +829,80 @@ static void test_ledger_lookups_use_the_key(void **state) {
     free(conninfo);
 }
 
+/* The engine analyzes its young tables as they grow (statistics.c): a
+ * plan made on a nearly empty table is otherwise kept until autovacuum
+ * comes round, and one that checked each download's generation through a
+ * workspace index read 5.4M rows in a 1M backlog. A daemon on a fresh
+ * database: each table that grew past a hundred rows is analyzed by the
+ * engine (autovacuum's count apart), and once it stops growing it is not
+ * analyzed again. */
+static void test_grown_tables_are_analyzed(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_analyze", 8, &name);
+    char *owner = harness_conninfo_as(conninfo, NULL);
+    char *topic = harness_unique_name("test.analyze");
+    char *prefix = harness_unique_name("analyze");
+    char *events = harness_gen("--events 4000 --seed 41");
+    assert_int_equal(harness_publish(topic, events), 0);
+    char *args = NULL;
+    assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
+                         prefix) > 0);
+    char log[] = "/tmp/sentinel_analyze_log_XXXXXX";
+    close(mkstemp(log));
+    pid_t pid = harness_spawn_sentinel(args, log);
+    PGconn *conn = harness_connect(owner);
+    /* The tables of more than a hundred rows (the month partitions of runs
+     * and findings among them), and those of them the engine analyzed. */
+    const char *grown = "SELECT count(*) FILTER (WHERE n_live_tup >= 100), "
+                        "count(*) FILTER (WHERE n_live_tup >= 100 AND analyze_count > 0), "
+                        "string_agg(relname || ' ' || analyze_count, ', ' ORDER BY relname) "
+                        "FILTER (WHERE n_live_tup >= 100) FROM pg_stat_user_tables "
+                        "WHERE relname NOT IN ('applied_events', 'projector_offsets')";
+    long long applied = 0, big = 0, analyzed = -1;
+    char *first = NULL;
+    for (int i = 0; i < 300 && (applied < 5 * 4000 || big < 8 || analyzed != big); i++) {
+        if (i) usleep(100 * 1000);
+        PQclear(PQexec(conn, "SELECT pg_stat_clear_snapshot()"));
+        applied = harness_query_int(conn, "SELECT coalesce(sum(next_offset), 0) "
+                                          "FROM projector_offsets");
+        PGresult *res = PQexec(conn, grown);
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        big = atoll(PQgetvalue(res, 0, 0));
+        analyzed = atoll(PQgetvalue(res, 0, 1));
+        free(first);
+        first = strdup(PQgetvalue(res, 0, 2));
+        PQclear(res);
+    }
+    /* Two more looks (every two seconds) find nothing grown. */
+    sleep(5);
+    PQclear(PQexec(conn, "SELECT pg_stat_clear_snapshot()"));
+    PGresult *res = PQexec(conn, grown);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    char *later = strdup(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    kill(pid, SIGTERM);
+    assert_int_equal(harness_wait(pid), 0);
+    if (applied != 5 * 4000) fail_msg("not caught up: %lld of %d offsets", applied, 5 * 4000);
+    if (big < 8 || analyzed != big)
+        fail_msg("%lld of the %lld tables of a hundred rows or more analyzed: %s", analyzed, big,
+                 first);
+    if (strcmp(first, later)) fail_msg("analyzed again without growing: %s, then %s", first, later);
+    free(first);
+    free(later);
+    free(args);
+    unlink(log);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(events);
+    free(events);
+    free(prefix);
+    free(topic);
+    free(owner);
+    free(name);
+    free(conninfo);
+}
+
 /* Whether the process logging to `log` holds partitions (its last
  * assignment gave it some). */
 static int holds_partitions(const char *log) {
@@ -1009,6 +1083,7 @@ int main(void) {
         cmocka_unit_test(test_json_fields_land_as_written),
         cmocka_unit_test(test_young_tables_use_indexes),
         cmocka_unit_test(test_ledger_lookups_use_the_key),
+        cmocka_unit_test(test_grown_tables_are_analyzed),
         cmocka_unit_test(test_lost_state_is_made_again),
         cmocka_unit_test_setup_teardown(test_kill_9_at_random_moments, world_setup, world_teardown),
     };
