@@ -12,13 +12,14 @@
 -- that time.
 --
 -- So the engine calls this every few seconds with its tables: each one
--- (each leaf partition of a partitioned one) that has changed by three
--- times its rows at the last analysis, and by at least min_changed rows,
--- is analyzed now; a handful of analyses a table for a backlog of any
--- size, none once the tables have grown. A table being vacuumed or
+-- (each leaf partition of a partitioned one) that holds four times the
+-- rows it held at its last analysis, and min_rows at least, is analyzed
+-- now; a handful of analyses a table for a backlog of any size, none once
+-- the tables have grown. Updates do not count: a small table updated all
+-- day (a period's usage) keeps the plans it has. A table being vacuumed or
 -- analyzed already is skipped, not waited for. Only tables this function's
 -- owner owns and the caller may insert into; returns the names analyzed.
-CREATE FUNCTION sentinel_analyze_grown(tables regclass[], min_changed bigint DEFAULT 100)
+CREATE FUNCTION sentinel_analyze_grown(tables regclass[], min_rows bigint DEFAULT 100)
 RETURNS SETOF text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -33,7 +34,7 @@ BEGIN
          WHERE (t.relid IS NULL OR t.isleaf)
            AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
            AND has_table_privilege(session_user, given.relid, 'INSERT')
-           AND pg_stat_get_mod_since_analyze(c.oid) >= greatest(min_changed, 3 * c.reltuples)
+           AND pg_stat_get_live_tuples(c.oid) >= greatest(min_rows, 4 * c.reltuples)
     LOOP
         EXECUTE format('ANALYZE (SKIP_LOCKED) %s', rel);
         RETURN NEXT rel::text;

@@ -7,7 +7,7 @@
  * autovacuum, which visits a database once a minute at best, comes too late
  * for a new deployment, a rebuild or a backfill. So one thread of the run,
  * on a connection of its own, asks the server every few seconds to analyze
- * those of the run's tables that have grown fourfold since their last
+ * those of the run's tables that hold four times the rows of their last
  * analysis (sentinel_analyze_grown, migration 0023); the plans that depend
  * on them are made again at their next use. */
 #include <pthread.h>
@@ -58,7 +58,7 @@ static sentinel_err_t analyze_grown(const rt_runtime_t *rt, PGconn **pg, const c
         return err;
     }
     for (int i = 0; i < PQntuples(res); i++)
-        sentinel_debug("analyzed %s: it grew fourfold since its last statistics",
+        sentinel_debug("analyzed %s: four times the rows of its last statistics",
                        PQgetvalue(res, i, 0));
     PQclear(res);
     return SENTINEL_OK;

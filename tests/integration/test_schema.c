@@ -611,6 +611,43 @@ static void test_partitions_on_demand(void **state) {
     free(code);
 }
 
+/* What the projector's analyzer calls (statistics.c): `sentinel_analyze_grown`
+ * analyzes a table once it holds four times the rows of its last analysis,
+ * a hundred at least, and not a table only updated since, however often. */
+static void test_analyze_grown(void **state) {
+    model_db_t *m = *state;
+    char *engine = harness_conninfo_as(m->conninfo, "sentinel_projector");
+    PGconn *projector = harness_connect(engine);
+    const char *call = "SELECT coalesce(string_agg(t, ','), '') "
+                       "FROM sentinel_analyze_grown('{usage_records,activities}') AS t";
+    const char *expect[] = {"", "public.usage_records", "", "", "", "public.usage_records"};
+    for (int step = 0; step < 6; step++) {
+        char sql[512];
+        /* 99 rows; then 150; nothing more; 1,500 updates; 599 rows; 600 rows. */
+        int rows[] = {99, 150, 150, 150, 599, 600};
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO usage_records (workspace_id, period_start, period_end) "
+                 "SELECT '%s', '2000-01-01T00:00:00Z'::timestamptz + g * interval '1 day', "
+                 "'2000-01-01T00:00:00Z'::timestamptz + (g + 1) * interval '1 day' "
+                 "FROM generate_series((SELECT count(*) FROM usage_records), %d - 1) AS g",
+                 harness_workspace_id(1), rows[step]);
+        harness_exec(m->conn, sql);
+        if (step == 3)
+            for (int i = 0; i < 10; i++)
+                harness_exec(m->conn, "UPDATE usage_records SET runs_count = runs_count + 1");
+        /* The owner's counts reach the shared statistics now, not in a second. */
+        harness_exec(m->conn, "SELECT pg_stat_force_next_flush()");
+        harness_exec(m->conn, "SELECT 1");
+        char *analyzed = harness_query_value(projector, call);
+        if (strcmp(analyzed, expect[step]))
+            fail_msg("step %d (%d rows): analyzed \"%s\", expected \"%s\"", step, rows[step],
+                     analyzed, expect[step]);
+        free(analyzed);
+    }
+    PQfinish(projector);
+    free(engine);
+}
+
 static void test_encryption_at_rest(void **state) {
     model_db_t *m = *state;
     const char *secret = "sk-live-4f9a8b7c6d5e4f3a2b1c";
@@ -743,9 +780,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_finding_belongs_to_its_keys_run, model_setup,
                                         model_teardown),
         cmocka_unit_test_setup_teardown(test_partitions_on_demand, model_setup, model_teardown),
+        cmocka_unit_test_setup_teardown(test_analyze_grown, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_encryption_at_rest, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_reference_data_and_fixtures_idempotent, model_setup,
                                         model_teardown),
     };
+    harness_test_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
