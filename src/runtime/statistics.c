@@ -40,8 +40,11 @@ static char *run_tables(const rt_runtime_t *rt) {
 }
 
 /* One look: analyze what grew. SENTINEL_ERR_FATAL when trying again cannot
- * help (a database not migrated has no such function). */
-static sentinel_err_t analyze_grown(const rt_runtime_t *rt, PGconn **pg, const char *tables) {
+ * help (a database not migrated has no such function). The first failure
+ * of a run of them is a warning (a missing grant shows), the rest debug
+ * lines; *failing counts them. */
+static sentinel_err_t analyze_grown(const rt_runtime_t *rt, PGconn **pg, const char *tables,
+                                    unsigned *failing) {
     char errstr[512];
     sentinel_err_t err = rt_connect(rt, pg, 0, errstr, sizeof(errstr));
     PGresult *res = NULL;
@@ -54,9 +57,14 @@ static sentinel_err_t analyze_grown(const rt_runtime_t *rt, PGconn **pg, const c
         return err;
     }
     if (err) {
-        sentinel_debug("analyzing the tables that grew: %s; trying again later", errstr);
+        if (!(*failing)++)
+            sentinel_warn("analyzing the tables that grew: %s; trying again every %.0f s", errstr,
+                          RT_ANALYZE_EVERY);
+        else
+            sentinel_debug("analyzing the tables that grew: %s", errstr);
         return err;
     }
+    *failing = 0;
     for (int i = 0; i < PQntuples(res); i++)
         sentinel_debug("analyzed %s: four times the rows of its last statistics",
                        PQgetvalue(res, i, 0));
@@ -69,8 +77,9 @@ void *rt_statistics_main(void *arg) {
     pthread_setname_np(pthread_self(), "analyze");
     char *tables = run_tables(rt);
     PGconn *pg = NULL;
+    unsigned failing = 0;
     while (!statistics_stopping(rt)) {
-        if (analyze_grown(rt, &pg, tables) == SENTINEL_ERR_FATAL) break;
+        if (analyze_grown(rt, &pg, tables, &failing) == SENTINEL_ERR_FATAL) break;
         double until = sentinel_monotonic_seconds() + RT_ANALYZE_EVERY;
         while (!statistics_stopping(rt) && sentinel_monotonic_seconds() < until)
             usleep(50 * 1000);

@@ -903,6 +903,40 @@ static void test_grown_tables_are_analyzed(void **state) {
     free(conninfo);
 }
 
+/* The analyzer's failure is not the run's: without the grant to call it,
+ * the run says so once and projects every event all the same. */
+static void test_analyzer_refused(void **state) {
+    (void)state;
+    char *name;
+    char *conninfo = harness_migrated_database("sentinel_analyze", 8, &name);
+    char *owner = harness_conninfo_as(conninfo, NULL);
+    PGconn *conn = harness_connect(owner);
+    harness_exec(conn, "REVOKE EXECUTE ON FUNCTION sentinel_analyze_grown(regclass[], bigint) "
+                       "FROM sentinel_projector");
+    char *topic = harness_unique_name("test.analyze");
+    char *prefix = harness_unique_name("analyze");
+    char *events = harness_gen("--events 500 --seed 41");
+    assert_int_equal(harness_publish(topic, events), 0);
+    char *out = NULL;
+    if (project(conninfo, topic, prefix, NULL, &out)) fail_msg("project: %s", out);
+    const char *said = strstr(out, "analyzing the tables that grew: ");
+    if (!said || !strstr(said, "permission denied") || strstr(said + 1, "analyzing the tables"))
+        fail_msg("the refusal is not said once:\n%s", out);
+    assert_int_equal(harness_query_int(conn, "SELECT coalesce(sum(next_offset), 0) "
+                                             "FROM projector_offsets"),
+                     5 * 500);
+    free(out);
+    PQfinish(conn);
+    harness_drop_database(name);
+    unlink(events);
+    free(events);
+    free(prefix);
+    free(topic);
+    free(owner);
+    free(name);
+    free(conninfo);
+}
+
 /* Whether the process logging to `log` holds partitions (its last
  * assignment gave it some). */
 static int holds_partitions(const char *log) {
@@ -1084,6 +1118,7 @@ int main(void) {
         cmocka_unit_test(test_young_tables_use_indexes),
         cmocka_unit_test(test_ledger_lookups_use_the_key),
         cmocka_unit_test(test_grown_tables_are_analyzed),
+        cmocka_unit_test(test_analyzer_refused),
         cmocka_unit_test(test_lost_state_is_made_again),
         cmocka_unit_test_setup_teardown(test_kill_9_at_random_moments, world_setup, world_teardown),
     };
