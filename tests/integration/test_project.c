@@ -715,6 +715,35 @@ static void test_json_fields_land_as_written(void **state) {
     free(conninfo);
 }
 
+/* A migrated database of eight workspaces, with the owner's connection,
+ * and a topic and group prefix of its own, all named for `label`: what a
+ * test of one projection on young tables starts from. */
+typedef struct scratch {
+    char *name, *conninfo, *owner, *topic, *prefix;
+    PGconn *conn; /* the owner's */
+} scratch_t;
+
+static void scratch_open(scratch_t *s, const char *label) {
+    char db[64], topic[64];
+    snprintf(db, sizeof(db), "sentinel_%s", label);
+    snprintf(topic, sizeof(topic), "test.%s", label);
+    s->conninfo = harness_migrated_database(db, 8, &s->name);
+    s->owner = harness_conninfo_as(s->conninfo, NULL);
+    s->topic = harness_unique_name(topic);
+    s->prefix = harness_unique_name(label);
+    s->conn = harness_connect(s->owner);
+}
+
+static void scratch_close(scratch_t *s) {
+    PQfinish(s->conn);
+    harness_drop_database(s->name);
+    free(s->prefix);
+    free(s->topic);
+    free(s->owner);
+    free(s->name);
+    free(s->conninfo);
+}
+
 /* Lookups go by index on young tables too (a new deployment, every new
  * month's partition): a projector prepares its statements once, and a
  * plan made while a table was nearly empty is kept, so a sequential scan
@@ -723,33 +752,30 @@ static void test_json_fields_land_as_written(void **state) {
  * tables: no sequential scan of a table the lookups and key checks read. */
 static void test_young_tables_use_indexes(void **state) {
     (void)state;
-    char *name;
-    char *conninfo = harness_migrated_database("sentinel_young", 8, &name);
-    char *owner = harness_conninfo_as(conninfo, NULL);
-    char *topic = harness_unique_name("test.young");
-    char *prefix = harness_unique_name("young");
+    scratch_t w;
+    scratch_open(&w, "young");
     char *events = harness_gen("--events 3000 --seed 41");
-    assert_int_equal(harness_publish(topic, events), 0);
+    assert_int_equal(harness_publish(w.topic, events), 0);
     const char *scans =
         "SELECT string_agg(relname || ' ' || seq_scan, ', ' ORDER BY relname) || ' / ' || "
         "sum(idx_scan) FROM pg_stat_user_tables WHERE relname IN ('activities', 'annotations', "
         "'command_runs', 'briefing_generations', 'briefing_downloads', 'run_keys', "
         "'finding_keys', 'usage_ledger')";
     /* The migrations' own scans (adding a foreign key checks the rows). */
-    PGconn *conn = harness_connect(owner);
-    char *before = harness_query_value(conn, scans);
+    char *before = harness_query_value(w.conn, scans);
     char *seq_before = strndup(before, strcspn(before, "/"));
     char *out = NULL;
-    if (project(conninfo, topic, prefix, "--batch-events 20", &out)) fail_msg("project: %s", out);
+    if (project(w.conninfo, w.topic, w.prefix, "--batch-events 20", &out))
+        fail_msg("project: %s", out);
     free(out);
     /* The projector's backends report their counts as they exit. */
     char *after = NULL;
     long long idx = 0;
     for (int i = 0; i < 50 && idx < 1000; i++) {
         if (i) usleep(100 * 1000);
-        PQclear(PQexec(conn, "SELECT pg_stat_clear_snapshot()"));
+        PQclear(PQexec(w.conn, "SELECT pg_stat_clear_snapshot()"));
         free(after);
-        after = harness_query_value(conn, scans);
+        after = harness_query_value(w.conn, scans);
         idx = atoll(strchr(after, '/') + 1);
     }
     if (idx < 1000) fail_msg("only %lld index scans were counted: %s", idx, after);
@@ -758,15 +784,9 @@ static void test_young_tables_use_indexes(void **state) {
     free(seq_before);
     free(before);
     free(after);
-    PQfinish(conn);
-    harness_drop_database(name);
     unlink(events);
     free(events);
-    free(prefix);
-    free(topic);
-    free(owner);
-    free(name);
-    free(conninfo);
+    scratch_close(&w);
 }
 
 /* The usage projector finds redeliveries by the ledger's key (workspace_id,
@@ -779,54 +799,45 @@ static void test_young_tables_use_indexes(void **state) {
  * reads an index of the ledger other than its key. */
 static void test_ledger_lookups_use_the_key(void **state) {
     (void)state;
-    char *name;
-    char *conninfo = harness_migrated_database("sentinel_ledger", 8, &name);
-    char *owner = harness_conninfo_as(conninfo, NULL);
-    char *topic = harness_unique_name("test.ledger");
-    char *prefix = harness_unique_name("ledger");
+    scratch_t w;
+    scratch_open(&w, "ledger");
     char *first = harness_gen("--events 2000 --seed 41");
     char *second = harness_gen("--events 6000 --seed 43 --start 2026-10-20T00:00:00Z --days 5");
-    assert_int_equal(harness_publish(topic, first), 0);
+    assert_int_equal(harness_publish(w.topic, first), 0);
     char *out = NULL;
-    if (project(conninfo, topic, prefix, NULL, &out)) fail_msg("project: %s", out);
+    if (project(w.conninfo, w.topic, w.prefix, NULL, &out)) fail_msg("project: %s", out);
     free(out);
-    PGconn *conn = harness_connect(owner);
-    long long rows = harness_query_int(conn, "SELECT count(*) FROM usage_ledger");
+    long long rows = harness_query_int(w.conn, "SELECT count(*) FROM usage_ledger");
     if (rows < 200 || rows > 2000) fail_msg("%lld ledger rows after the first part", rows);
-    PGresult *analyzed = PQexec(conn, "ANALYZE usage_ledger");
+    PGresult *analyzed = PQexec(w.conn, "ANALYZE usage_ledger");
     assert_int_equal(PQresultStatus(analyzed), PGRES_COMMAND_OK);
     PQclear(analyzed);
     const char *others = "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes "
                          "WHERE relname = 'usage_ledger' AND indexrelname <> 'usage_ledger_pkey'";
     const char *key = "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes "
                       "WHERE indexrelname = 'usage_ledger_pkey'";
-    long long others_before = harness_query_int(conn, others);
-    long long key_before = harness_query_int(conn, key);
-    assert_int_equal(harness_publish(topic, second), 0);
-    if (project(conninfo, topic, prefix, "--batch-events 400", &out)) fail_msg("project: %s", out);
+    long long others_before = harness_query_int(w.conn, others);
+    long long key_before = harness_query_int(w.conn, key);
+    assert_int_equal(harness_publish(w.topic, second), 0);
+    if (project(w.conninfo, w.topic, w.prefix, "--batch-events 400", &out))
+        fail_msg("project: %s", out);
     free(out);
     long long others_after = others_before, key_after = key_before;
     for (int i = 0; i < 50 && key_after < key_before + 20; i++) { /* counted as backends exit */
         if (i) usleep(100 * 1000);
-        PQclear(PQexec(conn, "SELECT pg_stat_clear_snapshot()"));
-        others_after = harness_query_int(conn, others);
-        key_after = harness_query_int(conn, key);
+        PQclear(PQexec(w.conn, "SELECT pg_stat_clear_snapshot()"));
+        others_after = harness_query_int(w.conn, others);
+        key_after = harness_query_int(w.conn, key);
     }
     if (key_after < key_before + 20)
         fail_msg("only %lld lookups by the ledger's key", key_after - key_before);
     if (others_after != others_before)
         fail_msg("%lld scans of another index of the ledger", others_after - others_before);
-    PQfinish(conn);
-    harness_drop_database(name);
     unlink(first);
     unlink(second);
     free(first);
     free(second);
-    free(prefix);
-    free(topic);
-    free(owner);
-    free(name);
-    free(conninfo);
+    scratch_close(&w);
 }
 
 /* The engine analyzes its young tables as they grow (statistics.c): a
@@ -838,20 +849,16 @@ static void test_ledger_lookups_use_the_key(void **state) {
  * analyzed again. */
 static void test_grown_tables_are_analyzed(void **state) {
     (void)state;
-    char *name;
-    char *conninfo = harness_migrated_database("sentinel_analyze", 8, &name);
-    char *owner = harness_conninfo_as(conninfo, NULL);
-    char *topic = harness_unique_name("test.analyze");
-    char *prefix = harness_unique_name("analyze");
+    scratch_t w;
+    scratch_open(&w, "analyze");
     char *events = harness_gen("--events 4000 --seed 41");
-    assert_int_equal(harness_publish(topic, events), 0);
+    assert_int_equal(harness_publish(w.topic, events), 0);
     char *args = NULL;
-    assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s", conninfo, topic,
-                         prefix) > 0);
+    assert_true(asprintf(&args, "project --db \"%s\" --topic %s --group-prefix %s", w.conninfo,
+                         w.topic, w.prefix) > 0);
     char log[] = "/tmp/sentinel_analyze_log_XXXXXX";
     close(mkstemp(log));
     pid_t pid = harness_spawn_sentinel(args, log);
-    PGconn *conn = harness_connect(owner);
     /* The tables of more than a hundred rows (the month partitions of runs
      * and findings among them), and those of them the engine analyzed. */
     const char *grown = "SELECT count(*) FILTER (WHERE n_live_tup >= 100), "
@@ -863,10 +870,10 @@ static void test_grown_tables_are_analyzed(void **state) {
     char *first = NULL;
     for (int i = 0; i < 300 && (applied < 5 * 4000 || big < 8 || analyzed != big); i++) {
         if (i) usleep(100 * 1000);
-        PQclear(PQexec(conn, "SELECT pg_stat_clear_snapshot()"));
-        applied = harness_query_int(conn, "SELECT coalesce(sum(next_offset), 0) "
-                                          "FROM projector_offsets");
-        PGresult *res = PQexec(conn, grown);
+        PQclear(PQexec(w.conn, "SELECT pg_stat_clear_snapshot()"));
+        applied = harness_query_int(w.conn, "SELECT coalesce(sum(next_offset), 0) "
+                                            "FROM projector_offsets");
+        PGresult *res = PQexec(w.conn, grown);
         assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
         big = atoll(PQgetvalue(res, 0, 0));
         analyzed = atoll(PQgetvalue(res, 0, 1));
@@ -876,8 +883,8 @@ static void test_grown_tables_are_analyzed(void **state) {
     }
     /* Two more looks (every two seconds) find nothing grown. */
     sleep(5);
-    PQclear(PQexec(conn, "SELECT pg_stat_clear_snapshot()"));
-    PGresult *res = PQexec(conn, grown);
+    PQclear(PQexec(w.conn, "SELECT pg_stat_clear_snapshot()"));
+    PGresult *res = PQexec(w.conn, grown);
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     char *later = strdup(PQgetvalue(res, 0, 2));
     PQclear(res);
@@ -892,49 +899,33 @@ static void test_grown_tables_are_analyzed(void **state) {
     free(later);
     free(args);
     unlink(log);
-    PQfinish(conn);
-    harness_drop_database(name);
     unlink(events);
     free(events);
-    free(prefix);
-    free(topic);
-    free(owner);
-    free(name);
-    free(conninfo);
+    scratch_close(&w);
 }
 
 /* The analyzer's failure is not the run's: without the grant to call it,
  * the run says so once and projects every event all the same. */
 static void test_analyzer_refused(void **state) {
     (void)state;
-    char *name;
-    char *conninfo = harness_migrated_database("sentinel_analyze", 8, &name);
-    char *owner = harness_conninfo_as(conninfo, NULL);
-    PGconn *conn = harness_connect(owner);
-    harness_exec(conn, "REVOKE EXECUTE ON FUNCTION sentinel_analyze_grown(regclass[], bigint) "
-                       "FROM sentinel_projector");
-    char *topic = harness_unique_name("test.analyze");
-    char *prefix = harness_unique_name("analyze");
+    scratch_t w;
+    scratch_open(&w, "analyze");
+    harness_exec(w.conn, "REVOKE EXECUTE ON FUNCTION sentinel_analyze_grown(regclass[], bigint) "
+                         "FROM sentinel_projector");
     char *events = harness_gen("--events 500 --seed 41");
-    assert_int_equal(harness_publish(topic, events), 0);
+    assert_int_equal(harness_publish(w.topic, events), 0);
     char *out = NULL;
-    if (project(conninfo, topic, prefix, NULL, &out)) fail_msg("project: %s", out);
+    if (project(w.conninfo, w.topic, w.prefix, NULL, &out)) fail_msg("project: %s", out);
     const char *said = strstr(out, "analyzing the tables that grew: ");
     if (!said || !strstr(said, "permission denied") || strstr(said + 1, "analyzing the tables"))
         fail_msg("the refusal is not said once:\n%s", out);
-    assert_int_equal(harness_query_int(conn, "SELECT coalesce(sum(next_offset), 0) "
-                                             "FROM projector_offsets"),
+    assert_int_equal(harness_query_int(w.conn, "SELECT coalesce(sum(next_offset), 0) "
+                                               "FROM projector_offsets"),
                      5 * 500);
     free(out);
-    PQfinish(conn);
-    harness_drop_database(name);
     unlink(events);
     free(events);
-    free(prefix);
-    free(topic);
-    free(owner);
-    free(name);
-    free(conninfo);
+    scratch_close(&w);
 }
 
 /* Whether the process logging to `log` holds partitions (its last
