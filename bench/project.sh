@@ -29,8 +29,10 @@ echo "publishing $EVENTS events to $topic ..." >&2
 fresh_db bench_project
 fresh_db bench_copy
 
+read -r busy0 total0 < <(machine_jiffies)
 run_timed "$OUT/time.project" "$SENTINEL" project --until-caught-up --topic "$topic" \
     --db "$(engine_url bench_project)" --group-prefix "bench$stamp" ${PROJECT_ARGS:-}
+read -r busy1 total1 < <(machine_jiffies)
 
 # The reference: the same rows, COPY'd (binary) into the same tables: every
 # table of every projector, as the registry lists them (`sentinel
@@ -69,6 +71,11 @@ printf '%-40s %10s %10s %12s %12s\n' "raw COPY of every table's rows" "$c_sec" "
     "$(rate "$EVENTS" "$c_sec")" "-"
 printf '%-40s %10s %10s %12s %12s\n' "raw COPY of the entity rows only" "$e_sec" "$entity_rows" \
     "$(rate "$EVENTS" "$e_sec")" "-"
+# The whole machine during the projection (PostgreSQL's backends, the
+# broker, the engine): on few cores a backlog's pace follows this.
+awk -v b0="$busy0" -v b1="$busy1" -v t0="$total0" -v t1="$total1" -v hz="$(getconf CLK_TCK)" \
+    -v cores="$(nproc)" 'BEGIN { printf "machine during the projection: %.1f CPU-s busy, %.0f %% of its %d cores\n",
+        (b1 - b0) / hz, (b1 - b0) / (t1 - t0) * 100, cores }'
 echo "ratio project/COPY of every table: $(ratio "$c_sec" "$p_sec")  (1.0 = as fast as loading the final rows with COPY)"
 echo "ratio project/COPY of the entity rows: $(ratio "$e_sec" "$p_sec")"
 if [[ -n "$peer_line" ]]; then
