@@ -22,6 +22,35 @@
 
 /* ---------------------------------------------------------------- sessions */
 
+/* The projector sessions' settings, `commit` their synchronous_commit.
+ * A stalled (stopped, partitioned) projector must not hold its offset
+ * rows locked forever: the server ends its transaction. Asynchronous
+ * commit is safe where the stored offsets fence the commit: they
+ * commit in the same transaction as the rows, so a transaction lost in
+ * a server crash loses its offset advance with it and is applied again
+ * from Kafka. A replay stores no offsets and a dead-letter retry marks
+ * what it applied: nothing would apply again what a crash lost, so
+ * their commits are durable.
+ * JIT compilation is off: a projector's statements are key lookups
+ * and writes that run in a millisecond, but a lookup planned as a
+ * sequential scan (a table not analyzed yet, as every new month's
+ * partition is) costs past jit_above_cost as the table grows, and
+ * compiling it took 50 ms a batch, every batch, until autovacuum came
+ * round: a projector that kept up fell seconds behind.
+ * Sequential scans are off for the same reason: a statement is
+ * prepared once per connection, and PostgreSQL keeps the generic plan
+ * it made while a table was nearly empty, a sequential scan, until the
+ * table is next analyzed (once a minute at best; a month's new
+ * partition and a new deployment start empty). Every lookup and key
+ * check a projector makes has an index, and with scans off it is used
+ * from the first transaction: at 5,000 events/s on fresh tables the
+ * busiest backend had spent a fifth of its time scanning
+ * (test_young_tables_use_indexes). */
+#define SESSION(commit)                                                                            \
+    "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"                   \
+    "SET synchronous_commit = " commit "; SET jit = off; SET enable_seqscan = off;"                \
+    "SET application_name = 'sentinel-projector'; SET client_min_messages = warning"
+
 sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char *errstr,
                           size_t errstr_size) {
     if (*pg && PQstatus(*pg) == CONNECTION_OK) return SENTINEL_OK;
@@ -38,36 +67,8 @@ sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char
                            &class, errstr, errstr_size);
     if (!*pg)
         return class == SENTINEL_ERR_FATAL && !rt_is_daemon(rt) ? class : SENTINEL_ERR_RETRIABLE;
-        /* A stalled (stopped, partitioned) projector must not hold its offset
-         * rows locked forever: the server ends its transaction. Asynchronous
-         * commit is safe where the stored offsets fence the commit: they
-         * commit in the same transaction as the rows, so a transaction lost in
-         * a server crash loses its offset advance with it and is applied again
-         * from Kafka. A replay stores no offsets and a dead-letter retry marks
-         * what it applied: nothing would apply again what a crash lost, so
-         * their commits are durable.
-         * JIT compilation is off: a projector's statements are key lookups
-         * and writes that run in a millisecond, but a lookup planned as a
-         * sequential scan (a table not analyzed yet, as every new month's
-         * partition is) costs past jit_above_cost as the table grows, and
-         * compiling it took 50 ms a batch, every batch, until autovacuum came
-         * round: a projector that kept up fell seconds behind.
-         * Sequential scans are off for the same reason: a statement is
-         * prepared once per connection, and PostgreSQL keeps the generic plan
-         * it made while a table was nearly empty, a sequential scan, until the
-         * table is next analyzed (once a minute at best; a month's new
-         * partition and a new deployment start empty). Every lookup and key
-         * check a projector makes has an index, and with scans off it is used
-         * from the first transaction: at 5,000 events/s on fresh tables the
-         * busiest backend had spent a fifth of its time scanning
-         * (test_young_tables_use_indexes). */
-#define SESSION(commit)                                                                            \
-    "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';"                   \
-    "SET synchronous_commit = " commit "; SET jit = off; SET enable_seqscan = off;"                \
-    "SET application_name = 'sentinel-projector'; SET client_min_messages = warning"
     sentinel_err_t err =
         sentinel_db_exec(*pg, durable ? SESSION("on") : SESSION("off"), errstr, errstr_size);
-#undef SESSION
     if (!err && rt->opt && rt->opt->schema) {
         /* A shadow first: the projector's unqualified names resolve to its
          * copies, the control plane it reads to public. */
