@@ -7,6 +7,19 @@ static const char *const activity_tables[] = {"activities", NULL};
 /* Its row carries the event's id. */
 static const char *const activity_proven[] = {"ActivityLogged", NULL};
 
+/* The columns a batch's COPY writes, in binary rows. */
+static const sentinel_copy_column_t activity_columns[] = {{"id", SENTINEL_COPY_UUID},
+                                                          {"workspace_id", SENTINEL_COPY_UUID},
+                                                          {"user_id", SENTINEL_COPY_UUID},
+                                                          {"type", SENTINEL_COPY_TEXT},
+                                                          {"subject_type", SENTINEL_COPY_TEXT},
+                                                          {"subject_id", SENTINEL_COPY_UUID},
+                                                          {"description", SENTINEL_COPY_TEXT},
+                                                          {"metadata", SENTINEL_COPY_JSONB},
+                                                          {"event_id", SENTINEL_COPY_UUID},
+                                                          {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
+                                                          {NULL, 0}};
+
 static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                        size_t errstr_size) {
     size_t n = sentinel_batch_count(batch);
@@ -20,7 +33,7 @@ static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, ch
     }
     sentinel_uuid_map_t *existing = sentinel_uuid_map_new(), *known_users = sentinel_uuid_map_new();
     state_pool_t pool = {0};
-    sentinel_copy_t rows = {0};
+    sentinel_copy_t rows = SENTINEL_COPY_BINARY(activity_columns);
     sentinel_err_t err;
     if ((err = load_states(conn,
                            "SELECT id, workspace_id, event_id FROM activities "
@@ -53,10 +66,7 @@ static sentinel_err_t activities_apply(sentinel_batch_t *batch, PGconn *conn, ch
         sentinel_copy_timestamp(&rows, ev->occurred_at);
         sentinel_copy_end_row(&rows);
     }
-    err = sentinel_copy_send(conn,
-                             "COPY activities (id, workspace_id, user_id, type, subject_type, "
-                             "subject_id, description, metadata, event_id, created_at) FROM STDIN",
-                             &rows, errstr, errstr_size);
+    err = sentinel_copy_send_binary(conn, "activities", &rows, errstr, errstr_size);
 out:
     sentinel_copy_free(&rows);
     state_pool_free(&pool);

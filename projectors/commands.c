@@ -36,6 +36,30 @@ typedef struct new_command {
     const row_state_t *state;
 } new_command_t;
 
+/* The columns of the rows copy_command_row writes, in binary rows. */
+static const sentinel_copy_column_t command_columns[] = {
+    {"id", SENTINEL_COPY_UUID},
+    {"workspace_id", SENTINEL_COPY_UUID},
+    {"repository_id", SENTINEL_COPY_UUID},
+    {"external_reference", SENTINEL_COPY_TEXT},
+    {"github_comment_id", SENTINEL_COPY_INT8},
+    {"issue_number", SENTINEL_COPY_INT4},
+    {"is_pull_request", SENTINEL_COPY_BOOL},
+    {"command_type", SENTINEL_COPY_TEXT},
+    {"query", SENTINEL_COPY_TEXT},
+    {"started_at", SENTINEL_COPY_TIMESTAMPTZ},
+    {"context_snapshot", SENTINEL_COPY_JSONB},
+    {"metadata", SENTINEL_COPY_JSONB},
+    {"event_id", SENTINEL_COPY_UUID},
+    {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
+    {"status", SENTINEL_COPY_TEXT},
+    {"completed_at", SENTINEL_COPY_TIMESTAMPTZ},
+    {"duration_seconds", SENTINEL_COPY_FLOAT8},
+    {"response", SENTINEL_COPY_JSONB},
+    {"metrics", SENTINEL_COPY_JSONB},
+    {"completed_event_id", SENTINEL_COPY_UUID},
+    {NULL, 0}};
+
 static void copy_command_row(sentinel_copy_t *rows, const new_command_t *c) {
     const sentinel_event_t *ev = c->start, *done = c->completion;
     sentinel_copy_str(rows, c->id);
@@ -83,7 +107,7 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
     sentinel_uuid_map_t *commands = sentinel_uuid_map_new(), *repos = sentinel_uuid_map_new();
     state_pool_t pool = {0};
     json_t *references = json_object();
-    sentinel_copy_t started = {0}, completed = {0};
+    sentinel_copy_t started = SENTINEL_COPY_BINARY(command_columns), completed = {0};
     sentinel_err_t err;
     if ((err = load_states(conn,
                            "SELECT id, workspace_id, status, event_id, completed_event_id "
@@ -179,14 +203,7 @@ static sentinel_err_t commands_apply(sentinel_batch_t *batch, PGconn *conn, char
 
     for (size_t k = 0; k < pool.n; k++) /* in the order they started */
         if (pool.rows[k]->is_new) copy_command_row(&started, pool.rows[k]->extra);
-    if ((err = sentinel_copy_send(
-             conn,
-             "COPY command_runs (id, workspace_id, repository_id, external_reference, "
-             "github_comment_id, issue_number, is_pull_request, command_type, query, "
-             "started_at, context_snapshot, metadata, event_id, created_at, status, "
-             "completed_at, duration_seconds, response, metrics, completed_event_id) "
-             "FROM STDIN",
-             &started, errstr, errstr_size)))
+    if ((err = sentinel_copy_send_binary(conn, "command_runs", &started, errstr, errstr_size)))
         goto out;
     err = sentinel_copy_run(conn, &completed,
                             "UPDATE command_runs r SET status = c.status, "

@@ -18,6 +18,59 @@ static const char *const run_proven[] = {"RunStarted", "RunCompleted", "FindingR
 static const char *const run_tables[] = {
     "run_keys", "runs", "finding_keys", "findings", "annotations", "workspace_daily_metrics", NULL};
 
+/* The columns the batch's COPYs write, in binary rows. */
+static const sentinel_copy_column_t run_key_columns[] = {{"id", SENTINEL_COPY_UUID},
+                                                         {"workspace_id", SENTINEL_COPY_UUID},
+                                                         {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
+                                                         {NULL, 0}};
+static const sentinel_copy_column_t run_columns[] = {{"id", SENTINEL_COPY_UUID},
+                                                     {"workspace_id", SENTINEL_COPY_UUID},
+                                                     {"repository_id", SENTINEL_COPY_UUID},
+                                                     {"external_reference", SENTINEL_COPY_TEXT},
+                                                     {"started_at", SENTINEL_COPY_TIMESTAMPTZ},
+                                                     {"policy_snapshot", SENTINEL_COPY_JSONB},
+                                                     {"metadata", SENTINEL_COPY_JSONB},
+                                                     {"event_id", SENTINEL_COPY_UUID},
+                                                     {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
+                                                     {"status", SENTINEL_COPY_TEXT},
+                                                     {"completed_at", SENTINEL_COPY_TIMESTAMPTZ},
+                                                     {"metrics", SENTINEL_COPY_JSONB},
+                                                     {"completed_event_id", SENTINEL_COPY_UUID},
+                                                     {NULL, 0}};
+static const sentinel_copy_column_t finding_key_columns[] = {
+    {"id", SENTINEL_COPY_UUID},
+    {"workspace_id", SENTINEL_COPY_UUID},
+    {"run_id", SENTINEL_COPY_UUID},
+    {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
+    {NULL, 0}};
+static const sentinel_copy_column_t finding_columns[] = {{"id", SENTINEL_COPY_UUID},
+                                                         {"run_id", SENTINEL_COPY_UUID},
+                                                         {"finding_hash", SENTINEL_COPY_TEXT},
+                                                         {"workspace_id", SENTINEL_COPY_UUID},
+                                                         {"severity", SENTINEL_COPY_TEXT},
+                                                         {"category", SENTINEL_COPY_TEXT},
+                                                         {"title", SENTINEL_COPY_TEXT},
+                                                         {"description", SENTINEL_COPY_TEXT},
+                                                         {"file_path", SENTINEL_COPY_TEXT},
+                                                         {"line_start", SENTINEL_COPY_INT4},
+                                                         {"line_end", SENTINEL_COPY_INT4},
+                                                         {"confidence", SENTINEL_COPY_FLOAT8},
+                                                         {"metadata", SENTINEL_COPY_JSONB},
+                                                         {"rule_id", SENTINEL_COPY_TEXT},
+                                                         {"event_id", SENTINEL_COPY_UUID},
+                                                         {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
+                                                         {NULL, 0}};
+static const sentinel_copy_column_t annotation_columns[] = {
+    {"id", SENTINEL_COPY_UUID},
+    {"finding_id", SENTINEL_COPY_UUID},
+    {"workspace_id", SENTINEL_COPY_UUID},
+    {"provider_id", SENTINEL_COPY_UUID},
+    {"external_id", SENTINEL_COPY_TEXT},
+    {"type", SENTINEL_COPY_TEXT},
+    {"event_id", SENTINEL_COPY_UUID},
+    {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
+    {NULL, 0}};
+
 static void load_provider(PGresult *res, int r, void *opaque) {
     json_object_set_new(opaque, PQgetvalue(res, r, 0), json_string(PQgetvalue(res, r, 1)));
 }
@@ -98,8 +151,11 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                         *findings = sentinel_uuid_map_new(), *annotations = sentinel_uuid_map_new();
     state_pool_t pool = {0};
     json_t *providers = json_object();
-    sentinel_copy_t run_keys = {0}, run_rows = {0}, finding_keys = {0}, finding_rows = {0},
-                    annotation_rows = {0}, completions = {0};
+    sentinel_copy_t run_keys = SENTINEL_COPY_BINARY(run_key_columns),
+                    run_rows = SENTINEL_COPY_BINARY(run_columns),
+                    finding_keys = SENTINEL_COPY_BINARY(finding_key_columns),
+                    finding_rows = SENTINEL_COPY_BINARY(finding_columns),
+                    annotation_rows = SENTINEL_COPY_BINARY(annotation_columns), completions = {0};
     daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err;
 
@@ -254,15 +310,9 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
     /* Set-based writes, parents first. */
     for (size_t k = 0; k < pool.n; k++) /* in the order they started */
         if (pool.rows[k]->is_new) copy_run_row(&run_rows, pool.rows[k]->extra);
-    if ((err = sentinel_copy_send(conn, "COPY run_keys (id, workspace_id, created_at) FROM STDIN",
-                                  &run_keys, errstr, errstr_size)))
+    if ((err = sentinel_copy_send_binary(conn, "run_keys", &run_keys, errstr, errstr_size)))
         goto out;
-    if ((err = sentinel_copy_send(conn,
-                                  "COPY runs (id, workspace_id, repository_id, external_reference, "
-                                  "started_at, policy_snapshot, metadata, event_id, created_at, "
-                                  "status, completed_at, metrics, completed_event_id) FROM STDIN",
-                                  &run_rows, errstr, errstr_size)))
-        goto out;
+    if ((err = sentinel_copy_send_binary(conn, "runs", &run_rows, errstr, errstr_size))) goto out;
     if ((err = sentinel_copy_run(conn, &completions,
                                  "UPDATE runs r SET status = c.status, "
                                  "completed_at = c.completed_at, metrics = c.metrics, "
@@ -274,21 +324,12 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                  "WHERE r.id = c.id AND r.created_at = k.created_at",
                                  NULL, errstr, errstr_size)))
         goto out;
-    if ((err = sentinel_copy_send(
-             conn, "COPY finding_keys (id, workspace_id, run_id, created_at) FROM STDIN",
-             &finding_keys, errstr, errstr_size)))
+    if ((err = sentinel_copy_send_binary(conn, "finding_keys", &finding_keys, errstr, errstr_size)))
+        goto out;
+    if ((err = sentinel_copy_send_binary(conn, "findings", &finding_rows, errstr, errstr_size)))
         goto out;
     if ((err =
-             sentinel_copy_send(conn,
-                                "COPY findings (id, run_id, finding_hash, workspace_id, severity, "
-                                "category, title, description, file_path, line_start, line_end, "
-                                "confidence, metadata, rule_id, event_id, created_at) FROM STDIN",
-                                &finding_rows, errstr, errstr_size)))
-        goto out;
-    if ((err = sentinel_copy_send(conn,
-                                  "COPY annotations (id, finding_id, workspace_id, provider_id, "
-                                  "external_id, type, event_id, created_at) FROM STDIN",
-                                  &annotation_rows, errstr, errstr_size)))
+             sentinel_copy_send_binary(conn, "annotations", &annotation_rows, errstr, errstr_size)))
         goto out;
     err = daily_metrics_write(daily, conn, errstr, errstr_size);
 out:

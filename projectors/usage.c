@@ -94,6 +94,20 @@ static void free_present(sentinel_uuid_map_t *map) {
     sentinel_uuid_map_destroy(map);
 }
 
+/* The ledger's columns a batch's COPY writes, in binary rows. */
+static const sentinel_copy_column_t ledger_columns[] = {{"event_id", SENTINEL_COPY_UUID},
+                                                        {"workspace_id", SENTINEL_COPY_UUID},
+                                                        {"metric", SENTINEL_COPY_TEXT},
+                                                        {"amount", SENTINEL_COPY_INT8},
+                                                        {"subject_type", SENTINEL_COPY_TEXT},
+                                                        {"subject_id", SENTINEL_COPY_UUID},
+                                                        {"occurred_at", SENTINEL_COPY_TIMESTAMPTZ},
+                                                        {"period_start", SENTINEL_COPY_TIMESTAMPTZ},
+                                                        {"topic", SENTINEL_COPY_TEXT},
+                                                        {"partition", SENTINEL_COPY_INT4},
+                                                        {"kafka_offset", SENTINEL_COPY_INT8},
+                                                        {NULL, 0}};
+
 static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *errstr,
                                   size_t errstr_size) {
     size_t n = sentinel_batch_count(batch);
@@ -104,7 +118,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
 
     period_sum_t *sums = NULL;
     size_t n_sums = 0, cap_sums = 0;
-    sentinel_copy_t ledger = {0}, records = {0};
+    sentinel_copy_t ledger = SENTINEL_COPY_BINARY(ledger_columns), records = {0};
     daily_metrics_t *daily = daily_metrics_new();
     sentinel_err_t err = SENTINEL_OK;
 
@@ -206,11 +220,7 @@ static sentinel_err_t usage_apply(sentinel_batch_t *batch, PGconn *conn, char *e
         sentinel_copy_int(&ledger, offset);
         sentinel_copy_end_row(&ledger);
     }
-    if ((err = sentinel_copy_send(conn,
-                                  "COPY usage_ledger (event_id, workspace_id, metric, amount, "
-                                  "subject_type, subject_id, occurred_at, period_start, topic, "
-                                  "partition, kafka_offset) FROM STDIN",
-                                  &ledger, errstr, errstr_size)))
+    if ((err = sentinel_copy_send_binary(conn, "usage_ledger", &ledger, errstr, errstr_size)))
         goto out;
     for (size_t k = 0; k < n_sums; k++) {
         sentinel_copy_str(&records, sums[k].workspace_id);

@@ -212,6 +212,19 @@ int sentinel_uuid_normalize(const char *s, char *out) {
     return 0;
 }
 
+static int hex_value(char lower) { return lower <= '9' ? lower - '0' : lower - 'a' + 10; }
+
+int sentinel_uuid_bytes(const char *s, unsigned char out[16]) {
+    char text[SENTINEL_UUID_LEN + 1];
+    if (sentinel_uuid_normalize(s, text)) return -1;
+    for (int i = 0, k = 0; k < 16; k++) {
+        if (text[i] == '-') i++;
+        out[k] = (unsigned char)(hex_value(text[i]) << 4 | hex_value(text[i + 1]));
+        i += 2;
+    }
+    return 0;
+}
+
 sentinel_err_t sentinel_timestamp_check_window(int64_t micros, char *errstr, size_t errstr_size) {
     if (micros >= SENTINEL_TIME_MIN && micros < SENTINEL_TIME_END) return SENTINEL_OK;
     char ts[SENTINEL_TIMESTAMP_MAX];

@@ -38,6 +38,10 @@ unsigned sentinel_days_in_month(int64_t y, unsigned m);
  * to `out` (SENTINEL_UUID_LEN + 1 bytes). Returns 0 when valid, -1 if not. */
 int sentinel_uuid_normalize(const char *s, char *out);
 
+/* The 16 bytes of a UUID's text form (8-4-4-4-12 hex digits, either case),
+ * as PostgreSQL's binary form holds them. Returns 0 when valid, -1 if not. */
+int sentinel_uuid_bytes(const char *s, unsigned char out[16]);
+
 /* The clocks: seconds on the monotonic one, for durations and deadlines;
  * microseconds since the epoch on the wall one, for what is shown or
  * stored as a time. */

@@ -1,6 +1,6 @@
 /* test_postgres.c -- the real PostgreSQL: a parameterized round trip, the
  * session time zone, the statements a connection prepares once, rows read
- * as arrays as COPY would write them, error
+ * as arrays as COPY would write them, binary COPY rows equal to text ones, error
  * classification of real server errors and the `sentinel doctor` command
  * against both services. */
 #include <jansson.h>
@@ -251,6 +251,119 @@ static void test_rows_as_arrays_equal_copy(void **state) {
     PQfinish(conn);
 }
 
+static int64_t copied_differences(PGconn *conn, const char *a, const char *b) {
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT (SELECT count(*) FROM (TABLE %s EXCEPT ALL TABLE %s) x) + "
+             "(SELECT count(*) FROM (TABLE %s EXCEPT ALL TABLE %s) y)",
+             a, b, b, a);
+    char *n = harness_query_value(conn, sql);
+    int64_t differences = atoll(n);
+    free(n);
+    return differences;
+}
+
+/* Binary rows store what text rows store, value for value: the awkward
+ * texts, JSON both as text and as a value, every byte, the extreme
+ * integers, fractions, times; and ids, int4 and booleans, NULL in every
+ * column. A value the column cannot hold is a data error, as it is in
+ * text, and the buffer is empty afterwards either way. */
+static void test_binary_rows_equal_text_rows(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+    assert_int_equal(sentinel_db_exec(conn,
+                                      "CREATE TEMP TABLE as_text (a text, j jsonb, b bytea, "
+                                      "i bigint, d float8, ts timestamptz); "
+                                      "CREATE TEMP TABLE as_binary (LIKE as_text); "
+                                      "CREATE TEMP TABLE ids_text (id uuid, n int4, f bool, "
+                                      "j jsonb, ts timestamptz); "
+                                      "CREATE TEMP TABLE ids_binary (LIKE ids_text)",
+                                      errstr, sizeof(errstr)),
+                     SENTINEL_OK);
+    static const sentinel_copy_column_t awkward_columns[] = {{"a", SENTINEL_COPY_TEXT},
+                                                             {"j", SENTINEL_COPY_JSONB},
+                                                             {"b", SENTINEL_COPY_BYTEA},
+                                                             {"i", SENTINEL_COPY_INT8},
+                                                             {"d", SENTINEL_COPY_FLOAT8},
+                                                             {"ts", SENTINEL_COPY_TIMESTAMPTZ},
+                                                             {NULL, 0}};
+    sentinel_copy_t text = {0}, binary = SENTINEL_COPY_BINARY(awkward_columns);
+    fill_awkward_rows(&text);
+    fill_awkward_rows(&binary);
+    assert_int_equal(binary.rows, text.rows);
+    size_t rows = text.rows;
+    if (sentinel_copy_send(conn, "COPY as_text FROM STDIN", &text, errstr, sizeof(errstr)) ||
+        sentinel_copy_send_binary(conn, "as_binary", &binary, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    char *n = harness_query_value(conn, "SELECT count(*) FROM as_binary");
+    assert_int_equal(atol(n), (long)rows);
+    free(n);
+    assert_int_equal(copied_differences(conn, "as_text", "as_binary"), 0);
+
+    static const sentinel_copy_column_t id_columns[] = {
+        {"id", SENTINEL_COPY_UUID}, {"n", SENTINEL_COPY_INT4},         {"f", SENTINEL_COPY_BOOL},
+        {"j", SENTINEL_COPY_JSONB}, {"ts", SENTINEL_COPY_TIMESTAMPTZ}, {NULL, 0}};
+    sentinel_copy_t ids_text = {0}, ids_binary = SENTINEL_COPY_BINARY(id_columns);
+    sentinel_copy_t *both[2] = {&ids_text, &ids_binary};
+    json_t *value = json_pack("{s:[i,f,s,n,b]}", "k", 1, 2.5, "caf\u00e9", 1);
+    for (int k = 0; k < 2; k++) {
+        sentinel_copy_t *c = both[k];
+        sentinel_copy_str(c, "0B6E1D3C-7A55-4A4E-9D1E-2F0C5B8A9E11");
+        sentinel_copy_int(c, INT32_MIN);
+        sentinel_copy_bool(c, 1);
+        sentinel_copy_json(c, value);
+        sentinel_copy_timestamp(c, 946684800000000LL - 1); /* before PostgreSQL's epoch */
+        sentinel_copy_end_row(c);
+        sentinel_copy_str(c, "ffffffff-ffff-ffff-ffff-ffffffffffff");
+        sentinel_copy_int(c, INT32_MAX);
+        sentinel_copy_bool(c, 0);
+        sentinel_copy_json(c, json_object_get(value, "k"));
+        sentinel_copy_timestamp(c, 4102444799999999LL);
+        sentinel_copy_end_row(c);
+        for (int f = 0; f < 5; f++)
+            sentinel_copy_null(c);
+        sentinel_copy_end_row(c);
+    }
+    json_decref(value);
+    if (sentinel_copy_send(conn, "COPY ids_text FROM STDIN", &ids_text, errstr, sizeof(errstr)) ||
+        sentinel_copy_send_binary(conn, "ids_binary", &ids_binary, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    n = harness_query_value(conn, "SELECT count(*) FROM ids_binary WHERE id IS NOT NULL");
+    assert_string_equal(n, "2");
+    free(n);
+    assert_int_equal(copied_differences(conn, "ids_text", "ids_binary"), 0);
+
+    /* An id that is none, an int4 out of range: refused as data. */
+    for (int k = 0; k < 2; k++) {
+        if (k == 0) {
+            sentinel_copy_str(&ids_binary, "not-a-uuid");
+            sentinel_copy_int(&ids_binary, 1);
+        } else {
+            sentinel_copy_str(&ids_binary, "0b6e1d3c-7a55-4a4e-9d1e-2f0c5b8a9e11");
+            sentinel_copy_int(&ids_binary, INT64_C(1) << 40);
+        }
+        sentinel_copy_null(&ids_binary);
+        sentinel_copy_null(&ids_binary);
+        sentinel_copy_null(&ids_binary);
+        sentinel_copy_end_row(&ids_binary);
+        sentinel_err_t err =
+            sentinel_copy_send_binary(conn, "ids_binary", &ids_binary, errstr, sizeof(errstr));
+        if (err != SENTINEL_ERR_INVALID) fail_msg("row %d: %d, %s", k, err, errstr);
+        assert_int_equal(ids_binary.len, 0);
+        assert_int_equal(ids_binary.rows, 0);
+    }
+    n = harness_query_value(conn, "SELECT count(*) FROM ids_binary");
+    assert_string_equal(n, "3");
+    free(n);
+    sentinel_copy_free(&text);
+    sentinel_copy_free(&binary);
+    sentinel_copy_free(&ids_text);
+    sentinel_copy_free(&ids_binary);
+    PQfinish(conn);
+}
+
 /* The array binder: what goes in as one array parameter comes out of
  * unnest as it was, element for element: quotes, braces, commas,
  * backslashes, spaces, the text NULL and NULL itself, every byte from 1 to
@@ -384,6 +497,7 @@ int main(void) {
         cmocka_unit_test(test_statements_are_prepared_once),
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_rows_as_arrays_equal_copy),
+        cmocka_unit_test(test_binary_rows_equal_text_rows),
         cmocka_unit_test(test_arrays_round_trip),
         cmocka_unit_test(test_classify_real_errors),
         cmocka_unit_test(test_connect_failure_names_server),
