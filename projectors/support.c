@@ -79,12 +79,8 @@ static void load_row(PGresult *res, int r, void *opaque) {
 sentinel_err_t select_ids(PGconn *conn, const char *sql, const id_list_t *ids,
                           void (*row)(PGresult *res, int r, void *opaque), void *opaque,
                           char *errstr, size_t errstr_size) {
-    if (!ids->n) return SENTINEL_OK;
-    char *array = sentinel_array_of(ids->ids, ids->n);
-    const char *params[1] = {array};
-    sentinel_err_t err = sentinel_db_select(conn, sql, 1, params, row, opaque, errstr, errstr_size);
-    free(array);
-    return err;
+    const load_t load = {sql, ids, NULL, row, opaque};
+    return load_all(conn, &load, 1, NULL, errstr, errstr_size);
 }
 
 sentinel_err_t load_states(PGconn *conn, const char *sql, id_list_t *ids, sentinel_uuid_map_t *map,
@@ -98,6 +94,8 @@ sentinel_err_t load_all(PGconn *conn, const load_t *loads, int n, state_pool_t *
     sentinel_statement_t *st = sentinel_calloc((size_t)n + 1, sizeof(*st));
     char **arrays = sentinel_calloc((size_t)n + 1, sizeof(*arrays));
     const char **params = sentinel_calloc((size_t)n + 1, sizeof(*params));
+    int *lengths = sentinel_calloc((size_t)n + 1, sizeof(*lengths));
+    int *formats = sentinel_calloc((size_t)n + 1, sizeof(*formats));
     const load_t **ran = sentinel_calloc((size_t)n + 1, sizeof(*ran));
     PGresult **res = sentinel_calloc((size_t)n + 1, sizeof(*res));
     int m = 0;
@@ -106,10 +104,16 @@ sentinel_err_t load_all(PGconn *conn, const load_t *loads, int n, state_pool_t *
         if (l->ids && !l->ids->n) continue;
         st[m].sql = l->sql;
         if (l->ids) {
-            arrays[m] = sentinel_array_of(l->ids->ids, l->ids->n);
+            /* The ids in binary, so the server parses no text; their
+             * literal when one is no UUID, so it says so. */
+            arrays[m] = sentinel_uuid_array(l->ids->ids, l->ids->n, &lengths[m]);
+            formats[m] = arrays[m] != NULL;
+            if (!arrays[m]) arrays[m] = sentinel_array_of(l->ids->ids, l->ids->n);
             params[m] = arrays[m];
             st[m].n_params = 1;
             st[m].params = &params[m];
+            st[m].lengths = &lengths[m];
+            st[m].formats = &formats[m];
         }
         ran[m++] = l;
     }
@@ -127,6 +131,8 @@ sentinel_err_t load_all(PGconn *conn, const load_t *loads, int n, state_pool_t *
     }
     free(res);
     free(ran);
+    free(formats);
+    free(lengths);
     free(params);
     free(arrays);
     free(st);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/timestamp.h"
 
 /* Room for `more` bytes, the '}' and the NUL; the separator written. */
 static void next(sentinel_array_t *a, size_t more) {
@@ -91,4 +92,38 @@ char *sentinel_array_of(const char *const *items, size_t n) {
     char *out = sentinel_strdup(sentinel_array_text(&a));
     sentinel_array_free(&a);
     return out;
+}
+
+/* uuid's type oid (pg_type.dat), the element type a binary array names. */
+#define UUID_OID 2950
+
+static void put_be32(char *at, uint32_t v) {
+    at[0] = (char)(v >> 24);
+    at[1] = (char)(v >> 16);
+    at[2] = (char)(v >> 8);
+    at[3] = (char)v;
+}
+
+char *sentinel_uuid_array(const char *const *ids, size_t n, int *len) {
+    /* Dimensions (1, or 0 when empty), no NULLs, the element type, then
+     * the dimension's size and lower bound (1), then each element's
+     * length (16) and bytes; integers big-endian. */
+    size_t size = 20 + 20 * n;
+    if (size > INT32_MAX) return NULL;
+    char *buf = sentinel_malloc(size);
+    put_be32(buf, n ? 1 : 0);
+    put_be32(buf + 4, 0);
+    put_be32(buf + 8, UUID_OID);
+    put_be32(buf + 12, (uint32_t)n);
+    put_be32(buf + 16, 1);
+    for (size_t i = 0; i < n; i++) {
+        char *at = buf + 20 + 20 * i;
+        put_be32(at, 16);
+        if (!ids[i] || sentinel_uuid_bytes(ids[i], (unsigned char *)at + 4)) {
+            free(buf);
+            return NULL;
+        }
+    }
+    *len = n ? (int)size : 12;
+    return buf;
 }

@@ -29,4 +29,10 @@ void sentinel_array_free(sentinel_array_t *a);
 /* new: the literal of items[0..n). */
 char *sentinel_array_of(const char *const *items, size_t n);
 
+/* new: ids[0..n) as a uuid[] in PostgreSQL's binary form, for a parameter
+ * sent as binary (format 1), its size in *len: the server stores the 16
+ * bytes of each as they come instead of parsing text. NULL when one of
+ * them is not a UUID (then the text literal shows the server's refusal). */
+char *sentinel_uuid_array(const char *const *ids, size_t n, int *len);
+
 #endif

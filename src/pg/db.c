@@ -137,10 +137,10 @@ sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n, const sentinel_statemen
             sent[n_sent++] = (sent_t){i, slot};
             pending[n_pending++] = i;
         }
-        ok = slot >= 0
-                 ? PQsendQueryPrepared(conn, name, st->n_params, st->params, NULL, NULL, 0) == 1
-                 : PQsendQueryParams(conn, st->sql, st->n_params, NULL, st->params, NULL, NULL,
-                                     0) == 1;
+        ok = slot >= 0 ? PQsendQueryPrepared(conn, name, st->n_params, st->params, st->lengths,
+                                             st->formats, 0) == 1
+                       : PQsendQueryParams(conn, st->sql, st->n_params, NULL, st->params,
+                                           st->lengths, st->formats, 0) == 1;
         if (ok) sent[n_sent++] = (sent_t){i, -1};
     }
     if (!ok) {

@@ -65,11 +65,14 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_params(PGconn *conn, const char *s
                                                      const char *const *params, PGresult **out,
                                                      char *errstr, size_t errstr_size);
 
-/* One statement of a pipeline: text and text parameters. */
+/* One statement of a pipeline: text and parameters, text ones unless
+ * `formats` says otherwise (1: binary, of the size in `lengths`). */
 typedef struct sentinel_statement {
     const char *sql;
     int n_params;
     const char *const *params;
+    const int *lengths; /* NULL: every parameter is text */
+    const int *formats;
 } sentinel_statement_t;
 
 /* Run n statements in one round trip (libpq's pipeline mode), in order,

@@ -198,8 +198,9 @@ static sentinel_err_t begin_batch(rt_projection_t *pj, int *moved_all, char *err
     const char *lock_params[2] = {opt->schema ? opt->schema : "public", pj->p->name};
     advance_t a;
     advance_init(&a, pj);
-    sentinel_statement_t st[3] = {
-        {"BEGIN", 0, NULL}, {lock_sql(0), 2, lock_params}, {advance_sql, 5, a.params}};
+    sentinel_statement_t st[3] = {{"BEGIN", 0, NULL, NULL, NULL},
+                                  {lock_sql(0), 2, lock_params, NULL, NULL},
+                                  {advance_sql, 5, a.params, NULL, NULL}};
     int n = pj->run->start_offsets ? 2 : 3;
     PGresult *res[3] = {NULL, NULL, NULL};
     sentinel_err_t err = sentinel_db_pipeline(pj->pg, n, st, res, errstr, errstr_size);

@@ -121,10 +121,10 @@ static void test_pipeline(void **state) {
                      SENTINEL_OK);
     const char *two[1] = {"2"}, *three[1] = {"3"};
     sentinel_statement_t st[4] = {
-        {"BEGIN", 0, NULL},
-        {"INSERT INTO piped VALUES ($1::int)", 1, two},
-        {"INSERT INTO piped VALUES ($1::int)", 1, three},
-        {"SELECT count(*), txid_current_if_assigned() IS NOT NULL FROM piped", 0, NULL},
+        {"BEGIN", 0, NULL, NULL, NULL},
+        {"INSERT INTO piped VALUES ($1::int)", 1, two, NULL, NULL},
+        {"INSERT INTO piped VALUES ($1::int)", 1, three, NULL, NULL},
+        {"SELECT count(*), txid_current_if_assigned() IS NOT NULL FROM piped", 0, NULL, NULL, NULL},
     };
     PGresult *res[4];
     for (int round = 0; round < 2; round++) {
@@ -147,10 +147,10 @@ static void test_pipeline(void **state) {
 
     /* The second insert breaks the key: its message, nothing after it. */
     sentinel_statement_t bad[4] = {
-        {"BEGIN", 0, NULL},
-        {"INSERT INTO piped VALUES ($1::int)", 1, two},
-        {"INSERT INTO piped VALUES ($1::int)", 1, two},
-        {"INSERT INTO piped VALUES ($1::int)", 1, three},
+        {"BEGIN", 0, NULL, NULL, NULL},
+        {"INSERT INTO piped VALUES ($1::int)", 1, two, NULL, NULL},
+        {"INSERT INTO piped VALUES ($1::int)", 1, two, NULL, NULL},
+        {"INSERT INTO piped VALUES ($1::int)", 1, three, NULL, NULL},
     };
     res[0] = res[1] = res[2] = res[3] = (PGresult *)1;
     assert_int_equal(sentinel_db_pipeline(conn, 4, bad, res, errstr, sizeof(errstr)),
@@ -162,8 +162,8 @@ static void test_pipeline(void **state) {
     assert_int_equal(sentinel_db_exec(conn, "ROLLBACK", errstr, sizeof(errstr)), SENTINEL_OK);
 
     /* A statement that cannot prepare fails as running it would. */
-    sentinel_statement_t missing[2] = {{"SELECT 1", 0, NULL},
-                                       {"SELECT n FROM no_such_table", 0, NULL}};
+    sentinel_statement_t missing[2] = {{"SELECT 1", 0, NULL, NULL, NULL},
+                                       {"SELECT n FROM no_such_table", 0, NULL, NULL, NULL}};
     assert_int_equal(sentinel_db_pipeline(conn, 2, missing, NULL, errstr, sizeof(errstr)),
                      SENTINEL_ERR_FATAL);
     assert_non_null(strstr(errstr, "no_such_table"));
@@ -364,6 +364,46 @@ static void test_binary_rows_equal_text_rows(void **state) {
     PQfinish(conn);
 }
 
+/* A uuid[] in binary is the array its literal is, in order, either case
+ * of hex; an empty one is empty; a list with one id that is none has no
+ * binary form (its literal goes instead). */
+static void test_uuid_array_binary(void **state) {
+    (void)state;
+    char errstr[512];
+    PGconn *conn = sentinel_db_connect(harness_owner_url(), errstr, sizeof(errstr));
+    if (!conn) fail_msg("%s", errstr);
+    const char *ids[3] = {"ffffffff-0000-4000-8000-00000000000a",
+                          "0B6E1D3C-7A55-4A4E-9D1E-2F0C5B8A9E11",
+                          "00000000-0000-0000-0000-000000000000"};
+    for (size_t n = 0; n <= 3; n++) {
+        int len = 0, binary = 1;
+        char *array = sentinel_uuid_array(ids, n, &len);
+        assert_non_null(array);
+        char *literal = sentinel_array_of(ids, n);
+        const char *params[2] = {array, literal};
+        const int lengths[2] = {len, 0}, formats[2] = {binary, 0};
+        sentinel_statement_t st = {"SELECT $1::uuid[]::text, $1::uuid[] = $2::uuid[], "
+                                   "cardinality($1::uuid[])",
+                                   2, params, lengths, formats};
+        PGresult *res = NULL;
+        if (sentinel_db_pipeline(conn, 1, &st, &res, errstr, sizeof(errstr)))
+            fail_msg("%zu ids: %s", n, errstr);
+        assert_string_equal(PQgetvalue(res, 0, 1), "t");
+        assert_int_equal(atoi(PQgetvalue(res, 0, 2)), (int)n);
+        if (n == 3)
+            assert_string_equal(PQgetvalue(res, 0, 0), "{ffffffff-0000-4000-8000-00000000000a,"
+                                                       "0b6e1d3c-7a55-4a4e-9d1e-2f0c5b8a9e11,"
+                                                       "00000000-0000-0000-0000-000000000000}");
+        PQclear(res);
+        free(array);
+        free(literal);
+    }
+    const char *bad[2] = {ids[0], "0b6e1d3c-7a55-4a4e-9d1e-2f0c5b8a9e1"};
+    int len = 0;
+    assert_null(sentinel_uuid_array(bad, 2, &len));
+    PQfinish(conn);
+}
+
 /* The array binder: what goes in as one array parameter comes out of
  * unnest as it was, element for element: quotes, braces, commas,
  * backslashes, spaces, the text NULL and NULL itself, every byte from 1 to
@@ -499,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_rows_as_arrays_equal_copy),
         cmocka_unit_test(test_binary_rows_equal_text_rows),
         cmocka_unit_test(test_arrays_round_trip),
+        cmocka_unit_test(test_uuid_array_binary),
         cmocka_unit_test(test_classify_real_errors),
         cmocka_unit_test(test_connect_failure_names_server),
         cmocka_unit_test(test_doctor),
