@@ -220,10 +220,11 @@ static int proven(const sentinel_projector_t *p, const rt_item_t *it) {
     return 0;
 }
 
-/* The keys of the items `pick` chooses, as uuid[] literals, and where
- * each is in items. */
+/* The keys of the items `pick` chooses, as two uuid[] (binary, or
+ * literals when an id is no UUID), and where each is in items. */
 typedef struct keys {
     char *events, *workspaces;
+    int lengths[2], binary;
     size_t *which;
     size_t n;
 } keys_t;
@@ -240,10 +241,33 @@ static void keys_of(keys_t *k, const sentinel_projector_t *p, const rt_item_t *i
         ws[k->n] = items[i].m->ev.workspace_id;
         k->which[k->n++] = i;
     }
-    k->events = sentinel_array_of(ids, k->n);
-    k->workspaces = sentinel_array_of(ws, k->n);
+    k->events = sentinel_uuid_array(ids, k->n, &k->lengths[0]);
+    k->workspaces = sentinel_uuid_array(ws, k->n, &k->lengths[1]);
+    k->binary = k->events && k->workspaces;
+    if (!k->binary) {
+        free(k->events);
+        free(k->workspaces);
+        k->events = sentinel_array_of(ids, k->n);
+        k->workspaces = sentinel_array_of(ws, k->n);
+    }
     free(ids);
     free(ws);
+}
+
+/* Run sql with $1 the projector's name, $2 and $3 the keys. */
+static sentinel_err_t with_keys(PGconn *pg, const char *sql, const sentinel_projector_t *p,
+                                const keys_t *k, PGresult **res, char *errstr, size_t errstr_size) {
+    const char *params[3] = {p->name, k->events, k->workspaces};
+    const int lengths[3] = {0, k->lengths[0], k->lengths[1]};
+    const int formats[3] = {0, k->binary, k->binary};
+    sentinel_statement_t st = {sql, 3, params, lengths, formats};
+    PGresult *out = NULL;
+    sentinel_err_t err = sentinel_db_pipeline(pg, 1, &st, &out, errstr, errstr_size);
+    if (res)
+        *res = out;
+    else
+        PQclear(out);
+    return err;
 }
 
 static void keys_free(keys_t *k) {
@@ -306,9 +330,8 @@ sentinel_err_t rt_deduplicate(PGconn *pg, const sentinel_projector_t *p, rt_item
     sentinel_err_t err = SENTINEL_OK;
     PGresult *res = NULL;
     if (k.n) {
-        const char *params[3] = {p->name, k.events, k.workspaces};
         /* Which keys were claimed now, each by its first position. */
-        err = sentinel_db_params(
+        err = with_keys(
             pg,
             "WITH input AS (SELECT e, w, i FROM unnest($2::uuid[], $3::uuid[]) "
             "WITH ORDINALITY AS t(e, w, i)), "
@@ -317,7 +340,7 @@ sentinel_err_t rt_deduplicate(PGconn *pg, const sentinel_projector_t *p, rt_item
             "SELECT min(input.i) FROM input JOIN claimed "
             "ON claimed.event_id = input.e AND claimed.workspace_id = input.w "
             "GROUP BY input.w, input.e",
-            3, params, &res, errstr, errstr_size);
+            p, &k, &res, errstr, errstr_size);
         if (!err) {
             for (size_t j = 0; j < k.n; j++)
                 if (items[k.which[j]].status == ITEM_PENDING)
@@ -336,14 +359,13 @@ sentinel_err_t rt_deduplicate(PGconn *pg, const sentinel_projector_t *p, rt_item
 
     keys_of(&k, p, items, count, proven_pending);
     if (k.n) {
-        const char *params[3] = {p->name, k.events, k.workspaces};
         /* Only rejected events of these types have a ledger row. */
-        err = sentinel_db_params(pg,
-                                 "SELECT i FROM unnest($2::uuid[], $3::uuid[]) WITH ORDINALITY "
-                                 "AS t(e, w, i) WHERE EXISTS (SELECT 1 FROM applied_events a "
-                                 "WHERE a.projector = $1 AND a.workspace_id = t.w "
-                                 "AND a.event_id = t.e)",
-                                 3, params, &res, errstr, errstr_size);
+        err = with_keys(pg,
+                        "SELECT i FROM unnest($2::uuid[], $3::uuid[]) WITH ORDINALITY "
+                        "AS t(e, w, i) WHERE EXISTS (SELECT 1 FROM applied_events a "
+                        "WHERE a.projector = $1 AND a.workspace_id = t.w "
+                        "AND a.event_id = t.e)",
+                        p, &k, &res, errstr, errstr_size);
         if (!err) {
             for (size_t j = 0; j < k.n; j++)
                 items[k.which[j]].status = ITEM_NEW;
@@ -365,12 +387,11 @@ sentinel_err_t rt_claim_rejected(PGconn *pg, const sentinel_projector_t *p, rt_i
     keys_of(&k, p, items, count, proven_rejected);
     sentinel_err_t err = SENTINEL_OK;
     if (k.n) {
-        const char *params[3] = {p->name, k.events, k.workspaces};
-        err = sentinel_db_params(pg,
-                                 "INSERT INTO applied_events (projector, event_id, workspace_id) "
-                                 "SELECT $1, e, w FROM unnest($2::uuid[], $3::uuid[]) AS t(e, w) "
-                                 "ON CONFLICT DO NOTHING",
-                                 3, params, NULL, errstr, errstr_size);
+        err = with_keys(pg,
+                        "INSERT INTO applied_events (projector, event_id, workspace_id) "
+                        "SELECT $1, e, w FROM unnest($2::uuid[], $3::uuid[]) AS t(e, w) "
+                        "ON CONFLICT DO NOTHING",
+                        p, &k, NULL, errstr, errstr_size);
     }
     keys_free(&k);
     return err;
