@@ -121,7 +121,11 @@ int main(int argc, char **argv) {
     srand((unsigned)time(NULL));
     double t0 = sentinel_monotonic_seconds(), next_marker = t0 + 0.5;
     size_t sent = 0, next_line = 0;
-    while (sentinel_monotonic_seconds() - t0 < seconds) {
+    /* `seconds` of load and at least seconds * per_second markers: the
+     * first goes half a second in, so time alone would send two fewer. */
+    int want = (int)(seconds * per_second);
+    if (want > MAX_MARKERS) want = MAX_MARKERS;
+    while (sentinel_monotonic_seconds() - t0 < seconds || n_markers < want) {
         double now = sentinel_monotonic_seconds();
         size_t due = (size_t)((now - t0) * rate);
         for (; sent < due; sent++) {
