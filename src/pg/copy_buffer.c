@@ -89,8 +89,8 @@ static void put64(sentinel_copy_t *c, int64_t v) {
 }
 
 /* Start a binary field: the type its column has, one of `a` and `b` (any
- * for a NULL: a is 0). Aborts when the row is wider than its columns or
- * the caller's function is not the column's. */
+ * when a is 0). Aborts when the row is wider than its columns or the
+ * caller's function is not the column's. */
 static sentinel_copy_type_t binary_field(sentinel_copy_t *c, sentinel_copy_type_t a,
                                          sentinel_copy_type_t b) {
     if (c->len == 0) raw(c, binary_header, sizeof(binary_header));
@@ -146,7 +146,9 @@ void sentinel_copy_str(sentinel_copy_t *c, const char *s) {
         return;
     }
     if (c->columns) {
-        sentinel_copy_type_t type = binary_field(c, SENTINEL_COPY_UUID, SENTINEL_COPY_TEXT);
+        sentinel_copy_type_t type = binary_field(c, 0, 0);
+        if (type != SENTINEL_COPY_UUID && type != SENTINEL_COPY_TEXT && type != SENTINEL_COPY_JSONB)
+            abort(); /* a string for a column of numbers, times or bytes */
         binary_text(c, type, s, strlen(s));
         return;
     }

@@ -325,13 +325,19 @@ static void test_binary_rows_equal_text_rows(void **state) {
         for (int f = 0; f < 5; f++)
             sentinel_copy_null(c);
         sentinel_copy_end_row(c);
+        sentinel_copy_str(c, "00000000-0000-0000-0000-000000000000");
+        sentinel_copy_int(c, 0);
+        sentinel_copy_bool(c, 0);
+        sentinel_copy_str(c, "[1, \"tab\\there\", {\"z\": null}]"); /* JSON text */
+        sentinel_copy_timestamp(c, 946684800000000LL);
+        sentinel_copy_end_row(c);
     }
     json_decref(value);
     if (sentinel_copy_send(conn, "COPY ids_text FROM STDIN", &ids_text, errstr, sizeof(errstr)) ||
         sentinel_copy_send_binary(conn, "ids_binary", &ids_binary, errstr, sizeof(errstr)))
         fail_msg("%s", errstr);
     n = harness_query_value(conn, "SELECT count(*) FROM ids_binary WHERE id IS NOT NULL");
-    assert_string_equal(n, "2");
+    assert_string_equal(n, "3");
     free(n);
     assert_int_equal(copied_differences(conn, "ids_text", "ids_binary"), 0);
 
@@ -355,7 +361,7 @@ static void test_binary_rows_equal_text_rows(void **state) {
         assert_int_equal(ids_binary.rows, 0);
     }
     n = harness_query_value(conn, "SELECT count(*) FROM ids_binary");
-    assert_string_equal(n, "3");
+    assert_string_equal(n, "4");
     free(n);
     sentinel_copy_free(&text);
     sentinel_copy_free(&binary);
