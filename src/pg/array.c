@@ -1,6 +1,7 @@
-/* array.c -- PostgreSQL array literals. */
+/* array.c -- PostgreSQL array literals, and uuid[] in binary form. */
 #include "pg/array.h"
 
+#include <endian.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,10 +99,8 @@ char *sentinel_array_of(const char *const *items, size_t n) {
 #define UUID_OID 2950
 
 static void put_be32(char *at, uint32_t v) {
-    at[0] = (char)(v >> 24);
-    at[1] = (char)(v >> 16);
-    at[2] = (char)(v >> 8);
-    at[3] = (char)v;
+    uint32_t be = htobe32(v); /* as copy_buffer.c writes binary rows */
+    memcpy(at, &be, sizeof(be));
 }
 
 char *sentinel_uuid_array(const char *const *ids, size_t n, int *len) {
