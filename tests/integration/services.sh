@@ -2,7 +2,8 @@
 # services.sh -- scripts/services as a user drives it: `up` twice is a
 # no-op, `down` then `up` works, a broker killed with kill -9 is recovered by
 # `up`, a server running with other settings than the script's is restarted
-# with them, `status` and `env` report, and the services answer afterwards.
+# with them, its shared memory goes in huge pages, `status` and `env`
+# report, and the services answer afterwards.
 # Runs alone (RUN_SERIAL): it kills the shared broker.
 set -euo pipefail
 ROOT="$1"
@@ -35,6 +36,34 @@ if "$services" status >/dev/null; then fail "status says up with the broker kill
 grep -q "stale kafka pid file" /tmp/services-up.log || fail "up did not notice the stale pid file"
 "$services" status >/dev/null || fail "status after recovery"
 "$SENTINEL" doctor >/dev/null || fail "doctor after recovery"
+
+# The server's shared memory in huge pages: up reserves them (as root) for
+# a server it starts, and restarts one that started without them.
+pg_data="$state/postgres/data"
+pg_bin="${SENTINEL_PG_BIN:-/usr/lib/postgresql/15/bin}"
+in_huge_pages() { # the postmaster maps 2 MB pages
+    grep -q "^KernelPageSize: *2048 kB" "/proc/$(head -1 "$pg_data/postmaster.pid")/smaps"
+}
+if [[ $EUID -eq 0 ]]; then
+    "$services" stop-postgres 2>/dev/null || fail "stop-postgres before the huge pages check"
+    echo 0 >/proc/sys/vm/nr_hugepages
+    "$services" up 2>/tmp/services-up.log || fail "up without huge pages: $(cat /tmp/services-up.log)"
+    grep -q "reserved [0-9]* huge pages" /tmp/services-up.log ||
+        fail "up did not reserve huge pages: $(cat /tmp/services-up.log)"
+    in_huge_pages || fail "the server up started is not in huge pages"
+    "$services" stop-postgres 2>/dev/null || fail "stop-postgres before the running server's check"
+    echo 0 >/proc/sys/vm/nr_hugepages
+    runuser -u "${SENTINEL_PG_OS_USER:-postgres}" -- "$pg_bin/pg_ctl" -D "$pg_data" \
+        -l "$state/postgres/postgres.log" -w -t 60 start >/dev/null || fail "pg_ctl start by hand"
+    if in_huge_pages; then fail "a server started with no huge pages reserved is in huge pages"; fi
+    "$services" up 2>/tmp/services-up.log || fail "up with a server in normal pages: $(cat /tmp/services-up.log)"
+    grep -q "restarting postgres to move its shared memory into huge pages" /tmp/services-up.log ||
+        fail "up did not restart the server into huge pages: $(cat /tmp/services-up.log)"
+    in_huge_pages || fail "the server up restarted is not in huge pages"
+    "$SENTINEL" doctor >/dev/null || fail "doctor after the huge pages restart"
+else
+    echo "not root: up cannot reserve huge pages, so they are not checked"
+fi
 
 # A server started with other settings (as one made by an older script
 # runs) is restarted with the script's by `up`: shared_buffers here.
