@@ -248,14 +248,18 @@ static void test_kill_loses_no_acknowledged_event(void **state) {
     char *topic = harness_unique_name("ingest_kill"),
          *ref_topic = harness_unique_name("ingest_kref");
     assert_int_equal(harness_publish(ref_topic, events), 0);
-    int port = 21000 + getpid() % 20000;
     char listen[64], acked[64];
-    snprintf(listen, sizeof(listen), "--listen 127.0.0.1:%d", port);
     snprintf(acked, sizeof(acked), "/tmp/sentinel_acked_%d", (int)getpid());
     unlink(acked);
 
+    /* The kernel picks the port, and the second gateway takes the same one,
+     * where the clients retry: a port chosen here could be in use already,
+     * as a connection's local port of the ephemeral range. */
     gateway_t gw;
-    gateway_start(&gw, topic, listen);
+    gateway_start(&gw, topic, "--listen 127.0.0.1:0");
+    const char *port = strrchr(gw.url, ':');
+    assert_non_null(port);
+    snprintf(listen, sizeof(listen), "--listen 127.0.0.1:%d", atoi(port + 1));
     char *cmd = NULL;
     assert_true(asprintf(&cmd, CLIENT " post %s %s %s --batch 100 --threads 4 --acked %s >%s.out",
                          gw.url, tokens_path, events, acked, acked) > 0);
