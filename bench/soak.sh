@@ -101,7 +101,7 @@ read -r first last < <(awk -F, 'NR > 1 && $6 == "backlog" {r[n++] = $3} END {
 peak=$(awk -F, 'NR > 1 && $5 > m {m = $5} END {print m}' "$csv")
 backlog_peak=$(awk -F, 'NR > 1 && $6 == "backlog" && $5 > m {m = $5} END {print m}' "$csv")
 read -r rate markers p50 _ p99 max lost <"$OUT/soak.fresh"
-echo "soak benchmark: $EVENTS events of backlog in ${backlog_seconds} s ($(rate "$EVENTS" "$backlog_seconds") ev/s), then ${LIVE} s at 5,000 ev/s"
+echo "soak benchmark: $EVENTS events of backlog in ${backlog_seconds} s ($(rate "$EVENTS" "$backlog_seconds") ev/s), then ${LIVE} s at 5,000 ev/s (PostgreSQL in $(server_pages))"
 echo "throughput, backlog's first tenth: $first ev/s; last tenth: $last ev/s; last/first $(ratio "$last" "$first") (target within 0.8..1.2)"
 echo "peak RSS MB: $peak (backlog $backlog_peak; target < 200, flat)"
 echo "live freshness: $markers markers, p50 $p50 ms, p99 $p99 ms, max $max ms, lost $lost"
