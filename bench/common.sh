@@ -23,6 +23,15 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# generated FILE ARGS...: $OUT/FILE, the events `sentinel gen ARGS` writes,
+# generated once and kept for later runs (the same seed, the same events).
+generated() {
+    local file="$OUT/$1"
+    shift
+    [[ -f "$file" ]] || "$SENTINEL" gen "$@" -o "$file" >&2
+    echo "$file"
+}
+
 # run_timed OUTFILE CMD...: run CMD, leave "seconds peak_rss_kb" in OUTFILE.
 run_timed() {
     local outfile="$1"

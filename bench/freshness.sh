@@ -9,8 +9,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN_SECONDS="${1:-60}"
 MARKERS="${FRESHNESS_MARKERS:-5}"
-input="$OUT/publish-300000.ndjson"
-[[ -f "$input" ]] || "$SENTINEL" gen --events 300000 --seed 42 -o "$input"
+input="$(generated "publish-300000.ndjson" --events 300000 --seed 42)"
 cmake --build "$ROOT/build/release" --target bench_freshness >/dev/null
 FRESH="$ROOT/build/release/bench_freshness"
 

@@ -18,8 +18,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EVENTS="${1:-1000000}"
 ROUNDS="${KEYS_ROUNDS:-2}"
-input="$OUT/publish-$EVENTS.ndjson"
-[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
+input="$(generated "publish-$EVENTS.ndjson" --events "$EVENTS" --seed 42)"
 
 stamp=$(date +%s)
 topic="bench.keys.$stamp"

@@ -8,8 +8,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EVENTS="${1:-5000000}"
 RUN_SECONDS="${2:-120}"
-input="$OUT/publish-$EVENTS.ndjson"
-[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
+input="$(generated "publish-$EVENTS.ndjson" --events "$EVENTS" --seed 42)"
 
 stamp=$(date +%s)
 topic="${MEMORY_TOPIC:-bench.memory.$stamp}"

@@ -16,8 +16,7 @@
 # PROJECT_ARGS passes settings to the projection (PROJECT_ARGS="--lanes 2").
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EVENTS="${1:-1000000}"
-input="$OUT/publish-$EVENTS.ndjson"
-[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
+input="$(generated "publish-$EVENTS.ndjson" --events "$EVENTS" --seed 42)"
 
 stamp=$(date +%s)
 topic="bench.project.$stamp"

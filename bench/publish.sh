@@ -8,8 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EVENTS="${1:-1000000}"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 
-input="$OUT/publish-$EVENTS.ndjson"
-[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
+input="$(generated "publish-$EVENTS.ndjson" --events "$EVENTS" --seed 42)"
 records="$OUT/publish-$EVENTS.records"
 [[ -f "$records" ]] || "$ROOT/build/release/bench_encode_avro" <"$input" >"$records"
 bytes=$(stat -c %s "$input")

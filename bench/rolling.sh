@@ -11,8 +11,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ROUND="${1:-15}"
 RUN=$((ROUND * 6))
-live_input="$OUT/live-300000.ndjson"
-[[ -f "$live_input" ]] || "$SENTINEL" gen --events 300000 --seed 7 -o "$live_input"
+live_input="$(generated "live-300000.ndjson" --events 300000 --seed 7)"
 cmake --build "$ROOT/build/release" --target bench_freshness >/dev/null
 FRESH="$ROOT/build/release/bench_freshness"
 make_template >/dev/null

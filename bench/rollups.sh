@@ -7,8 +7,7 @@
 #   bench/rollups.sh [EVENTS]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EVENTS="${1:-1000000}"
-input="$OUT/rollups-$EVENTS.ndjson"
-[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --hot 2 --seed 7 -o "$input"
+input="$(generated "rollups-$EVENTS.ndjson" --events "$EVENTS" --hot 2 --seed 7)"
 stamp=$(date +%s)
 topic="bench.rollups.$stamp"
 delete_at_exit "$topic"

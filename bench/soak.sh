@@ -10,10 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 EVENTS="${1:-5000000}"
 LIVE="${2:-120}"
 command -v gnuplot >/dev/null || "$ROOT/scripts/setup" >&2
-input="$OUT/publish-$EVENTS.ndjson"
-[[ -f "$input" ]] || "$SENTINEL" gen --events "$EVENTS" --seed 42 -o "$input"
-live_input="$OUT/live-300000.ndjson"
-[[ -f "$live_input" ]] || "$SENTINEL" gen --events 300000 --seed 7 -o "$live_input"
+input="$(generated "publish-$EVENTS.ndjson" --events "$EVENTS" --seed 42)"
+live_input="$(generated "live-300000.ndjson" --events 300000 --seed 7)"
 cmake --build "$ROOT/build/release" --target bench_freshness >/dev/null
 FRESH="$ROOT/build/release/bench_freshness"
 
