@@ -104,11 +104,8 @@ sentinel_err_t load_all(PGconn *conn, const load_t *loads, int n, state_pool_t *
         if (l->ids && !l->ids->n) continue;
         st[m].sql = l->sql;
         if (l->ids) {
-            /* The ids in binary, so the server parses no text; their
-             * literal when one is no UUID, so it says so. */
-            arrays[m] = sentinel_uuid_array(l->ids->ids, l->ids->n, &lengths[m]);
-            formats[m] = arrays[m] != NULL;
-            if (!arrays[m]) arrays[m] = sentinel_array_of(l->ids->ids, l->ids->n);
+            /* The ids in binary, so the server parses no text. */
+            arrays[m] = sentinel_uuid_param(l->ids->ids, l->ids->n, &lengths[m], &formats[m]);
             params[m] = arrays[m];
             st[m].n_params = 1;
             st[m].params = &params[m];

@@ -126,3 +126,11 @@ char *sentinel_uuid_array(const char *const *ids, size_t n, int *len) {
     *len = n ? (int)size : 12;
     return buf;
 }
+
+char *sentinel_uuid_param(const char *const *ids, size_t n, int *len, int *format) {
+    char *binary = sentinel_uuid_array(ids, n, len);
+    *format = binary != NULL;
+    if (binary) return binary;
+    *len = 0;
+    return sentinel_array_of(ids, n);
+}

@@ -35,4 +35,9 @@ char *sentinel_array_of(const char *const *items, size_t n);
  * them is not a UUID (then the text literal shows the server's refusal). */
 char *sentinel_uuid_array(const char *const *ids, size_t n, int *len);
 
+/* new: ids[0..n) as a uuid[] parameter: binary (*format 1, its size in
+ * *len) when every one is a UUID, else their literal (*format 0), so the
+ * server's refusal names the one that is not. */
+char *sentinel_uuid_param(const char *const *ids, size_t n, int *len, int *format);
+
 #endif

@@ -220,11 +220,11 @@ static int proven(const sentinel_projector_t *p, const rt_item_t *it) {
     return 0;
 }
 
-/* The keys of the items `pick` chooses, as two uuid[] (binary, or
- * literals when an id is no UUID), and where each is in items. */
+/* The keys of the items `pick` chooses, as two uuid[] parameters (binary,
+ * or literals when an id is no UUID), and where each is in items. */
 typedef struct keys {
     char *events, *workspaces;
-    int lengths[2], binary;
+    int lengths[2], formats[2];
     size_t *which;
     size_t n;
 } keys_t;
@@ -241,15 +241,8 @@ static void keys_of(keys_t *k, const sentinel_projector_t *p, const rt_item_t *i
         ws[k->n] = items[i].m->ev.workspace_id;
         k->which[k->n++] = i;
     }
-    k->events = sentinel_uuid_array(ids, k->n, &k->lengths[0]);
-    k->workspaces = sentinel_uuid_array(ws, k->n, &k->lengths[1]);
-    k->binary = k->events && k->workspaces;
-    if (!k->binary) {
-        free(k->events);
-        free(k->workspaces);
-        k->events = sentinel_array_of(ids, k->n);
-        k->workspaces = sentinel_array_of(ws, k->n);
-    }
+    k->events = sentinel_uuid_param(ids, k->n, &k->lengths[0], &k->formats[0]);
+    k->workspaces = sentinel_uuid_param(ws, k->n, &k->lengths[1], &k->formats[1]);
     free(ids);
     free(ws);
 }
@@ -259,7 +252,7 @@ static sentinel_err_t with_keys(PGconn *pg, const char *sql, const sentinel_proj
                                 const keys_t *k, PGresult **res, char *errstr, size_t errstr_size) {
     const char *params[3] = {p->name, k->events, k->workspaces};
     const int lengths[3] = {0, k->lengths[0], k->lengths[1]};
-    const int formats[3] = {0, k->binary, k->binary};
+    const int formats[3] = {0, k->formats[0], k->formats[1]};
     sentinel_statement_t st = {sql, 3, params, lengths, formats};
     PGresult *out = NULL;
     sentinel_err_t err = sentinel_db_pipeline(pg, 1, &st, &out, errstr, errstr_size);
