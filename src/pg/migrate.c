@@ -328,3 +328,35 @@ sentinel_err_t sentinel_migrate_status(PGconn *conn, const char *dir, FILE *out,
     if (pending) *pending = count;
     return err;
 }
+
+sentinel_err_t sentinel_migrate_check(PGconn *conn, char *errstr, size_t errstr_size) {
+    PGresult *res = NULL;
+    /* Two statements: the second names a table the first finds. */
+    sentinel_err_t err =
+        sentinel_db_params(conn,
+                           "SELECT to_regclass('projector_offsets') IS NOT NULL "
+                           "AND to_regclass('public.schema_migrations') IS NOT NULL",
+                           0, NULL, &res, errstr, errstr_size);
+    if (err) return err;
+    int migrated = !strcmp(PQgetvalue(res, 0, 0), "t");
+    PQclear(res);
+    if (!migrated) {
+        snprintf(errstr, errstr_size,
+                 "the database is not migrated (it has no projector_offsets table): run "
+                 "`sentinel migrate` as the owner first");
+        return SENTINEL_ERR_FATAL;
+    }
+    err = sentinel_db_params(conn, "SELECT coalesce(max(version), 0) FROM public.schema_migrations",
+                             0, NULL, &res, errstr, errstr_size);
+    if (err) return err;
+    int version = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (version < SENTINEL_SCHEMA_VERSION) {
+        snprintf(errstr, errstr_size,
+                 "the database's schema is at version %d and this engine needs %d: run "
+                 "`sentinel migrate` as the owner first",
+                 version, SENTINEL_SCHEMA_VERSION);
+        return SENTINEL_ERR_FATAL;
+    }
+    return SENTINEL_OK;
+}

@@ -9,6 +9,19 @@
 
 #include <sentinel/sentinel.h>
 
+/* The schema the engine's statements are written for: the newest migration
+ * in its tree (test_engine_needs_its_schema holds the two together). A
+ * database at an older version is refused before anything is applied: a
+ * column the engine no longer writes, left NOT NULL, would reject every
+ * event that writes its table as bad data. */
+#define SENTINEL_SCHEMA_VERSION 24
+
+/* SENTINEL_OK when the database `conn` reaches is migrated to
+ * SENTINEL_SCHEMA_VERSION or later; FATAL with what to run when it is not
+ * migrated at all or is older. */
+SENTINEL_MUSTCHECK sentinel_err_t sentinel_migrate_check(PGconn *conn, char *errstr,
+                                                         size_t errstr_size);
+
 /* Apply every pending migration in `dir` up to and including `to_version`
  * (0: all). Already applied files must be unchanged: a changed checksum is
  * FATAL and names the file. Progress lines go to `out` (may be NULL).

@@ -15,6 +15,7 @@
 #include "pg/array.h"
 #include "pg/copy_buffer.h"
 #include "pg/db.h"
+#include "pg/migrate.h"
 #include "runtime/run.h"
 #include "runtime/runtime.h"
 
@@ -78,18 +79,7 @@ sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char
         PQfreemem(quoted);
         err = sentinel_db_exec(*pg, sql, errstr, errstr_size);
     }
-    if (!err) {
-        PGresult *res = NULL;
-        err = sentinel_db_params(*pg, "SELECT to_regclass('projector_offsets') IS NOT NULL", 0,
-                                 NULL, &res, errstr, errstr_size);
-        if (!err && strcmp(PQgetvalue(res, 0, 0), "t")) {
-            snprintf(errstr, errstr_size,
-                     "the database has no projector_offsets table: run "
-                     "sentinel migrate first");
-            err = SENTINEL_ERR_FATAL;
-        }
-        PQclear(res);
-    }
+    if (!err) err = sentinel_migrate_check(*pg, errstr, errstr_size);
     return err;
 }
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "pg/migrate.h"
 
 /* A migrated database, as its owner: these tests look at the schema itself
  * and act as each role in turn. */
@@ -215,6 +216,61 @@ static void test_upgrade_from_every_earlier_version(void **state) {
     harness_drop_database(fresh_db);
     free(fresh_db);
     free(fresh);
+}
+
+/* The engine refuses a database migrated short of the schema it is built
+ * for, before it applies anything: at 0023 a finding's key row still has
+ * its run, NOT NULL, and every finding would have been dead-lettered as
+ * bad data. Migrated, the same events project with none. The newest
+ * migration in the tree is the version the engine asks for. */
+static void test_engine_needs_its_schema(void **state) {
+    (void)state;
+    int rc;
+    char *newest = harness_shell(&rc, "ls %s/migrations | sort | tail -n 1", SENTINEL_SOURCE_DIR);
+    assert_int_equal(rc, 0);
+    assert_int_equal(atoi(newest), SENTINEL_SCHEMA_VERSION);
+    free(newest);
+
+    char *db = harness_unique_name("sentinel_older");
+    char *owner = harness_create_database(db);
+    char *engine = harness_conninfo_as(owner, "sentinel_projector");
+    free(harness_must_run("migrate --to %d --db \"%s\"", SENTINEL_SCHEMA_VERSION - 1, owner));
+    free(harness_shell(&rc, "%s/scripts/fixtures --db \"%s\" --workspaces 2 2>&1",
+                       SENTINEL_SOURCE_DIR, owner));
+    assert_int_equal(rc, 0);
+    char *topic = harness_unique_name("sentinel.older");
+    harness_create_topic(topic, 3);
+    char *events = harness_gen("--events 2000 --workspaces 2 --seed 31");
+    assert_int_equal(harness_publish(topic, events), 0);
+
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "project --until-caught-up --db \"%s\" --topic %s --group-prefix %s",
+                         engine, topic, db) > 0);
+    assert_int_not_equal(harness_run_sentinel(cmd, &out), 0);
+    char expected[128];
+    snprintf(expected, sizeof(expected), "schema is at version %d and this engine needs %d",
+             SENTINEL_SCHEMA_VERSION - 1, SENTINEL_SCHEMA_VERSION);
+    if (!strstr(out, expected)) fail_msg("no refusal naming the versions:\n%s", out);
+    free(out);
+    PGconn *conn = harness_connect(owner);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 0);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM applied_events"), 0);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM projector_offsets"), 0);
+
+    free(harness_must_run("migrate --db \"%s\"", owner));
+    assert_int_equal(harness_run_sentinel(cmd, &out), 0);
+    free(out);
+    assert_true(harness_query_int(conn, "SELECT count(*) FROM findings") > 0);
+    assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM dead_letters"), 0);
+    PQfinish(conn);
+    unlink(events);
+    free(events);
+    free(cmd);
+    free(topic);
+    free(engine);
+    free(owner);
+    harness_drop_database(db);
+    free(db);
 }
 
 static void test_changed_migration_is_refused(void **state) {
@@ -785,6 +841,7 @@ int main(void) {
         cmocka_unit_test(test_fresh_database_has_the_whole_model),
         cmocka_unit_test(test_upgrade_from_every_earlier_version),
         cmocka_unit_test(test_changed_migration_is_refused),
+        cmocka_unit_test(test_engine_needs_its_schema),
         cmocka_unit_test(test_concurrent_runners),
         cmocka_unit_test_setup_teardown(test_tenancy, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_immutability, model_setup, model_teardown),
