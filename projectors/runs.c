@@ -40,6 +40,7 @@ static const sentinel_copy_column_t run_columns[] = {{"id", SENTINEL_COPY_UUID},
 static const sentinel_copy_column_t finding_key_columns[] = {
     {"id", SENTINEL_COPY_UUID},
     {"workspace_id", SENTINEL_COPY_UUID},
+    {"run_id", SENTINEL_COPY_UUID},
     {"created_at", SENTINEL_COPY_TIMESTAMPTZ},
     {NULL, 0}};
 static const sentinel_copy_column_t finding_columns[] = {{"id", SENTINEL_COPY_UUID},
@@ -253,6 +254,7 @@ static sentinel_err_t runs_apply(sentinel_batch_t *batch, PGconn *conn, char *er
                                     !strcmp(severity, "critical"), !strcmp(severity, "warning"), 0);
             sentinel_copy_str(&finding_keys, finding);
             sentinel_copy_str(&finding_keys, ev->workspace_id);
+            sentinel_copy_str(&finding_keys, run);
             sentinel_copy_timestamp(&finding_keys, ev->occurred_at);
             sentinel_copy_end_row(&finding_keys);
             sentinel_copy_str(&finding_rows, finding);

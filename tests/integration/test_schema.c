@@ -193,9 +193,6 @@ static void test_upgrade_from_every_earlier_version(void **state) {
             /* Every row came through; the one without a workspace, which no
              * event can match since 0012, did not. */
             assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs"), 1);
-            assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM findings f JOIN "
-                                                     "finding_keys k USING (id, workspace_id)"),
-                             1);
             assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM usage_ledger"), 1);
             assert_int_equal(harness_query_int(conn, "SELECT tokens_estimated FROM usage_records"),
                              7);
@@ -402,7 +399,6 @@ static int model_teardown(void **state) {
 #define RUN_C "99999999-9999-4999-8999-999999999999"
 #define FINDING_A "33333333-3333-4333-8333-333333333333"
 #define FINDING_B "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
-#define FINDING_C "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
 #define EVENT "44444444-4444-4444-8444-444444444444"
 
 /* One run (with a finding) in workspace 1 and one in workspace 2, as the
@@ -418,7 +414,8 @@ static void seed_runs(PGconn *conn) {
         "created_at)"
         " VALUES ('" RUN_A "', '%s', '%s', 'pr-1', '" EVENT "', '2026-11-20T10:00:00Z'),"
         " ('" RUN_B "', '%s', '%s', 'pr-2', '" EVENT "', '2026-11-20T11:00:00Z');"
-        "INSERT INTO finding_keys VALUES ('" FINDING_A "', '%s', '2026-11-20T10:05:00Z');"
+        "INSERT INTO finding_keys VALUES ('" FINDING_A "', '%s', '" RUN_A
+        "', '2026-11-20T10:05:00Z');"
         "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, category, title,"
         " event_id, created_at) VALUES ('" FINDING_A "', '" RUN_A "', 'h1', '%s', 'critical',"
         " 'security', 'SQL injection', '" EVENT "', '2026-11-20T10:05:00Z')",
@@ -581,48 +578,42 @@ static void test_immutability(void **state) {
         3);
 }
 
-/* A finding has its key row, in its workspace, and its run is a run of its
- * workspace: findings reference finding_keys by (id, workspace_id) and
- * run_keys by (run_id, workspace_id). A finding whose run is unknown, whose
- * run is another workspace's, with no key row, or whose key row is another
- * workspace's is refused. */
-static void test_finding_has_its_key_and_its_run(void **state) {
+/* A finding belongs to the run its key row names: findings reference
+ * finding_keys by (id, workspace_id, run_id), and the key row references
+ * run_keys. A finding naming another run of its workspace than its key
+ * does is refused, as is one without a key row or whose run is unknown. */
+static void test_finding_belongs_to_its_keys_run(void **state) {
     model_db_t *m = *state;
     seed_runs(m->conn);
-    const char *ws = harness_workspace_id(1), *other = harness_workspace_id(2);
+    const char *ws = harness_workspace_id(1);
     char sql[2048];
     snprintf(sql, sizeof(sql),
              "INSERT INTO run_keys VALUES ('" RUN_C "', '%s', '2026-11-20T12:00:00Z');"
-             "INSERT INTO finding_keys VALUES ('" FINDING_B "', '%s', '2026-11-20T12:05:00Z'),"
-             " ('" FINDING_C "', '%s', '2026-11-20T12:05:00Z')",
-             ws, ws, other);
+             "INSERT INTO finding_keys VALUES ('" FINDING_B "', '%s', '" RUN_A
+             "', '2026-11-20T12:05:00Z')",
+             ws, ws);
     harness_exec(m->conn, sql);
-    const struct {
-        const char *finding, *run, *why;
-    } refused[] = {
-        {FINDING_B, "77777777-7777-4777-8777-777777777777", "an unknown run"},
-        {FINDING_B, RUN_B, "another workspace's run"},
-        {"88888888-8888-4888-8888-888888888888", RUN_A, "no key row"},
-        {FINDING_C, RUN_A, "another workspace's key row"},
-    };
-    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, "
-                 "category, title, event_id, created_at) VALUES ('%s', '%s', 'h2', '%s', "
-                 "'info', 'style', 'naming', '" EVENT "', '2026-11-20T12:05:00Z')",
-                 refused[i].finding, refused[i].run, ws);
-        char *message = NULL;
-        char *code = harness_exec_fails(m->conn, sql, &message);
-        if (strcmp(code, "23503"))
-            fail_msg("a finding with %s: %s (%s), not a foreign key violation", refused[i].why,
-                     code, message);
-        free(code);
-        free(message);
-    }
-    /* Its key row and a run of its workspace: accepted. */
+    const char *runs[] = {RUN_C, "77777777-7777-4777-8777-777777777777"};
+    const char *findings[] = {FINDING_B, "88888888-8888-4888-8888-888888888888"};
+    for (size_t r = 0; r < 2; r++)
+        for (size_t f = 0; f < 2; f++) {
+            snprintf(sql, sizeof(sql),
+                     "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, "
+                     "category, title, event_id, created_at) VALUES ('%s', '%s', 'h2', '%s', "
+                     "'info', 'style', 'naming', '" EVENT "', '2026-11-20T12:05:00Z')",
+                     findings[f], runs[r], ws);
+            char *message = NULL;
+            char *code = harness_exec_fails(m->conn, sql, &message);
+            if (strcmp(code, "23503"))
+                fail_msg("finding %s of run %s: %s (%s), not a foreign key violation", findings[f],
+                         runs[r], code, message);
+            free(code);
+            free(message);
+        }
+    /* Its own run: accepted. */
     snprintf(sql, sizeof(sql),
              "INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, category, "
-             "title, event_id, created_at) VALUES ('" FINDING_B "', '" RUN_C "', 'h2', '%s', "
+             "title, event_id, created_at) VALUES ('" FINDING_B "', '" RUN_A "', 'h2', '%s', "
              "'info', 'style', 'naming', '" EVENT "', '2026-11-20T12:05:00Z')",
              ws);
     harness_exec(m->conn, sql);
@@ -845,7 +836,7 @@ int main(void) {
         cmocka_unit_test(test_concurrent_runners),
         cmocka_unit_test_setup_teardown(test_tenancy, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_immutability, model_setup, model_teardown),
-        cmocka_unit_test_setup_teardown(test_finding_has_its_key_and_its_run, model_setup,
+        cmocka_unit_test_setup_teardown(test_finding_belongs_to_its_keys_run, model_setup,
                                         model_teardown),
         cmocka_unit_test_setup_teardown(test_partitions_on_demand, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_analyze_grown, model_setup, model_teardown),
