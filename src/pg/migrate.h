@@ -14,7 +14,7 @@
  * database at an older version is refused before anything is applied: a
  * column the engine no longer writes, left NOT NULL, would reject every
  * event that writes its table as bad data. */
-#define SENTINEL_SCHEMA_VERSION 24
+#define SENTINEL_SCHEMA_VERSION 23
 
 /* SENTINEL_OK when the database `conn` reaches is migrated to
  * SENTINEL_SCHEMA_VERSION or later; FATAL with what to run when it is not

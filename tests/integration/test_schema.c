@@ -216,10 +216,11 @@ static void test_upgrade_from_every_earlier_version(void **state) {
 }
 
 /* The engine refuses a database migrated short of the schema it is built
- * for, before it applies anything: at 0023 a finding's key row still has
- * its run, NOT NULL, and every finding would have been dead-lettered as
- * bad data. Migrated, the same events project with none. The newest
- * migration in the tree is the version the engine asks for. */
+ * for, naming both versions, before it applies anything (its statements
+ * would meet tables and functions as they were: a column it no longer
+ * writes, left NOT NULL, would pass for bad data and dead-letter every
+ * event). Migrated, the same events project with no dead letter. The
+ * newest migration in the tree is the version the engine asks for. */
 static void test_engine_needs_its_schema(void **state) {
     (void)state;
     int rc;
