@@ -193,6 +193,10 @@ static void test_upgrade_from_every_earlier_version(void **state) {
             /* Every row came through; the one without a workspace, which no
              * event can match since 0012, did not. */
             assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM runs"), 1);
+            assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM findings f JOIN "
+                                                     "finding_keys k USING (id, workspace_id, "
+                                                     "run_id)"),
+                             1);
             assert_int_equal(harness_query_int(conn, "SELECT count(*) FROM usage_ledger"), 1);
             assert_int_equal(harness_query_int(conn, "SELECT tokens_estimated FROM usage_records"),
                              7);

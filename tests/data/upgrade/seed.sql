@@ -19,6 +19,14 @@ BEGIN
                       started_at, created_at)
     VALUES ('e9100000-0000-4000-8000-000000000001', ws, 'b0000000-0000-4000-8000-000001000001',
             'pr-upgrade', 'running', 'e9000000-0000-4000-8000-000000000001', at, at);
+    -- a finding of that run, so 0021's foreign key is added over a row
+    INSERT INTO finding_keys (id, workspace_id, run_id, created_at)
+    VALUES ('e9200000-0000-4000-8000-000000000001', ws, 'e9100000-0000-4000-8000-000000000001', at);
+    INSERT INTO findings (id, run_id, finding_hash, workspace_id, severity, category, title,
+                          event_id, created_at)
+    VALUES ('e9200000-0000-4000-8000-000000000001', 'e9100000-0000-4000-8000-000000000001',
+            'h-upgrade', ws, 'warning', 'style', 'upgraded', 'e9000000-0000-4000-8000-000000000004',
+            at);
     INSERT INTO applied_events (projector, event_id, workspace_id)
     VALUES ('usage', 'e9000000-0000-4000-8000-000000000002', ws);
     IF keyless_allowed THEN
