@@ -342,7 +342,8 @@ sentinel_err_t sentinel_migrate_check(PGconn *conn, char *errstr, size_t errstr_
     PQclear(res);
     if (!migrated) {
         snprintf(errstr, errstr_size,
-                 "the database is not migrated (it has no projector_offsets table): run "
+                 "the database is not migrated (it has no projector_offsets or "
+                 "schema_migrations table): run "
                  "`sentinel migrate` as the owner first");
         return SENTINEL_ERR_FATAL;
     }
