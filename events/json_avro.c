@@ -44,7 +44,8 @@ static const struct {
 /* ---------------------------------------------------------------- buffers */
 
 static void bytes_reserve(sentinel_bytes_t *out, size_t more) {
-    out->data = sentinel_grow(out->data, &out->cap, out->len, more, 256);
+    if (out->cap - out->len < more)
+        out->data = sentinel_grow(out->data, &out->cap, out->len, more, 256);
 }
 
 static void put_byte(sentinel_bytes_t *out, unsigned char b) {
@@ -141,9 +142,10 @@ static int string_copy(json_scan_t *st, const json_token_t *tok, char *buf, size
 }
 
 static int uuid_of(json_scan_t *st, const json_token_t *tok, char *out) {
-    char buf[SENTINEL_UUID_LEN + 1];
-    if (tok->kind != JT_STRING || string_copy(st, tok, buf, sizeof(buf))) return -1;
-    return sentinel_uuid_normalize(buf, out);
+    size_t len;
+    if (tok->kind != JT_STRING) return -1;
+    const char *text = json_string_text(st, tok, &len);
+    return sentinel_uuid_normalize_n(text, len, out);
 }
 
 static int timestamp_of(json_scan_t *st, const json_token_t *tok, int64_t *micros) {

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
 int64_t sentinel_days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -187,6 +190,7 @@ void sentinel_timestamp_format(int64_t micros, char *out) {
     *o = '\0';
 }
 
+#ifndef __SSE2__
 /* Hex digits to their lower-case form; 0 for anything else. */
 static const char uuid_hex_lower[256] = {
     ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',
@@ -194,8 +198,39 @@ static const char uuid_hex_lower[256] = {
     ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['A'] = 'a', ['B'] = 'b',
     ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
 };
+#endif
 
-int sentinel_uuid_normalize(const char *s, char *out) {
+#ifdef __SSE2__
+/* Sixteen bytes of a UUID's text at s: their lower-case form to out, and 0
+ * when the dashes are exactly at the positions set in `dashes` and every
+ * other byte is a hex digit. ASCII only: a byte from 0x80 is negative as a
+ * signed byte, below every range here. */
+static int uuid_block16(const char *s, char *out, unsigned dashes) {
+    __m128i x = _mm_loadu_si128((const __m128i *)s);
+    __m128i l = _mm_or_si128(x, _mm_set1_epi8(0x20));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8('a' - 1)),
+                                  _mm_cmplt_epi8(l, _mm_set1_epi8('f' + 1)));
+    __m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
+    unsigned hex = (unsigned)_mm_movemask_epi8(_mm_or_si128(digit, alpha));
+    _mm_storeu_si128((__m128i *)out, _mm_or_si128(x, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
+    return (unsigned)_mm_movemask_epi8(dash) == dashes && (hex | dashes) == 0xFFFF ? 0 : -1;
+}
+#endif
+
+/* Checked sixteen bytes at a time, at 0, 16 and 20 (the last two overlap,
+ * and write the same bytes), where SSE2 is; else byte by byte. */
+int sentinel_uuid_normalize_n(const char *s, size_t len, char *out) {
+    if (len != SENTINEL_UUID_LEN) return -1;
+    out[SENTINEL_UUID_LEN] = '\0';
+#ifdef __SSE2__
+    /* Dashes at 8 and 13; at 18 (16 + 2) and 23 (16 + 7); at 23 (20 + 3). */
+    int bad = uuid_block16(s, out, 1u << 8 | 1u << 13);
+    bad |= uuid_block16(s + 16, out + 16, 1u << 2 | 1u << 7);
+    bad |= uuid_block16(s + 20, out + 20, 1u << 3);
+    return bad;
+#else
     for (int i = 0; i < SENTINEL_UUID_LEN; i++) {
         unsigned char c = (unsigned char)s[i];
         if (i == 8 || i == 13 || i == 18 || i == 23) {
@@ -207,9 +242,12 @@ int sentinel_uuid_normalize(const char *s, char *out) {
             out[i] = lower;
         }
     }
-    if (s[SENTINEL_UUID_LEN] != '\0') return -1;
-    out[SENTINEL_UUID_LEN] = '\0';
     return 0;
+#endif
+}
+
+int sentinel_uuid_normalize(const char *s, char *out) {
+    return sentinel_uuid_normalize_n(s, strnlen(s, SENTINEL_UUID_LEN + 1), out);
 }
 
 static int hex_value(char lower) { return lower <= '9' ? lower - '0' : lower - 'a' + 10; }

@@ -1,5 +1,6 @@
 /* test_timestamp.c -- RFC 3339 parsing and formatting, calendar arithmetic,
  * UUID syntax. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,11 +98,37 @@ static void test_uuid(void **state) {
     assert_int_equal(sentinel_uuid_normalize("", out), -1);
 }
 
+/* Every byte at every position of a valid UUID, against the rule itself:
+ * a dash where the dashes go, a hex digit (either case) everywhere else,
+ * and the lower-case form written when it holds. */
+static void test_uuid_every_byte(void **state) {
+    (void)state;
+    const char *valid = "7b0c1e5e-3f0a-4C7E-9a55-2f3c1d2e4b6a";
+    char in[SENTINEL_UUID_LEN + 1], out[SENTINEL_UUID_LEN + 1];
+    for (int i = 0; i < SENTINEL_UUID_LEN; i++) {
+        for (int b = 1; b < 256; b++) {
+            memcpy(in, valid, sizeof(in));
+            in[i] = (char)b;
+            int dash_at = i == 8 || i == 13 || i == 18 || i == 23;
+            int ok = dash_at ? b == '-' : isxdigit(b) != 0;
+            int got = sentinel_uuid_normalize_n(in, SENTINEL_UUID_LEN, out);
+            if (got != (ok ? 0 : -1))
+                fail_msg("byte 0x%02x at %d: got %d, want %d", (unsigned)b, i, got, ok ? 0 : -1);
+            if (!ok) continue;
+            for (int k = 0; k < SENTINEL_UUID_LEN; k++)
+                assert_int_equal(out[k], tolower((unsigned char)in[k]));
+            assert_int_equal(out[SENTINEL_UUID_LEN], '\0');
+        }
+    }
+    assert_int_equal(sentinel_uuid_normalize_n(valid, SENTINEL_UUID_LEN - 1, out), -1);
+    assert_int_equal(sentinel_uuid_normalize_n(valid, SENTINEL_UUID_LEN + 1, out), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),  cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_format), cmocka_unit_test(test_calendar),
-        cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_uuid),   cmocka_unit_test(test_uuid_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
