@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <sentinel/event.h>
+#include "events/schema_set.h"
 
 #define EVENT_TYPE(var, name, family) static const sentinel_event_type_t var = {name, family};
 EVENT_TYPE(run_started, "RunStarted", "runs")
@@ -31,8 +32,15 @@ const sentinel_event_type_t *const sentinel_event_types[] = {
     &activity_logged,     NULL,
 };
 
-const sentinel_event_type_t *sentinel_event_type_find(const char *name) {
-    for (size_t i = 0; sentinel_event_types[i]; i++)
-        if (!strcmp(sentinel_event_types[i]->name, name)) return sentinel_event_types[i];
+const sentinel_event_type_t *sentinel_event_type_find_n(const char *name, size_t len) {
+    for (size_t i = 0; sentinel_event_types[i]; i++) {
+        const char *known = sentinel_event_types[i]->name;
+        if (len && known[0] == name[0] && !strncmp(known, name, len) && !known[len])
+            return sentinel_event_types[i];
+    }
     return NULL;
+}
+
+const sentinel_event_type_t *sentinel_event_type_find(const char *name) {
+    return sentinel_event_type_find_n(name, strlen(name));
 }

@@ -259,11 +259,10 @@ static int write_field(json_scan_t *st, const field_plan_t *f, const json_token_
 /* The envelope and data of a scanned line, encoded; -1 when they break a rule. */
 static int encode(sentinel_codec_t *codec, json_scan_t *st, const json_token_t *env,
                   sentinel_bytes_t *out, sentinel_event_head_t *head) {
-    char name[64];
-    if (env[K_TYPE].kind != JT_STRING || !env[K_TYPE].start ||
-        string_copy(st, &env[K_TYPE], name, sizeof(name)))
-        return -1;
-    const sentinel_event_type_t *type = sentinel_event_type_find(name);
+    size_t name_len;
+    if (env[K_TYPE].kind != JT_STRING || !env[K_TYPE].start) return -1;
+    const char *name = json_string_text(st, &env[K_TYPE], &name_len);
+    const sentinel_event_type_t *type = sentinel_event_type_find_n(name, name_len);
     if (!type) return -1;
     int version = sentinel_codec_latest_version(codec, type);
     if (env[K_VERSION].start && env[K_VERSION].kind != JT_NULL) {

@@ -101,6 +101,30 @@ static int special_byte(const unsigned char *p) {
             highs) != 0;
 }
 
+/* An escape at p (just after its backslash): the bytes after it, or NULL
+ * when it breaks the grammar. Apart, so the plain path stays small. */
+static __attribute__((noinline)) const unsigned char *scan_escape(const unsigned char *p,
+                                                                  const unsigned char *end) {
+    if (p >= end) return NULL;
+    unsigned char e = *p++;
+    if (e == 'u') {
+        unsigned u, u2;
+        if (hex4((const char *)p, (const char *)end, &u)) return NULL;
+        p += 4;
+        if (u == 0) return NULL; /* no NUL in strings or keys */
+        if (u >= 0xDC00 && u <= 0xDFFF) return NULL;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+                hex4((const char *)p + 2, (const char *)end, &u2) || u2 < 0xDC00 || u2 > 0xDFFF)
+                return NULL;
+            p += 6;
+        }
+    } else if (!e || !strchr("\"\\/bfnrt", e)) {
+        return NULL;
+    }
+    return p;
+}
+
 /* A string at s->p (its opening quote). */
 int json_scan_string(json_cursor_t *s, json_token_t *tok) {
     const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
@@ -112,7 +136,7 @@ int json_scan_string(json_cursor_t *s, json_token_t *tok) {
         while (end - p >= 16) {
             unsigned k = special_offset16(p);
             p += k;
-            if (k < 16) break;
+            if (k < 16) goto special; /* p is at the byte to look at */
         }
 #endif
         while (end - p >= 8 && !special_byte(p))
@@ -120,6 +144,9 @@ int json_scan_string(json_cursor_t *s, json_token_t *tok) {
         while (p < end && char_class[*p] == C_PLAIN)
             p++;
         if (p >= end) return -1;
+#ifdef __SSE2__
+    special:
+#endif
         switch (char_class[*p]) {
         case C_QUOTE:
             tok->len = (size_t)(p - (const unsigned char *)tok->start);
@@ -132,27 +159,10 @@ int json_scan_string(json_cursor_t *s, json_token_t *tok) {
             p += n;
             break;
         }
-        case C_BACKSLASH: {
+        case C_BACKSLASH:
             tok->flags |= JF_ESCAPED;
-            if (++p >= end) return -1;
-            unsigned char e = *p++;
-            if (e == 'u') {
-                unsigned u, u2;
-                if (hex4((const char *)p, s->end, &u)) return -1;
-                p += 4;
-                if (u == 0) return -1; /* no NUL in strings or keys */
-                if (u >= 0xDC00 && u <= 0xDFFF) return -1;
-                if (u >= 0xD800 && u <= 0xDBFF) {
-                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-                        hex4((const char *)p + 2, s->end, &u2) || u2 < 0xDC00 || u2 > 0xDFFF)
-                        return -1;
-                    p += 6;
-                }
-            } else if (!e || !strchr("\"\\/bfnrt", e)) {
-                return -1;
-            }
+            if (!(p = scan_escape(p + 1, end))) return -1;
             break;
-        }
         }
     }
 }
@@ -229,7 +239,49 @@ int json_token_integer(const json_token_t *tok, int64_t *out) {
 
 /* A real number token's value, as strtod reads it; -1 when it overflows a
  * double (jansson refuses the text then). */
+/* The exact path for most decimals (Clinger's): at most 15 significant
+ * digits make an integer a double holds exactly, and so does a power of
+ * ten up to 1e22; one multiplication or division of the two rounds once,
+ * to what strtod gives. 0 with *out set, or -1 for strtod to decide. */
+static int real_exact(const char *p, const char *end, double *out) {
+    static const double tens[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int negative = p < end && *p == '-';
+    uint64_t m = 0;
+    int digits = 0, scale = 0; /* significant digits; value = m * 10^scale */
+    p += negative;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (m || *p != '0') digits++;
+        m = m * 10 + (unsigned)(*p - '0');
+        if (digits > 15) return -1;
+    }
+    if (p < end && *p == '.')
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+            if (m || *p != '0') digits++;
+            m = m * 10 + (unsigned)(*p - '0');
+            scale--;
+            if (digits > 15) return -1;
+        }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0, e = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+            e = e * 10 + (*p - '0');
+            if (e > 400) return -1;
+        }
+        scale += eneg ? -e : e;
+    }
+    if (p != end || scale < -22 || scale > 22) return -1;
+    double d = (double)m;
+    d = scale < 0 ? d / tens[-scale] : d * tens[scale];
+    *out = negative ? -d : d;
+    return 0;
+}
+
 int json_token_real(const json_token_t *tok, double *out) {
+    if (!real_exact(tok->start, tok->start + tok->len, out)) return 0;
     char small[64], *buf = tok->len < sizeof(small) ? small : sentinel_malloc(tok->len + 1);
     memcpy(buf, tok->start, tok->len);
     buf[tok->len] = '\0';

@@ -87,6 +87,9 @@ schema_entry_t *sentinel_schema_latest(const sentinel_codec_t *codec,
 /* The entry whose fingerprint opens single-object bytes, or NULL. */
 schema_entry_t *sentinel_schema_by_header(const sentinel_codec_t *codec, const void *bytes,
                                           size_t len);
+/* sentinel_event_type_find() of the `len` bytes at name, which need no NUL
+ * (catalog.c). */
+const sentinel_event_type_t *sentinel_event_type_find_n(const char *name, size_t len);
 /* The field named `name` (len bytes) of an entry, or NULL. */
 const field_plan_t *sentinel_schema_field(const schema_entry_t *e, const char *name, size_t len);
 

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <sentinel/event.h>
+#include "events/json_scan.h"
 #include "events/schema_sources.h"
 #include "fuzz/avro_decode_diff.h"
 #include "fuzz/json_avro_diff.h"
@@ -604,6 +605,43 @@ static void test_every_byte_in_strings(void **state) {
     }
 }
 
+/* A real number token's value is strtod's, to the bit, on whichever path
+ * it takes: decimals of 1 to 20 digits, a point anywhere, leading zeros, a
+ * sign, exponents from -40 to 40. */
+static void test_reals_as_strtod(void **state) {
+    (void)state;
+    uint64_t x = 88172645463325252ull; /* xorshift64 */
+    char text[64];
+    for (int n = 0; n < 400000; n++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t r = x;
+        size_t len = 0;
+        if (r & 1) text[len++] = '-';
+        r >>= 1;
+        int digits = 1 + (int)(r % 20), point = (int)((r >> 5) % (uint64_t)(digits + 1));
+        r >>= 10;
+        for (int i = 0; i < digits; i++) {
+            if (i == point && i > 0) text[len++] = '.';
+            /* a zero first digit only alone before the point, as JSON has it */
+            int d = (int)((x >> (i * 3 % 60)) % 10);
+            if (i == 0 && d == 0 && point != 1) d = 7;
+            text[len++] = (char)('0' + d);
+        }
+        if (point == 0 || point == digits) {
+            text[len++] = '.';
+            text[len++] = '5';
+        }
+        if (r & 1)
+            len +=
+                (size_t)snprintf(text + len, sizeof(text) - len, "e%d", (int)((r >> 1) % 81) - 40);
+        text[len] = '\0';
+        json_token_t tok = {text, len, JT_NUMBER, JF_REAL};
+        double got = 0, want = strtod(text, NULL);
+        assert_int_equal(json_token_real(&tok, &got), 0);
+        if (memcmp(&got, &want, sizeof(got))) fail_msg("%s: %.17g, strtod %.17g", text, got, want);
+    }
+}
+
 /* Numbers inside JSON-valued fields reach Avro as the producer wrote them;
  * jansson would print 0.1 as 0.10000000000000001. */
 static void test_json_numbers_keep_text(void **state) {
@@ -708,6 +746,7 @@ int main(void) {
         cmocka_unit_test(test_direct_decode_agrees),
         cmocka_unit_test(test_every_byte_in_strings),
         cmocka_unit_test(test_json_numbers_keep_text),
+        cmocka_unit_test(test_reals_as_strtod),
         cmocka_unit_test(test_data_key_twice),
     };
     return cmocka_run_group_tests(tests, codec_setup, codec_teardown);
