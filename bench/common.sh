@@ -6,7 +6,8 @@ mkdir -p "$OUT"
 "$ROOT/scripts/build" release >&2
 "$ROOT/scripts/services" up >&2
 eval "$("$ROOT/scripts/services" env)"
-SENTINEL="$ROOT/build/release/sentinel"
+# SENTINEL_BIN: another build's binary, to set two builds side by side.
+SENTINEL="${SENTINEL_BIN:-$ROOT/build/release/sentinel}"
 export SENTINEL_LOG_LEVEL="${SENTINEL_LOG_LEVEL:-warn}"
 
 # The topics a benchmark makes go when it ends, their dead-letter topics

@@ -28,7 +28,8 @@ static const char publish_usage[] =
     "                         invalid lines still go to <topic>.dead-letter\n"
     "  --max-event-bytes N    largest accepted line (default 1048576)\n"
     "  --partitions N         partitions when the topic must be created (default 12)\n"
-    "  --threads N            validating and encoding threads (default: the CPUs)\n"
+    "  --threads N            validating and encoding threads (default: the CPUs\n"
+    "                         less one, at least one)\n"
     "  --quiet                no progress line and no summary\n\n" CLI_COMMON_HELP;
 
 typedef struct publish_run {
@@ -115,7 +116,10 @@ static const struct option publish_options[] = {
 static int cli_publish(int argc, char **argv, sentinel_conf_t *conf) {
     int dry_run = 0, print = 0, atomic = 0, partitions = SENTINEL_DEFAULT_PARTITIONS, opt;
     long max_bytes = SENTINEL_EVENT_MAX_BYTES_DEFAULT;
-    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* One CPU is left to this thread, which reads and produces, and to
+     * librdkafka's broker thread: more encoders than that only take turns. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cpus < 2 ? 1 : cpus - 1 > 64 ? 64 : (int)(cpus - 1);
     publish_run_t run = {0};
     cli_getopt_reset(argv);
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT_OPTIONS, publish_options, NULL)) != -1) {
