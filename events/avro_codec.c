@@ -336,11 +336,7 @@ static int read_text(cursor_t *c, const char **s, size_t *n) {
 static int read_uuid(cursor_t *c, char *out) {
     const char *s;
     size_t n;
-    char in[SENTINEL_UUID_LEN + 1];
-    if (read_text(c, &s, &n) || n != SENTINEL_UUID_LEN) return -1;
-    memcpy(in, s, n);
-    in[n] = '\0';
-    return sentinel_uuid_normalize(in, out);
+    return read_text(c, &s, &n) ? -1 : sentinel_uuid_normalize_n(s, n, out);
 }
 
 /* Plain text: UTF-8, no NUL. */
