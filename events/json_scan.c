@@ -237,8 +237,6 @@ int json_token_integer(const json_token_t *tok, int64_t *out) {
     return 0;
 }
 
-/* A real number token's value, as strtod reads it; -1 when it overflows a
- * double (jansson refuses the text then). */
 /* The exact path for most decimals (Clinger's): at most 15 significant
  * digits make an integer a double holds exactly, and so does a power of
  * ten up to 1e22; one multiplication or division of the two rounds once,
@@ -280,6 +278,8 @@ static int real_exact(const char *p, const char *end, double *out) {
     return 0;
 }
 
+/* A real number token's value, as strtod reads it; -1 when it overflows a
+ * double (jansson refuses the text then). */
 int json_token_real(const json_token_t *tok, double *out) {
     if (!real_exact(tok->start, tok->start + tok->len, out)) return 0;
     char small[64], *buf = tok->len < sizeof(small) ? small : sentinel_malloc(tok->len + 1);

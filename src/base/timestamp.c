@@ -222,6 +222,7 @@ static int uuid_block16(const char *s, char *out, unsigned dashes) {
 /* Checked sixteen bytes at a time, at 0, 16 and 20 (the last two overlap,
  * and write the same bytes), where SSE2 is; else byte by byte. */
 int sentinel_uuid_normalize_n(const char *s, size_t len, char *out) {
+    out[0] = '\0';
     if (len != SENTINEL_UUID_LEN) return -1;
     out[SENTINEL_UUID_LEN] = '\0';
 #ifdef __SSE2__
@@ -229,21 +230,17 @@ int sentinel_uuid_normalize_n(const char *s, size_t len, char *out) {
     int bad = uuid_block16(s, out, 1u << 8 | 1u << 13);
     bad |= uuid_block16(s + 16, out + 16, 1u << 2 | 1u << 7);
     bad |= uuid_block16(s + 20, out + 20, 1u << 3);
-    return bad;
 #else
+    int bad = 0;
     for (int i = 0; i < SENTINEL_UUID_LEN; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') return -1;
-            out[i] = '-';
-        } else {
-            char lower = uuid_hex_lower[c];
-            if (!lower) return -1;
-            out[i] = lower;
-        }
+        int dash_at = i == 8 || i == 13 || i == 18 || i == 23;
+        out[i] = dash_at ? '-' : uuid_hex_lower[c];
+        bad |= dash_at ? c != '-' : !out[i];
     }
-    return 0;
 #endif
+    if (bad) out[0] = '\0';
+    return bad ? -1 : 0;
 }
 
 int sentinel_uuid_normalize(const char *s, char *out) {
