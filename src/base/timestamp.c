@@ -250,8 +250,12 @@ int sentinel_uuid_normalize(const char *s, char *out) {
 static int hex_value(char lower) { return lower <= '9' ? lower - '0' : lower - 'a' + 10; }
 
 int sentinel_uuid_bytes(const char *s, unsigned char out[16]) {
+    return sentinel_uuid_bytes_n(s, strnlen(s, SENTINEL_UUID_LEN + 1), out);
+}
+
+int sentinel_uuid_bytes_n(const char *s, size_t len, unsigned char out[16]) {
     char text[SENTINEL_UUID_LEN + 1];
-    if (sentinel_uuid_normalize(s, text)) return -1;
+    if (sentinel_uuid_normalize_n(s, len, text)) return -1;
     for (int i = 0, k = 0; k < 16; k++) {
         if (text[i] == '-') i++;
         out[k] = (unsigned char)(hex_value(text[i]) << 4 | hex_value(text[i + 1]));

@@ -44,6 +44,8 @@ int sentinel_uuid_normalize_n(const char *s, size_t len, char *out);
 /* The 16 bytes of a UUID's text form (8-4-4-4-12 hex digits, either case),
  * as PostgreSQL's binary form holds them. Returns 0 when valid, -1 if not. */
 int sentinel_uuid_bytes(const char *s, unsigned char out[16]);
+/* The same for the `len` bytes at s, which need no NUL. */
+int sentinel_uuid_bytes_n(const char *s, size_t len, unsigned char out[16]);
 
 /* The clocks: seconds on the monotonic one, for durations and deadlines;
  * microseconds since the epoch on the wall one, for what is shown or

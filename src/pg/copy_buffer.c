@@ -122,7 +122,7 @@ void sentinel_copy_null(sentinel_copy_t *c) {
  * version (1) and text. */
 static void binary_text(sentinel_copy_t *c, sentinel_copy_type_t type, const char *s, size_t n) {
     unsigned char id[16];
-    if (type == SENTINEL_COPY_UUID && !sentinel_uuid_bytes(s, id)) {
+    if (type == SENTINEL_COPY_UUID && !sentinel_uuid_bytes_n(s, n, id)) {
         binary_value(c, id, sizeof(id));
     } else if (type == SENTINEL_COPY_JSONB) {
         put32(c, (int32_t)(n + 1));

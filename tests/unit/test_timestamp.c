@@ -127,11 +127,43 @@ static void test_uuid_every_byte(void **state) {
     assert_int_equal(sentinel_uuid_normalize_n(valid, SENTINEL_UUID_LEN + 1, out), -1);
 }
 
+/* A UUID's 16 bytes from its text, for random ids written in random case,
+ * by the length or to the NUL; text that is no UUID gives none. */
+static void test_uuid_bytes(void **state) {
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ull; /* xorshift64 */
+    for (int n = 0; n < 20000; n++) {
+        unsigned char want[16], got[16];
+        char text[SENTINEL_UUID_LEN + 1];
+        for (int k = 0; k < 16; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            want[k] = (unsigned char)x;
+        }
+        const char *digits = (x >> 20) & 1 ? "0123456789ABCDEF" : "0123456789abcdef";
+        for (int i = 0, k = 0; k < 16; k++) {
+            if (k == 4 || k == 6 || k == 8 || k == 10) text[i++] = '-';
+            text[i++] = digits[want[k] >> 4];
+            text[i++] = digits[want[k] & 15];
+        }
+        text[SENTINEL_UUID_LEN] = '\0';
+        memset(got, 0, sizeof(got));
+        assert_int_equal(sentinel_uuid_bytes(text, got), 0);
+        assert_memory_equal(got, want, 16);
+        memset(got, 0, sizeof(got));
+        assert_int_equal(sentinel_uuid_bytes_n(text, SENTINEL_UUID_LEN, got), 0);
+        assert_memory_equal(got, want, 16);
+        assert_int_equal(sentinel_uuid_bytes_n(text, SENTINEL_UUID_LEN - 1, got), -1);
+        text[(x >> 8) % SENTINEL_UUID_LEN] = 'g';
+        assert_int_equal(sentinel_uuid_bytes(text, got), -1);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),  cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_format), cmocka_unit_test(test_calendar),
-        cmocka_unit_test(test_uuid),   cmocka_unit_test(test_uuid_every_byte),
+        cmocka_unit_test(test_parse),      cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_format),     cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_uuid),       cmocka_unit_test(test_uuid_every_byte),
+        cmocka_unit_test(test_uuid_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
