@@ -175,11 +175,14 @@ static void test_two_processes_one_killed(void **state) {
     close(mkstemp(log_a));
     long long total = total_messages(w->topic);
     char *args = NULL;
-    /* Transactions at least 200 ms apart: the backlog lasts long enough for
-     * both to join and work before one is killed. */
+    /* Transactions at least 200 ms apart, of 128 KB at most: a batch that
+     * fills by its count starts at once, so the count is out of reach, and
+     * the backlog (8 MB) takes seconds, long enough for both to join and
+     * work before one is killed. With full batches of 300 it was done in
+     * about a second, as fast as the group split it. */
     assert_true(asprintf(&args,
-                         "project --db \"%s\" --topic %s --group-prefix %s --batch-events 300 "
-                         "--linger-ms 200 -X session.timeout.ms=6000",
+                         "project --db \"%s\" --topic %s --group-prefix %s --batch-events 100000 "
+                         "--batch-bytes 131072 --linger-ms 200 -X session.timeout.ms=6000",
                          conninfo, w->topic, prefix) > 0);
     pid_t a = harness_spawn_sentinel(args, log_a);
     pid_t b = harness_spawn_sentinel(args, log);
