@@ -117,6 +117,95 @@ static void test_publish_generated_stream(void **state) {
     free(topic);
 }
 
+/* Per workspace, the event ids in the order they came: the input's or the
+ * topic's (a workspace's messages are all in one partition). */
+typedef struct order {
+    char workspaces[16][SENTINEL_UUID_LEN + 1];
+    char *ids[16];
+    size_t len[16], cap[16];
+    int n;
+    long overflow; /* messages of a seventeenth workspace or more */
+} order_t;
+
+static void order_add(order_t *o, const char *workspace, const char *event_id) {
+    int i = 0;
+    while (i < o->n && strncmp(o->workspaces[i], workspace, SENTINEL_UUID_LEN))
+        i++;
+    if (i == o->n) {
+        if (o->n == 16) {
+            o->overflow++;
+            return;
+        }
+        snprintf(o->workspaces[o->n++], SENTINEL_UUID_LEN + 1, "%.36s", workspace);
+    }
+    if (o->len[i] + SENTINEL_UUID_LEN + 2 > o->cap[i]) {
+        o->cap[i] = o->cap[i] ? o->cap[i] * 2 : 4096;
+        o->ids[i] = realloc(o->ids[i], o->cap[i]);
+    }
+    o->len[i] +=
+        (size_t)snprintf(o->ids[i] + o->len[i], o->cap[i] - o->len[i], "%.36s\n", event_id);
+}
+
+static void order_of_message(const harness_message_t *m, void *opaque) {
+    assert_int_equal(m->key_len, SENTINEL_UUID_LEN);
+    assert_non_null(m->event_id);
+    order_add(opaque, m->key, m->event_id);
+}
+
+/* With more encoding threads than cores, chunks of lines finish out of
+ * order; the producer still sends them in the input's order, so each
+ * workspace's events reach its partition in the order of the file. */
+static void test_order_kept_across_threads(void **state) {
+    (void)state;
+    char *topic = harness_unique_name("test.publish_order");
+    char *path = harness_gen("--events 20000 --seed 19");
+    char *cmd = NULL, *out = NULL;
+    assert_true(asprintf(&cmd, "publish --threads 4 --topic %s %s", topic, path) > 0);
+    int rc = harness_run_sentinel(cmd, &out);
+    if (rc) fail_msg("publish exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "20000 published, 0 rejected"));
+    free(cmd);
+    free(out);
+
+    order_t *want = calloc(1, sizeof(*want)), *got = calloc(1, sizeof(*got));
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[65536];
+    long lines = 0;
+    while (fgets(line, sizeof(line), f)) {
+        const char *id = strstr(line, "\"event_id\":\""), *ws = strstr(line, "\"workspace_id\":\"");
+        assert_non_null(id);
+        assert_non_null(ws);
+        order_add(want, ws + 16, id + 12);
+        lines++;
+    }
+    fclose(f);
+    assert_int_equal(lines, 20000);
+    assert_int_equal(harness_consume_all(topic, "read_committed", order_of_message, got), 20000);
+    assert_int_equal(want->overflow, 0);
+    assert_int_equal(got->overflow, 0);
+    assert_int_equal(got->n, want->n);
+    assert_true(want->n > 1);
+    for (int i = 0; i < want->n; i++) {
+        int j = 0;
+        while (j < got->n && strcmp(got->workspaces[j], want->workspaces[i]))
+            j++;
+        if (j == got->n) fail_msg("workspace %s has no message", want->workspaces[i]);
+        if (got->len[j] != want->len[i] || memcmp(got->ids[j], want->ids[i], want->len[i]))
+            fail_msg("workspace %s: its events reached the topic out of the file's order",
+                     want->workspaces[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        free(want->ids[i]);
+        free(got->ids[i]);
+    }
+    free(want);
+    free(got);
+    unlink(path);
+    free(path);
+    free(topic);
+}
+
 static const char *valid_line(int i, char *buf, size_t size) {
     snprintf(
         buf, size,
@@ -433,6 +522,7 @@ static void test_json_fields_keep_their_numbers(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_generated_stream),
+        cmocka_unit_test(test_order_kept_across_threads),
         cmocka_unit_test(test_invalid_lines_reported_and_dead_lettered),
         cmocka_unit_test(test_oversize_line_is_dead_lettered),
         cmocka_unit_test(test_bounds_are_enforced),
