@@ -35,8 +35,9 @@ void sentinel_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d
 unsigned sentinel_days_in_month(int64_t y, unsigned m);
 
 /* Check UUID syntax (8-4-4-4-12 hex digits) and write its lower-case form
- * to `out` (SENTINEL_UUID_LEN + 1 bytes). Returns 0 when valid, -1 (and
- * `out` the empty string) if not. */
+ * to `out` (SENTINEL_UUID_LEN + 1 bytes, apart from s: out is emptied
+ * before s is read). Returns 0 when valid, -1 (and `out` the empty string)
+ * if not. */
 int sentinel_uuid_normalize(const char *s, char *out);
 /* The same for the `len` bytes at s, which need no NUL. */
 int sentinel_uuid_normalize_n(const char *s, size_t len, char *out);
