@@ -25,6 +25,8 @@ static const char gen_usage[] =
     "  --invalid P         share of invalid lines (0..1)\n"
     "  --orphans P         share of runs naming a repository that does not exist (0..1)\n"
     "  --hot N             send 90%% of the traffic to the first N workspaces\n"
+    "  --ids KIND          random (version 4, the default) or time-ordered\n"
+    "                      (version 7: the event's time first, then random bits)\n"
     "  -o, --output FILE   write to FILE instead of standard output\n"
     "  -h, --help          this help\n";
 
@@ -38,7 +40,8 @@ enum {
     OPT_DUPS,
     OPT_INVALID,
     OPT_ORPHANS,
-    OPT_HOT
+    OPT_HOT,
+    OPT_IDS
 };
 
 static const struct option gen_options[] = {{"events", required_argument, NULL, OPT_EVENTS},
@@ -51,6 +54,7 @@ static const struct option gen_options[] = {{"events", required_argument, NULL, 
                                             {"invalid", required_argument, NULL, OPT_INVALID},
                                             {"orphans", required_argument, NULL, OPT_ORPHANS},
                                             {"hot", required_argument, NULL, OPT_HOT},
+                                            {"ids", required_argument, NULL, OPT_IDS},
                                             {"output", required_argument, NULL, 'o'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
@@ -105,6 +109,13 @@ static int cli_gen(int argc, char **argv, sentinel_conf_t *conf) {
         case OPT_ORPHANS:
             if (cli_share_option("gen", "--orphans", optarg, &o.orphans) < 0) return CLI_EXIT_USAGE;
             break;
+        case OPT_IDS:
+            if (!strcmp(optarg, "random") || !strcmp(optarg, "time-ordered")) {
+                o.time_ordered_ids = !strcmp(optarg, "time-ordered");
+                break;
+            }
+            cli_error("sentinel gen: --ids must be random or time-ordered, not \"%s\"\n", optarg);
+            return CLI_EXIT_USAGE;
         case 'o': output = optarg; break;
         case 'h': printf(gen_usage); return CLI_EXIT_OK;
         default: cli_bad_option(opt); return CLI_EXIT_USAGE;

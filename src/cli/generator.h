@@ -22,6 +22,7 @@ typedef struct sentinel_gen_options {
     double invalid;       /* share of lines that are invalid */
     double orphans;       /* share of lines referring to rows that do not exist */
     int hot_workspaces;   /* if > 0, 90% of episodes go to the first this many */
+    int time_ordered_ids; /* ids of version 7 (time, then random) instead of 4 */
 } sentinel_gen_options_t;
 
 /* Defaults: seed 1, 10000 events, 8 workspaces, 4 repositories, from

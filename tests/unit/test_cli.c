@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "base/timestamp.h"
 #include "cli/cli.h"
 
 /* Nothing answers at these addresses: a command that connected before
@@ -93,6 +94,7 @@ static void test_usage_errors_name_the_option(void **state) {
         {"gen --workspaces 0", "--workspaces must be"},
         {"gen --days 3x", "--days must be"},
         {"gen --duplicates 2", "--duplicates must be"},
+        {"gen --ids v7", "--ids must be random or time-ordered"},
         {"migrate --to 0", "--to must be"},
         {"migrate --to 5x", "--to must be"},
         {"publish --threads 0", "--threads must be 1 to 64"},
@@ -220,6 +222,68 @@ static void test_every_field_has_a_place(void **state) {
     unlink(cmd);
 }
 
+/* The version and, for version 7, the Unix milliseconds of the id at `key`
+ * in `line`; 0 when the line has no such id. */
+static int id_at(const char *line, const char *key, char *id, int64_t *ms) {
+    char pattern[64];
+    snprintf(pattern, sizeof(pattern), "\"%s\":\"", key);
+    const char *p = strstr(line, pattern);
+    if (!p) return 0;
+    p += strlen(pattern);
+    memcpy(id, p, 36);
+    id[36] = '\0';
+    char hex[13] = {0};
+    memcpy(hex, id, 8);
+    memcpy(hex + 8, id + 9, 4);
+    *ms = strtoll(hex, NULL, 16);
+    return id[14] - '0';
+}
+
+/* `gen --ids time-ordered` mints version 7 ids at each event's time, so
+ * they sort as the events come; the default stays random version 4. */
+static void test_gen_time_ordered_ids(void **state) {
+    (void)state;
+    size_t size = 4 << 20;
+    char *out = malloc(size);
+    assert_non_null(out);
+    for (int ordered = 0; ordered < 2; ordered++) {
+        assert_int_equal(run(ordered ? "gen --events 5000 --seed 3 --ids time-ordered"
+                                     : "gen --events 5000 --seed 3",
+                             out, size),
+                         0);
+        char previous[37] = "", id[37];
+        int lines = 0, inversions = 0, findings = 0;
+        for (char *line = out, *end; (end = strchr(line, '\n')); line = end + 1) {
+            *end = '\0';
+            int64_t ms, at;
+            if (strncmp(line, "{\"event_id\"", 11)) continue; /* the summary */
+            lines++;
+            assert_int_equal(id_at(line, "event_id", id, &ms), ordered ? 7 : 4);
+            assert_true(strchr("89ab", id[19]) != NULL);
+            if (strcmp(previous, id) >= 0) inversions++;
+            memcpy(previous, id, sizeof(previous));
+            const char *t = strstr(line, "\"occurred_at\":\"");
+            assert_non_null(t);
+            char when[40];
+            snprintf(when, sizeof(when), "%.*s", (int)strcspn(t + 15, "\""), t + 15);
+            assert_int_equal(sentinel_timestamp_parse(when, &at, NULL, 0), SENTINEL_OK);
+            if (ordered) assert_int_equal(ms, at / 1000);
+            int64_t finding_ms;
+            if (id_at(line, "finding_id", id, &finding_ms)) {
+                findings++;
+                assert_int_equal(id[14] - '0', ordered ? 7 : 4);
+            }
+        }
+        assert_int_equal(lines, 5000);
+        assert_true(findings > 100);
+        if (ordered)
+            assert_int_equal(inversions, 0);
+        else
+            assert_true(inversions > 1000);
+    }
+    free(out);
+}
+
 static void test_version(void **state) {
     (void)state;
     char out[256];
@@ -235,6 +299,7 @@ int main(void) {
         cmocka_unit_test(test_doctor_keeps_its_timeout),
         cmocka_unit_test(test_readme_examples_are_valid),
         cmocka_unit_test(test_every_field_has_a_place),
+        cmocka_unit_test(test_gen_time_ordered_ids),
         cmocka_unit_test(test_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
