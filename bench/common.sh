@@ -26,9 +26,17 @@ trap bench_cleanup EXIT
 
 # generated FILE ARGS...: $OUT/FILE, the events `sentinel gen ARGS` writes,
 # generated once and kept for later runs (the same seed, the same events).
+# BENCH_IDS=time-ordered makes every benchmark's ids version 7, minted in
+# time order as many producers mint them (`sentinel gen --ids`), in files of
+# their own (FILE with ".time-ordered" before its extension).
+BENCH_IDS="${BENCH_IDS:-random}"
 generated() {
     local file="$OUT/$1"
     shift
+    if [[ "$BENCH_IDS" != random ]]; then
+        file="${file%.*}.$BENCH_IDS.${file##*.}"
+        set -- "$@" --ids "$BENCH_IDS"
+    fi
     [[ -f "$file" ]] || "$SENTINEL" gen "$@" -o "$file" >&2
     echo "$file"
 }

@@ -88,7 +88,7 @@ read -r -a written < <(seconds written)
 read -r -a entity < <(seconds entity)
 read -r -a flat < <(seconds flat)
 rm -f "$OUT/time.keys."*
-echo "key tables benchmark: the runs projector's rows of $EVENTS events ($entity_rows entity rows), COPY'd, $ROUNDS rounds"
+echo "key tables benchmark: the runs projector's rows of $EVENTS events ($BENCH_IDS ids; $entity_rows entity rows), COPY'd, $ROUNDS rounds"
 printf '%-58s %8s   %s\n' "" median rounds
 printf '%-58s %8s   %s\n' "as written: key tables and entity rows" "${written[-1]}" "${written[*]:0:${#written[@]}-1}"
 printf '%-58s %8s   %s\n' "entity rows, key tables loaded first (the reference)" "${entity[-1]}" "${entity[*]:0:${#entity[@]}-1}"

@@ -61,7 +61,7 @@ read -r p_sec p_rss <"$OUT/time.project"
 read -r c_sec c_rss <"$OUT/time.copy"
 read -r e_sec e_rss <"$OUT/time.copy-entities"
 p_rate=$(rate "$EVENTS" "$p_sec")
-echo "projection benchmark: $EVENTS events in the topic -> $all_rows rows in ${#tables[@]} tables (PostgreSQL in $(server_pages))"
+echo "projection benchmark: $EVENTS events ($BENCH_IDS ids) in the topic -> $all_rows rows in ${#tables[@]} tables (PostgreSQL in $(server_pages))"
 printf '%-40s %10s %10s %12s %12s\n' "" seconds rows "events/s" "peak RSS MB"
 printf '%-40s %10s %10s %12s %12s\n' "sentinel project (5 projectors)${PROJECT_ARGS:+ $PROJECT_ARGS}" \
     "$p_sec" "$all_rows" \

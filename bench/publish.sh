@@ -9,7 +9,7 @@ EVENTS="${1:-1000000}"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 
 input="$(generated "publish-$EVENTS.ndjson" --events "$EVENTS" --seed 42)"
-records="$OUT/publish-$EVENTS.records"
+records="${input%.ndjson}.records"
 [[ -f "$records" ]] || "$ROOT/build/release/bench_encode_avro" <"$input" >"$records"
 bytes=$(stat -c %s "$input")
 

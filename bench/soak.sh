@@ -3,7 +3,8 @@
 # 5,000,000), then a steady live load (5,000 events/s for LIVE seconds,
 # default 120, with a marker a second for freshness). Sampled every second:
 # events applied per second, lag and RSS, into bench/out/soak.csv, drawn by
-# gnuplot into bench/out/soak.png. Prints whether throughput held (the
+# gnuplot into bench/out/soak.png (soak.time-ordered.* with
+# BENCH_IDS=time-ordered). Prints whether throughput held (the
 # backlog's last tenth against its first) and the peak RSS.
 #   bench/soak.sh [EVENTS] [LIVE]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -12,6 +13,8 @@ LIVE="${2:-120}"
 command -v gnuplot >/dev/null || "$ROOT/scripts/setup" >&2
 input="$(generated "publish-$EVENTS.ndjson" --events "$EVENTS" --seed 42)"
 live_input="$(generated "live-300000.ndjson" --events 300000 --seed 7)"
+name=soak
+[[ "$BENCH_IDS" == random ]] || name="soak.$BENCH_IDS"
 cmake --build "$ROOT/build/release" --target bench_freshness >/dev/null
 FRESH="$ROOT/build/release/bench_freshness"
 
@@ -25,13 +28,13 @@ echo "publishing $EVENTS events to $topic ..." >&2
 db="$(engine_url bench_soak)"
 
 SENTINEL_LOG_LEVEL=info "$SENTINEL" project --topic "$topic" --db "$db" \
-    --group-prefix "soak$stamp" >"$OUT/soak.log" 2>&1 &
+    --group-prefix "soak$stamp" >"$OUT/$name.log" 2>&1 &
 project=$!
 trap 'kill $project 2>/dev/null || true; bench_cleanup' EXIT
 
 # The sampler: seconds, events applied by the runs projector (all of the
 # topic's messages go through it), its lag, RSS in MB, the phase.
-csv="$OUT/soak.csv"
+csv="$OUT/$name.csv"
 echo "seconds,applied,events_per_s,lag,rss_mb,phase" >"$csv"
 sample() { # PHASE
     local applied lag rss now
@@ -58,7 +61,7 @@ while ((last_lag > 0)); do
 done
 backlog_seconds=$(tail -1 "$csv" | cut -d, -f1)
 # The live load: 5,000 events/s and a freshness marker a second.
-"$FRESH" "$SENTINEL_KAFKA_BROKERS" "$topic" "$db" "$live_input" 5000 "$LIVE" >"$OUT/soak.fresh" &
+"$FRESH" "$SENTINEL_KAFKA_BROKERS" "$topic" "$db" "$live_input" 5000 "$LIVE" >"$OUT/$name.fresh" &
 fresh=$!
 while kill -0 "$fresh" 2>/dev/null; do
     sleep 1
@@ -72,9 +75,9 @@ trap bench_cleanup EXIT
 # The picture: events/s, lag and RSS over time, the live load shaded.
 gnuplot <<EOF
 set terminal pngcairo size 1000,900 noenhanced font ",10"
-set output "$OUT/soak.png"
+set output "$OUT/$name.png"
 set datafile separator ","
-set multiplot layout 3,1 title "sentinel project: $EVENTS-event backlog, then 5,000 events/s live"
+set multiplot layout 3,1 title "sentinel project: $EVENTS-event backlog ($BENCH_IDS ids), then 5,000 events/s live"
 set grid
 set key off
 set xrange [0:*]
@@ -98,9 +101,9 @@ read -r first last < <(awk -F, 'NR > 1 && $6 == "backlog" {r[n++] = $3} END {
     printf "%.0f %.0f\n", f / k, l / k}' "$csv")
 peak=$(awk -F, 'NR > 1 && $5 > m {m = $5} END {print m}' "$csv")
 backlog_peak=$(awk -F, 'NR > 1 && $6 == "backlog" && $5 > m {m = $5} END {print m}' "$csv")
-read -r rate markers p50 _ p99 max lost <"$OUT/soak.fresh"
-echo "soak benchmark: $EVENTS events of backlog in ${backlog_seconds} s ($(rate "$EVENTS" "$backlog_seconds") ev/s), then ${LIVE} s at 5,000 ev/s (PostgreSQL in $(server_pages))"
+read -r rate markers p50 _ p99 max lost <"$OUT/$name.fresh"
+echo "soak benchmark: $EVENTS events ($BENCH_IDS ids) of backlog in ${backlog_seconds} s ($(rate "$EVENTS" "$backlog_seconds") ev/s), then ${LIVE} s at 5,000 ev/s (PostgreSQL in $(server_pages))"
 echo "throughput, backlog's first tenth: $first ev/s; last tenth: $last ev/s; last/first $(ratio "$last" "$first") (target within 0.8..1.2)"
 echo "peak RSS MB: $peak (backlog $backlog_peak; target < 200, flat)"
 echo "live freshness: $markers markers, p50 $p50 ms, p99 $p99 ms, max $max ms, lost $lost"
-echo "figure: $OUT/soak.png (data: $csv)"
+echo "figure: $OUT/$name.png (data: $csv)"
