@@ -2,7 +2,8 @@
 # soak.sh -- one `sentinel project` through a backlog of N events (default
 # 5,000,000), then a steady live load (5,000 events/s for LIVE seconds,
 # default 120, with a marker a second for freshness). Sampled every second:
-# events applied per second, lag and RSS, into bench/out/soak.csv, drawn by
+# events applied per second, lag, RSS and the vacuums and analyzes at work,
+# into bench/out/soak.csv, drawn by
 # gnuplot into bench/out/soak.png (soak.time-ordered.* with
 # BENCH_IDS=time-ordered). Prints whether throughput held (the
 # backlog's last tenth against its first) and the peak RSS.
@@ -33,19 +34,24 @@ project=$!
 trap 'kill $project 2>/dev/null || true; bench_cleanup' EXIT
 
 # The sampler: seconds, events applied by the runs projector (all of the
-# topic's messages go through it), its lag, RSS in MB, the phase.
+# topic's messages go through it), its lag, RSS in MB, the phase, and the
+# vacuums and analyzes at work in the database (autovacuum's and the
+# engine's analyzer's), which take their share of the cores.
 csv="$OUT/$name.csv"
-echo "seconds,applied,events_per_s,lag,rss_mb,phase" >"$csv"
+echo "seconds,applied,events_per_s,lag,rss_mb,phase,maintenance" >"$csv"
+maintenance_sql="SELECT (SELECT count(*) FROM pg_stat_progress_vacuum WHERE datname = 'bench_soak')
+    + (SELECT count(*) FROM pg_stat_progress_analyze WHERE datname = 'bench_soak')"
 sample() { # PHASE
-    local applied lag rss now
+    local applied lag rss now busy
     applied=$(psql -X -At "$db" -c \
         "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets WHERE projector = 'runs'")
     lag=$("$SENTINEL" status --json --projector runs --topic "$topic" --db "$db" 2>/dev/null |
         jq '.projectors[0].lag // 0')
     rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$project/status" 2>/dev/null || echo 0)
+    busy=$(psql -X -At "$SENTINEL_PG_ADMIN_URL" -c "$maintenance_sql" 2>/dev/null || echo 0)
     now=$(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}')
     awk -v t="$now" -v a="$applied" -v pt="$prev_t" -v pa="$prev_a" -v l="$lag" -v r="$rss" \
-        -v p="$1" 'BEGIN {printf "%s,%s,%.0f,%s,%s,%s\n", t, a, (t > pt ? (a - pa) / (t - pt) : 0), l, r, p}' >>"$csv"
+        -v p="$1" -v m="$busy" 'BEGIN {printf "%s,%s,%.0f,%s,%s,%s,%s\n", t, a, (t > pt ? (a - pa) / (t - pt) : 0), l, r, p, m}' >>"$csv"
     prev_t=$now
     prev_a=$applied
     last_lag=$lag
@@ -74,12 +80,13 @@ trap bench_cleanup EXIT
 
 # The picture: events/s, lag and RSS over time, the live load shaded.
 gnuplot <<EOF
-set terminal pngcairo size 1000,900 noenhanced font ",10"
+set terminal pngcairo size 1000,1100 noenhanced font ",10"
 set output "$OUT/$name.png"
 set datafile separator ","
-set multiplot layout 3,1 title "sentinel project: $EVENTS-event backlog ($BENCH_IDS ids), then 5,000 events/s live"
+set multiplot layout 4,1 title "sentinel project: $EVENTS-event backlog ($BENCH_IDS ids), then 5,000 events/s live"
 set grid
 set key off
+set lmargin 12
 set xrange [0:*]
 set object 1 rectangle from $backlog_seconds, graph 0 to graph 1, graph 1 behind fc rgb "#eeeeee" fs solid 1.0 noborder
 set ylabel "events/s applied"
@@ -87,9 +94,13 @@ plot "$csv" using 1:3 every ::1 with lines lw 2 lc rgb "#1f77b4"
 set ylabel "lag (events)"
 plot "$csv" using 1:4 every ::1 with lines lw 2 lc rgb "#d62728"
 set ylabel "RSS (MB)"
-set xlabel "seconds (shaded: the live load)"
 set yrange [0:*]
 plot "$csv" using 1:5 every ::1 with lines lw 2 lc rgb "#2ca02c"
+set ylabel "vacuums + analyzes at work"
+set xlabel "seconds (shaded: the live load)"
+set yrange [0:4.5]
+set ytics 1
+plot "$csv" using 1:7 every ::1 with steps lw 2 lc rgb "#9467bd"
 unset multiplot
 EOF
 
