@@ -78,7 +78,8 @@ kill -TERM "$project"
 wait "$project" || true
 trap bench_cleanup EXIT
 
-# The picture: events/s, lag and RSS over time, the live load shaded.
+# The picture: events/s, lag, RSS and maintenance over time, the live load
+# shaded.
 gnuplot <<EOF
 set terminal pngcairo size 1000,1100 noenhanced font ",10"
 set output "$OUT/$name.png"
