@@ -20,8 +20,9 @@ token="$("$SENTINEL" credentials create --workspace "$WS1" --name bench --json \
 
 # The lines: generated events, all moved to workspace 1 (the token's).
 input="$OUT/ingest-$EVENTS.ndjson"
+[[ "$BENCH_IDS" == random ]] || input="$OUT/ingest-$EVENTS.$BENCH_IDS.ndjson"
 if [[ ! -f "$input" ]]; then
-    "$SENTINEL" gen --events "$EVENTS" --seed 43 -o "$input.tmp"
+    "$SENTINEL" gen --events "$EVENTS" --seed 43 --ids "$BENCH_IDS" -o "$input.tmp"
     sed -E "s/\"workspace_id\":\"[0-9a-f-]{36}\"/\"workspace_id\":\"$WS1\"/" "$input.tmp" >"$input"
     rm -f "$input.tmp"
 fi
@@ -101,7 +102,7 @@ s_rate=$(awk -v r="$(field requests "$r_single")" -v s="$(field seconds "$r_sing
     'BEGIN { printf "%.0f", r / s }')
 l_rate=$(awk -v r="$(field requests "$r_latency")" -v s="$(field seconds "$r_latency")" \
     'BEGIN { printf "%.0f", r / s }')
-echo "ingest benchmark: $EVENTS generated events, ${SECONDS_EACH} s a load, wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}')"
+echo "ingest benchmark: $EVENTS generated events ($BENCH_IDS ids), ${SECONDS_EACH} s a load, wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}')"
 printf '%-44s %12s %10s %8s\n' "" events/s requests/s non-200
 printf '%-44s %12s %10s %8s\n' "sentinel publish (reference), whole file" "$p_rate" "-" "-"
 printf '%-44s %12s %10s %8s\n' "ingest: batches of 500, 4 connections" "$b_rate" \
