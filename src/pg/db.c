@@ -182,9 +182,16 @@ sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n, const sentinel_statemen
                 PQclear(res);
         }
     }
-    if ((!entered || PQexitPipelineMode(conn) != 1) && !err) {
-        err = SENTINEL_ERR_RETRIABLE;
-        sentinel_db_errstr(conn, NULL, errstr, errstr_size);
+    if (!entered || PQexitPipelineMode(conn) != 1) {
+        if (!err) {
+            err = SENTINEL_ERR_RETRIABLE;
+            sentinel_db_errstr(conn, NULL, errstr, errstr_size);
+        }
+        /* Commands stay queued that will never complete. Where a write
+         * the dead server reset came back as the failure, with its last
+         * notice read but not the socket's end, libpq still says
+         * CONNECTION_OK: reading once more lets it see the end. */
+        if (entered) (void)PQconsumeInput(conn);
     }
     for (int i = 0; i < n; i++) {
         if (results && !err)
@@ -197,6 +204,10 @@ sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n, const sentinel_statemen
     free(pending);
     free(sent);
     return err;
+}
+
+int sentinel_db_usable(const PGconn *conn) {
+    return conn && PQstatus(conn) == CONNECTION_OK && PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
 }
 
 /* The class of a failed connection attempt, from libpq's words (it gives

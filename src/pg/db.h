@@ -81,11 +81,20 @@ typedef struct sentinel_statement {
  * cleared when results is NULL. On failure errstr has the first failing
  * statement's message, the statements after it did not run, and there are
  * no results. The pipeline's end is a sync point: it ends no transaction
- * block, so a BEGIN among the statements (or before them) stays open. */
+ * block, so a BEGIN among the statements (or before them) stays open.
+ * A pipeline the connection's loss broke leaves it CONNECTION_BAD where
+ * libpq can see the end, and not sentinel_db_usable() in any case. */
 SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n,
                                                        const sentinel_statement_t *statements,
                                                        PGresult **results, char *errstr,
                                                        size_t errstr_size);
+
+/* Whether conn can take the next command: connected and in no pipeline.
+ * A pipeline that a lost server broke can leave libpq's status at
+ * CONNECTION_OK with commands queued that will never complete, and libpq
+ * refuses every later command without reading the socket again: such a
+ * connection is as lost as a closed one. */
+int sentinel_db_usable(const PGconn *conn);
 
 /* Copy a failed result's primary message (or the connection's) into errstr,
  * without the trailing newline libpq adds. */

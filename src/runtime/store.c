@@ -54,7 +54,7 @@
 
 sentinel_err_t rt_connect(const rt_runtime_t *rt, PGconn **pg, int durable, char *errstr,
                           size_t errstr_size) {
-    if (*pg && PQstatus(*pg) == CONNECTION_OK) return SENTINEL_OK;
+    if (sentinel_db_usable(*pg)) return SENTINEL_OK;
     if (*pg) {
         PQfinish(*pg);
         *pg = NULL;

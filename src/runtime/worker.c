@@ -329,7 +329,7 @@ static sentinel_err_t commit_range(rt_projection_t *pj, const view_t *v, rt_item
         __atomic_store_n(&pj->obs.heartbeat_us, sentinel_wall_micros(), __ATOMIC_RELAXED);
         if (rt_stopping(pj->rt)) return SENTINEL_ERR_RETRIABLE;
         sentinel_warn("%s: batch of %zu: %s; retrying", pj->p->name, count, errstr);
-        if (pj->pg && PQstatus(pj->pg) != CONNECTION_OK) {
+        if (pj->pg && !sentinel_db_usable(pj->pg)) {
             PQfinish(pj->pg);
             pj->pg = NULL;
             rt_connection_lost(pj->rt);

@@ -575,6 +575,19 @@ int harness_wait(pid_t pid) {
     return 128 + WTERMSIG(status);
 }
 
+int harness_wait_within(pid_t pid, int seconds) {
+    for (int i = 0; i < seconds * 10; i++) {
+        int status;
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (got < 0) fail_msg("waitpid %d failed", (int)pid);
+        usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
 int harness_publish(const char *topic, const char *path) {
     char *cmd = NULL, *out = NULL;
     if (asprintf(&cmd, "publish --quiet --topic %s %s", topic, path) < 0) abort();

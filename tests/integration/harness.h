@@ -92,6 +92,11 @@ pid_t harness_spawn_sentinel(const char *args, const char *log_path);
 /* Wait for a spawned process; returns its exit status, or 128+signal. */
 int harness_wait(pid_t pid);
 
+/* harness_wait for at most `seconds`; a process still running then is
+ * killed (SIGKILL) and -1 returned, so a hang fails the test that met it
+ * with the process's own log rather than the suite's timeout. */
+int harness_wait_within(pid_t pid, int seconds);
+
 /* A digest of the projected tables (rows in a stable order, columns that
  * depend on the wall clock left out), to compare two projections. New. */
 char *harness_projection_digest(PGconn *conn);

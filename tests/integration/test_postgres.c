@@ -170,6 +170,22 @@ static void test_pipeline(void **state) {
     char *one = harness_query_value(conn, "SELECT 1");
     assert_string_equal(one, "1");
     free(one);
+
+    /* Inside a pipeline a connection takes no other command: it is not
+     * usable until it has left it. */
+    assert_true(sentinel_db_usable(conn));
+    assert_int_equal(PQenterPipelineMode(conn), 1);
+    assert_int_equal(PQsendQueryParams(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0), 1);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    assert_false(sentinel_db_usable(conn));
+    assert_int_equal(PQpipelineSync(conn), 1);
+    PGresult *r;
+    while ((r = PQgetResult(conn)) == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+        PQclear(r);
+    PQclear(r);
+    assert_int_equal(PQexitPipelineMode(conn), 1);
+    assert_true(sentinel_db_usable(conn));
+    assert_false(sentinel_db_usable(NULL));
     PQfinish(conn);
 }
 
