@@ -550,6 +550,19 @@ long harness_consume_all(const char *topic, const char *isolation,
     return count;
 }
 
+/* The spawned processes not yet waited for, with their logs: a wait that
+ * runs out shows the log of the process that hung. */
+static struct spawned {
+    pid_t pid;
+    char *log;
+} spawned[32];
+
+static struct spawned *spawned_slot(pid_t pid) {
+    for (size_t i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++)
+        if (spawned[i].pid == pid) return &spawned[i];
+    return NULL;
+}
+
 pid_t harness_spawn_sentinel(const char *args, const char *log_path) {
     char *cmd = NULL;
     if (asprintf(&cmd, "exec %s %s >>%s 2>&1", SENTINEL_BINARY, args, log_path) < 0) abort();
@@ -565,14 +578,30 @@ pid_t harness_spawn_sentinel(const char *args, const char *log_path) {
         _exit(127);
     }
     free(cmd);
+    struct spawned *slot = spawned_slot(pid);
+    if (!slot) slot = spawned_slot(0);
+    if (slot) {
+        free(slot->log);
+        *slot = (struct spawned){pid, strdup(log_path)};
+    }
     return pid;
 }
 
 int harness_wait(pid_t pid) {
-    int status;
-    if (waitpid(pid, &status, 0) != pid) fail_msg("waitpid %d failed", (int)pid);
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return 128 + WTERMSIG(status);
+    int rc = harness_wait_within(pid, HARNESS_WAIT_SECONDS);
+    struct spawned *slot = spawned_slot(pid);
+    char *log = slot ? slot->log : NULL;
+    if (slot) *slot = (struct spawned){0, NULL};
+    if (rc < 0) {
+        char *text = harness_read_file(log ? log : "/dev/null");
+        size_t len = strlen(text);
+        fail_msg("process %d was still running after %d s, and was killed; its log (%s) "
+                 "ends:\n%s",
+                 (int)pid, HARNESS_WAIT_SECONDS, log ? log : "none",
+                 text + (len > 8000 ? len - 8000 : 0));
+    }
+    free(log);
+    return rc;
 }
 
 int harness_wait_within(pid_t pid, int seconds) {

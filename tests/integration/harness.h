@@ -89,12 +89,18 @@ long harness_consume_all(const char *topic, const char *isolation,
  * test process ends, however it ends. */
 pid_t harness_spawn_sentinel(const char *args, const char *log_path);
 
-/* Wait for a spawned process; returns its exit status, or 128+signal. */
+/* How long harness_wait waits: far more than any test's process needs,
+ * well within the suite's timeout of a test. */
+#define HARNESS_WAIT_SECONDS 300
+
+/* Wait for a spawned process; returns its exit status, or 128+signal. One
+ * still running after HARNESS_WAIT_SECONDS is killed, and the test fails
+ * with the end of its log: a hang fails the test that met it, with the
+ * engine's own words, rather than the suite's timeout in silence. */
 int harness_wait(pid_t pid);
 
-/* harness_wait for at most `seconds`; a process still running then is
- * killed (SIGKILL) and -1 returned, so a hang fails the test that met it
- * with the process's own log rather than the suite's timeout. */
+/* Wait at most `seconds`; a process still running then is killed
+ * (SIGKILL) and -1 returned. */
 int harness_wait_within(pid_t pid, int seconds);
 
 /* A digest of the projected tables (rows in a stable order, columns that
