@@ -214,7 +214,11 @@ char *harness_read_file(const char *path) {
 
 int harness_run_sentinel(const char *args, char **output) {
     char *cmd = NULL;
-    if (asprintf(&cmd, "%s %s 2>&1", SENTINEL_BINARY, args) < 0) abort();
+    /* A run still going after HARNESS_WAIT_SECONDS is stopped: timeout(1)
+     * exits 124, which the engine never does. */
+    if (asprintf(&cmd, "timeout --foreground -k 10 %d %s %s 2>&1", HARNESS_WAIT_SECONDS,
+                 SENTINEL_BINARY, args) < 0)
+        abort();
     FILE *p = popen(cmd, "r");
     free(cmd);
     if (!p) fail_msg("popen failed");
@@ -273,6 +277,9 @@ char *harness_must_run(const char *fmt, ...) {
     if (vasprintf(&cmd, fmt, ap) < 0) abort();
     va_end(ap);
     int rc = harness_run_sentinel(cmd, &out);
+    if (rc == HARNESS_TIMED_OUT)
+        fail_msg("sentinel %s was still running after %d s, and was stopped:\n%s", cmd,
+                 HARNESS_WAIT_SECONDS, out);
     if (rc) fail_msg("sentinel %s exited %d:\n%s", cmd, rc, out);
     free(cmd);
     return out;

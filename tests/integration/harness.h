@@ -39,7 +39,8 @@ long long harness_query_int(PGconn *conn, const char *sql);
 
 /* Run the sentinel binary through sh -c with `args` appended (shell syntax);
  * captures stdout+stderr into *output (new, may be NULL to discard).
- * Returns the exit status, or -1 if it died from a signal. */
+ * Returns the exit status, or -1 if it died from a signal; a run still
+ * going after HARNESS_WAIT_SECONDS is stopped, HARNESS_TIMED_OUT. */
 int harness_run_sentinel(const char *args, char **output);
 
 /* Create a topic with `partitions` partitions through the admin API, or fail. */
@@ -92,6 +93,9 @@ pid_t harness_spawn_sentinel(const char *args, const char *log_path);
 /* How long harness_wait waits: far more than any test's process needs,
  * well within the suite's timeout of a test. */
 #define HARNESS_WAIT_SECONDS 300
+
+/* harness_run_sentinel's status for a run stopped after HARNESS_WAIT_SECONDS. */
+#define HARNESS_TIMED_OUT 124
 
 /* Wait for a spawned process; returns its exit status, or 128+signal. One
  * still running after HARNESS_WAIT_SECONDS is killed, and the test fails
