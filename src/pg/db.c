@@ -207,7 +207,8 @@ sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n, const sentinel_statemen
 }
 
 int sentinel_db_usable(const PGconn *conn) {
-    return conn && PQstatus(conn) == CONNECTION_OK && PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
+    return conn && PQstatus(conn) == CONNECTION_OK && PQpipelineStatus(conn) == PQ_PIPELINE_OFF &&
+           PQtransactionStatus(conn) != PQTRANS_ACTIVE;
 }
 
 /* The class of a failed connection attempt, from libpq's words (it gives

@@ -89,11 +89,12 @@ SENTINEL_MUSTCHECK sentinel_err_t sentinel_db_pipeline(PGconn *conn, int n,
                                                        PGresult **results, char *errstr,
                                                        size_t errstr_size);
 
-/* Whether conn can take the next command: connected and in no pipeline.
- * A pipeline that a lost server broke can leave libpq's status at
- * CONNECTION_OK with commands queued that will never complete, and libpq
- * refuses every later command without reading the socket again: such a
- * connection is as lost as a closed one. */
+/* Whether conn can take the next command: connected, in no pipeline and
+ * with no command's results still to collect. A pipeline that a lost
+ * server broke can leave libpq's status at CONNECTION_OK with commands
+ * queued that will never complete, and libpq refuses every later command
+ * without reading the socket again: such a connection is as lost as a
+ * closed one. */
 int sentinel_db_usable(const PGconn *conn);
 
 /* Copy a failed result's primary message (or the connection's) into errstr,

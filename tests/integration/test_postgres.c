@@ -175,6 +175,7 @@ static void test_pipeline(void **state) {
      * usable until it has left it. */
     assert_true(sentinel_db_usable(conn));
     assert_int_equal(PQenterPipelineMode(conn), 1);
+    assert_false(sentinel_db_usable(conn)); /* even with nothing sent */
     assert_int_equal(PQsendQueryParams(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0), 1);
     assert_int_equal(PQstatus(conn), CONNECTION_OK);
     assert_false(sentinel_db_usable(conn));
@@ -184,6 +185,12 @@ static void test_pipeline(void **state) {
         PQclear(r);
     PQclear(r);
     assert_int_equal(PQexitPipelineMode(conn), 1);
+    assert_true(sentinel_db_usable(conn));
+    /* Nor is one with a command's results still to collect. */
+    assert_int_equal(PQsendQuery(conn, "SELECT 1"), 1);
+    assert_false(sentinel_db_usable(conn));
+    while ((r = PQgetResult(conn)))
+        PQclear(r);
     assert_true(sentinel_db_usable(conn));
     assert_false(sentinel_db_usable(NULL));
     PQfinish(conn);
