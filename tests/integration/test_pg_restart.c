@@ -116,8 +116,8 @@ static void services(const char *how) {
     free(cmd);
 }
 
-/* A pipeline a crash broke leaves the connection closed, as every caller
- * reads it: never open to the eye and dead inside. The dying backend's
+/* A pipeline a crash broke leaves its connection CONNECTION_BAD, which is
+ * what every caller looks at before it reuses one. The dying backend's
  * last words (a WARNING) wait unread, the pipeline's first 64 kB go out
  * and the dead socket answers with a reset, so libpq learns of the crash
  * from the write that sends the sync point; the notice it reads next is
