@@ -570,6 +570,15 @@ static struct spawned *spawned_slot(pid_t pid) {
     return NULL;
 }
 
+/* The log pid was spawned with (the caller frees it), its slot freed. */
+static char *spawned_forget(pid_t pid) {
+    struct spawned *slot = pid > 0 ? spawned_slot(pid) : NULL;
+    if (!slot) return NULL;
+    char *log = slot->log;
+    *slot = (struct spawned){0, NULL};
+    return log;
+}
+
 pid_t harness_spawn_sentinel(const char *args, const char *log_path) {
     char *cmd = NULL;
     if (asprintf(&cmd, "exec %s %s >>%s 2>&1", SENTINEL_BINARY, args, log_path) < 0) abort();
@@ -595,10 +604,8 @@ pid_t harness_spawn_sentinel(const char *args, const char *log_path) {
 }
 
 int harness_wait(pid_t pid) {
+    char *log = spawned_forget(pid);
     int rc = harness_wait_within(pid, HARNESS_WAIT_SECONDS);
-    struct spawned *slot = spawned_slot(pid);
-    char *log = slot ? slot->log : NULL;
-    if (slot) *slot = (struct spawned){0, NULL};
     if (rc < 0) {
         char *text = harness_read_file(log ? log : "/dev/null");
         size_t len = strlen(text);
@@ -615,12 +622,16 @@ int harness_wait_within(pid_t pid, int seconds) {
     for (int i = 0; i < seconds * 10; i++) {
         int status;
         pid_t got = waitpid(pid, &status, WNOHANG);
-        if (got == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (got == pid) {
+            free(spawned_forget(pid));
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
         if (got < 0) fail_msg("waitpid %d failed", (int)pid);
         usleep(100000);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    free(spawned_forget(pid));
     return -1;
 }
 

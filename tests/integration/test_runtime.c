@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -446,19 +445,10 @@ static void test_stop_with_backlog_waiting(void **state) {
         fail_msg("runs stood at %lld of %lld when asked to stop: not mid-stream", at, total);
 
     kill(pid, SIGTERM);
-    int status = -1, waited = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0 && waited < 600) {
-        usleep(100 * 1000);
-        waited++;
-    }
+    int rc = harness_wait_within(pid, 60);
     char *out = harness_read_file(log);
-    if (waited >= 600) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        fail_msg("still running a minute after SIGTERM:\n%s", out);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("exit status %d after SIGTERM:\n%s", status, out);
+    if (rc < 0) fail_msg("still running a minute after SIGTERM:\n%s", out);
+    if (rc) fail_msg("exit status %d after SIGTERM:\n%s", rc, out);
     free(out);
     unlink(log);
 
